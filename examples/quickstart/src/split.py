@@ -1,0 +1,46 @@
+"""Deterministic train/test split.
+
+usage: split.py --test-fraction F --seed N IN_CSV OUT_DIR
+
+Writes OUT_DIR/train.csv and OUT_DIR/test.csv (rows shuffled with a seeded RNG).
+"""
+
+import argparse
+import csv
+import os
+import random
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--test-fraction", type=float, required=True)
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("in_csv")
+    ap.add_argument("out_dir")
+    args = ap.parse_args()
+    if not 0.0 < args.test_fraction < 1.0:
+        ap.error("--test-fraction must be strictly between 0 and 1")
+
+    # Keep the rows as raw text so the split copies values byte-for-byte.
+    with open(args.in_csv, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [row for row in reader if row]
+
+    order = list(range(len(rows)))
+    random.Random(args.seed).shuffle(order)
+    n_test = round(len(rows) * args.test_fraction)
+    test_idx = sorted(order[:n_test])
+    train_idx = sorted(order[n_test:])
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, idx in (("train.csv", train_idx), ("test.csv", test_idx)):
+        with open(os.path.join(args.out_dir, name), "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows[i] for i in idx)
+    print(f"split: {len(train_idx)} train / {len(test_idx)} test -> {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+//! `zenbuild check`: compile the manifest and say what it holds.
+
+use crate::error::Error;
+use crate::ui::Colors;
+use crate::workspace::Workspace;
+
+pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
+    let (manifest, graph) = crate::load_graph(workspace)?;
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let default = graph
+        .default_pipeline()
+        .map(|p| format!(" (default: {})", p.name))
+        .unwrap_or_default();
+    println!(
+        "{} {} is valid: project {}",
+        colors.green("ok:"),
+        manifest.sources.get(first_file()).name,
+        colors.bold(&graph.project)
+    );
+    println!(
+        "  {}{default}, {}, {}, {}",
+        count(graph.pipelines.len(), "pipeline"),
+        count(graph.steps.len(), "step"),
+        count(graph.actions.len(), "action"),
+        count(graph.artifacts.len(), "artifact"),
+    );
+    Ok(())
+}
+
+/// The root manifest is always the first file loaded.
+fn first_file() -> crate::manifest::source::FileId {
+    crate::manifest::source::FileId::ROOT
+}

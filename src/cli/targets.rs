@@ -1,0 +1,37 @@
+//! Command-line targets: a pipeline, a step (all its instances) or one action instance.
+
+use crate::error::Error;
+use crate::graph::{ActionId, Graph};
+use crate::manifest::diagnostic::did_you_mean;
+
+/// The actions the targets name, with everything they depend on; every action when `targets`
+/// is empty.
+pub fn select(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error> {
+    if targets.is_empty() {
+        return Ok(graph.topological_order());
+    }
+    let mut roots = Vec::new();
+    for target in targets {
+        if let Some(pipeline) = graph.pipeline(target) {
+            roots.extend(graph.pipeline_actions(pipeline));
+        } else if let Some(step) = graph.step(target) {
+            roots.extend(step.actions.iter().copied());
+        } else if let Some(action) = graph.action_by_name(target) {
+            roots.push(action);
+        } else {
+            let names = graph
+                .pipelines
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(graph.steps.iter().map(|s| s.name.as_str()))
+                .chain(graph.actions.iter().map(|a| a.name.as_str()));
+            return Err(Error::UnknownTarget {
+                message: format!("`{target}` is not a pipeline, step or action in this manifest"),
+                help: did_you_mean(target, names)
+                    .map(|name| format!("did you mean `{name}`?"))
+                    .or_else(|| Some("`zenbuild list` shows the pipelines and steps".into())),
+            });
+        }
+    }
+    Ok(graph.closure(&roots))
+}

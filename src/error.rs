@@ -1,0 +1,47 @@
+//! The errors a command can end with, and the exit code of each.
+
+use crate::manifest::ManifestError;
+use crate::workspace::WorkspaceError;
+
+/// Exit code for a manifest or usage mistake; a failed step exits 1.
+pub const EXIT_BAD_MANIFEST: u8 = 2;
+pub const EXIT_FAILURE: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+
+    /// A target on the command line that the manifest does not define.
+    #[error("{message}")]
+    UnknownTarget { message: String, help: Option<String> },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Manifest(_) | Error::Workspace(_) | Error::UnknownTarget { .. } => EXIT_BAD_MANIFEST,
+            Error::Io { .. } | Error::Refused(_) => EXIT_FAILURE,
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Expands steps into actions: templates merged, matrices multiplied out, `{{…}}` resolved,
+//! paths checked. [`super::link`] then connects the actions through their artifacts.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use super::action::{Action, ActionId, Resources, instance_name};
+use super::artifact::ArtifactKind;
+use super::link::{Linker, PathUse};
+use super::{Graph, PipelineInfo, StepInfo};
+use crate::manifest::interpolate::{Vars, interpolate};
+use crate::manifest::model::{MatrixAxis, Step, StepBody};
+use crate::manifest::template::resolve_templates;
+use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
+use crate::workspace::RelPath;
+
+/// Compiles a loaded manifest whose workspace root is `root` into the action graph.
+/// `diags` are the problems loading found; every problem is reported together.
+pub fn compile(manifest: &Manifest, root: &Path, mut diags: Vec<Diag>) -> Result<Graph, ManifestError> {
+    let templates = resolve_templates(manifest, &mut diags);
+    let project = manifest.project.as_ref().map_or_else(
+        || {
+            root.file_name()
+                .map_or_else(|| "workspace".to_string(), |n| n.to_string_lossy().into_owned())
+        },
+        |p| p.value.clone(),
+    );
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut expander = Expander {
+        manifest,
+        project: &project,
+        root: &canonical_root,
+        diags: &mut diags,
+        actions: Vec::new(),
+        uses: Vec::new(),
+        needs: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    for step in &manifest.steps {
+        let first = expander.actions.len();
+        if let Some(body) = step_body(step, manifest, &templates, expander.diags) {
+            expander.expand(step, &body);
+        }
+        steps.push(StepInfo {
+            name: step.name.value.clone(),
+            actions: (first..expander.actions.len()).map(ActionId).collect(),
+        });
+    }
+    let Expander {
+        actions,
+        uses,
+        needs,
+        ..
+    } = expander;
+    let pipelines = check_pipelines(manifest, &mut diags);
+    let mut linker = Linker::new(&canonical_root, actions, &steps);
+    linker.link(uses, needs, &mut diags);
+    if diags.is_empty() {
+        linker.check_cycles(&mut diags);
+    }
+    if !diags.is_empty() {
+        dedup(&mut diags);
+        return Err(ManifestError::new(&diags, &manifest.sources));
+    }
+    let default_pipeline = manifest
+        .pipelines
+        .iter()
+        .position(|p| p.default.as_ref().is_some_and(|d| d.value))
+        .or_else(|| (!manifest.pipelines.is_empty()).then_some(0));
+    Ok(linker.finish(project, steps, pipelines, default_pipeline))
+}
+
+/// The step's settings with its template chain merged in, or `None` after reporting why not.
+fn step_body(
+    step: &Step,
+    manifest: &Manifest,
+    templates: &HashMap<String, StepBody>,
+    diags: &mut Vec<Diag>,
+) -> Option<StepBody> {
+    let body = match &step.template {
+        None => step.body.clone(),
+        Some(name) => match templates.get(&name.value) {
+            Some(parent) => step.body.inherit(parent),
+            // A template that exists but failed to resolve has been reported already.
+            None if manifest.templates.iter().any(|t| t.name.value == name.value) => return None,
+            None => {
+                diags.push(
+                    Diag::new("unknown-template", format!("template `{}` is not defined", name.value))
+                        .label(name.span, "no template of this name")
+                        .suggest(&name.value, manifest.templates.iter().map(|t| t.name.value.as_str())),
+                );
+                return None;
+            }
+        },
+    };
+    if body.cmd.is_none() {
+        let mut diag = Diag::new("missing-cmd", format!("step `{}` has no `cmd`", step.name.value))
+            .label(step.name.span, "this step has nothing to run");
+        diag = match &step.template {
+            Some(template) => diag.help(format!(
+                "add `cmd \"…\"` to the step or to template `{}`",
+                template.value
+            )),
+            None => diag.help("add `cmd \"…\"`: the shell command this step runs"),
+        };
+        diags.push(diag);
+        return None;
+    }
+    Some(body)
+}
+
+struct Expander<'a> {
+    manifest: &'a Manifest,
+    project: &'a str,
+    root: &'a Path,
+    diags: &'a mut Vec<Diag>,
+    actions: Vec<Action>,
+    /// Every input and output path of every action, for the linker.
+    uses: Vec<PathUse>,
+    /// `needs` of every action: (action, step name as written).
+    needs: Vec<(ActionId, Spanned<String>)>,
+}
+
+impl Expander<'_> {
+    fn expand(&mut self, step: &Step, body: &StepBody) {
+        let params = self.declared_params(body);
+        for need in &body.needs.items {
+            if !self.manifest.steps.iter().any(|s| s.name.value == need.value) {
+                self.diags.push(
+                    Diag::new("unknown-step", format!("step `{}` is not defined", need.value))
+                        .label(need.span, "no step of this name")
+                        .suggest(&need.value, self.manifest.steps.iter().map(|s| s.name.value.as_str())),
+                );
+            }
+        }
+        let resources = Resources {
+            cpus: body.resources.cpus.as_ref().map_or(1, |c| c.value),
+            memory: body.resources.memory.as_ref().map(|m| m.value),
+            gpus: body.resources.gpus.as_ref().map_or(0, |g| g.value),
+        };
+        for matrix in combinations(&body.matrix) {
+            let id = ActionId(self.actions.len());
+            let vars = Vars {
+                matrix: &matrix,
+                params: &self.manifest.params,
+                step: &step.name.value,
+                project: self.project,
+            };
+            // A failed substitution is reported and left empty: the action is still made, so
+            // that its paths are checked too and one run reports every problem.
+            let cmd = body
+                .cmd
+                .as_ref()
+                .and_then(|cmd| self.interpolate(cmd, &vars))
+                .unwrap_or_default();
+            let workdir = body
+                .workdir
+                .as_ref()
+                .and_then(|dir| {
+                    let text = self.interpolate(dir, &vars)?;
+                    self.path(dir, &text, "workdir").map(|(path, _)| path)
+                })
+                .unwrap_or_else(RelPath::root);
+            let env = body
+                .env
+                .iter()
+                .filter_map(|var| Some((var.name.value.clone(), self.interpolate(&var.value, &vars)?)))
+                .collect();
+            for (list, role) in [
+                (&body.inputs, Role::Input),
+                (&body.outputs, Role::Output),
+                (&body.metrics, Role::Metrics),
+            ] {
+                for item in &list.items {
+                    self.add_path(id, item, &vars, role);
+                }
+            }
+            for need in &body.needs.items {
+                self.needs.push((id, need.clone()));
+            }
+            self.actions.push(Action {
+                name: instance_name(&step.name.value, &matrix),
+                step: step.name.value.clone(),
+                matrix,
+                description: body.description.as_ref().map(|d| d.value.clone()),
+                cmd,
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                metrics: Vec::new(),
+                params: params.clone(),
+                env,
+                workdir,
+                resources,
+                timeout: body.timeout.as_ref().map(|t| t.value),
+                retries: body.retries.as_ref().map_or(0, |r| r.value),
+                cache: body.cache.as_ref().is_none_or(|c| c.value),
+                deps: Vec::new(),
+                span: step.name.span,
+            });
+        }
+    }
+
+    /// The values of the params the step lists, reporting keys the params files lack.
+    fn declared_params(&mut self, body: &StepBody) -> BTreeMap<String, serde_json::Value> {
+        let mut params = BTreeMap::new();
+        for key in &body.params.items {
+            match self.manifest.params.get(&key.value) {
+                Some(value) => {
+                    params.insert(key.value.clone(), value.clone());
+                }
+                None => {
+                    let keys = self.manifest.params.keys();
+                    let diag = Diag::new(
+                        "undefined-param",
+                        format!("param `{}` is not defined in the params files", key.value),
+                    )
+                    .label(key.span, "no such param")
+                    .suggest(&key.value, keys.iter().map(String::as_str));
+                    let diag = match (&diag.help, self.manifest.params_files.is_empty()) {
+                        (None, true) => diag.help("declare the file that defines it: `params \"params.yaml\"`"),
+                        _ => diag,
+                    };
+                    self.diags.push(diag);
+                }
+            }
+        }
+        params
+    }
+
+    fn interpolate(&mut self, text: &Spanned<String>, vars: &Vars) -> Option<String> {
+        interpolate(text, vars, &self.manifest.sources)
+            .map_err(|diag| self.diags.push(diag))
+            .ok()
+    }
+
+    fn add_path(&mut self, action: ActionId, item: &Spanned<String>, vars: &Vars, role: Role) {
+        let Some(text) = self.interpolate(item, vars) else { return };
+        let is_glob = text.contains(['*', '?', '[', '{']);
+        if is_glob && role != Role::Input {
+            self.diags.push(
+                Diag::new("glob-output", format!("{} cannot be a glob", role.plural()))
+                    .label(item.span, "zenbuild must know each output's path before the step runs")
+                    .help("declare the directory the step writes into, with a trailing `/`"),
+            );
+            return;
+        }
+        let Some((path, kind)) = self.path(item, &text, role.plural()) else { return };
+        if path.is_root() {
+            self.diags.push(
+                Diag::new("path-is-root", format!("the workspace root cannot be one of the {}", role.plural()))
+                    .label(item.span, "names the whole workspace"),
+            );
+            return;
+        }
+        if role != Role::Input && matches!(path.first_component(), ".zenbuild" | ".git") {
+            self.diags.push(
+                Diag::new("reserved-output", format!("`{}` belongs to {}", text, path.first_component()))
+                    .label(item.span, "steps cannot write here"),
+            );
+            return;
+        }
+        self.uses.push(PathUse {
+            action,
+            path,
+            kind,
+            glob: is_glob.then_some(text),
+            output: role != Role::Input,
+            metrics: role == Role::Metrics,
+            span: item.span,
+        });
+    }
+
+    /// Parses and checks a written path; a trailing `/` marks a directory.
+    fn path(&mut self, item: &Spanned<String>, text: &str, what: &str) -> Option<(RelPath, ArtifactKind)> {
+        let kind = if text.ends_with('/') { ArtifactKind::Dir } else { ArtifactKind::File };
+        let checked = RelPath::parse(text).and_then(|path| {
+            path.check_symlinks(self.root)?;
+            Ok(path)
+        });
+        match checked {
+            Ok(path) => Some((path, kind)),
+            Err(problem) => {
+                self.diags.push(
+                    Diag::new("path-escapes-workspace", format!("`{text}` {problem}"))
+                        .label(item.span, format!("in {what}"))
+                        .help("every path in zenbuild.kdl is relative to the directory holding it and must stay inside it"),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Input,
+    Output,
+    Metrics,
+}
+
+impl Role {
+    fn plural(self) -> &'static str {
+        match self {
+            Role::Input => "inputs",
+            Role::Output => "outputs",
+            Role::Metrics => "metrics",
+        }
+    }
+}
+
+/// Every combination of matrix values, the first variable varying slowest; one empty
+/// combination for a step without a matrix.
+fn combinations(axes: &[MatrixAxis]) -> Vec<Vec<(String, MatrixValue)>> {
+    let mut combos: Vec<Vec<(String, MatrixValue)>> = vec![Vec::new()];
+    for axis in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|combo| {
+                axis.values.iter().map(move |value| {
+                    let mut next = combo.clone();
+                    next.push((axis.name.value.clone(), value.value.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    combos
+}
+
+/// Pipelines name steps that exist; returns them with the names resolved.
+fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineInfo> {
+    let names: HashSet<&str> = manifest.steps.iter().map(|s| s.name.value.as_str()).collect();
+    manifest
+        .pipelines
+        .iter()
+        .map(|pipeline| {
+            let mut steps: Vec<String> = Vec::new();
+            for member in &pipeline.members {
+                if !names.contains(member.value.as_str()) {
+                    diags.push(
+                        Diag::new("unknown-step", format!("step `{}` is not defined", member.value))
+                            .label(member.span, "no step of this name")
+                            .suggest(&member.value, names.iter().copied()),
+                    );
+                } else if !steps.contains(&member.value) {
+                    steps.push(member.value.clone());
+                }
+            }
+            PipelineInfo {
+                name: pipeline.name.value.clone(),
+                description: pipeline.description.as_ref().map(|d| d.value.clone()),
+                steps,
+            }
+        })
+        .collect()
+}
+
+/// A matrix step repeats the same mistake once per instance; report it once.
+fn dedup(diags: &mut Vec<Diag>) {
+    let mut seen = HashSet::new();
+    diags.retain(|diag| {
+        let primary = diag.labels.first().map(|(span, _)| (span.file, span.offset, span.len));
+        seen.insert((diag.code, diag.message.clone(), primary))
+    });
+}

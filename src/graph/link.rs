@@ -1,0 +1,315 @@
+//! Connects actions through the paths they read and write: an input that is (or lies inside,
+//! or contains) another action's output makes that action a dependency.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use petgraph::graph::DiGraph;
+
+use super::action::{Action, ActionId};
+use super::artifact::{Artifact, ArtifactId, ArtifactKind};
+use super::cycle::find_cycles;
+use super::globs;
+use super::{Graph, Node, PipelineInfo, StepInfo};
+use crate::manifest::{Diag, Span, Spanned};
+use crate::workspace::RelPath;
+
+/// One path an action reads or writes, as declared.
+pub struct PathUse {
+    pub action: ActionId,
+    pub path: RelPath,
+    pub kind: ArtifactKind,
+    /// The pattern, for a glob input.
+    pub glob: Option<String>,
+    pub output: bool,
+    pub metrics: bool,
+    pub span: Span,
+}
+
+struct Produced {
+    action: ActionId,
+    artifact: ArtifactId,
+    span: Span,
+}
+
+pub struct Linker<'a> {
+    root: &'a Path,
+    actions: Vec<Action>,
+    step_actions: HashMap<String, Vec<ActionId>>,
+    artifacts: Vec<Artifact>,
+    by_path: HashMap<RelPath, ArtifactId>,
+    /// Output paths, ordered so that everything under a directory is one range.
+    produced: BTreeMap<String, Produced>,
+    source_files: Option<Vec<String>>,
+}
+
+impl<'a> Linker<'a> {
+    pub fn new(root: &'a Path, actions: Vec<Action>, steps: &[StepInfo]) -> Linker<'a> {
+        Linker {
+            root,
+            actions,
+            step_actions: steps
+                .iter()
+                .map(|step| (step.name.clone(), step.actions.clone()))
+                .collect(),
+            artifacts: Vec::new(),
+            by_path: HashMap::new(),
+            produced: BTreeMap::new(),
+            source_files: None,
+        }
+    }
+
+    pub fn link(&mut self, uses: Vec<PathUse>, needs: Vec<(ActionId, Spanned<String>)>, diags: &mut Vec<Diag>) {
+        let (outputs, inputs): (Vec<_>, Vec<_>) = uses.into_iter().partition(|u| u.output);
+        for output in &outputs {
+            self.add_output(output, diags);
+        }
+        self.check_nested_outputs(diags);
+        for input in &inputs {
+            match &input.glob {
+                Some(pattern) => self.add_glob(input, pattern, diags),
+                None => self.add_input(input.action, &input.path, input.kind, input.span, diags),
+            }
+        }
+        for (action, need) in needs {
+            let Some(needed) = self.step_actions.get(&need.value).cloned() else { continue };
+            for dep in needed {
+                let outputs = self.actions[dep.0].outputs.clone();
+                for artifact in outputs {
+                    self.artifacts[artifact.0].consumers.push(action);
+                    self.actions[action.0].inputs.push(artifact);
+                }
+                self.actions[action.0].deps.push(dep);
+            }
+        }
+        for action in &mut self.actions {
+            action.inputs.sort_by(|a, b| self.artifacts[a.0].path.cmp(&self.artifacts[b.0].path));
+            action.inputs.dedup();
+            action.deps.sort();
+            action.deps.dedup();
+        }
+        for artifact in &mut self.artifacts {
+            artifact.consumers.sort();
+            artifact.consumers.dedup();
+        }
+    }
+
+    pub fn check_cycles(&self, diags: &mut Vec<Diag>) {
+        diags.extend(find_cycles(&self.actions));
+    }
+
+    fn artifact(&mut self, path: &RelPath, kind: ArtifactKind) -> ArtifactId {
+        if let Some(&id) = self.by_path.get(path) {
+            return id;
+        }
+        let id = ArtifactId(self.artifacts.len());
+        self.artifacts.push(Artifact {
+            path: path.clone(),
+            kind,
+            producer: None,
+            consumers: Vec::new(),
+        });
+        self.by_path.insert(path.clone(), id);
+        id
+    }
+
+    fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
+        if let Some(existing) = self.produced.get(output.path.as_str()) {
+            if existing.action != output.action {
+                diags.push(two_producers(&self.actions, &output.path, existing.action, existing.span, output));
+            }
+            return;
+        }
+        let artifact = self.artifact(&output.path, output.kind);
+        self.artifacts[artifact.0].producer = Some(output.action);
+        let action = &mut self.actions[output.action.0];
+        action.outputs.push(artifact);
+        if output.metrics {
+            action.metrics.push(artifact);
+        }
+        self.produced.insert(
+            output.path.as_str().to_string(),
+            Produced {
+                action: output.action,
+                artifact,
+                span: output.span,
+            },
+        );
+    }
+
+    /// An output inside another action's output directory would have two writers.
+    fn check_nested_outputs(&self, diags: &mut Vec<Diag>) {
+        for (path, inner) in &self.produced {
+            let path = RelPath::parse(path).unwrap_or_else(|_| RelPath::root());
+            for ancestor in path.ancestors() {
+                let Some(outer) = self.produced.get(ancestor) else { continue };
+                if outer.action == inner.action {
+                    continue;
+                }
+                let outer_name = &self.actions[outer.action.0].name;
+                let inner_name = &self.actions[inner.action.0].name;
+                diags.push(
+                    Diag::new(
+                        "output-conflict",
+                        format!("`{path}` is an output of `{inner_name}` but lies inside `{ancestor}/`, an output of `{outer_name}`"),
+                    )
+                    .label(inner.span, format!("written by `{inner_name}`"))
+                    .label(outer.span, format!("the whole directory is written by `{outer_name}`"))
+                    .help("each path has one producer; give one of the steps a separate directory"),
+                );
+            }
+        }
+    }
+
+    fn add_glob(&mut self, input: &PathUse, pattern: &str, diags: &mut Vec<Diag>) {
+        let matcher = match globs::matcher(pattern) {
+            Ok(matcher) => matcher,
+            Err(err) => {
+                diags.push(
+                    Diag::new("bad-glob", format!("`{pattern}` is not a valid glob: {}", err.kind()))
+                        .label(input.span, "invalid pattern"),
+                );
+                return;
+            }
+        };
+        let root = self.root;
+        let files = self.source_files.get_or_insert_with(|| globs::source_files(root));
+        let mut matches: BTreeMap<String, ArtifactKind> = files
+            .iter()
+            .filter(|file| matcher.is_match(file.as_str()))
+            .map(|file| (file.clone(), ArtifactKind::File))
+            .collect();
+        for (path, produced) in &self.produced {
+            if matcher.is_match(path.as_str()) {
+                matches.insert(path.clone(), self.artifacts[produced.artifact.0].kind);
+            }
+        }
+        if matches.is_empty() {
+            diags.push(
+                Diag::new("glob-matches-nothing", format!("`{pattern}` matches no files"))
+                    .label(input.span, "no source file or step output matches")
+                    .help("globs match files in the repository that git does not ignore, and the outputs other steps declare"),
+            );
+            return;
+        }
+        for (path, kind) in matches {
+            if let Ok(path) = RelPath::parse(&path) {
+                self.add_input(input.action, &path, kind, input.span, diags);
+            }
+        }
+    }
+
+    fn add_input(&mut self, action: ActionId, path: &RelPath, kind: ArtifactKind, span: Span, diags: &mut Vec<Diag>) {
+        let mut producers: Vec<(ActionId, Span)> = Vec::new();
+        let mut contained_in: Option<ActionId> = None;
+        if let Some(exact) = self.produced.get(path.as_str()) {
+            let declared = self.artifacts[exact.artifact.0].kind;
+            if declared != kind {
+                diags.push(kind_mismatch(&self.actions[exact.action.0].name, path, declared, span, exact.span));
+                return;
+            }
+            producers.push((exact.action, exact.span));
+            contained_in = Some(exact.action);
+        }
+        for ancestor in path.ancestors() {
+            if let Some(outer) = self.produced.get(ancestor) {
+                producers.push((outer.action, outer.span));
+                contained_in = Some(outer.action);
+            }
+        }
+        if kind == ArtifactKind::Dir {
+            let prefix = format!("{}/", path.as_str());
+            for (_, inner) in self.produced.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+                producers.push((inner.action, inner.span));
+            }
+        }
+        if let Some((_, output_span)) = producers.iter().find(|(producer, _)| *producer == action) {
+            let name = &self.actions[action.0].name;
+            diags.push(
+                Diag::new("input-is-output", format!("`{path}` is both an input and an output of `{name}`"))
+                    .label(span, "read here")
+                    .label(*output_span, "written here")
+                    .help("a step cannot read what it writes; write the result to a new path"),
+            );
+            return;
+        }
+        let artifact = self.artifact(path, kind);
+        if self.artifacts[artifact.0].producer.is_none() {
+            self.artifacts[artifact.0].producer = contained_in;
+        }
+        self.artifacts[artifact.0].consumers.push(action);
+        let action = &mut self.actions[action.0];
+        action.inputs.push(artifact);
+        action.deps.extend(producers.into_iter().map(|(producer, _)| producer));
+    }
+
+    pub fn finish(
+        self,
+        project: String,
+        steps: Vec<StepInfo>,
+        pipelines: Vec<PipelineInfo>,
+        default_pipeline: Option<usize>,
+    ) -> Graph {
+        let mut dag = DiGraph::with_capacity(self.actions.len() + self.artifacts.len(), 0);
+        let action_nodes: Vec<_> = (0..self.actions.len())
+            .map(|i| dag.add_node(Node::Action(ActionId(i))))
+            .collect();
+        let artifact_nodes: Vec<_> = (0..self.artifacts.len())
+            .map(|i| dag.add_node(Node::Artifact(ArtifactId(i))))
+            .collect();
+        for (index, action) in self.actions.iter().enumerate() {
+            for input in &action.inputs {
+                dag.add_edge(artifact_nodes[input.0], action_nodes[index], ());
+            }
+            for output in &action.outputs {
+                dag.add_edge(action_nodes[index], artifact_nodes[output.0], ());
+            }
+        }
+        Graph {
+            project,
+            actions: self.actions,
+            artifacts: self.artifacts,
+            steps,
+            pipelines,
+            default_pipeline,
+            dag,
+            action_nodes,
+            artifact_nodes,
+        }
+    }
+}
+
+fn two_producers(actions: &[Action], path: &RelPath, first: ActionId, first_span: Span, second: &PathUse) -> Diag {
+    let first_name = &actions[first.0].name;
+    let second_name = &actions[second.action.0].name;
+    let diag = Diag::new(
+        "output-conflict",
+        format!("`{path}` is an output of both `{first_name}` and `{second_name}`"),
+    )
+    .label(second.span, format!("written by `{second_name}`"))
+    .label(first_span, format!("also written by `{first_name}`"));
+    if actions[first.0].step == actions[second.action.0].step {
+        let variables: Vec<String> = actions[first.0]
+            .matrix
+            .iter()
+            .map(|(name, _)| format!("{{{{{name}}}}}"))
+            .collect();
+        diag.help(format!(
+            "every matrix instance writes this path; put the matrix variables in it, e.g. {}",
+            variables.join(", ")
+        ))
+    } else {
+        diag.help("each path has exactly one producer; rename one of the outputs")
+    }
+}
+
+fn kind_mismatch(producer: &str, path: &RelPath, declared: ArtifactKind, span: Span, output_span: Span) -> Diag {
+    let (declared_as, fix) = match declared {
+        ArtifactKind::Dir => ("a directory", format!("write `{path}/` to read the directory")),
+        ArtifactKind::File => ("a file", format!("write `{path}` without the trailing `/`")),
+    };
+    Diag::new("kind-mismatch", format!("`{producer}` declares `{path}` as {declared_as}"))
+        .label(span, "read with the other kind here")
+        .label(output_span, format!("declared as {declared_as} here"))
+        .help(fix)
+}

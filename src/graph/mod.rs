@@ -1,0 +1,135 @@
+//! Manifest → [`Graph`]: the action graph, a petgraph DAG of actions and the artifacts they
+//! read and write.
+
+mod action;
+mod artifact;
+mod compile;
+mod cycle;
+mod globs;
+mod link;
+pub mod render;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+pub use action::{Action, ActionId, Resources, instance_name};
+pub use artifact::{Artifact, ArtifactId, ArtifactKind};
+pub use compile::compile;
+
+/// A node of the DAG: actions and artifacts alternate along every path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    Action(ActionId),
+    Artifact(ArtifactId),
+}
+
+#[derive(Clone, Debug)]
+pub struct PipelineInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// Step names, as declared and `use`d.
+    pub steps: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepInfo {
+    pub name: String,
+    pub actions: Vec<ActionId>,
+}
+
+/// The compiled, immutable action graph.
+#[derive(Debug)]
+pub struct Graph {
+    pub project: String,
+    pub actions: Vec<Action>,
+    pub artifacts: Vec<Artifact>,
+    pub steps: Vec<StepInfo>,
+    pub pipelines: Vec<PipelineInfo>,
+    /// The pipeline marked `default=#true`, else the first declared.
+    pub default_pipeline: Option<usize>,
+    pub dag: DiGraph<Node, ()>,
+    pub action_nodes: Vec<NodeIndex>,
+    pub artifact_nodes: Vec<NodeIndex>,
+}
+
+impl Graph {
+    pub fn action(&self, id: ActionId) -> &Action {
+        &self.actions[id.0]
+    }
+
+    pub fn artifact(&self, id: ArtifactId) -> &Artifact {
+        &self.artifacts[id.0]
+    }
+
+    pub fn step(&self, name: &str) -> Option<&StepInfo> {
+        self.steps.iter().find(|step| step.name == name)
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<&PipelineInfo> {
+        self.pipelines.iter().find(|pipeline| pipeline.name == name)
+    }
+
+    pub fn action_by_name(&self, name: &str) -> Option<ActionId> {
+        self.actions
+            .iter()
+            .position(|action| action.name == name)
+            .map(ActionId)
+    }
+
+    /// The actions of a pipeline's steps and everything they depend on, in dependency order.
+    pub fn pipeline_actions(&self, pipeline: &PipelineInfo) -> Vec<ActionId> {
+        let roots: Vec<ActionId> = pipeline
+            .steps
+            .iter()
+            .filter_map(|name| self.step(name))
+            .flat_map(|step| step.actions.iter().copied())
+            .collect();
+        self.closure(&roots)
+    }
+
+    /// `roots` and all their transitive dependencies, dependencies first (a topological order
+    /// that follows declaration order where the graph allows).
+    pub fn closure(&self, roots: &[ActionId]) -> Vec<ActionId> {
+        let mut included = vec![false; self.actions.len()];
+        let mut stack: Vec<ActionId> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if std::mem::replace(&mut included[id.0], true) {
+                continue;
+            }
+            stack.extend(self.action(id).deps.iter().copied());
+        }
+        self.topological_order()
+            .into_iter()
+            .filter(|id| included[id.0])
+            .collect()
+    }
+
+    /// Every action, each after all of its dependencies; ties keep declaration order.
+    pub fn topological_order(&self) -> Vec<ActionId> {
+        let mut pending: Vec<usize> = self.actions.iter().map(|a| a.deps.len()).collect();
+        let mut dependents: Vec<Vec<ActionId>> = vec![Vec::new(); self.actions.len()];
+        for (index, action) in self.actions.iter().enumerate() {
+            for dep in &action.deps {
+                dependents[dep.0].push(ActionId(index));
+            }
+        }
+        let mut ready: std::collections::BTreeSet<ActionId> = (0..self.actions.len())
+            .filter(|&index| pending[index] == 0)
+            .map(ActionId)
+            .collect();
+        let mut order = Vec::with_capacity(self.actions.len());
+        while let Some(id) = ready.pop_first() {
+            order.push(id);
+            for &next in &dependents[id.0] {
+                pending[next.0] -= 1;
+                if pending[next.0] == 0 {
+                    ready.insert(next);
+                }
+            }
+        }
+        order
+    }
+
+    pub fn default_pipeline(&self) -> Option<&PipelineInfo> {
+        self.default_pipeline.map(|index| &self.pipelines[index])
+    }
+}

@@ -1,0 +1,26 @@
+//! zenbuild: make/bazel for machine learning.
+//!
+//! The data flow, one module a stage:
+//! `zenbuild.kdl` → [`manifest`] (typed, with spans) → [`graph`] (the action graph, a DAG of
+//! actions and artifacts) → later stages plan, execute and record lineage.
+//! [`workspace`] finds the manifest; [`ui`] renders what the stages report; [`cli`] is the
+//! command line on top.
+
+pub mod cli;
+pub mod error;
+pub mod graph;
+pub mod manifest;
+pub mod ui;
+pub mod workspace;
+
+pub use error::Error;
+pub use graph::Graph;
+pub use manifest::Manifest;
+pub use workspace::Workspace;
+
+/// Loads and compiles the manifest of `workspace`.
+pub fn load_graph(workspace: &Workspace) -> Result<(Manifest, Graph), Error> {
+    let (manifest, problems) = manifest::load(&workspace.manifest)?;
+    let graph = graph::compile(&manifest, &workspace.root, problems)?;
+    Ok((manifest, graph))
+}

@@ -1,0 +1,298 @@
+//! The nodes inside a `step` or `template` block.
+
+use kdl::{KdlDocument, KdlNode, KdlValue};
+
+use super::diagnostic::Diag;
+use super::model::{EnvVar, MatrixAxis, MatrixValue, PathList, StepBody};
+use super::node::{Cx, args, type_error};
+use super::source::Spanned;
+use super::units::{parse_duration, parse_size};
+
+/// Every node a step or template block may hold.
+pub const BODY_NODES: &[&str] = &[
+    "cmd",
+    "description",
+    "inputs",
+    "outputs",
+    "metrics",
+    "params",
+    "needs",
+    "env",
+    "resources",
+    "workdir",
+    "timeout",
+    "retries",
+    "cache",
+    "matrix",
+];
+
+pub fn read_body(cx: &mut Cx, block: Option<&KdlDocument>) -> StepBody {
+    let mut body = StepBody::default();
+    for node in block.map(KdlDocument::nodes).unwrap_or_default() {
+        read_body_node(cx, node, &mut body);
+    }
+    body
+}
+
+fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+    let name = node.name().value();
+    if !matches!(name, "env" | "resources" | "matrix") {
+        cx.no_children(node);
+    }
+    match name {
+        "cmd" => {
+            cx.check_props(node, &[]);
+            let cmd = cx.single_string(node, "a command string");
+            if let Some(cmd) = &cmd
+                && cmd.value.trim().is_empty()
+            {
+                cx.error(Diag::new("empty-cmd", "`cmd` is empty").label(cmd.span, "nothing to run"));
+            }
+            set_once(cx, node, &mut body.cmd, cmd);
+        }
+        "description" => {
+            cx.check_props(node, &[]);
+            let text = cx.single_string(node, "a description string");
+            set_once(cx, node, &mut body.description, text);
+        }
+        "workdir" => {
+            cx.check_props(node, &[]);
+            let dir = cx.single_string(node, "a directory");
+            set_once(cx, node, &mut body.workdir, dir);
+        }
+        "inputs" => read_list(cx, node, &mut body.inputs, "a path"),
+        "outputs" => read_list(cx, node, &mut body.outputs, "a path"),
+        "metrics" => read_list(cx, node, &mut body.metrics, "a path"),
+        "params" => read_list(cx, node, &mut body.params, "a parameter key such as `train.seed`"),
+        "needs" => read_list(cx, node, &mut body.needs, "a step name"),
+        "timeout" => {
+            cx.check_props(node, &[]);
+            let timeout = cx.single_arg(node, "a duration such as \"30m\"").and_then(|entry| {
+                let span = cx.value_span(entry);
+                let parsed = match entry.value() {
+                    KdlValue::String(text) => parse_duration(text),
+                    KdlValue::Integer(n) => parse_duration(&n.to_string()),
+                    other => Err(format!("expected a duration such as \"30m\", found {}", super::node::describe(other))),
+                };
+                match parsed {
+                    Ok(duration) => Some(Spanned::new(duration, span)),
+                    Err(message) => {
+                        cx.error(Diag::new("bad-duration", message).label(span, "invalid timeout"));
+                        None
+                    }
+                }
+            });
+            set_once(cx, node, &mut body.timeout, timeout);
+        }
+        "retries" => {
+            cx.check_props(node, &[]);
+            let retries = cx
+                .single_arg(node, "a number of retries")
+                .and_then(|entry| cx.count(entry, "the number of retries", 100));
+            set_once(cx, node, &mut body.retries, retries);
+        }
+        "cache" => {
+            cx.check_props(node, &[]);
+            let cache = cx
+                .single_arg(node, "#true or #false")
+                .and_then(|entry| cx.bool(entry, "#true or #false"));
+            set_once(cx, node, &mut body.cache, cache);
+        }
+        "env" => read_env(cx, node, body),
+        "resources" => read_resources(cx, node, body),
+        "matrix" => read_matrix(cx, node, body),
+        unknown => {
+            let diag = Diag::new("unknown-node", format!("unknown node `{unknown}` in a step"))
+                .label(cx.name_span(node), "not a step setting")
+                .suggest(unknown, BODY_NODES.iter().copied());
+            let diag = if diag.help.is_some() {
+                diag
+            } else {
+                diag.help(format!("a step may contain: {}", BODY_NODES.join(", ")))
+            };
+            cx.error(diag);
+        }
+    }
+}
+
+/// Scalar settings may be written once per block; a second one is almost always a mistake.
+fn set_once<T>(cx: &mut Cx, node: &KdlNode, slot: &mut Option<Spanned<T>>, value: Option<Spanned<T>>) {
+    let Some(value) = value else { return };
+    if let Some(first) = slot {
+        let name = node.name().value();
+        cx.error(
+            Diag::new("duplicate-setting", format!("`{name}` is set twice"))
+                .label(cx.name_span(node), "set again here")
+                .label(first.span, "first set here"),
+        );
+        return;
+    }
+    *slot = Some(value);
+}
+
+fn read_list(cx: &mut Cx, node: &KdlNode, list: &mut PathList, expected: &str) {
+    cx.check_props(node, &["replace"]);
+    if let Some(entry) = cx.prop(node, "replace")
+        && let Some(replace) = cx.bool(entry, "#true or #false")
+    {
+        list.replace |= replace.value;
+    }
+    list.items.extend(cx.strings(node, expected));
+}
+
+fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+    cx.no_args(node);
+    for entry in node.entries() {
+        let Some(name) = entry.name() else { continue };
+        let name_span = cx.span(name.span());
+        if !is_env_name(name.value()) {
+            cx.error(
+                Diag::new("bad-env-name", format!("`{}` is not a valid environment variable name", name.value()))
+                    .label(name_span, "use letters, digits and `_`, not starting with a digit"),
+            );
+            continue;
+        }
+        let value = match entry.value() {
+            KdlValue::String(s) => s.clone(),
+            KdlValue::Integer(n) => n.to_string(),
+            KdlValue::Float(_) => entry
+                .format()
+                .map(|f| f.value_repr.trim().to_string())
+                .unwrap_or_else(|| entry.value().to_string()),
+            KdlValue::Bool(b) => b.to_string(),
+            KdlValue::Null => {
+                cx.error(type_error(cx.value_span(entry), "a value", entry.value()));
+                continue;
+            }
+        };
+        let var = EnvVar {
+            name: Spanned::new(name.value().to_string(), name_span),
+            value: Spanned::new(value, cx.value_span(entry)),
+        };
+        // Within one block the last assignment wins, as for KDL properties.
+        body.env.retain(|existing| existing.name.value != var.name.value);
+        body.env.push(var);
+    }
+    if let Some(children) = node.children() {
+        cx.error(
+            Diag::new("unexpected-children", "`env` takes properties, not a block")
+                .label(cx.span(children.span()), "write `env NAME=\"value\"` instead")
+        );
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+    cx.no_args(node);
+    cx.no_children(node);
+    cx.check_props(node, &["cpus", "memory", "gpus"]);
+    if let Some(entry) = cx.prop(node, "cpus")
+        && let Some(cpus) = cx.count(entry, "cpus", 4096)
+    {
+        if cpus.value == 0 {
+            cx.error(Diag::new("out-of-range", "a step needs at least one cpu").label(cpus.span, "must be 1 or more"));
+        } else {
+            body.resources.cpus = Some(cpus);
+        }
+    }
+    if let Some(entry) = cx.prop(node, "gpus")
+        && let Some(gpus) = cx.count(entry, "gpus", 1024)
+    {
+        body.resources.gpus = Some(gpus);
+    }
+    if let Some(entry) = cx.prop(node, "memory") {
+        let span = cx.value_span(entry);
+        let parsed = match entry.value() {
+            KdlValue::String(text) => parse_size(text),
+            KdlValue::Integer(n) if *n >= 0 => u64::try_from(*n).map_err(|e| e.to_string()),
+            other => Err(format!("expected a size such as \"2GiB\", found {}", super::node::describe(other))),
+        };
+        match parsed {
+            Ok(bytes) => body.resources.memory = Some(Spanned::new(bytes, span)),
+            Err(message) => cx.error(Diag::new("bad-size", message).label(span, "invalid memory size")),
+        }
+    }
+}
+
+fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+    cx.no_args(node);
+    cx.check_props(node, &[]);
+    let Some(children) = node.children() else {
+        cx.error(
+            Diag::new("empty-matrix", "`matrix` needs a block of variables")
+                .label(cx.name_span(node), "add `{ name value1 value2 }`"),
+        );
+        return;
+    };
+    for axis_node in children.nodes() {
+        cx.no_children(axis_node);
+        cx.check_props(axis_node, &[]);
+        let name = Spanned::new(axis_node.name().value().to_string(), cx.name_span(axis_node));
+        if !is_variable_name(&name.value) || name.value == "params" {
+            cx.error(
+                Diag::new("bad-matrix-variable", format!("`{}` cannot be a matrix variable", name.value))
+                    .label(name.span, "use letters, digits, `_` and `-`, not `params`"),
+            );
+            continue;
+        }
+        if let Some(first) = body.matrix.iter().find(|axis| axis.name.value == name.value) {
+            cx.error(
+                Diag::new("duplicate-setting", format!("matrix variable `{}` is declared twice", name.value))
+                    .label(name.span, "declared again here")
+                    .label(first.name.span, "first declared here"),
+            );
+            continue;
+        }
+        let mut values: Vec<Spanned<MatrixValue>> = Vec::new();
+        for entry in args(axis_node).collect::<Vec<_>>() {
+            let span = cx.value_span(entry);
+            let text = entry
+                .format()
+                .map(|f| f.value_repr.trim().to_string())
+                .unwrap_or_else(|| entry.value().to_string());
+            let value = match entry.value() {
+                KdlValue::String(s) => MatrixValue::String(s.clone()),
+                KdlValue::Integer(n) => MatrixValue::Integer { value: *n, text },
+                KdlValue::Float(f) => MatrixValue::Float { value: *f, text },
+                KdlValue::Bool(b) => MatrixValue::Bool(*b),
+                KdlValue::Null => {
+                    cx.error(type_error(span, "a string, number or boolean", entry.value()));
+                    continue;
+                }
+            };
+            if let Some(same) = values.iter().find(|v| v.value.to_string() == value.to_string()) {
+                cx.error(
+                    Diag::new("duplicate-matrix-value", format!("`{}` appears twice in matrix variable `{}`", value, name.value))
+                        .label(span, "repeated here")
+                        .label(same.span, "first here"),
+                );
+                continue;
+            }
+            values.push(Spanned::new(value, span));
+        }
+        if values.is_empty() {
+            cx.error(
+                Diag::new("empty-matrix", format!("matrix variable `{}` has no values", name.value))
+                    .label(name.span, "add one or more values"),
+            );
+            continue;
+        }
+        body.matrix.push(MatrixAxis { name, values });
+    }
+}
+
+/// Names usable as `{{name}}`.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

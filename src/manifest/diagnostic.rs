@@ -1,0 +1,186 @@
+//! Manifest errors: collected while loading and compiling, rendered by miette with the
+//! file name, line, column and the source lines they point at.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource};
+
+use super::source::{Sources, Span};
+
+/// One problem found in the manifest. The first label is the primary location.
+#[derive(Clone, Debug)]
+pub struct Diag {
+    pub code: &'static str,
+    pub message: String,
+    pub labels: Vec<(Span, String)>,
+    pub help: Option<String>,
+}
+
+impl Diag {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Diag {
+        Diag {
+            code,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn label(mut self, span: Span, text: impl Into<String>) -> Diag {
+        self.labels.push((span, text.into()));
+        self
+    }
+
+    pub fn help(mut self, text: impl Into<String>) -> Diag {
+        self.help = Some(text.into());
+        self
+    }
+
+    /// Adds "did you mean `x`?" when one of `candidates` is close to `name`.
+    pub fn suggest<'a>(self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Diag {
+        match did_you_mean(name, candidates) {
+            Some(close) => self.help(format!("did you mean `{close}`?")),
+            None => self,
+        }
+    }
+
+    /// Turns spans into file names, lines and snippets, ready for miette to print.
+    pub fn render(&self, sources: &Sources) -> RenderedDiag {
+        let Some((primary, _)) = self.labels.first() else {
+            return RenderedDiag {
+                code: self.code,
+                message: self.message.clone(),
+                help: self.help.clone(),
+                source: None,
+                labels: Vec::new(),
+                related: Vec::new(),
+            };
+        };
+        let file = primary.file;
+        let named = |file| {
+            let source = sources.get(file);
+            NamedSource::new(&source.name, Arc::clone(&source.text)).with_language("kdl")
+        };
+        let labels = self
+            .labels
+            .iter()
+            .filter(|(span, _)| span.file == file)
+            .map(|(span, text)| labeled(*span, text))
+            .collect();
+        // miette shows one source file per diagnostic; labels in other files (an include)
+        // become related diagnostics so that every location still gets its snippet.
+        let related = self
+            .labels
+            .iter()
+            .filter(|(span, _)| span.file != file)
+            .map(|(span, text)| RenderedDiag {
+                code: self.code,
+                message: text.clone(),
+                help: None,
+                source: Some(named(span.file)),
+                labels: vec![labeled(*span, text)],
+                related: Vec::new(),
+            })
+            .collect();
+        RenderedDiag {
+            code: self.code,
+            message: self.message.clone(),
+            help: self.help.clone(),
+            source: Some(named(file)),
+            labels,
+            related,
+        }
+    }
+}
+
+fn labeled(span: Span, text: &str) -> LabeledSpan {
+    let text = (!text.is_empty()).then(|| text.to_string());
+    LabeledSpan::new_with_span(text, span.source_span())
+}
+
+/// The closest candidate to `name` by edit distance, if any is close enough to be a typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// A [`Diag`] with its source attached, printable on its own.
+#[derive(Debug)]
+pub struct RenderedDiag {
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+    source: Option<NamedSource<Arc<String>>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<RenderedDiag>,
+}
+
+impl fmt::Display for RenderedDiag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RenderedDiag {}
+
+impl Diagnostic for RenderedDiag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("zenbuild::{}", self.code)))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|source| source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
+    }
+}
+
+/// Every problem found in a manifest; loading and compiling go on after the first so that
+/// one run reports them all.
+#[derive(Debug)]
+pub struct ManifestError {
+    pub diagnostics: Vec<RenderedDiag>,
+}
+
+impl ManifestError {
+    pub fn new(diags: &[Diag], sources: &Sources) -> ManifestError {
+        ManifestError {
+            diagnostics: diags.iter().map(|diag| diag.render(sources)).collect(),
+        }
+    }
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.diagnostics.len() {
+            1 => write!(f, "the manifest has an error"),
+            n => write!(f, "the manifest has {n} errors"),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}

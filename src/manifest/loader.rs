@@ -1,0 +1,404 @@
+//! Reads `zenbuild.kdl` and everything it includes into a typed [`Manifest`].
+
+use std::path::{Path, PathBuf};
+
+use kdl::{KdlDocument, KdlNode};
+
+use super::body::read_body;
+use super::diagnostic::{Diag, ManifestError};
+use super::model::{Manifest, Pipeline, Step, Template};
+use super::node::Cx;
+use super::params::{Format, Params};
+use super::source::{FileId, Sources, Span, Spanned};
+use crate::workspace::RelPath;
+
+/// Nodes allowed at the top level of a manifest file.
+pub const TOP_NODES: &[&str] = &["project", "params", "include", "template", "pipeline", "step"];
+/// Nodes allowed inside a `pipeline` block.
+pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
+
+/// Loads the manifest at `path` (the workspace root is its directory).
+///
+/// KDL syntax errors stop loading at once. Other problems are returned beside the manifest,
+/// which leaves out what was wrong, so that compiling can go on and report its own errors too.
+pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
+    let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut loader = Loader {
+        root,
+        sources: Sources::default(),
+        diags: Vec::new(),
+        syntax_errors: false,
+        include_stack: Vec::new(),
+        manifest: Parts::default(),
+    };
+    loader.load_file(path, None);
+    if loader.syntax_errors || loader.sources.is_empty() {
+        return Err(ManifestError::new(&loader.diags, &loader.sources));
+    }
+    loader.load_params();
+    loader.check_pipelines();
+    let Loader {
+        sources,
+        diags,
+        manifest,
+        ..
+    } = loader;
+    let manifest = Manifest {
+        project: manifest.project,
+        params_files: manifest.params_files,
+        params: manifest.params,
+        templates: manifest.templates,
+        pipelines: manifest.pipelines,
+        steps: manifest.steps,
+        sources,
+    };
+    Ok((manifest, diags))
+}
+
+#[derive(Default)]
+struct Parts {
+    project: Option<Spanned<String>>,
+    params_files: Vec<Spanned<String>>,
+    params: Params,
+    templates: Vec<Template>,
+    pipelines: Vec<Pipeline>,
+    steps: Vec<Step>,
+}
+
+struct Loader {
+    root: PathBuf,
+    sources: Sources,
+    diags: Vec<Diag>,
+    /// Whether some file is not valid KDL, which ends loading.
+    syntax_errors: bool,
+    /// Files being read, outermost first, to name an include cycle.
+    include_stack: Vec<(PathBuf, Option<Span>)>,
+    manifest: Parts,
+}
+
+impl Loader {
+    fn load_file(&mut self, path: &Path, included_at: Option<Span>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                self.syntax_errors |= included_at.is_none();
+                let message = format!("cannot read `{}`: {err}", path.display());
+                let diag = Diag::new("unreadable-file", message);
+                self.diags.push(match included_at {
+                    Some(span) => diag.label(span, "included here"),
+                    None => diag,
+                });
+                return;
+            }
+        };
+        let name = path
+            .strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        let file = self.sources.add(path, name, text);
+        let text = std::sync::Arc::clone(&self.sources.get(file).text);
+        let document = match KdlDocument::parse(&text) {
+            Ok(document) => document,
+            Err(err) => {
+                self.syntax_errors = true;
+                for problem in err.diagnostics {
+                    let message = problem.message.unwrap_or_else(|| "invalid KDL".into());
+                    let label = problem.label.unwrap_or_else(|| "here".into());
+                    let mut diag = Diag::new("kdl-syntax", message).label(Span::new(file, problem.span), label);
+                    if let Some(help) = problem.help {
+                        diag = diag.help(help);
+                    }
+                    self.diags.push(diag);
+                }
+                return;
+            }
+        };
+        self.include_stack.push((path.to_path_buf(), included_at));
+        for node in document.nodes() {
+            self.top_node(file, node);
+        }
+        self.include_stack.pop();
+    }
+
+    fn top_node(&mut self, file: FileId, node: &KdlNode) {
+        let mut cx = Cx {
+            file,
+            diags: &mut self.diags,
+        };
+        match node.name().value() {
+            "project" => {
+                cx.check_props(node, &[]);
+                cx.no_children(node);
+                if let Some(name) = cx.single_string(node, "a project name") {
+                    if let Some(first) = &self.manifest.project {
+                        cx.error(
+                            Diag::new("duplicate-setting", "`project` is set twice")
+                                .label(name.span, "set again here")
+                                .label(first.span, "first set here"),
+                        );
+                    } else {
+                        self.manifest.project = Some(name);
+                    }
+                }
+            }
+            "params" => {
+                cx.check_props(node, &[]);
+                cx.no_children(node);
+                let files = cx.strings(node, "a params file path");
+                self.manifest.params_files.extend(files);
+            }
+            "include" => {
+                cx.check_props(node, &[]);
+                cx.no_children(node);
+                if let Some(target) = cx.single_string(node, "a file path") {
+                    self.include(file, target);
+                }
+            }
+            "template" => {
+                cx.check_props(node, &["extends"]);
+                let name = read_name(&mut cx, node, "a template name");
+                let extends = cx
+                    .prop(node, "extends")
+                    .and_then(|entry| cx.string(entry, "a template name"));
+                let body = read_body(&mut cx, node.children());
+                if let Some(name) = name {
+                    if let Some(first) = self.manifest.templates.iter().find(|t| t.name.value == name.value) {
+                        cx.error(duplicate("template", &name, first.name.span));
+                    } else {
+                        self.manifest.templates.push(Template { name, extends, body });
+                    }
+                }
+            }
+            "pipeline" => self.pipeline(file, node),
+            "step" => {
+                self.step(file, node);
+            }
+            unknown => {
+                let diag = Diag::new("unknown-node", format!("unknown node `{unknown}`"))
+                    .label(cx.name_span(node), "not a zenbuild node")
+                    .suggest(unknown, TOP_NODES.iter().copied());
+                let diag = if diag.help.is_some() {
+                    diag
+                } else {
+                    diag.help(format!("the top level may contain: {}", TOP_NODES.join(", ")))
+                };
+                cx.error(diag);
+            }
+        }
+    }
+
+    fn pipeline(&mut self, file: FileId, node: &KdlNode) {
+        let mut cx = Cx {
+            file,
+            diags: &mut self.diags,
+        };
+        cx.check_props(node, &["default"]);
+        let name = read_name(&mut cx, node, "a pipeline name");
+        let default = cx.prop(node, "default").and_then(|entry| cx.bool(entry, "#true or #false"));
+        let mut pipeline = Pipeline {
+            name: name.clone().unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(node))),
+            default,
+            description: None,
+            members: Vec::new(),
+        };
+        for child in node.children().map(KdlDocument::nodes).unwrap_or_default() {
+            match child.name().value() {
+                "step" => {
+                    if let Some(step) = self.step(file, child) {
+                        pipeline.members.push(step);
+                    }
+                }
+                "use" => {
+                    let mut cx = Cx { file, diags: &mut self.diags };
+                    cx.check_props(child, &[]);
+                    cx.no_children(child);
+                    pipeline.members.extend(cx.strings(child, "a step name"));
+                }
+                "description" => {
+                    let mut cx = Cx { file, diags: &mut self.diags };
+                    cx.check_props(child, &[]);
+                    cx.no_children(child);
+                    pipeline.description = cx.single_string(child, "a description string");
+                }
+                unknown => {
+                    let diag = Diag::new("unknown-node", format!("unknown node `{unknown}` in a pipeline"))
+                        .label(Span::new(file, child.name().span()), "not a pipeline setting")
+                        .suggest(unknown, PIPELINE_NODES.iter().copied());
+                    let diag = if diag.help.is_some() {
+                        diag
+                    } else {
+                        diag.help(format!("a pipeline may contain: {}", PIPELINE_NODES.join(", ")))
+                    };
+                    self.diags.push(diag);
+                }
+            }
+        }
+        if name.is_none() {
+            return;
+        }
+        if let Some(first) = self.manifest.pipelines.iter().find(|p| p.name.value == pipeline.name.value) {
+            let diag = duplicate("pipeline", &pipeline.name, first.name.span);
+            self.diags.push(diag);
+            return;
+        }
+        self.manifest.pipelines.push(pipeline);
+    }
+
+    /// Reads a step and returns its name, for the pipeline that holds it.
+    fn step(&mut self, file: FileId, node: &KdlNode) -> Option<Spanned<String>> {
+        let mut cx = Cx {
+            file,
+            diags: &mut self.diags,
+        };
+        cx.check_props(node, &["template"]);
+        let name = read_name(&mut cx, node, "a step name");
+        let template = cx
+            .prop(node, "template")
+            .and_then(|entry| cx.string(entry, "a template name"));
+        let body = read_body(&mut cx, node.children());
+        let name = name?;
+        if let Some(first) = self.manifest.steps.iter().find(|s| s.name.value == name.value) {
+            cx.error(duplicate("step", &name, first.name.span).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
+            return None;
+        }
+        self.manifest.steps.push(Step {
+            name: name.clone(),
+            template,
+            body,
+        });
+        Some(name)
+    }
+
+    fn include(&mut self, from: FileId, target: Spanned<String>) {
+        let from_dir = self.sources.get(from).path.parent().unwrap_or(&self.root).to_path_buf();
+        let relative_dir = from_dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
+        let joined = relative_dir.join(&target.value);
+        let path = match RelPath::parse(&joined.to_string_lossy()) {
+            Ok(path) => self.root.join(path.as_str()),
+            Err(problem) => {
+                self.diags.push(
+                    Diag::new("path-escapes-workspace", format!("cannot include `{}`: {problem}", target.value))
+                        .label(target.span, "included here"),
+                );
+                return;
+            }
+        };
+        if let Some(position) = self.include_stack.iter().position(|(open, _)| *open == path) {
+            let mut diag = Diag::new(
+                "include-cycle",
+                format!("`{}` includes itself", self.sources.get(from).name),
+            )
+            .label(target.span, "this include closes the cycle");
+            for (_, at) in &self.include_stack[position + 1..] {
+                if let Some(at) = at {
+                    diag = diag.label(*at, "included here");
+                }
+            }
+            self.diags.push(diag);
+            return;
+        }
+        if self.sources.find(&path).is_some() {
+            self.diags.push(
+                Diag::new("duplicate-include", format!("`{}` is included more than once", target.value))
+                    .label(target.span, "included again here"),
+            );
+            return;
+        }
+        self.load_file(&path, Some(target.span));
+    }
+
+    fn load_params(&mut self) {
+        let mut params = Params::default();
+        for file in &self.manifest.params_files {
+            let Some(format) = Format::of(&file.value) else {
+                self.diags.push(
+                    Diag::new("params-format", format!("`{}` is not a YAML, JSON or TOML file", file.value))
+                        .label(file.span, "unknown file type")
+                        .help("name params files *.yaml, *.yml, *.json or *.toml"),
+                );
+                continue;
+            };
+            let path = match RelPath::parse(&file.value) {
+                Ok(path) => self.root.join(path.as_str()),
+                Err(problem) => {
+                    self.diags.push(
+                        Diag::new("path-escapes-workspace", format!("params file `{}` {problem}", file.value))
+                            .label(file.span, "here"),
+                    );
+                    continue;
+                }
+            };
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) => {
+                    self.diags.push(
+                        Diag::new("params-missing", format!("cannot read params file `{}`: {err}", file.value))
+                            .label(file.span, "declared here"),
+                    );
+                    continue;
+                }
+            };
+            let id = self.sources.add(&path, file.value.clone(), text);
+            let text = std::sync::Arc::clone(&self.sources.get(id).text);
+            if let Err(err) = params.merge_file(format, &text) {
+                let at = err.offset.unwrap_or(0).min(text.len());
+                let diag = Diag::new("params-syntax", format!("invalid params file `{}`: {}", file.value, err.message))
+                    .label(Span { file: id, offset: at, len: 0 }, "here")
+                    .label(file.span, "declared here");
+                self.diags.push(diag);
+            }
+        }
+        self.manifest.params = params;
+    }
+
+    /// At most one pipeline may be marked default.
+    fn check_pipelines(&mut self) {
+        let defaults: Vec<_> = self
+            .manifest
+            .pipelines
+            .iter()
+            .filter_map(|p| p.default.as_ref().filter(|d| d.value).map(|d| (p, d.span)))
+            .collect();
+        if let [(first, first_span), (second, second_span), ..] = defaults[..] {
+            self.diags.push(
+                Diag::new(
+                    "two-defaults",
+                    format!("pipelines `{}` and `{}` are both marked default", first.name.value, second.name.value),
+                )
+                .label(second_span, "second default")
+                .label(first_span, "first default"),
+            );
+        }
+    }
+}
+
+fn read_name(cx: &mut Cx, node: &KdlNode, expected: &str) -> Option<Spanned<String>> {
+    let name = cx.single_string(node, expected)?;
+    if is_name(&name.value) {
+        return Some(name);
+    }
+    cx.error(
+        Diag::new("bad-name", format!("`{}` is not a valid name", name.value))
+            .label(name.span, "use letters, digits, `_`, `-` and `.`")
+            .help("names appear in instance names like `fit@lr=0.1`, so they cannot contain `@`, `=`, `,`, `/` or spaces"),
+    );
+    None
+}
+
+pub fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {
+    let code = match kind {
+        "template" => "duplicate-template",
+        "pipeline" => "duplicate-pipeline",
+        _ => "duplicate-step",
+    };
+    Diag::new(code, format!("{kind} `{}` is declared twice", name.value))
+        .label(name.span, "declared again here")
+        .label(first, "first declared here")
+}

@@ -1,0 +1,18 @@
+//! `zenbuild.kdl` → [`Manifest`]: parsing KDL, includes, params files, templates and
+//! `{{…}}` interpolation, with a located diagnostic for every mistake.
+
+pub mod body;
+pub mod diagnostic;
+pub mod interpolate;
+pub mod loader;
+pub mod model;
+pub mod node;
+pub mod params;
+pub mod source;
+pub mod template;
+pub mod units;
+
+pub use diagnostic::{Diag, ManifestError};
+pub use loader::load;
+pub use model::{Manifest, MatrixValue};
+pub use source::{Sources, Span, Spanned};

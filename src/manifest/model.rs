@@ -1,0 +1,125 @@
+//! The typed manifest: what `zenbuild.kdl` (and its includes) say, before templates, matrices
+//! and interpolation are resolved. Every value keeps its span for error messages.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::params::Params;
+use super::source::{Sources, Spanned};
+
+#[derive(Debug)]
+pub struct Manifest {
+    pub project: Option<Spanned<String>>,
+    pub params_files: Vec<Spanned<String>>,
+    pub params: Params,
+    pub templates: Vec<Template>,
+    pub pipelines: Vec<Pipeline>,
+    /// Every step, wherever it was declared; names are unique across the manifest.
+    pub steps: Vec<Step>,
+    pub sources: Sources,
+}
+
+#[derive(Debug)]
+pub struct Template {
+    pub name: Spanned<String>,
+    pub extends: Option<Spanned<String>>,
+    pub body: StepBody,
+}
+
+#[derive(Debug)]
+pub struct Pipeline {
+    pub name: Spanned<String>,
+    pub default: Option<Spanned<bool>>,
+    pub description: Option<Spanned<String>>,
+    /// Steps declared inside the pipeline and steps pulled in with `use`, in order.
+    pub members: Vec<Spanned<String>>,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub name: Spanned<String>,
+    pub template: Option<Spanned<String>>,
+    pub body: StepBody,
+}
+
+/// What a step or a template may say. Templates and steps share one shape so that a step is
+/// simply an anonymous template instantiated once.
+#[derive(Clone, Debug, Default)]
+pub struct StepBody {
+    pub cmd: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub inputs: PathList,
+    pub outputs: PathList,
+    pub metrics: PathList,
+    pub params: PathList,
+    pub needs: PathList,
+    pub env: Vec<EnvVar>,
+    pub resources: Resources,
+    pub workdir: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<Duration>>,
+    pub retries: Option<Spanned<u32>>,
+    pub cache: Option<Spanned<bool>>,
+    pub matrix: Vec<MatrixAxis>,
+}
+
+/// A list-valued node (`inputs`, `outputs`, …). Lists from templates are appended to unless
+/// the step says `replace=#true`.
+#[derive(Clone, Debug, Default)]
+pub struct PathList {
+    pub replace: bool,
+    pub items: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvVar {
+    pub name: Spanned<String>,
+    pub value: Spanned<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    pub cpus: Option<Spanned<u32>>,
+    pub memory: Option<Spanned<u64>>,
+    pub gpus: Option<Spanned<u32>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MatrixAxis {
+    pub name: Spanned<String>,
+    pub values: Vec<Spanned<MatrixValue>>,
+}
+
+/// One value of a matrix axis. Numbers keep the text they were written with, so `0.10`
+/// stays `0.10` in commands, paths and instance names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatrixValue {
+    String(String),
+    Integer { value: i128, text: String },
+    Float { value: f64, text: String },
+    Bool(bool),
+}
+
+impl fmt::Display for MatrixValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MatrixValue::String(s) => f.write_str(s),
+            MatrixValue::Integer { text, .. } | MatrixValue::Float { text, .. } => f.write_str(text),
+            MatrixValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl MatrixValue {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            MatrixValue::String(s) => serde_json::Value::String(s.clone()),
+            MatrixValue::Integer { value, text } => i64::try_from(*value)
+                .map(serde_json::Value::from)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
+            MatrixValue::Float { value, text } => serde_json::Number::from_f64(*value)
+                .map(serde_json::Value::Number)
+                .unwrap_or_else(|| serde_json::Value::String(text.clone())),
+            MatrixValue::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+}
