@@ -17,7 +17,10 @@ pub enum Error {
 
     /// A target on the command line that the manifest does not define.
     #[error("{message}")]
-    UnknownTarget { message: String, help: Option<String> },
+    UnknownTarget {
+        message: String,
+        help: Option<String>,
+    },
 
     #[error("{context}: {source}")]
     Io {
@@ -33,7 +36,9 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> u8 {
         match self {
-            Error::Manifest(_) | Error::Workspace(_) | Error::UnknownTarget { .. } => EXIT_BAD_MANIFEST,
+            Error::Manifest(_) | Error::Workspace(_) | Error::UnknownTarget { .. } => {
+                EXIT_BAD_MANIFEST
+            }
             Error::Io { .. } | Error::Refused(_) => EXIT_FAILURE,
         }
     }

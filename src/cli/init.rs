@@ -52,7 +52,8 @@ pub fn run(directory: &Path, args: &InitArgs, colors: Colors) -> Result<(), Erro
             .unwrap_or_else(|| "project".into()),
     };
     let text = STARTER.replace("{name}", &name.replace('"', "\\\""));
-    std::fs::write(&manifest, text).map_err(|e| Error::io(format!("cannot write {}", manifest.display()), e))?;
+    std::fs::write(&manifest, text)
+        .map_err(|e| Error::io(format!("cannot write {}", manifest.display()), e))?;
     println!("{} wrote {}", colors.green("ok:"), manifest.display());
     ignore_state_dir(directory)?;
     if find_git_root(directory).is_none() {
@@ -73,10 +74,12 @@ fn ignore_state_dir(directory: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
-    let ignored = existing
-        .lines()
-        .map(str::trim)
-        .any(|line| matches!(line, ".zenbuild" | ".zenbuild/" | "/.zenbuild" | "/.zenbuild/"));
+    let ignored = existing.lines().map(str::trim).any(|line| {
+        matches!(
+            line,
+            ".zenbuild" | ".zenbuild/" | "/.zenbuild" | "/.zenbuild/"
+        )
+    });
     if ignored {
         return Ok(());
     }
@@ -85,5 +88,6 @@ fn ignore_state_dir(directory: &Path) -> Result<(), Error> {
         text.push('\n');
     }
     text.push_str(".zenbuild/\n");
-    std::fs::write(&path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    std::fs::write(&path, text)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }

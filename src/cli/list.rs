@@ -8,8 +8,16 @@ pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let default = graph.default_pipeline().map(|p| p.name.clone());
     for pipeline in &graph.pipelines {
-        let marker = if default.as_deref() == Some(pipeline.name.as_str()) { " (default)" } else { "" };
-        print!("{} {}{marker}", colors.dim("pipeline"), colors.bold(&pipeline.name));
+        let marker = if default.as_deref() == Some(pipeline.name.as_str()) {
+            " (default)"
+        } else {
+            ""
+        };
+        print!(
+            "{} {}{marker}",
+            colors.dim("pipeline"),
+            colors.bold(&pipeline.name)
+        );
         match &pipeline.description {
             Some(description) => println!(" — {description}"),
             None => println!(),

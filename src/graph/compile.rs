@@ -16,12 +16,18 @@ use crate::workspace::RelPath;
 
 /// Compiles a loaded manifest whose workspace root is `root` into the action graph.
 /// `diags` are the problems loading found; every problem is reported together.
-pub fn compile(manifest: &Manifest, root: &Path, mut diags: Vec<Diag>) -> Result<Graph, ManifestError> {
+pub fn compile(
+    manifest: &Manifest,
+    root: &Path,
+    mut diags: Vec<Diag>,
+) -> Result<Graph, ManifestError> {
     let templates = resolve_templates(manifest, &mut diags);
     let project = manifest.project.as_ref().map_or_else(
         || {
-            root.file_name()
-                .map_or_else(|| "workspace".to_string(), |n| n.to_string_lossy().into_owned())
+            root.file_name().map_or_else(
+                || "workspace".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
         },
         |p| p.value.clone(),
     );
@@ -82,20 +88,35 @@ fn step_body(
         Some(name) => match templates.get(&name.value) {
             Some(parent) => step.body.inherit(parent),
             // A template that exists but failed to resolve has been reported already.
-            None if manifest.templates.iter().any(|t| t.name.value == name.value) => return None,
+            None if manifest
+                .templates
+                .iter()
+                .any(|t| t.name.value == name.value) =>
+            {
+                return None;
+            }
             None => {
                 diags.push(
-                    Diag::new("unknown-template", format!("template `{}` is not defined", name.value))
-                        .label(name.span, "no template of this name")
-                        .suggest(&name.value, manifest.templates.iter().map(|t| t.name.value.as_str())),
+                    Diag::new(
+                        "unknown-template",
+                        format!("template `{}` is not defined", name.value),
+                    )
+                    .label(name.span, "no template of this name")
+                    .suggest(
+                        &name.value,
+                        manifest.templates.iter().map(|t| t.name.value.as_str()),
+                    ),
                 );
                 return None;
             }
         },
     };
     if body.cmd.is_none() {
-        let mut diag = Diag::new("missing-cmd", format!("step `{}` has no `cmd`", step.name.value))
-            .label(step.name.span, "this step has nothing to run");
+        let mut diag = Diag::new(
+            "missing-cmd",
+            format!("step `{}` has no `cmd`", step.name.value),
+        )
+        .label(step.name.span, "this step has nothing to run");
         diag = match &step.template {
             Some(template) => diag.help(format!(
                 "add `cmd \"…\"` to the step or to template `{}`",
@@ -125,11 +146,22 @@ impl Expander<'_> {
     fn expand(&mut self, step: &Step, body: &StepBody) {
         let params = self.declared_params(body);
         for need in &body.needs.items {
-            if !self.manifest.steps.iter().any(|s| s.name.value == need.value) {
+            if !self
+                .manifest
+                .steps
+                .iter()
+                .any(|s| s.name.value == need.value)
+            {
                 self.diags.push(
-                    Diag::new("unknown-step", format!("step `{}` is not defined", need.value))
-                        .label(need.span, "no step of this name")
-                        .suggest(&need.value, self.manifest.steps.iter().map(|s| s.name.value.as_str())),
+                    Diag::new(
+                        "unknown-step",
+                        format!("step `{}` is not defined", need.value),
+                    )
+                    .label(need.span, "no step of this name")
+                    .suggest(
+                        &need.value,
+                        self.manifest.steps.iter().map(|s| s.name.value.as_str()),
+                    ),
                 );
             }
         }
@@ -164,7 +196,9 @@ impl Expander<'_> {
             let env = body
                 .env
                 .iter()
-                .filter_map(|var| Some((var.name.value.clone(), self.interpolate(&var.value, &vars)?)))
+                .filter_map(|var| {
+                    Some((var.name.value.clone(), self.interpolate(&var.value, &vars)?))
+                })
                 .collect();
             for (list, role) in [
                 (&body.inputs, Role::Input),
@@ -217,7 +251,9 @@ impl Expander<'_> {
                     .label(key.span, "no such param")
                     .suggest(&key.value, keys.iter().map(String::as_str));
                     let diag = match (&diag.help, self.manifest.params_files.is_empty()) {
-                        (None, true) => diag.help("declare the file that defines it: `params \"params.yaml\"`"),
+                        (None, true) => {
+                            diag.help("declare the file that defines it: `params \"params.yaml\"`")
+                        }
                         _ => diag,
                     };
                     self.diags.push(diag);
@@ -234,28 +270,41 @@ impl Expander<'_> {
     }
 
     fn add_path(&mut self, action: ActionId, item: &Spanned<String>, vars: &Vars, role: Role) {
-        let Some(text) = self.interpolate(item, vars) else { return };
+        let Some(text) = self.interpolate(item, vars) else {
+            return;
+        };
         let is_glob = text.contains(['*', '?', '[', '{']);
         if is_glob && role != Role::Input {
             self.diags.push(
                 Diag::new("glob-output", format!("{} cannot be a glob", role.plural()))
-                    .label(item.span, "zenbuild must know each output's path before the step runs")
+                    .label(
+                        item.span,
+                        "zenbuild must know each output's path before the step runs",
+                    )
                     .help("declare the directory the step writes into, with a trailing `/`"),
             );
             return;
         }
-        let Some((path, kind)) = self.path(item, &text, role.plural()) else { return };
+        let Some((path, kind)) = self.path(item, &text, role.plural()) else {
+            return;
+        };
         if path.is_root() {
             self.diags.push(
-                Diag::new("path-is-root", format!("the workspace root cannot be one of the {}", role.plural()))
-                    .label(item.span, "names the whole workspace"),
+                Diag::new(
+                    "path-is-root",
+                    format!("the workspace root cannot be one of the {}", role.plural()),
+                )
+                .label(item.span, "names the whole workspace"),
             );
             return;
         }
         if role != Role::Input && matches!(path.first_component(), ".zenbuild" | ".git") {
             self.diags.push(
-                Diag::new("reserved-output", format!("`{}` belongs to {}", text, path.first_component()))
-                    .label(item.span, "steps cannot write here"),
+                Diag::new(
+                    "reserved-output",
+                    format!("`{}` belongs to {}", text, path.first_component()),
+                )
+                .label(item.span, "steps cannot write here"),
             );
             return;
         }
@@ -271,8 +320,17 @@ impl Expander<'_> {
     }
 
     /// Parses and checks a written path; a trailing `/` marks a directory.
-    fn path(&mut self, item: &Spanned<String>, text: &str, what: &str) -> Option<(RelPath, ArtifactKind)> {
-        let kind = if text.ends_with('/') { ArtifactKind::Dir } else { ArtifactKind::File };
+    fn path(
+        &mut self,
+        item: &Spanned<String>,
+        text: &str,
+        what: &str,
+    ) -> Option<(RelPath, ArtifactKind)> {
+        let kind = if text.ends_with('/') {
+            ArtifactKind::Dir
+        } else {
+            ArtifactKind::File
+        };
         let checked = RelPath::parse(text).and_then(|path| {
             path.check_symlinks(self.root)?;
             Ok(path)
@@ -329,7 +387,11 @@ fn combinations(axes: &[MatrixAxis]) -> Vec<Vec<(String, MatrixValue)>> {
 
 /// Pipelines name steps that exist; returns them with the names resolved.
 fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineInfo> {
-    let names: HashSet<&str> = manifest.steps.iter().map(|s| s.name.value.as_str()).collect();
+    let names: HashSet<&str> = manifest
+        .steps
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
     manifest
         .pipelines
         .iter()
@@ -338,9 +400,12 @@ fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineIn
             for member in &pipeline.members {
                 if !names.contains(member.value.as_str()) {
                     diags.push(
-                        Diag::new("unknown-step", format!("step `{}` is not defined", member.value))
-                            .label(member.span, "no step of this name")
-                            .suggest(&member.value, names.iter().copied()),
+                        Diag::new(
+                            "unknown-step",
+                            format!("step `{}` is not defined", member.value),
+                        )
+                        .label(member.span, "no step of this name")
+                        .suggest(&member.value, names.iter().copied()),
                     );
                 } else if !steps.contains(&member.value) {
                     steps.push(member.value.clone());
@@ -359,7 +424,10 @@ fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineIn
 fn dedup(diags: &mut Vec<Diag>) {
     let mut seen = HashSet::new();
     diags.retain(|diag| {
-        let primary = diag.labels.first().map(|(span, _)| (span.file, span.offset, span.len));
+        let primary = diag
+            .labels
+            .first()
+            .map(|(span, _)| (span.file, span.offset, span.len));
         seen.insert((diag.code, diag.message.clone(), primary))
     });
 }

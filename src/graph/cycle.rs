@@ -11,7 +11,9 @@ use crate::manifest::Diag;
 /// One diagnostic per cycle among `actions`, listing every step on it in data-flow order.
 pub fn find_cycles(actions: &[Action]) -> Vec<Diag> {
     let mut graph: DiGraph<ActionId, ()> = DiGraph::with_capacity(actions.len(), 0);
-    let nodes: Vec<_> = (0..actions.len()).map(|i| graph.add_node(ActionId(i))).collect();
+    let nodes: Vec<_> = (0..actions.len())
+        .map(|i| graph.add_node(ActionId(i)))
+        .collect();
     for (index, action) in actions.iter().enumerate() {
         for dep in &action.deps {
             graph.add_edge(nodes[dep.0], nodes[index], ());
@@ -52,9 +54,12 @@ pub fn find_cycles(actions: &[Action]) -> Vec<Diag> {
 fn cycle_diag(names: &[String], steps: &[&Action]) -> Diag {
     if names.len() == 1 {
         let step = steps[0];
-        return Diag::new("dependency-cycle", format!("step `{}` depends on itself", step.step))
-            .label(step.span, "this step needs its own outputs")
-            .help("a step cannot need itself; remove it from its own `needs`");
+        return Diag::new(
+            "dependency-cycle",
+            format!("step `{}` depends on itself", step.step),
+        )
+        .label(step.span, "this step needs its own outputs")
+        .help("a step cannot need itself; remove it from its own `needs`");
     }
     let mut chain = names.join(" → ");
     chain.push_str(&format!(" → {}", names[0]));
@@ -70,7 +75,11 @@ fn cycle_diag(names: &[String], steps: &[&Action]) -> Diag {
 
 /// The actions of one cycle through `start`, inside `members`, starting at `start` and in
 /// data-flow order: each one feeds the next, and the last feeds `start`.
-fn cycle_through(actions: &[Action], members: &HashSet<ActionId>, start: ActionId) -> Vec<ActionId> {
+fn cycle_through(
+    actions: &[Action],
+    members: &HashSet<ActionId>,
+    start: ActionId,
+) -> Vec<ActionId> {
     // Breadth-first along "depends on" edges; `led_from[x] = y` means y depends on x.
     let mut led_from: HashMap<ActionId, ActionId> = HashMap::new();
     let mut queue = VecDeque::from([start]);

@@ -59,7 +59,12 @@ impl<'a> Linker<'a> {
         }
     }
 
-    pub fn link(&mut self, uses: Vec<PathUse>, needs: Vec<(ActionId, Spanned<String>)>, diags: &mut Vec<Diag>) {
+    pub fn link(
+        &mut self,
+        uses: Vec<PathUse>,
+        needs: Vec<(ActionId, Spanned<String>)>,
+        diags: &mut Vec<Diag>,
+    ) {
         let (outputs, inputs): (Vec<_>, Vec<_>) = uses.into_iter().partition(|u| u.output);
         for output in &outputs {
             self.add_output(output, diags);
@@ -72,7 +77,9 @@ impl<'a> Linker<'a> {
             }
         }
         for (action, need) in needs {
-            let Some(needed) = self.step_actions.get(&need.value).cloned() else { continue };
+            let Some(needed) = self.step_actions.get(&need.value).cloned() else {
+                continue;
+            };
             for dep in needed {
                 let outputs = self.actions[dep.0].outputs.clone();
                 for artifact in outputs {
@@ -83,7 +90,9 @@ impl<'a> Linker<'a> {
             }
         }
         for action in &mut self.actions {
-            action.inputs.sort_by(|a, b| self.artifacts[a.0].path.cmp(&self.artifacts[b.0].path));
+            action
+                .inputs
+                .sort_by(|a, b| self.artifacts[a.0].path.cmp(&self.artifacts[b.0].path));
             action.inputs.dedup();
             action.deps.sort();
             action.deps.dedup();
@@ -116,7 +125,13 @@ impl<'a> Linker<'a> {
     fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
         if let Some(existing) = self.produced.get(output.path.as_str()) {
             if existing.action != output.action {
-                diags.push(two_producers(&self.actions, &output.path, existing.action, existing.span, output));
+                diags.push(two_producers(
+                    &self.actions,
+                    &output.path,
+                    existing.action,
+                    existing.span,
+                    output,
+                ));
             }
             return;
         }
@@ -142,7 +157,9 @@ impl<'a> Linker<'a> {
         for (path, inner) in &self.produced {
             let path = RelPath::parse(path).unwrap_or_else(|_| RelPath::root());
             for ancestor in path.ancestors() {
-                let Some(outer) = self.produced.get(ancestor) else { continue };
+                let Some(outer) = self.produced.get(ancestor) else {
+                    continue;
+                };
                 if outer.action == inner.action {
                     continue;
                 }
@@ -166,14 +183,19 @@ impl<'a> Linker<'a> {
             Ok(matcher) => matcher,
             Err(err) => {
                 diags.push(
-                    Diag::new("bad-glob", format!("`{pattern}` is not a valid glob: {}", err.kind()))
-                        .label(input.span, "invalid pattern"),
+                    Diag::new(
+                        "bad-glob",
+                        format!("`{pattern}` is not a valid glob: {}", err.kind()),
+                    )
+                    .label(input.span, "invalid pattern"),
                 );
                 return;
             }
         };
         let root = self.root;
-        let files = self.source_files.get_or_insert_with(|| globs::source_files(root));
+        let files = self
+            .source_files
+            .get_or_insert_with(|| globs::source_files(root));
         let mut matches: BTreeMap<String, ArtifactKind> = files
             .iter()
             .filter(|file| matcher.is_match(file.as_str()))
@@ -199,13 +221,26 @@ impl<'a> Linker<'a> {
         }
     }
 
-    fn add_input(&mut self, action: ActionId, path: &RelPath, kind: ArtifactKind, span: Span, diags: &mut Vec<Diag>) {
+    fn add_input(
+        &mut self,
+        action: ActionId,
+        path: &RelPath,
+        kind: ArtifactKind,
+        span: Span,
+        diags: &mut Vec<Diag>,
+    ) {
         let mut producers: Vec<(ActionId, Span)> = Vec::new();
         let mut contained_in: Option<ActionId> = None;
         if let Some(exact) = self.produced.get(path.as_str()) {
             let declared = self.artifacts[exact.artifact.0].kind;
             if declared != kind {
-                diags.push(kind_mismatch(&self.actions[exact.action.0].name, path, declared, span, exact.span));
+                diags.push(kind_mismatch(
+                    &self.actions[exact.action.0].name,
+                    path,
+                    declared,
+                    span,
+                    exact.span,
+                ));
                 return;
             }
             producers.push((exact.action, exact.span));
@@ -219,17 +254,24 @@ impl<'a> Linker<'a> {
         }
         if kind == ArtifactKind::Dir {
             let prefix = format!("{}/", path.as_str());
-            for (_, inner) in self.produced.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+            for (_, inner) in self
+                .produced
+                .range(prefix.clone()..)
+                .take_while(|(p, _)| p.starts_with(&prefix))
+            {
                 producers.push((inner.action, inner.span));
             }
         }
         if let Some((_, output_span)) = producers.iter().find(|(producer, _)| *producer == action) {
             let name = &self.actions[action.0].name;
             diags.push(
-                Diag::new("input-is-output", format!("`{path}` is both an input and an output of `{name}`"))
-                    .label(span, "read here")
-                    .label(*output_span, "written here")
-                    .help("a step cannot read what it writes; write the result to a new path"),
+                Diag::new(
+                    "input-is-output",
+                    format!("`{path}` is both an input and an output of `{name}`"),
+                )
+                .label(span, "read here")
+                .label(*output_span, "written here")
+                .help("a step cannot read what it writes; write the result to a new path"),
             );
             return;
         }
@@ -240,7 +282,9 @@ impl<'a> Linker<'a> {
         self.artifacts[artifact.0].consumers.push(action);
         let action = &mut self.actions[action.0];
         action.inputs.push(artifact);
-        action.deps.extend(producers.into_iter().map(|(producer, _)| producer));
+        action
+            .deps
+            .extend(producers.into_iter().map(|(producer, _)| producer));
     }
 
     pub fn finish(
@@ -279,7 +323,13 @@ impl<'a> Linker<'a> {
     }
 }
 
-fn two_producers(actions: &[Action], path: &RelPath, first: ActionId, first_span: Span, second: &PathUse) -> Diag {
+fn two_producers(
+    actions: &[Action],
+    path: &RelPath,
+    first: ActionId,
+    first_span: Span,
+    second: &PathUse,
+) -> Diag {
     let first_name = &actions[first.0].name;
     let second_name = &actions[second.action.0].name;
     let diag = Diag::new(
@@ -303,13 +353,25 @@ fn two_producers(actions: &[Action], path: &RelPath, first: ActionId, first_span
     }
 }
 
-fn kind_mismatch(producer: &str, path: &RelPath, declared: ArtifactKind, span: Span, output_span: Span) -> Diag {
+fn kind_mismatch(
+    producer: &str,
+    path: &RelPath,
+    declared: ArtifactKind,
+    span: Span,
+    output_span: Span,
+) -> Diag {
     let (declared_as, fix) = match declared {
-        ArtifactKind::Dir => ("a directory", format!("write `{path}/` to read the directory")),
+        ArtifactKind::Dir => (
+            "a directory",
+            format!("write `{path}/` to read the directory"),
+        ),
         ArtifactKind::File => ("a file", format!("write `{path}` without the trailing `/`")),
     };
-    Diag::new("kind-mismatch", format!("`{producer}` declares `{path}` as {declared_as}"))
-        .label(span, "read with the other kind here")
-        .label(output_span, format!("declared as {declared_as} here"))
-        .help(fix)
+    Diag::new(
+        "kind-mismatch",
+        format!("`{producer}` declares `{path}` as {declared_as}"),
+    )
+    .label(span, "read with the other kind here")
+    .label(output_span, format!("declared as {declared_as} here"))
+    .help(fix)
 }

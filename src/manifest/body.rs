@@ -46,7 +46,9 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             if let Some(cmd) = &cmd
                 && cmd.value.trim().is_empty()
             {
-                cx.error(Diag::new("empty-cmd", "`cmd` is empty").label(cmd.span, "nothing to run"));
+                cx.error(
+                    Diag::new("empty-cmd", "`cmd` is empty").label(cmd.span, "nothing to run"),
+                );
             }
             set_once(cx, node, &mut body.cmd, cmd);
         }
@@ -63,25 +65,37 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         "inputs" => read_list(cx, node, &mut body.inputs, "a path"),
         "outputs" => read_list(cx, node, &mut body.outputs, "a path"),
         "metrics" => read_list(cx, node, &mut body.metrics, "a path"),
-        "params" => read_list(cx, node, &mut body.params, "a parameter key such as `train.seed`"),
+        "params" => read_list(
+            cx,
+            node,
+            &mut body.params,
+            "a parameter key such as `train.seed`",
+        ),
         "needs" => read_list(cx, node, &mut body.needs, "a step name"),
         "timeout" => {
             cx.check_props(node, &[]);
-            let timeout = cx.single_arg(node, "a duration such as \"30m\"").and_then(|entry| {
-                let span = cx.value_span(entry);
-                let parsed = match entry.value() {
-                    KdlValue::String(text) => parse_duration(text),
-                    KdlValue::Integer(n) => parse_duration(&n.to_string()),
-                    other => Err(format!("expected a duration such as \"30m\", found {}", super::node::describe(other))),
-                };
-                match parsed {
-                    Ok(duration) => Some(Spanned::new(duration, span)),
-                    Err(message) => {
-                        cx.error(Diag::new("bad-duration", message).label(span, "invalid timeout"));
-                        None
+            let timeout = cx
+                .single_arg(node, "a duration such as \"30m\"")
+                .and_then(|entry| {
+                    let span = cx.value_span(entry);
+                    let parsed = match entry.value() {
+                        KdlValue::String(text) => parse_duration(text),
+                        KdlValue::Integer(n) => parse_duration(&n.to_string()),
+                        other => Err(format!(
+                            "expected a duration such as \"30m\", found {}",
+                            super::node::describe(other)
+                        )),
+                    };
+                    match parsed {
+                        Ok(duration) => Some(Spanned::new(duration, span)),
+                        Err(message) => {
+                            cx.error(
+                                Diag::new("bad-duration", message).label(span, "invalid timeout"),
+                            );
+                            None
+                        }
                     }
-                }
-            });
+                });
             set_once(cx, node, &mut body.timeout, timeout);
         }
         "retries" => {
@@ -102,9 +116,12 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         "resources" => read_resources(cx, node, body),
         "matrix" => read_matrix(cx, node, body),
         unknown => {
-            let diag = Diag::new("unknown-node", format!("unknown node `{unknown}` in a step"))
-                .label(cx.name_span(node), "not a step setting")
-                .suggest(unknown, BODY_NODES.iter().copied());
+            let diag = Diag::new(
+                "unknown-node",
+                format!("unknown node `{unknown}` in a step"),
+            )
+            .label(cx.name_span(node), "not a step setting")
+            .suggest(unknown, BODY_NODES.iter().copied());
             let diag = if diag.help.is_some() {
                 diag
             } else {
@@ -116,7 +133,12 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
 }
 
 /// Scalar settings may be written once per block; a second one is almost always a mistake.
-fn set_once<T>(cx: &mut Cx, node: &KdlNode, slot: &mut Option<Spanned<T>>, value: Option<Spanned<T>>) {
+fn set_once<T>(
+    cx: &mut Cx,
+    node: &KdlNode,
+    slot: &mut Option<Spanned<T>>,
+    value: Option<Spanned<T>>,
+) {
     let Some(value) = value else { return };
     if let Some(first) = slot {
         let name = node.name().value();
@@ -147,8 +169,17 @@ fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         let name_span = cx.span(name.span());
         if !is_env_name(name.value()) {
             cx.error(
-                Diag::new("bad-env-name", format!("`{}` is not a valid environment variable name", name.value()))
-                    .label(name_span, "use letters, digits and `_`, not starting with a digit"),
+                Diag::new(
+                    "bad-env-name",
+                    format!(
+                        "`{}` is not a valid environment variable name",
+                        name.value()
+                    ),
+                )
+                .label(
+                    name_span,
+                    "use letters, digits and `_`, not starting with a digit",
+                ),
             );
             continue;
         }
@@ -170,13 +201,16 @@ fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             value: Spanned::new(value, cx.value_span(entry)),
         };
         // Within one block the last assignment wins, as for KDL properties.
-        body.env.retain(|existing| existing.name.value != var.name.value);
+        body.env
+            .retain(|existing| existing.name.value != var.name.value);
         body.env.push(var);
     }
     if let Some(children) = node.children() {
         cx.error(
-            Diag::new("unexpected-children", "`env` takes properties, not a block")
-                .label(cx.span(children.span()), "write `env NAME=\"value\"` instead")
+            Diag::new("unexpected-children", "`env` takes properties, not a block").label(
+                cx.span(children.span()),
+                "write `env NAME=\"value\"` instead",
+            ),
         );
     }
 }
@@ -197,7 +231,10 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         && let Some(cpus) = cx.count(entry, "cpus", 4096)
     {
         if cpus.value == 0 {
-            cx.error(Diag::new("out-of-range", "a step needs at least one cpu").label(cpus.span, "must be 1 or more"));
+            cx.error(
+                Diag::new("out-of-range", "a step needs at least one cpu")
+                    .label(cpus.span, "must be 1 or more"),
+            );
         } else {
             body.resources.cpus = Some(cpus);
         }
@@ -212,11 +249,16 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         let parsed = match entry.value() {
             KdlValue::String(text) => parse_size(text),
             KdlValue::Integer(n) if *n >= 0 => u64::try_from(*n).map_err(|e| e.to_string()),
-            other => Err(format!("expected a size such as \"2GiB\", found {}", super::node::describe(other))),
+            other => Err(format!(
+                "expected a size such as \"2GiB\", found {}",
+                super::node::describe(other)
+            )),
         };
         match parsed {
             Ok(bytes) => body.resources.memory = Some(Spanned::new(bytes, span)),
-            Err(message) => cx.error(Diag::new("bad-size", message).label(span, "invalid memory size")),
+            Err(message) => {
+                cx.error(Diag::new("bad-size", message).label(span, "invalid memory size"))
+            }
         }
     }
 }
@@ -234,19 +276,32 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
     for axis_node in children.nodes() {
         cx.no_children(axis_node);
         cx.check_props(axis_node, &[]);
-        let name = Spanned::new(axis_node.name().value().to_string(), cx.name_span(axis_node));
+        let name = Spanned::new(
+            axis_node.name().value().to_string(),
+            cx.name_span(axis_node),
+        );
         if !is_variable_name(&name.value) || name.value == "params" {
             cx.error(
-                Diag::new("bad-matrix-variable", format!("`{}` cannot be a matrix variable", name.value))
-                    .label(name.span, "use letters, digits, `_` and `-`, not `params`"),
+                Diag::new(
+                    "bad-matrix-variable",
+                    format!("`{}` cannot be a matrix variable", name.value),
+                )
+                .label(name.span, "use letters, digits, `_` and `-`, not `params`"),
             );
             continue;
         }
-        if let Some(first) = body.matrix.iter().find(|axis| axis.name.value == name.value) {
+        if let Some(first) = body
+            .matrix
+            .iter()
+            .find(|axis| axis.name.value == name.value)
+        {
             cx.error(
-                Diag::new("duplicate-setting", format!("matrix variable `{}` is declared twice", name.value))
-                    .label(name.span, "declared again here")
-                    .label(first.name.span, "first declared here"),
+                Diag::new(
+                    "duplicate-setting",
+                    format!("matrix variable `{}` is declared twice", name.value),
+                )
+                .label(name.span, "declared again here")
+                .label(first.name.span, "first declared here"),
             );
             continue;
         }
@@ -263,15 +318,28 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
                 KdlValue::Float(f) => MatrixValue::Float { value: *f, text },
                 KdlValue::Bool(b) => MatrixValue::Bool(*b),
                 KdlValue::Null => {
-                    cx.error(type_error(span, "a string, number or boolean", entry.value()));
+                    cx.error(type_error(
+                        span,
+                        "a string, number or boolean",
+                        entry.value(),
+                    ));
                     continue;
                 }
             };
-            if let Some(same) = values.iter().find(|v| v.value.to_string() == value.to_string()) {
+            if let Some(same) = values
+                .iter()
+                .find(|v| v.value.to_string() == value.to_string())
+            {
                 cx.error(
-                    Diag::new("duplicate-matrix-value", format!("`{}` appears twice in matrix variable `{}`", value, name.value))
-                        .label(span, "repeated here")
-                        .label(same.span, "first here"),
+                    Diag::new(
+                        "duplicate-matrix-value",
+                        format!(
+                            "`{}` appears twice in matrix variable `{}`",
+                            value, name.value
+                        ),
+                    )
+                    .label(span, "repeated here")
+                    .label(same.span, "first here"),
                 );
                 continue;
             }
@@ -279,8 +347,11 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         }
         if values.is_empty() {
             cx.error(
-                Diag::new("empty-matrix", format!("matrix variable `{}` has no values", name.value))
-                    .label(name.span, "add one or more values"),
+                Diag::new(
+                    "empty-matrix",
+                    format!("matrix variable `{}` has no values", name.value),
+                )
+                .label(name.span, "add one or more values"),
             );
             continue;
         }

@@ -33,7 +33,12 @@ impl Vars<'_> {
         let mut names: Vec<String> = self.matrix.iter().map(|(name, _)| name.clone()).collect();
         names.push("step".into());
         names.push("project".into());
-        names.extend(self.params.keys().into_iter().map(|key| format!("params.{key}")));
+        names.extend(
+            self.params
+                .keys()
+                .into_iter()
+                .map(|key| format!("params.{key}")),
+        );
         names
     }
 }
@@ -73,11 +78,17 @@ pub fn interpolate(text: &Spanned<String>, vars: &Vars, sources: &Sources) -> Re
 fn undefined(name: &str, span: Span, vars: &Vars) -> Diag {
     let names = vars.names();
     let diag = if let Some(key) = name.strip_prefix("params.") {
-        Diag::new("undefined-param", format!("param `{key}` is not defined in the params files"))
-            .label(span, "no such param")
+        Diag::new(
+            "undefined-param",
+            format!("param `{key}` is not defined in the params files"),
+        )
+        .label(span, "no such param")
     } else {
-        Diag::new("undefined-variable", format!("`{{{{{name}}}}}` is not defined"))
-            .label(span, "nothing defines this")
+        Diag::new(
+            "undefined-variable",
+            format!("`{{{{{name}}}}}` is not defined"),
+        )
+        .label(span, "nothing defines this")
     };
     let diag = diag.suggest(name, names.iter().map(String::as_str));
     if diag.help.is_some() {

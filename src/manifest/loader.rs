@@ -13,7 +13,9 @@ use super::source::{FileId, Sources, Span, Spanned};
 use crate::workspace::RelPath;
 
 /// Nodes allowed at the top level of a manifest file.
-pub const TOP_NODES: &[&str] = &["project", "params", "include", "template", "pipeline", "step"];
+pub const TOP_NODES: &[&str] = &[
+    "project", "params", "include", "template", "pipeline", "step",
+];
 /// Nodes allowed inside a `pipeline` block.
 pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
 
@@ -105,7 +107,8 @@ impl Loader {
                 for problem in err.diagnostics {
                     let message = problem.message.unwrap_or_else(|| "invalid KDL".into());
                     let label = problem.label.unwrap_or_else(|| "here".into());
-                    let mut diag = Diag::new("kdl-syntax", message).label(Span::new(file, problem.span), label);
+                    let mut diag = Diag::new("kdl-syntax", message)
+                        .label(Span::new(file, problem.span), label);
                     if let Some(help) = problem.help {
                         diag = diag.help(help);
                     }
@@ -163,10 +166,19 @@ impl Loader {
                     .and_then(|entry| cx.string(entry, "a template name"));
                 let body = read_body(&mut cx, node.children());
                 if let Some(name) = name {
-                    if let Some(first) = self.manifest.templates.iter().find(|t| t.name.value == name.value) {
+                    if let Some(first) = self
+                        .manifest
+                        .templates
+                        .iter()
+                        .find(|t| t.name.value == name.value)
+                    {
                         cx.error(duplicate("template", &name, first.name.span));
                     } else {
-                        self.manifest.templates.push(Template { name, extends, body });
+                        self.manifest.templates.push(Template {
+                            name,
+                            extends,
+                            body,
+                        });
                     }
                 }
             }
@@ -181,7 +193,10 @@ impl Loader {
                 let diag = if diag.help.is_some() {
                     diag
                 } else {
-                    diag.help(format!("the top level may contain: {}", TOP_NODES.join(", ")))
+                    diag.help(format!(
+                        "the top level may contain: {}",
+                        TOP_NODES.join(", ")
+                    ))
                 };
                 cx.error(diag);
             }
@@ -195,9 +210,13 @@ impl Loader {
         };
         cx.check_props(node, &["default"]);
         let name = read_name(&mut cx, node, "a pipeline name");
-        let default = cx.prop(node, "default").and_then(|entry| cx.bool(entry, "#true or #false"));
+        let default = cx
+            .prop(node, "default")
+            .and_then(|entry| cx.bool(entry, "#true or #false"));
         let mut pipeline = Pipeline {
-            name: name.clone().unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(node))),
+            name: name
+                .clone()
+                .unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(node))),
             default,
             description: None,
             members: Vec::new(),
@@ -210,25 +229,40 @@ impl Loader {
                     }
                 }
                 "use" => {
-                    let mut cx = Cx { file, diags: &mut self.diags };
+                    let mut cx = Cx {
+                        file,
+                        diags: &mut self.diags,
+                    };
                     cx.check_props(child, &[]);
                     cx.no_children(child);
                     pipeline.members.extend(cx.strings(child, "a step name"));
                 }
                 "description" => {
-                    let mut cx = Cx { file, diags: &mut self.diags };
+                    let mut cx = Cx {
+                        file,
+                        diags: &mut self.diags,
+                    };
                     cx.check_props(child, &[]);
                     cx.no_children(child);
                     pipeline.description = cx.single_string(child, "a description string");
                 }
                 unknown => {
-                    let diag = Diag::new("unknown-node", format!("unknown node `{unknown}` in a pipeline"))
-                        .label(Span::new(file, child.name().span()), "not a pipeline setting")
-                        .suggest(unknown, PIPELINE_NODES.iter().copied());
+                    let diag = Diag::new(
+                        "unknown-node",
+                        format!("unknown node `{unknown}` in a pipeline"),
+                    )
+                    .label(
+                        Span::new(file, child.name().span()),
+                        "not a pipeline setting",
+                    )
+                    .suggest(unknown, PIPELINE_NODES.iter().copied());
                     let diag = if diag.help.is_some() {
                         diag
                     } else {
-                        diag.help(format!("a pipeline may contain: {}", PIPELINE_NODES.join(", ")))
+                        diag.help(format!(
+                            "a pipeline may contain: {}",
+                            PIPELINE_NODES.join(", ")
+                        ))
                     };
                     self.diags.push(diag);
                 }
@@ -237,7 +271,12 @@ impl Loader {
         if name.is_none() {
             return;
         }
-        if let Some(first) = self.manifest.pipelines.iter().find(|p| p.name.value == pipeline.name.value) {
+        if let Some(first) = self
+            .manifest
+            .pipelines
+            .iter()
+            .find(|p| p.name.value == pipeline.name.value)
+        {
             let diag = duplicate("pipeline", &pipeline.name, first.name.span);
             self.diags.push(diag);
             return;
@@ -258,7 +297,12 @@ impl Loader {
             .and_then(|entry| cx.string(entry, "a template name"));
         let body = read_body(&mut cx, node.children());
         let name = name?;
-        if let Some(first) = self.manifest.steps.iter().find(|s| s.name.value == name.value) {
+        if let Some(first) = self
+            .manifest
+            .steps
+            .iter()
+            .find(|s| s.name.value == name.value)
+        {
             cx.error(duplicate("step", &name, first.name.span).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
             return None;
         }
@@ -271,20 +315,33 @@ impl Loader {
     }
 
     fn include(&mut self, from: FileId, target: Spanned<String>) {
-        let from_dir = self.sources.get(from).path.parent().unwrap_or(&self.root).to_path_buf();
+        let from_dir = self
+            .sources
+            .get(from)
+            .path
+            .parent()
+            .unwrap_or(&self.root)
+            .to_path_buf();
         let relative_dir = from_dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
         let joined = relative_dir.join(&target.value);
         let path = match RelPath::parse(&joined.to_string_lossy()) {
             Ok(path) => self.root.join(path.as_str()),
             Err(problem) => {
                 self.diags.push(
-                    Diag::new("path-escapes-workspace", format!("cannot include `{}`: {problem}", target.value))
-                        .label(target.span, "included here"),
+                    Diag::new(
+                        "path-escapes-workspace",
+                        format!("cannot include `{}`: {problem}", target.value),
+                    )
+                    .label(target.span, "included here"),
                 );
                 return;
             }
         };
-        if let Some(position) = self.include_stack.iter().position(|(open, _)| *open == path) {
+        if let Some(position) = self
+            .include_stack
+            .iter()
+            .position(|(open, _)| *open == path)
+        {
             let mut diag = Diag::new(
                 "include-cycle",
                 format!("`{}` includes itself", self.sources.get(from).name),
@@ -300,8 +357,11 @@ impl Loader {
         }
         if self.sources.find(&path).is_some() {
             self.diags.push(
-                Diag::new("duplicate-include", format!("`{}` is included more than once", target.value))
-                    .label(target.span, "included again here"),
+                Diag::new(
+                    "duplicate-include",
+                    format!("`{}` is included more than once", target.value),
+                )
+                .label(target.span, "included again here"),
             );
             return;
         }
@@ -313,9 +373,12 @@ impl Loader {
         for file in &self.manifest.params_files {
             let Some(format) = Format::of(&file.value) else {
                 self.diags.push(
-                    Diag::new("params-format", format!("`{}` is not a YAML, JSON or TOML file", file.value))
-                        .label(file.span, "unknown file type")
-                        .help("name params files *.yaml, *.yml, *.json or *.toml"),
+                    Diag::new(
+                        "params-format",
+                        format!("`{}` is not a YAML, JSON or TOML file", file.value),
+                    )
+                    .label(file.span, "unknown file type")
+                    .help("name params files *.yaml, *.yml, *.json or *.toml"),
                 );
                 continue;
             };
@@ -323,8 +386,11 @@ impl Loader {
                 Ok(path) => self.root.join(path.as_str()),
                 Err(problem) => {
                     self.diags.push(
-                        Diag::new("path-escapes-workspace", format!("params file `{}` {problem}", file.value))
-                            .label(file.span, "here"),
+                        Diag::new(
+                            "path-escapes-workspace",
+                            format!("params file `{}` {problem}", file.value),
+                        )
+                        .label(file.span, "here"),
                     );
                     continue;
                 }
@@ -333,8 +399,11 @@ impl Loader {
                 Ok(text) => text,
                 Err(err) => {
                     self.diags.push(
-                        Diag::new("params-missing", format!("cannot read params file `{}`: {err}", file.value))
-                            .label(file.span, "declared here"),
+                        Diag::new(
+                            "params-missing",
+                            format!("cannot read params file `{}`: {err}", file.value),
+                        )
+                        .label(file.span, "declared here"),
                     );
                     continue;
                 }
@@ -343,9 +412,19 @@ impl Loader {
             let text = std::sync::Arc::clone(&self.sources.get(id).text);
             if let Err(err) = params.merge_file(format, &text) {
                 let at = err.offset.unwrap_or(0).min(text.len());
-                let diag = Diag::new("params-syntax", format!("invalid params file `{}`: {}", file.value, err.message))
-                    .label(Span { file: id, offset: at, len: 0 }, "here")
-                    .label(file.span, "declared here");
+                let diag = Diag::new(
+                    "params-syntax",
+                    format!("invalid params file `{}`: {}", file.value, err.message),
+                )
+                .label(
+                    Span {
+                        file: id,
+                        offset: at,
+                        len: 0,
+                    },
+                    "here",
+                )
+                .label(file.span, "declared here");
                 self.diags.push(diag);
             }
         }
@@ -364,7 +443,10 @@ impl Loader {
             self.diags.push(
                 Diag::new(
                     "two-defaults",
-                    format!("pipelines `{}` and `{}` are both marked default", first.name.value, second.name.value),
+                    format!(
+                        "pipelines `{}` and `{}` are both marked default",
+                        first.name.value, second.name.value
+                    ),
                 )
                 .label(second_span, "second default")
                 .label(first_span, "first default"),
@@ -388,7 +470,9 @@ fn read_name(cx: &mut Cx, node: &KdlNode, expected: &str) -> Option<Spanned<Stri
 
 pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 

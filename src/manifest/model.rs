@@ -103,7 +103,9 @@ impl fmt::Display for MatrixValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MatrixValue::String(s) => f.write_str(s),
-            MatrixValue::Integer { text, .. } | MatrixValue::Float { text, .. } => f.write_str(text),
+            MatrixValue::Integer { text, .. } | MatrixValue::Float { text, .. } => {
+                f.write_str(text)
+            }
             MatrixValue::Bool(b) => write!(f, "{b}"),
         }
     }

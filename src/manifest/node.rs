@@ -65,8 +65,11 @@ impl Cx<'_> {
         if let Some(entry) = args(node).next() {
             let what = node.name().value();
             self.error(
-                Diag::new("unexpected-argument", format!("`{what}` takes no arguments"))
-                    .label(self.span(entry.span()), "not expected here"),
+                Diag::new(
+                    "unexpected-argument",
+                    format!("`{what}` takes no arguments"),
+                )
+                .label(self.span(entry.span()), "not expected here"),
             );
         }
     }
@@ -94,8 +97,11 @@ impl Cx<'_> {
         };
         if let Some(extra) = args.next() {
             self.error(
-                Diag::new("too-many-arguments", format!("`{what}` takes exactly one argument"))
-                    .label(self.span(extra.span()), "extra argument"),
+                Diag::new(
+                    "too-many-arguments",
+                    format!("`{what}` takes exactly one argument"),
+                )
+                .label(self.span(extra.span()), "extra argument"),
             );
         }
         Some(first)
@@ -114,8 +120,11 @@ impl Cx<'_> {
         if args(node).next().is_none() {
             let what = node.name().value();
             self.error(
-                Diag::new("missing-argument", format!("`{what}` needs at least one {expected}"))
-                    .label(self.name_span(node), format!("add {expected} here")),
+                Diag::new(
+                    "missing-argument",
+                    format!("`{what}` needs at least one {expected}"),
+                )
+                .label(self.name_span(node), format!("add {expected} here")),
             );
         }
         values
@@ -151,8 +160,11 @@ impl Cx<'_> {
             }
             KdlValue::Integer(n) => {
                 self.error(
-                    Diag::new("out-of-range", format!("{what} must be between 0 and {max}"))
-                        .label(span, format!("{n} is out of range")),
+                    Diag::new(
+                        "out-of-range",
+                        format!("{what} must be between 0 and {max}"),
+                    )
+                    .label(span, format!("{n} is out of range")),
                 );
                 None
             }
@@ -178,8 +190,11 @@ pub fn args(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
 }
 
 pub fn type_error(span: Span, expected: &str, found: &KdlValue) -> Diag {
-    Diag::new("wrong-type", format!("expected {expected}, found {}", describe(found)))
-        .label(span, format!("expected {expected}"))
+    Diag::new(
+        "wrong-type",
+        format!("expected {expected}, found {}", describe(found)),
+    )
+    .label(span, format!("expected {expected}"))
 }
 
 pub fn describe(value: &KdlValue) -> &'static str {
@@ -199,6 +214,10 @@ trait OrHelp {
 
 impl OrHelp for Diag {
     fn or_help(self, text: String) -> Diag {
-        if self.help.is_some() { self } else { self.help(text) }
+        if self.help.is_some() {
+            self
+        } else {
+            self.help(text)
+        }
     }
 }

@@ -33,7 +33,10 @@ impl StepBody {
         }
         StepBody {
             cmd: self.cmd.clone().or_else(|| parent.cmd.clone()),
-            description: self.description.clone().or_else(|| parent.description.clone()),
+            description: self
+                .description
+                .clone()
+                .or_else(|| parent.description.clone()),
             inputs: self.inputs.inherit(&parent.inputs),
             outputs: self.outputs.inherit(&parent.outputs),
             metrics: self.metrics.inherit(&parent.metrics),
@@ -41,9 +44,21 @@ impl StepBody {
             needs: self.needs.inherit(&parent.needs),
             env,
             resources: super::model::Resources {
-                cpus: self.resources.cpus.clone().or_else(|| parent.resources.cpus.clone()),
-                memory: self.resources.memory.clone().or_else(|| parent.resources.memory.clone()),
-                gpus: self.resources.gpus.clone().or_else(|| parent.resources.gpus.clone()),
+                cpus: self
+                    .resources
+                    .cpus
+                    .clone()
+                    .or_else(|| parent.resources.cpus.clone()),
+                memory: self
+                    .resources
+                    .memory
+                    .clone()
+                    .or_else(|| parent.resources.memory.clone()),
+                gpus: self
+                    .resources
+                    .gpus
+                    .clone()
+                    .or_else(|| parent.resources.gpus.clone()),
             },
             workdir: self.workdir.clone().or_else(|| parent.workdir.clone()),
             timeout: self.timeout.clone().or_else(|| parent.timeout.clone()),
@@ -87,15 +102,22 @@ pub fn resolve_templates(manifest: &Manifest, diags: &mut Vec<Diag>) -> HashMap<
         let mut chain: Vec<usize> = vec![start];
         loop {
             let current = &manifest.templates[*chain.last().unwrap_or(&start)];
-            if resolved.contains_key(&current.name.value) || failed[by_name[current.name.value.as_str()]] {
+            if resolved.contains_key(&current.name.value)
+                || failed[by_name[current.name.value.as_str()]]
+            {
                 break;
             }
-            let Some(parent) = &current.extends else { break };
+            let Some(parent) = &current.extends else {
+                break;
+            };
             let Some(&parent_index) = by_name.get(parent.value.as_str()) else {
                 diags.push(
-                    Diag::new("unknown-template", format!("template `{}` is not defined", parent.value))
-                        .label(parent.span, "no template of this name")
-                        .suggest(&parent.value, by_name.keys().copied()),
+                    Diag::new(
+                        "unknown-template",
+                        format!("template `{}` is not defined", parent.value),
+                    )
+                    .label(parent.span, "no template of this name")
+                    .suggest(&parent.value, by_name.keys().copied()),
                 );
                 for &index in &chain {
                     failed[index] = true;

@@ -18,7 +18,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let (number, after) = rest.split_at(number_len);
-        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         let value: f64 = number
             .parse()
@@ -29,7 +31,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" | "min" | "mins" => 60.0,
             "h" | "hr" | "hrs" => 3600.0,
             "d" => 86400.0,
-            "" => return Err(format!("`{text}` needs a unit after `{number}` (s, m, h or d)")),
+            "" => {
+                return Err(format!(
+                    "`{text}` needs a unit after `{number}` (s, m, h or d)"
+                ));
+            }
             other => return Err(format!("unknown time unit `{other}`: use ms, s, m, h or d")),
         };
         total += value * scale;
@@ -66,7 +72,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "Mi" | "MiB" => 1024.0 * 1024.0,
         "Gi" | "GiB" => 1024.0 * 1024.0 * 1024.0,
         "Ti" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit `{other}`: use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`: use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
+            ));
+        }
     };
     let bytes = value * scale;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {

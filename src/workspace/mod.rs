@@ -23,7 +23,9 @@ pub enum WorkspaceError {
     #[error("no {MANIFEST_NAME} in `{}` or any parent directory", .start.display())]
     #[diagnostic(
         code(zenbuild::no_manifest),
-        help("run `zenbuild init` to write a starter manifest, or pass `-C DIR` to point at a workspace")
+        help(
+            "run `zenbuild init` to write a starter manifest, or pass `-C DIR` to point at a workspace"
+        )
     )]
     NoManifest { start: PathBuf },
 
@@ -59,7 +61,8 @@ impl Workspace {
                 start: start.clone(),
             })?
             .to_path_buf();
-        let git_root = find_git_root(&root).ok_or_else(|| WorkspaceError::NotGit { root: root.clone() })?;
+        let git_root =
+            find_git_root(&root).ok_or_else(|| WorkspaceError::NotGit { root: root.clone() })?;
         Ok(Workspace {
             manifest: root.join(MANIFEST_NAME),
             root,

@@ -21,7 +21,9 @@ impl fmt::Display for PathProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PathProblem::Empty => f.write_str("is empty"),
-            PathProblem::Absolute => f.write_str("is absolute; paths are relative to the workspace root"),
+            PathProblem::Absolute => {
+                f.write_str("is absolute; paths are relative to the workspace root")
+            }
             PathProblem::Escapes => f.write_str("escapes the workspace through `..`"),
             PathProblem::ThroughSymlink { link } => {
                 write!(f, "escapes the workspace through the symlink `{link}`")
@@ -96,7 +98,9 @@ impl RelPath {
                 return Ok(());
             };
             if meta.file_type().is_symlink() {
-                let inside = prefix.canonicalize().is_ok_and(|target| target.starts_with(root));
+                let inside = prefix
+                    .canonicalize()
+                    .is_ok_and(|target| target.starts_with(root));
                 if !inside {
                     let link = prefix.strip_prefix(root).unwrap_or(&prefix);
                     return Err(PathProblem::ThroughSymlink {
@@ -151,7 +155,11 @@ mod tests {
         assert!(out.is_within(&out));
         assert!(!RelPath::parse("outer/a").unwrap().is_within(&out));
         assert!(out.is_within(&RelPath::root()));
-        let ancestors: Vec<_> = RelPath::parse("a/b/c").unwrap().ancestors().map(str::to_string).collect();
+        let ancestors: Vec<_> = RelPath::parse("a/b/c")
+            .unwrap()
+            .ancestors()
+            .map(str::to_string)
+            .collect();
         assert_eq!(ancestors, ["a", "a/b"]);
     }
 }

@@ -108,22 +108,39 @@ impl Output {
     }
 
     pub fn code(self, code: i32) -> Output {
-        assert_eq!(self.code, Some(code), "expected exit code {code}\n{}", self.dump());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stdout_contains(self, text: &str) -> Output {
-        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{}", self.dump());
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stderr_contains(self, text: &str) -> Output {
-        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{}", self.dump());
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.dump()
+        );
         self
     }
 
     pub fn stderr_lacks(self, text: &str) -> Output {
-        assert!(!self.stderr.contains(text), "stderr has {text:?}\n{}", self.dump());
+        assert!(
+            !self.stderr.contains(text),
+            "stderr has {text:?}\n{}",
+            self.dump()
+        );
         self
     }
 
@@ -158,7 +175,8 @@ impl Output {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
     }
 
     pub fn dump(&self) -> String {

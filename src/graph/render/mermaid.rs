@@ -33,7 +33,11 @@ pub fn to_mermaid(selection: &Selection) -> String {
         }
     }
     out.push_str("    classDef action fill:#dbeafe,stroke:#1d4ed8\n");
-    let actions: Vec<String> = selection.actions.iter().map(|id| format!("a{}", id.0)).collect();
+    let actions: Vec<String> = selection
+        .actions
+        .iter()
+        .map(|id| format!("a{}", id.0))
+        .collect();
     if !actions.is_empty() {
         let _ = writeln!(out, "    class {} action", actions.join(","));
     }
