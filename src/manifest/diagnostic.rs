@@ -4,7 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource};
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, NamedSource, SourceCode, SourceSpan,
+    SpanContents,
+};
 
 use super::source::{Sources, Span};
 
@@ -60,13 +63,21 @@ impl Diag {
         let file = primary.file;
         let named = |file| {
             let source = sources.get(file);
-            NamedSource::new(&source.name, Arc::clone(&source.text)).with_language("kdl")
+            NamedSource::new(&source.name, CharColumns(Arc::clone(&source.text)))
+                .with_language("kdl")
         };
+        // miette takes the location it prints from the label marked primary, or else from the
+        // label earliest in the file; marking ours keeps `file:line:column` on the mistake when
+        // a secondary label ("first set here") comes before it.
         let labels = self
             .labels
             .iter()
-            .filter(|(span, _)| span.file == file)
-            .map(|(span, text)| labeled(*span, text))
+            .enumerate()
+            .filter(|(_, (span, _))| span.file == file)
+            .map(|(index, (span, text))| match index {
+                0 => LabeledSpan::new_primary_with_span(label_text(text), span.source_span()),
+                _ => labeled(*span, text),
+            })
             .collect();
         // miette shows one source file per diagnostic; labels in other files (an include)
         // become related diagnostics so that every location still gets its snippet.
@@ -95,8 +106,11 @@ impl Diag {
 }
 
 fn labeled(span: Span, text: &str) -> LabeledSpan {
-    let text = (!text.is_empty()).then(|| text.to_string());
-    LabeledSpan::new_with_span(text, span.source_span())
+    LabeledSpan::new_with_span(label_text(text), span.source_span())
+}
+
+fn label_text(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// The closest candidate to `name` by edit distance, if any is close enough to be a typo.
@@ -113,13 +127,44 @@ pub fn did_you_mean<'a>(
         .map(|(_, candidate)| candidate)
 }
 
+/// A file's text as miette reads it, with columns counted in characters as editors count
+/// them: miette counts bytes, which moves `file:line:column` right after non-ASCII text.
+#[derive(Debug)]
+struct CharColumns(Arc<String>);
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents =
+            self.0
+                .as_str()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        let line_start = span.offset().saturating_sub(contents.column());
+        let column = self
+            .0
+            .get(line_start..span.offset())
+            .map_or(contents.column(), |before| before.chars().count());
+        Ok(Box::new(MietteSpanContents::new(
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
+}
+
 /// A [`Diag`] with its source attached, printable on its own.
 #[derive(Debug)]
 pub struct RenderedDiag {
     code: &'static str,
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<Arc<String>>>,
+    source: Option<NamedSource<CharColumns>>,
     labels: Vec<LabeledSpan>,
     related: Vec<RenderedDiag>,
 }
