@@ -1,7 +1,7 @@
 //! Connects actions through the paths they read and write: an input that is (or lies inside,
 //! or contains) another action's output makes that action a dependency.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use petgraph::graph::DiGraph;
@@ -41,6 +41,8 @@ pub struct Linker<'a> {
     /// Output paths, ordered so that everything under a directory is one range.
     produced: BTreeMap<String, Produced>,
     source_files: Option<Vec<String>>,
+    /// Output declarations already reported for clashing between instances of one step.
+    matrix_clashes: HashSet<Span>,
 }
 
 impl<'a> Linker<'a> {
@@ -56,6 +58,7 @@ impl<'a> Linker<'a> {
             by_path: HashMap::new(),
             produced: BTreeMap::new(),
             source_files: None,
+            matrix_clashes: HashSet::new(),
         }
     }
 
@@ -124,7 +127,13 @@ impl<'a> Linker<'a> {
 
     fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
         if let Some(existing) = self.produced.get(output.path.as_str()) {
-            if existing.action != output.action {
+            if existing.action == output.action {
+                return;
+            }
+            // Every instance of a matrix step clashes with the first one; one report is enough.
+            let same_step =
+                self.actions[existing.action.0].step == self.actions[output.action.0].step;
+            if !same_step || self.matrix_clashes.insert(output.span) {
                 diags.push(two_producers(
                     &self.actions,
                     &output.path,
