@@ -38,18 +38,19 @@ impl<'g> Selection<'g> {
     }
 
     /// Dependencies of `id` that no artifact edge shows (a `needs` on a step without outputs,
-    /// or an input directory holding another step's outputs).
+    /// an input file inside another step's output directory, or an input directory holding
+    /// another step's outputs).
     pub fn order_only_deps(&self, id: ActionId) -> Vec<ActionId> {
         let action = self.graph.action(id);
+        // Only the dependency's declared outputs are drawn with an edge from it; an input
+        // that merely lies inside its output directory has it as producer but no edge.
         action
             .deps
             .iter()
             .copied()
             .filter(|dep| {
-                !action
-                    .inputs
-                    .iter()
-                    .any(|input| self.graph.artifact(*input).producer == Some(*dep))
+                let outputs = &self.graph.action(*dep).outputs;
+                !action.inputs.iter().any(|input| outputs.contains(input))
             })
             .collect()
     }
