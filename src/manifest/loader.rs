@@ -80,11 +80,16 @@ struct Loader {
 
 impl Loader {
     fn load_file(&mut self, path: &Path, included_at: Option<Span>) {
+        let name = path
+            .strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) => {
                 self.syntax_errors |= included_at.is_none();
-                let message = format!("cannot read `{}`: {err}", path.display());
+                let message = format!("cannot read `{name}`: {err}");
                 let diag = Diag::new("unreadable-file", message);
                 self.diags.push(match included_at {
                     Some(span) => diag.label(span, "included here"),
@@ -93,11 +98,6 @@ impl Loader {
                 return;
             }
         };
-        let name = path
-            .strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string();
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
         let document = match KdlDocument::parse(&text) {
@@ -342,11 +342,8 @@ impl Loader {
             .iter()
             .position(|(open, _)| *open == path)
         {
-            let mut diag = Diag::new(
-                "include-cycle",
-                format!("`{}` includes itself", self.sources.get(from).name),
-            )
-            .label(target.span, "this include closes the cycle");
+            let mut diag = Diag::new("include-cycle", self.include_cycle_message(position))
+                .label(target.span, "this include closes the cycle");
             for (_, at) in &self.include_stack[position + 1..] {
                 if let Some(at) = at {
                     diag = diag.label(*at, "included here");
@@ -366,6 +363,24 @@ impl Loader {
             return;
         }
         self.load_file(&path, Some(target.span));
+    }
+
+    /// Names the files of the cycle from the one at `position` of the include stack: a file
+    /// that includes another which includes it back does not include "itself".
+    fn include_cycle_message(&self, position: usize) -> String {
+        let mut chain: Vec<&str> = self.include_stack[position..]
+            .iter()
+            .filter_map(|(open, _)| self.sources.find(open))
+            .map(|file| self.sources.get(file).name.as_str())
+            .collect();
+        match chain[..] {
+            [file] => format!("`{file}` includes itself"),
+            [first, ..] => {
+                chain.push(first);
+                format!("include cycle: {}", chain.join(" → "))
+            }
+            [] => "include cycle".to_string(),
+        }
     }
 
     fn load_params(&mut self) {
