@@ -37,6 +37,11 @@ pub fn compile(
         project: &project,
         root: &canonical_root,
         diags: &mut diags,
+        step_names: manifest
+            .steps
+            .iter()
+            .map(|s| s.name.value.as_str())
+            .collect(),
         actions: Vec::new(),
         uses: Vec::new(),
         needs: Vec::new(),
@@ -135,6 +140,7 @@ struct Expander<'a> {
     project: &'a str,
     root: &'a Path,
     diags: &'a mut Vec<Diag>,
+    step_names: HashSet<&'a str>,
     actions: Vec<Action>,
     /// Every input and output path of every action, for the linker.
     uses: Vec<PathUse>,
@@ -146,12 +152,7 @@ impl Expander<'_> {
     fn expand(&mut self, step: &Step, body: &StepBody) {
         let params = self.declared_params(body);
         for need in &body.needs.items {
-            if !self
-                .manifest
-                .steps
-                .iter()
-                .any(|s| s.name.value == need.value)
-            {
+            if !self.step_names.contains(need.value.as_str()) {
                 self.diags.push(
                     Diag::new(
                         "unknown-step",
@@ -397,6 +398,7 @@ fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineIn
         .iter()
         .map(|pipeline| {
             let mut steps: Vec<String> = Vec::new();
+            let mut seen: HashSet<&str> = HashSet::new();
             for member in &pipeline.members {
                 if !names.contains(member.value.as_str()) {
                     diags.push(
@@ -407,7 +409,7 @@ fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineIn
                         .label(member.span, "no step of this name")
                         .suggest(&member.value, names.iter().copied()),
                     );
-                } else if !steps.contains(&member.value) {
+                } else if seen.insert(&member.value) {
                     steps.push(member.value.clone());
                 }
             }

@@ -1,5 +1,6 @@
 //! Reads `zenbuild.kdl` and everything it includes into a typed [`Manifest`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kdl::{KdlDocument, KdlNode};
@@ -32,6 +33,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         syntax_errors: false,
         include_stack: Vec::new(),
         manifest: Parts::default(),
+        step_names: HashMap::new(),
     };
     loader.load_file(path, None);
     if loader.syntax_errors || loader.sources.is_empty() {
@@ -76,6 +78,8 @@ struct Loader {
     /// Files being read, outermost first, to name an include cycle.
     include_stack: Vec<(PathBuf, Option<Span>)>,
     manifest: Parts,
+    /// Where each step was declared, to find duplicates without a quadratic search.
+    step_names: HashMap<String, Span>,
 }
 
 impl Loader {
@@ -100,7 +104,10 @@ impl Loader {
         };
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
-        let document = match KdlDocument::parse(&text) {
+        // The fast reader covers what manifests are written in; anything else, errors included,
+        // goes to the kdl crate's exact parser.
+        let parsed = super::kdl_subset::parse(&text).map_or_else(|| KdlDocument::parse(&text), Ok);
+        let document = match parsed {
             Ok(document) => document,
             Err(err) => {
                 self.syntax_errors = true;
@@ -297,15 +304,11 @@ impl Loader {
             .and_then(|entry| cx.string(entry, "a template name"));
         let body = read_body(&mut cx, node.children());
         let name = name?;
-        if let Some(first) = self
-            .manifest
-            .steps
-            .iter()
-            .find(|s| s.name.value == name.value)
-        {
-            cx.error(duplicate("step", &name, first.name.span).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
+        if let Some(&first) = self.step_names.get(&name.value) {
+            cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
             return None;
         }
+        self.step_names.insert(name.value.clone(), name.span);
         self.manifest.steps.push(Step {
             name: name.clone(),
             template,

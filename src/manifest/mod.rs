@@ -4,6 +4,7 @@
 pub mod body;
 pub mod diagnostic;
 pub mod interpolate;
+pub mod kdl_subset;
 pub mod loader;
 pub mod model;
 pub mod node;

@@ -1,0 +1,616 @@
+//! A fast parser for the part of KDL 2.0 that manifests are written in.
+//!
+//! The `kdl` crate's parser is exact and gives excellent errors, but it runs at about 2 MB/s,
+//! which makes a 10,000-step manifest take over a second to read. Manifests use a small part
+//! of KDL: plain identifiers, quoted and raw strings, decimal numbers, keywords, comments and
+//! children blocks. This parser reads exactly that part, at hundreds of MB/s, and builds the
+//! same `kdl` document (values, spans, value text) the crate would. Anything else — type
+//! annotations, slashdash comments, multi-line strings, `\u{…}` escapes, non-decimal numbers,
+//! line continuations, unusual whitespace, or any syntax error — makes it give up, and the
+//! caller falls back to the `kdl` crate, which then parses or reports the error. Giving up is
+//! always safe; accepting something the crate would read differently is not, which the
+//! differential tests at the bottom and in `tests/fuzz_manifest.rs` check.
+
+use kdl::{KdlDocument, KdlEntry, KdlEntryFormat, KdlIdentifier, KdlNode, KdlValue};
+
+/// The document, or `None` when the text leaves the fast subset (or is not valid KDL).
+pub fn parse(text: &str) -> Option<KdlDocument> {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let document = parser.document(true).ok()?;
+    (parser.pos == text.len()).then_some(document)
+}
+
+/// The text is outside the fast subset; nothing more to say, the full parser takes over.
+struct GiveUp;
+
+type Step<T> = Result<T, GiveUp>;
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.bytes.get(self.pos + offset).copied()
+    }
+
+    /// Nodes up to the end of the text (`top`) or up to the closing `}` of a block.
+    fn document(&mut self, top: bool) -> Step<KdlDocument> {
+        let mut document = KdlDocument::new();
+        let mut span: Option<(usize, usize)> = None;
+        loop {
+            self.line_space()?;
+            match self.peek() {
+                None if top => break,
+                Some(b'}') if !top => break,
+                None | Some(b'}') => return Err(GiveUp),
+                Some(_) => {
+                    let node = self.node()?;
+                    let node_span = node.span();
+                    let start = span.map_or(node_span.offset(), |(start, _)| start);
+                    span = Some((start, node_span.offset() + node_span.len()));
+                    document.nodes_mut().push(node);
+                }
+            }
+        }
+        match span {
+            Some((start, end)) => document.set_span((start, end - start)),
+            None => document.set_span((self.pos, 0)),
+        }
+        Ok(document)
+    }
+
+    /// Whitespace, newlines and comments between nodes.
+    fn line_space(&mut self) -> Step<()> {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += 1,
+                Some(b'/') if self.peek_at(1) == Some(b'/') => self.line_comment()?,
+                Some(b'/') if self.peek_at(1) == Some(b'*') => self.block_comment()?,
+                Some(byte) if !(0x20..0x80).contains(&byte) => return Err(GiveUp),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Spaces and `/* */` comments inside a node; says whether there were any.
+    fn node_space(&mut self) -> Step<bool> {
+        let start = self.pos;
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t') => self.pos += 1,
+                Some(b'/') if self.peek_at(1) == Some(b'*') => self.block_comment()?,
+                Some(b'\\') => return Err(GiveUp),
+                Some(byte) if byte >= 0x80 => return Err(GiveUp),
+                _ => return Ok(self.pos > start),
+            }
+        }
+    }
+
+    /// `// …` up to, not including, the end of the line.
+    fn line_comment(&mut self) -> Step<()> {
+        self.pos += 2;
+        while let Some(byte) = self.peek() {
+            match byte {
+                b'\n' | b'\r' => return Ok(()),
+                _ => self.advance_char()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `/* … */`, which nests in KDL.
+    fn block_comment(&mut self) -> Step<()> {
+        self.pos += 2;
+        let mut depth = 1;
+        while depth > 0 {
+            match (self.peek(), self.peek_at(1)) {
+                (None, _) => return Err(GiveUp),
+                (Some(b'*'), Some(b'/')) => {
+                    depth -= 1;
+                    self.pos += 2;
+                }
+                (Some(b'/'), Some(b'*')) => {
+                    depth += 1;
+                    self.pos += 2;
+                }
+                (Some(b'\n' | b'\r' | b'\t'), _) => self.pos += 1,
+                _ => self.advance_char()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps over one character that may appear in a string or comment.
+    fn advance_char(&mut self) -> Step<()> {
+        let rest = &self.text[self.pos..];
+        let c = rest.chars().next().ok_or(GiveUp)?;
+        if !is_plain_char(c) {
+            return Err(GiveUp);
+        }
+        self.pos += c.len_utf8();
+        Ok(())
+    }
+
+    fn node(&mut self) -> Step<KdlNode> {
+        let start = self.pos;
+        if matches!(self.peek(), Some(b'(')) || self.text[self.pos..].starts_with("/-") {
+            return Err(GiveUp);
+        }
+        let (name, _) = self.name()?;
+        let mut node = KdlNode::new(name);
+        let mut end = self.pos;
+        loop {
+            let spaced = self.node_space()?;
+            match self.peek() {
+                None | Some(b'}') => break,
+                Some(b'\n' | b'\r' | b';') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'/') if self.peek_at(1) == Some(b'/') => {
+                    self.line_comment()?;
+                    break;
+                }
+                Some(b'{') => {
+                    self.pos += 1;
+                    let children = self.document(false)?;
+                    if self.peek() != Some(b'}') {
+                        return Err(GiveUp);
+                    }
+                    self.pos += 1;
+                    end = self.pos;
+                    node.set_children(children);
+                    self.node_end()?;
+                    break;
+                }
+                Some(_) if spaced => {
+                    let entry = self.entry()?;
+                    end = self.pos;
+                    node.entries_mut().push(entry);
+                }
+                Some(_) => return Err(GiveUp),
+            }
+        }
+        node.set_span((start, end - start));
+        Ok(node)
+    }
+
+    /// After a children block only space, a comment and a terminator may follow.
+    fn node_end(&mut self) -> Step<()> {
+        self.node_space()?;
+        match self.peek() {
+            None | Some(b'}') => Ok(()),
+            Some(b'\n' | b'\r' | b';') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'/') if self.peek_at(1) == Some(b'/') => self.line_comment(),
+            Some(_) => Err(GiveUp),
+        }
+    }
+
+    /// A node name or property key: a bare identifier or a string.
+    fn name(&mut self) -> Step<(KdlIdentifier, usize)> {
+        let start = self.pos;
+        let value = match self.peek() {
+            Some(b'"') => self.quoted_string()?,
+            Some(b'#') => self.raw_string()?,
+            _ => self.identifier()?.to_string(),
+        };
+        let mut identifier = KdlIdentifier::from(value);
+        identifier.set_repr(&self.text[start..self.pos]);
+        identifier.set_span((start, self.pos - start));
+        Ok((identifier, start))
+    }
+
+    /// An argument or a `key=value` property.
+    fn entry(&mut self) -> Step<KdlEntry> {
+        let start = self.pos;
+        let is_word = matches!(self.peek(), Some(b'"'))
+            || (self.peek() == Some(b'#') && matches!(self.peek_at(1), Some(b'"' | b'#')))
+            || self.peek().is_some_and(is_identifier_start);
+        if is_word {
+            let (key, _) = self.name()?;
+            if self.peek() == Some(b'=') {
+                self.pos += 1;
+                let value_start = self.pos;
+                let value = self.value()?;
+                let mut entry = KdlEntry::new_prop(key, value);
+                self.finish_entry(&mut entry, start, value_start)?;
+                return Ok(entry);
+            }
+            // Not a property: the word itself is a string argument.
+            let mut entry = KdlEntry::new(KdlValue::String(key.value().to_string()));
+            self.finish_entry(&mut entry, start, start)?;
+            return Ok(entry);
+        }
+        let value = self.value()?;
+        let mut entry = KdlEntry::new(value);
+        self.finish_entry(&mut entry, start, start)?;
+        Ok(entry)
+    }
+
+    fn finish_entry(&mut self, entry: &mut KdlEntry, start: usize, value_start: usize) -> Step<()> {
+        self.value_end()?;
+        entry.set_span((start, self.pos - start));
+        entry.set_format(KdlEntryFormat {
+            value_repr: self.text[value_start..self.pos].to_string(),
+            ..KdlEntryFormat::default()
+        });
+        Ok(())
+    }
+
+    /// A value must be followed by space, a terminator, a block end or a comment.
+    fn value_end(&self) -> Step<()> {
+        match self.peek() {
+            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b';' | b'}') => Ok(()),
+            Some(b'/') if matches!(self.peek_at(1), Some(b'/' | b'*')) => Ok(()),
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn value(&mut self) -> Step<KdlValue> {
+        match self.peek() {
+            Some(b'"') => Ok(KdlValue::String(self.quoted_string()?)),
+            Some(b'#') => match self.peek_at(1) {
+                Some(b'"' | b'#') => Ok(KdlValue::String(self.raw_string()?)),
+                _ => self.keyword(),
+            },
+            Some(b'0'..=b'9' | b'-' | b'+') => self.number(),
+            Some(byte) if is_identifier_start(byte) => {
+                Ok(KdlValue::String(self.identifier()?.to_string()))
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn keyword(&mut self) -> Step<KdlValue> {
+        let rest = &self.text[self.pos..];
+        for (word, value) in [
+            ("#true", KdlValue::Bool(true)),
+            ("#false", KdlValue::Bool(false)),
+            ("#null", KdlValue::Null),
+        ] {
+            if rest.starts_with(word) {
+                self.pos += word.len();
+                return Ok(value);
+            }
+        }
+        Err(GiveUp)
+    }
+
+    /// Decimal integers and floats; hex, octal, binary and `#inf`/`#nan` are left to the
+    /// full parser.
+    fn number(&mut self) -> Step<KdlValue> {
+        let start = self.pos;
+        let mut end = start;
+        if matches!(self.bytes.get(end), Some(b'-' | b'+')) {
+            end += 1;
+        }
+        let digits = |bytes: &[u8], mut at: usize| -> Step<usize> {
+            if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                return Err(GiveUp);
+            }
+            while bytes
+                .get(at)
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
+            {
+                at += 1;
+            }
+            Ok(at)
+        };
+        end = digits(self.bytes, end)?;
+        let mut float = false;
+        if self.bytes.get(end) == Some(&b'.') {
+            float = true;
+            end = digits(self.bytes, end + 1)?;
+        }
+        if matches!(self.bytes.get(end), Some(b'e' | b'E')) {
+            float = true;
+            end += 1;
+            if matches!(self.bytes.get(end), Some(b'-' | b'+')) {
+                end += 1;
+            }
+            end = digits(self.bytes, end)?;
+        }
+        let text: String = self.text[start..end]
+            .chars()
+            .filter(|&c| c != '_')
+            .collect();
+        self.pos = end;
+        if float {
+            let value: f64 = text.parse().map_err(|_| GiveUp)?;
+            if !value.is_finite() {
+                return Err(GiveUp);
+            }
+            Ok(KdlValue::Float(value))
+        } else {
+            text.parse::<i128>()
+                .map(KdlValue::Integer)
+                .map_err(|_| GiveUp)
+        }
+    }
+
+    fn identifier(&mut self) -> Step<&str> {
+        let start = self.pos;
+        if !self.peek().is_some_and(is_identifier_start) {
+            return Err(GiveUp);
+        }
+        while self.peek().is_some_and(is_identifier_char) {
+            self.pos += 1;
+        }
+        let word = &self.text[start..self.pos];
+        // Bare keywords are errors in KDL 2.0 (they must be written `#true`); a non-ASCII
+        // character may continue the identifier in ways left to the full parser.
+        if matches!(word, "true" | "false" | "null" | "inf" | "nan")
+            || self.peek().is_some_and(|b| b >= 0x80)
+        {
+            return Err(GiveUp);
+        }
+        Ok(word)
+    }
+
+    /// `"…"` on one line, with the common escapes.
+    fn quoted_string(&mut self) -> Step<String> {
+        if self.text[self.pos..].starts_with("\"\"\"") {
+            return Err(GiveUp);
+        }
+        self.pos += 1;
+        let mut value = String::new();
+        loop {
+            let run_start = self.pos;
+            while let Some(byte) = self.peek() {
+                if matches!(byte, b'"' | b'\\' | b'\n' | b'\r')
+                    || byte >= 0x80
+                    || (byte < 0x20 && byte != b'\t')
+                    || byte == 0x7f
+                {
+                    break;
+                }
+                self.pos += 1;
+            }
+            value.push_str(&self.text[run_start..self.pos]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(value);
+                }
+                Some(b'\\') => {
+                    let escaped = match self.peek_at(1) {
+                        Some(b'n') => '\n',
+                        Some(b't') => '\t',
+                        Some(b'r') => '\r',
+                        Some(b'\\') => '\\',
+                        Some(b'"') => '"',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b's') => ' ',
+                        _ => return Err(GiveUp),
+                    };
+                    value.push(escaped);
+                    self.pos += 2;
+                }
+                Some(byte) if byte >= 0x80 => {
+                    let before = self.pos;
+                    self.advance_char()?;
+                    value.push_str(&self.text[before..self.pos]);
+                }
+                _ => return Err(GiveUp),
+            }
+        }
+    }
+
+    /// `#"…"#` (any number of `#`) on one line, without escapes.
+    fn raw_string(&mut self) -> Step<String> {
+        let hashes = self.bytes[self.pos..]
+            .iter()
+            .take_while(|&&b| b == b'#')
+            .count();
+        self.pos += hashes;
+        if self.peek() != Some(b'"') || self.text[self.pos..].starts_with("\"\"\"") {
+            return Err(GiveUp);
+        }
+        self.pos += 1;
+        let start = self.pos;
+        loop {
+            match self.peek() {
+                None | Some(b'\n' | b'\r') => return Err(GiveUp),
+                Some(b'"')
+                    if self.bytes[self.pos + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|&&b| b == b'#')
+                        .count()
+                        == hashes =>
+                {
+                    let value = self.text[start..self.pos].to_string();
+                    self.pos += 1 + hashes;
+                    return Ok(value);
+                }
+                Some(b'\t') => self.pos += 1,
+                Some(_) => self.advance_char()?,
+            }
+        }
+    }
+}
+
+fn is_identifier_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_'
+}
+
+fn is_identifier_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+        || matches!(
+            byte,
+            b'_' | b'-'
+                | b'.'
+                | b':'
+                | b'+'
+                | b'*'
+                | b'!'
+                | b'?'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'<'
+                | b'>'
+                | b'@'
+                | b'^'
+                | b'|'
+                | b'~'
+                | b','
+        )
+}
+
+/// Characters that stand for themselves in strings and comments: no control characters,
+/// no newlines other than the ASCII ones handled by the caller, nothing KDL forbids (a Rust
+/// `char` is never a surrogate).
+fn is_plain_char(c: char) -> bool {
+    !(c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the manifest reader uses of a document, for comparing the two parsers: names,
+    /// values and their text, and the spans of names, entries and blocks. (Whole-node spans
+    /// differ in trailing whitespace and are not used.)
+    pub fn describe(document: &KdlDocument) -> String {
+        let mut out = String::new();
+        for node in document.nodes() {
+            describe_node(node, 0, &mut out);
+        }
+        out
+    }
+
+    fn describe_node(node: &KdlNode, depth: usize, out: &mut String) {
+        let indent = "  ".repeat(depth);
+        out.push_str(&format!(
+            "{indent}node {:?} name {:?}\n",
+            node.name().value(),
+            node.name().span()
+        ));
+        for entry in node.entries() {
+            out.push_str(&format!(
+                "{indent}  entry {:?} {:?} {:?} {:?} {:?}\n",
+                entry.name().map(|n| (n.value().to_string(), n.span())),
+                entry.value(),
+                entry.span(),
+                entry.format().map(|f| f.value_repr.clone()),
+                entry.ty()
+            ));
+        }
+        if let Some(children) = node.children() {
+            out.push_str(&format!("{indent}  children {:?}\n", children.span()));
+            for child in children.nodes() {
+                describe_node(child, depth + 1, out);
+            }
+        }
+    }
+
+    /// The fast parser must either give up or agree with the `kdl` crate exactly.
+    pub fn agrees(text: &str) -> bool {
+        match parse(text) {
+            None => true,
+            Some(fast) => match KdlDocument::parse(text) {
+                Ok(full) => describe(&fast) == describe(&full),
+                Err(_) => false,
+            },
+        }
+    }
+
+    const SAMPLES: &[&str] = &[
+        "node  \"a b\" key=\"v\" 0.10 #true bare {\n    child 1; c2 r=#\"x\"y\"#\n}\n  other\n",
+        "project \"p\"\n",
+        "a\n",
+        "a 1 -2 +3 1_000 1.5e3 2E-2 0.0 #false #null\n",
+        "a {}\n",
+        "a { }\nb\n",
+        "a {\n}\n",
+        "a { b; c; }\n",
+        "a{b}\n",
+        "a /* c */ 1 // trailing\nb /* nested /* x */ */ 2\n",
+        "// only a comment\n",
+        "",
+        "\n\n",
+        "a \"esc \\\" \\\\ \\n \\t\"\n",
+        "a \"unicode — ok\"\n",
+        "a ##\"has \"# inside\"##\n",
+        "\"quoted name\" x=1\n",
+        "a \"k\"=1\n",
+        "a k=v\n",
+        "step \"fit\" template=\"trainer\" {\n    matrix {\n        lr 0.1 0.01\n    }\n    cmd \"python3 x.py {{lr}}\"\n}\n",
+        "a 1;b 2;\n",
+        "a\r\nb\r\n",
+        "a {\n  b {\n    c 1\n  }\n}\n",
+        "a 1 {\n}\n",
+        "a {} // c\n",
+        "a x=1 x=2\n",
+    ];
+
+    #[test]
+    fn agrees_with_the_kdl_crate() {
+        for sample in SAMPLES {
+            let fast = parse(sample).map(|d| describe(&d));
+            let full = KdlDocument::parse(sample).map(|d| describe(&d));
+            if let (Some(fast), Ok(full)) = (&fast, &full) {
+                assert_eq!(fast, full, "parsers disagree on {sample:?}");
+            }
+            assert!(fast.is_some(), "the fast parser gave up on {sample:?}");
+        }
+    }
+
+    #[test]
+    fn gives_up_outside_the_subset() {
+        for sample in [
+            "(ty)a\n",
+            "a (ty)1\n",
+            "/-a\n",
+            "a /-1\n",
+            "a \"\"\"\nmulti\n\"\"\"\n",
+            "a \"\\u{41}\"\n",
+            "a 0x1F\n",
+            "a #inf\n",
+            "a \\\n  1\n",
+            "a k = 1\n",
+            "a\u{a0}1\n",
+        ] {
+            assert!(parse(sample).is_none(), "should give up on {sample:?}");
+        }
+    }
+
+    #[test]
+    fn gives_up_on_invalid_kdl() {
+        for sample in [
+            "a true\n",
+            "a \"unterminated\n",
+            "a {\n",
+            "a }\n",
+            "a 1x\n",
+            "a \"x\"\"y\"\n",
+            "1a\n",
+            "a 1.\n",
+            "a #tru\n",
+        ] {
+            assert!(parse(sample).is_none(), "should give up on {sample:?}");
+            assert!(agrees(sample));
+        }
+    }
+}
