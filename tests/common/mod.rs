@@ -10,6 +10,15 @@ pub struct Test {
     args: Vec<String>,
     cwd: PathBuf,
     git: bool,
+    /// Environment changes on top of the defaults (`NO_COLOR=1`); `None` removes the variable.
+    env: Vec<(String, Option<String>)>,
+    terminal: bool,
+}
+
+impl Default for Test {
+    fn default() -> Test {
+        Test::new()
+    }
 }
 
 impl Test {
@@ -21,11 +30,22 @@ impl Test {
             dir,
             args: Vec::new(),
             git: true,
+            env: Vec::new(),
+            terminal: false,
         }
     }
 
     /// A workspace that is not inside any git repository.
     pub fn without_git(mut self) -> Test {
+        let enclosing = self
+            .dir
+            .path()
+            .ancestors()
+            .find(|dir| dir.join(".git").exists());
+        assert!(
+            enclosing.is_none(),
+            "the temporary directory is inside the git repository {enclosing:?}; set TMPDIR elsewhere"
+        );
         self.git = false;
         self
     }
@@ -43,6 +63,12 @@ impl Test {
         self
     }
 
+    /// An empty directory (and its parents).
+    pub fn dir(self, path: &str) -> Test {
+        std::fs::create_dir_all(self.dir.path().join(path)).expect("create directory");
+        self
+    }
+
     pub fn symlink(self, link: &str, target: &str) -> Test {
         std::os::unix::fs::symlink(target, self.dir.path().join(link)).expect("create symlink");
         self
@@ -50,6 +76,24 @@ impl Test {
 
     pub fn args(mut self, args: &[&str]) -> Test {
         self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Test {
+        self.env.push((name.to_string(), Some(value.to_string())));
+        self
+    }
+
+    pub fn env_remove(mut self, name: &str) -> Test {
+        self.env.push((name.to_string(), None));
+        self
+    }
+
+    /// Runs zenbuild with a pseudo-terminal as stdout and stderr (through `script`), so that
+    /// `--color auto` sees a terminal. Both streams arrive in [`Output::stdout`], with `\r\n`
+    /// line ends. See [`Test::has_program`] to skip when `script` is missing.
+    pub fn terminal(mut self) -> Test {
+        self.terminal = true;
         self
     }
 
@@ -64,6 +108,16 @@ impl Test {
         self.dir.path()
     }
 
+    /// Whether `program` can be started, for tests that need an optional tool.
+    pub fn has_program(program: &str) -> bool {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| {
+                output.status.success() || !output.stdout.is_empty() || !output.stderr.is_empty()
+            })
+    }
+
     pub fn run(self) -> Output {
         if self.git && !self.dir.path().join(".git").exists() {
             let status = Command::new("git")
@@ -73,13 +127,33 @@ impl Test {
                 .expect("run git init");
             assert!(status.success(), "git init failed");
         }
-        let output = Command::new(env!("CARGO_BIN_EXE_zenbuild"))
-            .args(&self.args)
+        let binary = env!("CARGO_BIN_EXE_zenbuild");
+        let mut command = if self.terminal {
+            let line: Vec<String> = std::iter::once(binary.to_string())
+                .chain(self.args.iter().cloned())
+                .map(|word| shell_quote(&word))
+                .collect();
+            let mut command = Command::new("script");
+            command
+                .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+                .env("TERM", "xterm");
+            command
+        } else {
+            let mut command = Command::new(binary);
+            command.args(&self.args);
+            command
+        };
+        command
             .current_dir(&self.cwd)
             .env("NO_COLOR", "1")
-            .env_remove("CLICOLOR_FORCE")
-            .output()
-            .expect("run zenbuild");
+            .env_remove("CLICOLOR_FORCE");
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command.output().expect("run zenbuild");
         Output {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -87,6 +161,16 @@ impl Test {
             dir: self.dir,
         }
     }
+}
+
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Collapses every run of whitespace to one space: miette wraps messages and help at 100
+/// columns, and where it wraps depends on the length of temporary paths.
+fn flatten(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub struct Output {
@@ -119,16 +203,26 @@ impl Output {
 
     pub fn stdout_contains(self, text: &str) -> Output {
         assert!(
-            self.stdout.contains(text),
+            self.stdout.contains(text) || flatten(&self.stdout).contains(&flatten(text)),
             "stdout lacks {text:?}\n{}",
             self.dump()
         );
         self
     }
 
+    pub fn stdout_lacks(self, text: &str) -> Output {
+        assert!(
+            !self.stdout.contains(text),
+            "stdout has {text:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    /// Also matches text that miette wrapped onto several lines.
     pub fn stderr_contains(self, text: &str) -> Output {
         assert!(
-            self.stderr.contains(text),
+            self.stderr.contains(text) || flatten(&self.stderr).contains(&flatten(text)),
             "stderr lacks {text:?}\n{}",
             self.dump()
         );
@@ -144,24 +238,35 @@ impl Output {
         self
     }
 
-    /// Asserts that a diagnostic with `message` points at `file:line:column`, and that the
-    /// rendered snippet shows the source line `line`.
+    /// Asserts that a diagnostic with exactly `message` points at `file:line:column`, as
+    /// miette prints it in a `╭─[file:line:column]` snippet header. (Labels too far apart
+    /// for one snippet get a header each; the diagnostic's own location is one of them.)
     pub fn error_at(self, location: &str, message: &str) -> Output {
-        let header = format!("× {message}");
-        let Some(start) = self.stderr.find(&header) else {
+        let blocks = self.diagnostics(message);
+        if blocks.is_empty() {
             panic!("no error {message:?}\n{}", self.dump());
-        };
-        let rest = &self.stderr[start..];
-        let block_end = rest[header.len()..]
-            .find("× ")
-            .map_or(rest.len(), |end| end + header.len());
-        let block = &rest[..block_end];
+        }
+        let header = format!("╭─[{location}]");
         assert!(
-            block.contains(&format!("[{location}]")),
+            blocks.iter().any(|block| block.contains(&header)),
             "error {message:?} is not located at {location}\n{}",
             self.dump()
         );
         self
+    }
+
+    /// The text (whitespace flattened) of every diagnostic whose message is exactly
+    /// `message`: from its `×` line up to the next diagnostic's.
+    fn diagnostics(&self, message: &str) -> Vec<String> {
+        let stderr = flatten(&self.stderr);
+        let header = format!("× {}", flatten(message));
+        stderr
+            .match_indices(&header)
+            .map(|(start, _)| &stderr[start + header.len()..])
+            // The message ends here, where the snippet begins, rather than going on.
+            .filter(|rest| rest.starts_with(" ╭─["))
+            .map(|rest| rest[..rest.find("× ").unwrap_or(rest.len())].to_string())
+            .collect()
     }
 
     /// Asserts on the number of errors reported in the summary line.
@@ -174,9 +279,68 @@ impl Output {
         self.stderr_contains(&summary)
     }
 
+    /// Asserts how many located diagnostics have exactly `message`.
+    pub fn error_times(self, message: &str, times: usize) -> Output {
+        let found = self.diagnostics(message).len();
+        assert_eq!(
+            found,
+            times,
+            "error {message:?} is reported {found} times\n{}",
+            self.dump()
+        );
+        self
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
+    }
+
+    /// The action called `name` in `graph --format json` output.
+    pub fn action(&self, name: &str) -> serde_json::Value {
+        self.json_item("actions", "name", name)
+    }
+
+    /// The artifact at `path` (directories end in `/`) in `graph --format json` output.
+    pub fn artifact(&self, path: &str) -> serde_json::Value {
+        self.json_item("artifacts", "path", path)
+    }
+
+    /// The names of the actions in `graph --format json` output, in the order printed.
+    pub fn action_names(&self) -> Vec<String> {
+        let json = self.json();
+        json["actions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no actions\n{}", self.dump()))
+            .iter()
+            .map(|action| action["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn json_item(&self, list: &str, key: &str, value: &str) -> serde_json::Value {
+        let json = self.json();
+        json[list]
+            .as_array()
+            .and_then(|items| items.iter().find(|item| item[key] == value).cloned())
+            .unwrap_or_else(|| panic!("no {list} entry with {key} {value:?}\n{}", self.dump()))
+    }
+
+    /// A file of the workspace as it is after the run.
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(path))
+            .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    /// The same workspace, for another run.
+    pub fn again(self) -> Test {
+        Test {
+            cwd: self.dir.path().to_path_buf(),
+            dir: self.dir,
+            args: Vec::new(),
+            git: true,
+            env: Vec::new(),
+            terminal: false,
+        }
     }
 
     pub fn dump(&self) -> String {
