@@ -152,6 +152,8 @@ impl Parser<'_> {
         let mut end = self.pos;
         loop {
             let spaced = self.node_space()?;
+            // Like the kdl crate, a node's span takes in the space before its terminator.
+            end = self.pos;
             match self.peek() {
                 None | Some(b'}') => break,
                 Some(b'\n' | b'\r' | b';') => {
@@ -169,14 +171,12 @@ impl Parser<'_> {
                         return Err(GiveUp);
                     }
                     self.pos += 1;
-                    end = self.pos;
                     node.set_children(children);
-                    self.node_end()?;
+                    end = self.node_end()?;
                     break;
                 }
                 Some(_) if spaced => {
                     let entry = self.entry()?;
-                    end = self.pos;
                     node.entries_mut().push(entry);
                 }
                 Some(_) => return Err(GiveUp),
@@ -186,18 +186,18 @@ impl Parser<'_> {
         Ok(node)
     }
 
-    /// After a children block only space, a comment and a terminator may follow.
-    fn node_end(&mut self) -> Step<()> {
+    /// After a children block only space, a comment and a terminator may follow; returns
+    /// where the node's span ends.
+    fn node_end(&mut self) -> Step<usize> {
         self.node_space()?;
+        let end = self.pos;
         match self.peek() {
-            None | Some(b'}') => Ok(()),
-            Some(b'\n' | b'\r' | b';') => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(b'/') if self.peek_at(1) == Some(b'/') => self.line_comment(),
-            Some(_) => Err(GiveUp),
+            None | Some(b'}') => {}
+            Some(b'\n' | b'\r' | b';') => self.pos += 1,
+            Some(b'/') if self.peek_at(1) == Some(b'/') => self.line_comment()?,
+            Some(_) => return Err(GiveUp),
         }
+        Ok(end)
     }
 
     /// A node name or property key: a bare identifier or a string.
@@ -489,9 +489,8 @@ fn is_plain_char(c: char) -> bool {
 mod tests {
     use super::*;
 
-    /// What the manifest reader uses of a document, for comparing the two parsers: names,
-    /// values and their text, and the spans of names, entries and blocks. (Whole-node spans
-    /// differ in trailing whitespace and are not used.)
+    /// Everything the manifest reader uses of a document, for comparing the two parsers:
+    /// names, values and their text, and the spans of nodes, names, entries and blocks.
     pub fn describe(document: &KdlDocument) -> String {
         let mut out = String::new();
         for node in document.nodes() {
@@ -503,8 +502,9 @@ mod tests {
     fn describe_node(node: &KdlNode, depth: usize, out: &mut String) {
         let indent = "  ".repeat(depth);
         out.push_str(&format!(
-            "{indent}node {:?} name {:?}\n",
+            "{indent}node {:?} {:?} name {:?}\n",
             node.name().value(),
+            node.span(),
             node.name().span()
         ));
         for entry in node.entries() {
@@ -611,6 +611,61 @@ mod tests {
         ] {
             assert!(parse(sample).is_none(), "should give up on {sample:?}");
             assert!(agrees(sample));
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "{", "}", "\"", "#", "##", "=", ";", "\n", "\r\n", " ", "\t", "/", "*", "//", "/*", "*/",
+        "-", "+", "(", ")", "\\", "\\n", "\\u{41}", ".", "_", "0", "1.5", "1e3", "0x1", "x", "é",
+        "—", "\u{a0}", "\u{2028}", "#true", "#null", "#inf", "true", "/-", "\"\"\"", "#\"", "\"#",
+        "step", "k=", "1_0",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// Whatever the fast parser accepts, the kdl crate reads the same way.
+        #[test]
+        fn never_disagrees_on_mutated_text(
+            base in 0usize..SAMPLES.len() + 2,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), 0usize..PIECES.len(), proptest::prelude::any::<bool>()), 1..5),
+        ) {
+            let mut text = match base {
+                b if b < SAMPLES.len() => SAMPLES[b].to_string(),
+                b if b == SAMPLES.len() => include_str!("../../examples/sweep/zenbuild.kdl").to_string(),
+                _ => include_str!("../../examples/quickstart/zenbuild.kdl").to_string(),
+            };
+            for (at, piece, delete) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                if delete {
+                    let mut end = (at + 3).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(at..end, "");
+                } else {
+                    text.insert_str(at, PIECES[piece]);
+                }
+            }
+            proptest::prop_assert!(agrees(&text), "parsers disagree on {:?}", text);
+        }
+    }
+
+    #[test]
+    fn reads_the_examples_without_falling_back() {
+        for text in [
+            include_str!("../../examples/sweep/zenbuild.kdl"),
+            include_str!("../../examples/sweep/templates.kdl"),
+            include_str!("../../examples/quickstart/zenbuild.kdl"),
+        ] {
+            assert!(
+                parse(text).is_some(),
+                "the fast parser gave up on an example"
+            );
+            assert!(agrees(text));
         }
     }
 }
