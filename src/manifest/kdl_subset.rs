@@ -149,7 +149,7 @@ impl Parser<'_> {
         }
         let (name, _) = self.name()?;
         let mut node = KdlNode::new(name);
-        let mut end = self.pos;
+        let mut end;
         loop {
             let spaced = self.node_space()?;
             // Like the kdl crate, a node's span takes in the space before its terminator.
