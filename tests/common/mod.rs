@@ -168,9 +168,17 @@ fn shell_quote(word: &str) -> String {
 }
 
 /// Collapses every run of whitespace to one space: miette wraps messages and help at 100
-/// columns, and where it wraps depends on the length of temporary paths.
+/// columns (where depends on the length of temporary paths), continuing a wrapped message on
+/// a line that starts with `│`, which goes too.
 fn flatten(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            trimmed.strip_prefix("│ ").unwrap_or(trimmed)
+        })
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub struct Output {
