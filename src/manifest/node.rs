@@ -120,9 +120,10 @@ impl Cx<'_> {
         if args(node).next().is_none() {
             let what = node.name().value();
             self.error(
+                // `expected` comes with its article ("a path"), so it goes in the label.
                 Diag::new(
                     "missing-argument",
-                    format!("`{what}` needs at least one {expected}"),
+                    format!("`{what}` needs at least one argument"),
                 )
                 .label(self.name_span(node), format!("add {expected} here")),
             );
