@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod error;
 pub mod graph;
+pub mod hash;
 pub mod manifest;
 pub mod ui;
 pub mod workspace;
