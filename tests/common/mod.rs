@@ -263,6 +263,18 @@ impl Output {
         self
     }
 
+    /// Asserts that some diagnostic points at `file:line:column`, whatever its message (for
+    /// errors worded by a library, such as the KDL parser's).
+    pub fn located_at(self, location: &str) -> Output {
+        let header = format!("╭─[{location}]");
+        assert!(
+            self.stderr.contains(&header),
+            "no error located at {location}\n{}",
+            self.dump()
+        );
+        self
+    }
+
     /// The text (whitespace flattened) of every diagnostic whose message is exactly
     /// `message`: from its `×` line up to the next diagnostic's.
     fn diagnostics(&self, message: &str) -> Vec<String> {
