@@ -28,8 +28,12 @@ fn check_golden(example: &str) {
         std::fs::write(&path, &actual).expect("write golden file");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with ZENBUILD_BLESS=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with ZENBUILD_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     assert!(
         actual == expected,
         "graph of {example} differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",

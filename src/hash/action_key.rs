@@ -189,7 +189,8 @@ mod tests {
     #[test]
     fn every_field_counts() {
         let base = key().digest();
-        let changes: Vec<(&str, Box<dyn Fn(&mut ActionKey)>)> = vec![
+        type Change = Box<dyn Fn(&mut ActionKey)>;
+        let changes: Vec<(&str, Change)> = vec![
             ("cmd", Box::new(|k| k.cmd.push(' '))),
             (
                 "input path",
