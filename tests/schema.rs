@@ -36,7 +36,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
-use zenbuild::manifest::body::{BODY_NODES, is_variable_name};
+use zenbuild::manifest::body::{BODY_NODES, is_matrix_variable, is_variable_name};
 use zenbuild::manifest::loader::{PIPELINE_NODES, TOP_NODES, is_name};
 use zenbuild::manifest::units::{parse_duration, parse_size};
 
@@ -1467,6 +1467,7 @@ fn schema_name_patterns_equal_the_implementation() {
         "é",
         "params",
         "step",
+        "project",
         "A",
         "learning-rate",
         "lr.1",
@@ -1477,7 +1478,7 @@ fn schema_name_patterns_equal_the_implementation() {
             is_name(sample),
             "name pattern on {sample:?}"
         );
-        let variable = is_variable_name(sample) && sample != "params";
+        let variable = is_matrix_variable(sample);
         assert_eq!(
             schema.patterns["variable"].matches(sample),
             variable,

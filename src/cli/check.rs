@@ -1,7 +1,7 @@
 //! `zenbuild check`: compile the manifest and say what it holds.
 
 use crate::error::Error;
-use crate::ui::Colors;
+use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 
 pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
@@ -11,20 +11,17 @@ pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
         .default_pipeline()
         .map(|p| format!(" (default: {})", p.name))
         .unwrap_or_default();
-    println!(
-        "{} {} is valid: project {}",
+    let summary = format!(
+        "{} {} is valid: project {}\n  {}{default}, {}, {}, {}\n",
         colors.green("ok:"),
         manifest.sources.get(first_file()).name,
-        colors.bold(&graph.project)
-    );
-    println!(
-        "  {}{default}, {}, {}, {}",
+        colors.bold(&graph.project),
         count(graph.pipelines.len(), "pipeline"),
         count(graph.steps.len(), "step"),
         count(graph.actions.len(), "action"),
         count(graph.artifacts.len(), "artifact"),
     );
-    Ok(())
+    print(&summary)
 }
 
 /// The root manifest is always the first file loaded.

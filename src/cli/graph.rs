@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use super::targets::select;
 use crate::error::Error;
 use crate::graph::render::{Selection, to_dot, to_json, to_mermaid};
+use crate::ui::print;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
@@ -32,13 +33,12 @@ pub fn run(workspace: &Workspace, args: &GraphArgs) -> Result<(), Error> {
     let actions = select(&graph, &args.targets)?;
     let selection = Selection::new(&graph, actions);
     match args.format {
-        GraphFormat::Dot => print!("{}", to_dot(&selection)),
-        GraphFormat::Mermaid => print!("{}", to_mermaid(&selection)),
+        GraphFormat::Dot => print(&to_dot(&selection)),
+        GraphFormat::Mermaid => print(&to_mermaid(&selection)),
         GraphFormat::Json => {
             let json = serde_json::to_string_pretty(&to_json(&selection))
                 .map_err(|e| Error::Refused(format!("cannot encode the graph as JSON: {e}")))?;
-            println!("{json}");
+            print(&format!("{json}\n"))
         }
     }
-    Ok(())
 }

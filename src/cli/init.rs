@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::Args;
 
 use crate::error::Error;
-use crate::ui::Colors;
+use crate::ui::{Colors, print};
 use crate::workspace::{MANIFEST_NAME, find_git_root};
 
 #[derive(Debug, Args)]
@@ -54,16 +54,16 @@ pub fn run(directory: &Path, args: &InitArgs, colors: Colors) -> Result<(), Erro
     let text = STARTER.replace("{name}", &name.replace('"', "\\\""));
     std::fs::write(&manifest, text)
         .map_err(|e| Error::io(format!("cannot write {}", manifest.display()), e))?;
-    println!("{} wrote {}", colors.green("ok:"), manifest.display());
     ignore_state_dir(directory)?;
+    let mut report = format!("{} wrote {}\n", colors.green("ok:"), manifest.display());
     if find_git_root(directory).is_none() {
-        println!(
-            "{} {} is not in a git repository; run `git init` there before building",
+        report.push_str(&format!(
+            "{} {} is not in a git repository; run `git init` there before building\n",
             colors.bold("note:"),
             directory.display()
-        );
+        ));
     }
-    Ok(())
+    print(&report)
 }
 
 /// Adds `.zenbuild/` to the workspace's .gitignore unless a line already ignores it.

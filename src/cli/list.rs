@@ -1,11 +1,16 @@
 //! `zenbuild list`: pipelines and the step instances each one runs.
 
+use std::fmt::Write;
+
+use crate::Graph;
 use crate::error::Error;
-use crate::ui::Colors;
+use crate::graph::ActionId;
+use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 
 pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
+    let mut out = String::new();
     let default = graph.default_pipeline().map(|p| p.name.clone());
     for pipeline in &graph.pipelines {
         let marker = if default.as_deref() == Some(pipeline.name.as_str()) {
@@ -13,17 +18,20 @@ pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
         } else {
             ""
         };
-        print!(
+        let _ = write!(
+            out,
             "{} {}{marker}",
             colors.dim("pipeline"),
             colors.bold(&pipeline.name)
         );
         match &pipeline.description {
-            Some(description) => println!(" — {description}"),
-            None => println!(),
+            Some(description) => {
+                let _ = writeln!(out, " — {description}");
+            }
+            None => out.push('\n'),
         }
         for id in graph.pipeline_actions(pipeline) {
-            print_action(&graph, id);
+            write_action(&mut out, &graph, id);
         }
     }
     let outside: Vec<_> = graph
@@ -32,20 +40,20 @@ pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
         .filter(|step| !graph.pipelines.iter().any(|p| p.steps.contains(&step.name)))
         .collect();
     if !outside.is_empty() {
-        println!("{}", colors.dim("steps in no pipeline"));
+        let _ = writeln!(out, "{}", colors.dim("steps in no pipeline"));
         for step in outside {
             for &id in &step.actions {
-                print_action(&graph, id);
+                write_action(&mut out, &graph, id);
             }
         }
     }
-    Ok(())
+    print(&out)
 }
 
-fn print_action(graph: &crate::Graph, id: crate::graph::ActionId) {
+fn write_action(out: &mut String, graph: &Graph, id: ActionId) {
     let action = graph.action(id);
-    match &action.description {
-        Some(description) => println!("  {}  {description}", action.name),
-        None => println!("  {}", action.name),
-    }
+    let _ = match &action.description {
+        Some(description) => writeln!(out, "  {}  {description}", action.name),
+        None => writeln!(out, "  {}", action.name),
+    };
 }

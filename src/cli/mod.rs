@@ -50,11 +50,11 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let colors = Colors::resolve(cli.color);
-    match run(cli, colors) {
+    let choice = cli.color;
+    match run(cli, Colors::for_stdout(choice)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            print_error(&error, colors);
+            print_error(&error, Colors::for_stderr(choice));
             ExitCode::from(error.code())
         }
     }

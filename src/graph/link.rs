@@ -128,6 +128,12 @@ impl<'a> Linker<'a> {
     fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
         if let Some(existing) = self.produced.get(output.path.as_str()) {
             if existing.action == output.action {
+                // The same path in `outputs` and `metrics`: it is still a metrics file.
+                let artifact = existing.artifact;
+                let action = &mut self.actions[output.action.0];
+                if output.metrics && !action.metrics.contains(&artifact) {
+                    action.metrics.push(artifact);
+                }
                 return;
             }
             // Every instance of a matrix step clashes with the first one; one report is enough.

@@ -133,7 +133,7 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
 }
 
 /// Scalar settings may be written once per block; a second one is almost always a mistake.
-fn set_once<T>(
+pub fn set_once<T>(
     cx: &mut Cx,
     node: &KdlNode,
     slot: &mut Option<Spanned<T>>,
@@ -280,13 +280,16 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             axis_node.name().value().to_string(),
             cx.name_span(axis_node),
         );
-        if !is_variable_name(&name.value) || name.value == "params" {
+        if !is_matrix_variable(&name.value) {
             cx.error(
                 Diag::new(
                     "bad-matrix-variable",
                     format!("`{}` cannot be a matrix variable", name.value),
                 )
-                .label(name.span, "use letters, digits, `_` and `-`, not `params`"),
+                .label(
+                    name.span,
+                    "use letters, digits, `_` and `-`, not `params`, `step` or `project`",
+                ),
             );
             continue;
         }
@@ -357,6 +360,12 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         }
         body.matrix.push(MatrixAxis { name, values });
     }
+}
+
+/// Names a matrix may declare: usable as `{{name}}`, and not one of the names `{{…}}`
+/// already gives a meaning (`params.…`, `step`, `project`).
+pub fn is_matrix_variable(name: &str) -> bool {
+    is_variable_name(name) && !matches!(name, "params" | "step" | "project")
 }
 
 /// Names usable as `{{name}}`.

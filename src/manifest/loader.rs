@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kdl::{KdlDocument, KdlNode};
 
-use super::body::read_body;
+use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
 use super::model::{Manifest, Pipeline, Step, Template};
 use super::node::Cx;
@@ -251,7 +251,8 @@ impl Loader {
                     };
                     cx.check_props(child, &[]);
                     cx.no_children(child);
-                    pipeline.description = cx.single_string(child, "a description string");
+                    let text = cx.single_string(child, "a description string");
+                    set_once(&mut cx, child, &mut pipeline.description, text);
                 }
                 unknown => {
                     let diag = Diag::new(

@@ -11,21 +11,31 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Whether to colour what goes to standard error.
+/// Whether to colour one output stream.
 #[derive(Clone, Copy, Debug)]
 pub struct Colors {
     pub enabled: bool,
 }
 
 impl Colors {
-    pub fn resolve(choice: ColorChoice) -> Colors {
+    /// Colours for what goes to standard error.
+    pub fn for_stderr(choice: ColorChoice) -> Colors {
+        Colors::resolve(choice, std::io::stderr().is_terminal())
+    }
+
+    /// Colours for what goes to standard output (`list`, `check`), which is often piped.
+    pub fn for_stdout(choice: ColorChoice) -> Colors {
+        Colors::resolve(choice, std::io::stdout().is_terminal())
+    }
+
+    fn resolve(choice: ColorChoice, terminal: bool) -> Colors {
         let enabled = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
                 let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
                 let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
-                !no_color && !dumb && std::io::stderr().is_terminal()
+                !no_color && !dumb && terminal
             }
         };
         Colors { enabled }

@@ -3,6 +3,8 @@
 
 mod color;
 mod report;
+mod stdout;
 
 pub use color::{ColorChoice, Colors};
 pub use report::print_error;
+pub use stdout::print;
