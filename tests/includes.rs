@@ -129,3 +129,24 @@ fn including_a_file_twice() {
         .error_at("zenbuild.kdl:2:9", "`t.kdl` is included more than once")
         .error_count(1);
 }
+
+#[test]
+fn including_through_a_symlink_leading_outside() {
+    let outside = tempfile::tempdir().expect("create a directory outside the workspace");
+    std::fs::write(
+        outside.path().join("steps.kdl"),
+        "step \"s\" { cmd \"x\"; }\n",
+    )
+    .expect("write");
+    Test::new()
+        .symlink("shared", &outside.path().display().to_string())
+        .manifest("include \"shared/steps.kdl\"\n")
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .error_at(
+            "zenbuild.kdl:1:9",
+            "cannot include `shared/steps.kdl`: escapes the workspace through the symlink `shared`",
+        )
+        .error_count(1);
+}

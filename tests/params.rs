@@ -200,3 +200,24 @@ fn a_params_file_must_hold_a_mapping() {
         )
         .error_count(1);
 }
+
+#[test]
+fn a_params_file_outside_the_workspace() {
+    let outside = tempfile::tempdir().expect("create a directory outside the workspace");
+    std::fs::write(outside.path().join("params.yaml"), "a: 1\n").expect("write");
+    Test::new()
+        .symlink("shared", &outside.path().display().to_string())
+        .manifest("params \"shared/params.yaml\"\nparams \"../params.yaml\"\n")
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .error_at(
+            "zenbuild.kdl:1:8",
+            "params file `shared/params.yaml` escapes the workspace through the symlink `shared`",
+        )
+        .error_at(
+            "zenbuild.kdl:2:8",
+            "params file `../params.yaml` escapes the workspace through `..`",
+        )
+        .error_count(2);
+}

@@ -11,7 +11,7 @@ use super::model::{Manifest, Pipeline, Step, Template};
 use super::node::Cx;
 use super::params::{Format, Params};
 use super::source::{FileId, Sources, Span, Spanned};
-use crate::workspace::RelPath;
+use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
 pub const TOP_NODES: &[&str] = &[
@@ -328,8 +328,8 @@ impl Loader {
             .to_path_buf();
         let relative_dir = from_dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
         let joined = relative_dir.join(&target.value);
-        let path = match RelPath::parse(&joined.to_string_lossy()) {
-            Ok(path) => self.root.join(path.as_str()),
+        let path = match self.workspace_file(&joined.to_string_lossy()) {
+            Ok(path) => path,
             Err(problem) => {
                 self.diags.push(
                     Diag::new(
@@ -369,6 +369,18 @@ impl Loader {
         self.load_file(&path, Some(target.span));
     }
 
+    /// The file a manifest names, refused when it lies outside the workspace: through `..`,
+    /// as an absolute path, or through a symlink that leads out, as for step paths.
+    fn workspace_file(&self, text: &str) -> Result<PathBuf, PathProblem> {
+        let path = RelPath::parse(text)?;
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        path.check_symlinks(&root)?;
+        Ok(self.root.join(path.as_str()))
+    }
+
     /// Names the files of the cycle from the one at `position` of the include stack: a file
     /// that includes another which includes it back does not include "itself".
     fn include_cycle_message(&self, position: usize) -> String {
@@ -401,8 +413,8 @@ impl Loader {
                 );
                 continue;
             };
-            let path = match RelPath::parse(&file.value) {
-                Ok(path) => self.root.join(path.as_str()),
+            let path = match self.workspace_file(&file.value) {
+                Ok(path) => path,
                 Err(problem) => {
                     self.diags.push(
                         Diag::new(
