@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod hash;
 pub mod manifest;
+pub mod store;
 pub mod ui;
 pub mod workspace;
 
