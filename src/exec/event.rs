@@ -1,0 +1,79 @@
+//! What the engine reports while it builds. The terminal UI, the JSON report and the lineage
+//! recorder consume these; nothing in the engine prints.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::graph::ActionId;
+use crate::hash::Digest;
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The build begins with this many actions to bring up to date.
+    Started { total: usize },
+    /// The action's command starts (its cache check missed).
+    Running { id: ActionId },
+    /// The action reached a final state.
+    Finished { id: ActionId, outcome: Outcome },
+    /// Something the user should know that is not an action's result.
+    Note { message: String },
+}
+
+/// How an action ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Nothing ran: the outputs came from a cache (or were already in place).
+    Cached(Done),
+    /// The command ran and its outputs were stored.
+    Ran(Done),
+    Failed(Failure),
+    /// Not attempted because an action it depends on failed or was interrupted.
+    Skipped {
+        because: ActionId,
+    },
+    /// Not started because the build stopped: a failure without `--keep-going`, or Ctrl-C.
+    Stopped,
+    Interrupted,
+}
+
+impl Outcome {
+    /// The word the report and the UI use: ran, cached, failed, skipped, interrupted.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Cached(_) => "cached",
+            Outcome::Ran(_) => "ran",
+            Outcome::Failed(_) => "failed",
+            Outcome::Skipped { .. } | Outcome::Stopped => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Cached(_) | Outcome::Ran(_))
+    }
+}
+
+/// A finished action: its key and the digests of what it produced.
+#[derive(Clone, Debug, Default)]
+pub struct Done {
+    pub key: Option<Digest>,
+    /// Output path (directories end in `/`) → digest (a tree digest for directories).
+    pub outputs: BTreeMap<String, Digest>,
+    pub duration: Duration,
+    /// Why it ran (empty when cached): "data/raw.csv changed 3f2a…→9c1e…".
+    pub reasons: Vec<String>,
+    /// Where a cached result came from (`local`, or a remote's name).
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Failure {
+    pub key: Option<Digest>,
+    pub message: String,
+    /// The last lines the command wrote to stderr.
+    pub stderr_tail: String,
+    /// Where the full output is.
+    pub log: Option<PathBuf>,
+    pub duration: Duration,
+}

@@ -1,0 +1,9 @@
+//! Running the graph: the scheduler walks ready actions in parallel within the declared
+//! resources; for each, the build work hashes inputs, asks the store, restores on a hit and
+//! runs the command on a miss. Everything that happens goes out as [`Event`]s.
+
+pub mod event;
+pub mod resources;
+pub mod scheduler;
+
+pub use event::Event;
