@@ -3,6 +3,7 @@
 //! runs the command on a miss. Everything that happens goes out as [`Event`]s.
 
 pub mod event;
+pub mod reason;
 pub mod resources;
 pub mod scheduler;
 
