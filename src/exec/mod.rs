@@ -3,6 +3,8 @@
 //! runs the command on a miss. Everything that happens goes out as [`Event`]s.
 
 pub mod event;
+pub mod interrupt;
+pub mod local;
 pub mod reason;
 pub mod resources;
 pub mod scheduler;

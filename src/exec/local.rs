@@ -1,0 +1,575 @@
+//! The local executor: runs one step's command as a process on this machine.
+//!
+//! A step sees only what it declared: a cleared environment, no terminal (stdin is
+//! `/dev/null`, stdout and stderr go to files), its own working directory. Each step runs in a
+//! process group of its own, so that stopping it (a timeout, Ctrl-C) stops everything it
+//! started, not only the shell; see [`super::interrupt`] for why Ctrl-C is forwarded by
+//! [`run`] rather than delivered by the terminal.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{self, Child, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::interrupt::Interrupt;
+
+/// The variables a step inherits from zenbuild's own environment; every other one it must
+/// declare. PATH, so that the tools a user runs by hand are found the same way in a step;
+/// HOME, because pip, git, conda and model caches misbehave without one.
+pub const INHERITED_ENV: [&str; 2] = ["PATH", "HOME"];
+
+/// How long a stopped step gets between SIGTERM and SIGKILL to save what it can.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Polling starts fast, so that a quick step is noticed within a millisecond or two, and
+/// slows down to this, so that a step running for hours costs ~20 wake-ups a second.
+const SLOWEST_POLL: Duration = Duration::from_millis(50);
+
+/// One command to run, with everything resolved.
+#[derive(Debug)]
+pub struct Command<'a> {
+    /// Run as `/bin/sh -c cmd`.
+    pub cmd: &'a str,
+    /// Absolute; it must exist.
+    pub workdir: &'a Path,
+    /// The step's declared variables.
+    pub env: &'a BTreeMap<String, String>,
+    /// Variables the scheduler assigns, such as `CUDA_VISIBLE_DEVICES`.
+    pub extra_env: Vec<(String, String)>,
+    /// Measured from the spawn.
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL when the step is stopped; [`DEFAULT_GRACE`] but in tests.
+    pub grace: Duration,
+    /// Created or truncated, parent directories included. Two different files: sharing one
+    /// would let the streams overwrite each other.
+    pub stdout_path: &'a Path,
+    pub stderr_path: &'a Path,
+}
+
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// The shell exited; `sh` reports a command killed by signal N as code 128 + N.
+    Exited { code: i32, duration: Duration },
+    /// The shell itself (or the command it replaced itself with) died of a signal.
+    Signalled { signal: i32, duration: Duration },
+    /// The timeout passed and the step's process group was stopped; `after` is how long it had
+    /// run when it was told to stop.
+    TimedOut { after: Duration },
+    /// Ctrl-C or SIGTERM reached zenbuild and the step's process group was stopped.
+    Interrupted,
+    /// Nothing ran: the working directory is missing, a log file cannot be created, `sh`
+    /// cannot be started.
+    SpawnFailed(io::Error),
+    /// The process ran but its status could not be read (someone else reaped it); what was left
+    /// of its group was killed.
+    WaitFailed(io::Error),
+}
+
+/// Runs `command` to its end, its timeout or `interrupt`, whichever comes first.
+///
+/// The environment is exactly, later entries overriding earlier ones: [`INHERITED_ENV`] from
+/// zenbuild's own environment (those that are set), then `command.env`, then
+/// `command.extra_env`. So a step may declare its own PATH, and a scheduler-assigned device
+/// wins over a declared one.
+///
+/// A stopped step's group gets SIGTERM, then SIGKILL once `command.grace` has passed (or at
+/// once on a second Ctrl-C). Processes a step leaves behind after exiting normally, or that
+/// left its group (`setsid`), are not touched.
+pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
+    if interrupt.is_triggered() {
+        return RunOutcome::Interrupted;
+    }
+    let mut child = match spawn(command) {
+        Ok(child) => child,
+        Err(error) => return RunOutcome::SpawnFailed(error),
+    };
+    let started = Instant::now();
+    let deadline = command.timeout.map(|timeout| started + timeout);
+    let mut poll = Backoff::new();
+    // Polling rather than a blocking wait, because the interrupt and the deadline must be
+    // watched at the same time; signals go to the group, so the `Child` is needed only here.
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return finished(status, started.elapsed()),
+            Ok(None) => {}
+            Err(error) => {
+                stop(&mut child, Duration::ZERO, interrupt);
+                return RunOutcome::WaitFailed(error);
+            }
+        }
+        if interrupt.is_triggered() {
+            stop(&mut child, command.grace, interrupt);
+            return RunOutcome::Interrupted;
+        }
+        let now = Instant::now();
+        let mut nap = poll.next();
+        if let Some(deadline) = deadline {
+            if now >= deadline {
+                let after = started.elapsed();
+                stop(&mut child, command.grace, interrupt);
+                return RunOutcome::TimedOut { after };
+            }
+            nap = nap.min(deadline - now);
+        }
+        thread::sleep(nap);
+    }
+}
+
+fn spawn(command: &Command) -> io::Result<Child> {
+    let stdout = create_log(command.stdout_path)?;
+    let stderr = create_log(command.stderr_path)?;
+    let inherited = INHERITED_ENV
+        .iter()
+        .filter_map(|name| std::env::var_os(name).map(|value| (*name, value)));
+    // `/bin/sh` rather than `sh`: the step's own PATH must not choose the shell that reads it.
+    let mut process = process::Command::new("/bin/sh");
+    process
+        .arg("-c")
+        .arg(command.cmd)
+        .current_dir(command.workdir)
+        .env_clear()
+        .envs(inherited)
+        .envs(command.env)
+        .envs(command.extra_env.iter().map(|(name, value)| (name, value)))
+        // A step in a background process group that read the terminal would be stopped by
+        // SIGTTIN and hang the build; with /dev/null it reads end-of-file instead.
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        // The group id becomes the child's pid, which `stop` relies on.
+        .process_group(0);
+    process
+        .spawn()
+        .map_err(|error| spawn_error(command.workdir, error))
+}
+
+fn create_log(path: &Path) -> io::Result<File> {
+    let context = |error: io::Error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot create log file {}: {error}", path.display()),
+        )
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(context)?;
+    }
+    File::create(path).map_err(context)
+}
+
+/// The OS says only "No such file or directory", which reads as if `sh` were missing.
+fn spawn_error(workdir: &Path, error: io::Error) -> io::Error {
+    if !workdir.is_dir() {
+        return io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "working directory {} does not exist or is not a directory",
+                workdir.display()
+            ),
+        );
+    }
+    io::Error::new(
+        error.kind(),
+        format!("cannot start /bin/sh in {}: {error}", workdir.display()),
+    )
+}
+
+fn finished(status: ExitStatus, duration: Duration) -> RunOutcome {
+    // A status from wait is either an exit or a death by signal, never neither.
+    match status.signal() {
+        Some(signal) => RunOutcome::Signalled { signal, duration },
+        None => RunOutcome::Exited {
+            code: status.code().unwrap_or(-1),
+            duration,
+        },
+    }
+}
+
+/// Stops the step's whole process group: SIGTERM so that it can clean up, then SIGKILL for
+/// whatever is still there when `grace` ends or the user interrupts again. Returns when the
+/// shell is reaped and its group is empty or killed.
+///
+/// The group is signalled only while its id cannot belong to anyone else: before the shell is
+/// reaped its pid (the group id) stays reserved, and afterwards only while the last probe
+/// found members left in the group, which also keep the id reserved.
+fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt) {
+    // std reports pids as u32; they are positive pid_t values.
+    let group = child.id() as libc::pid_t;
+    signal_group(group, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    let mut poll = Backoff::new();
+    let mut reaped = false;
+    loop {
+        // An error means there is nothing left to reap either.
+        reaped = reaped || !matches!(child.try_wait(), Ok(None));
+        // Until the shell is reaped its zombie counts as a member, so probing means nothing.
+        if reaped && !group_is_running(group) {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline || interrupt.is_urgent() {
+            break;
+        }
+        thread::sleep(poll.next().min(deadline - now));
+    }
+    signal_group(group, libc::SIGKILL);
+    if !reaped {
+        // SIGKILL cannot be ignored, so this wait is short; its status no longer matters.
+        let _ = child.wait();
+    }
+}
+
+fn signal_group(group: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: killpg has no memory-safety preconditions. Its only failure that can happen here
+    // is ESRCH, an empty group, which is the goal anyway.
+    unsafe { libc::killpg(group, signal) };
+}
+
+/// Whether a process that can still run is in the group. Probing with killpg counts zombies
+/// too, and where no init reaps orphans (a container started without one, some sandboxes) the
+/// shell's children linger as zombies: every stop would wait out its whole grace period. On
+/// Linux the members are therefore looked up in /proc.
+fn group_is_running(group: libc::pid_t) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(processes) = fs::read_dir("/proc") {
+        return processes
+            .flatten()
+            .any(|process| runs_in_group(&process.path(), group));
+    }
+    // SAFETY: signal 0 only checks that the group exists; nothing is delivered.
+    let probed = unsafe { libc::killpg(group, 0) };
+    probed == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(target_os = "linux")]
+fn runs_in_group(process: &Path, group: libc::pid_t) -> bool {
+    let is_pid = process
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.bytes().all(|byte| byte.is_ascii_digit()));
+    // A process that ended since the directory was listed has no stat left to read.
+    let Some(stat) = is_pid
+        .then(|| fs::read_to_string(process.join("stat")).ok())
+        .flatten()
+    else {
+        return false;
+    };
+    // `pid (name) state ppid pgrp …`, where the name may hold spaces and parentheses.
+    let Some((_, fields)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let mut fields = fields.split_whitespace();
+    let state = fields.next();
+    let process_group = fields.nth(1).and_then(|pgrp| pgrp.parse().ok());
+    state != Some("Z") && process_group == Some(group)
+}
+
+/// Sleeps that double from 1 ms to [`SLOWEST_POLL`].
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_millis(1))
+    }
+
+    fn next(&mut self) -> Duration {
+        let nap = self.0;
+        self.0 = (nap * 2).min(SLOWEST_POLL);
+        nap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use tempfile::TempDir;
+
+    use super::*;
+
+    /// A temporary working directory with the logs under `logs/`, a directory `run` must create.
+    struct Fixture {
+        dir: TempDir,
+        no_env: BTreeMap<String, String>,
+        stdout_path: PathBuf,
+        stderr_path: PathBuf,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = TempDir::new().expect("creating a temporary directory");
+            let stdout_path = dir.path().join("logs/stdout");
+            let stderr_path = dir.path().join("logs/stderr");
+            Fixture {
+                dir,
+                no_env: BTreeMap::new(),
+                stdout_path,
+                stderr_path,
+            }
+        }
+
+        fn command<'a>(&'a self, cmd: &'a str) -> Command<'a> {
+            Command {
+                cmd,
+                workdir: self.dir.path(),
+                env: &self.no_env,
+                extra_env: Vec::new(),
+                timeout: None,
+                grace: Duration::from_millis(200),
+                stdout_path: &self.stdout_path,
+                stderr_path: &self.stderr_path,
+            }
+        }
+
+        fn run(&self, cmd: &str) -> RunOutcome {
+            run(&self.command(cmd), &Interrupt::new())
+        }
+
+        fn read(&self, path: impl AsRef<Path>) -> String {
+            let path = self.dir.path().join(path);
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        }
+    }
+
+    fn exit_code(outcome: &RunOutcome) -> i32 {
+        match outcome {
+            RunOutcome::Exited { code, .. } => *code,
+            other => panic!("expected an exit, got {other:?}"),
+        }
+    }
+
+    /// Whether `pid` is gone or a zombie (an init that does not reap orphans leaves those)
+    /// within a second: a signal is delivered when its target is next scheduled, which on a
+    /// busy machine is a little after `kill` returns.
+    fn has_ended(pid: &str) -> bool {
+        let stat_path = format!("/proc/{}/stat", pid.trim());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let running = fs::read_to_string(&stat_path).is_ok_and(|stat| {
+                // The state letter follows the parenthesised command name.
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            });
+            if !running {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn reports_the_exit_code() {
+        let fixture = Fixture::new();
+        assert_eq!(exit_code(&fixture.run("true")), 0);
+        assert_eq!(exit_code(&fixture.run("exit 3")), 3);
+    }
+
+    #[test]
+    fn reports_death_by_signal() {
+        let outcome = Fixture::new().run("kill -KILL $$");
+        assert!(
+            matches!(outcome, RunOutcome::Signalled { signal: 9, .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn captures_stdout_and_stderr_to_files() {
+        let fixture = Fixture::new();
+        assert_eq!(exit_code(&fixture.run("echo out; echo err >&2")), 0);
+        assert_eq!(fixture.read("logs/stdout"), "out\n");
+        assert_eq!(fixture.read("logs/stderr"), "err\n");
+    }
+
+    #[test]
+    fn runs_in_the_working_directory() {
+        let fixture = Fixture::new();
+        assert_eq!(exit_code(&fixture.run("pwd -P > where")), 0);
+        let expected = fixture
+            .dir
+            .path()
+            .canonicalize()
+            .expect("canonical tempdir");
+        assert_eq!(fixture.read("where").trim_end(), expected.to_str().unwrap());
+    }
+
+    #[test]
+    fn environment_is_declared_plus_path_and_home() {
+        let fixture = Fixture::new();
+        let declared = BTreeMap::from([
+            ("ZB_DECLARED".to_string(), "a b=c".to_string()),
+            ("CUDA_VISIBLE_DEVICES".to_string(), "7".to_string()),
+        ]);
+        let mut command = fixture.command("env > env.txt");
+        command.env = &declared;
+        command.extra_env = vec![("CUDA_VISIBLE_DEVICES".to_string(), "1".to_string())];
+        assert_eq!(exit_code(&run(&command, &Interrupt::new())), 0);
+
+        let seen: BTreeMap<String, String> = fixture
+            .read("env.txt")
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        assert_eq!(seen["ZB_DECLARED"], "a b=c");
+        assert_eq!(seen["CUDA_VISIBLE_DEVICES"], "1", "extra_env wins");
+        for name in INHERITED_ENV {
+            assert_eq!(seen.get(name), std::env::var(name).ok().as_ref(), "{name}");
+        }
+        // Whatever the test process has (cargo sets plenty of CARGO_* variables), none of it
+        // leaks; only the shell's own bookkeeping variables are added.
+        let allowed: BTreeSet<&str> = ["ZB_DECLARED", "CUDA_VISIBLE_DEVICES", "PATH", "HOME"]
+            .into_iter()
+            .chain(["PWD", "OLDPWD", "SHLVL", "_"])
+            .collect();
+        let leaked: Vec<&String> = seen
+            .keys()
+            .filter(|name| !allowed.contains(name.as_str()))
+            .collect();
+        assert!(leaked.is_empty(), "leaked into the step: {leaked:?}");
+        assert!(std::env::vars().any(|(name, _)| !allowed.contains(name.as_str())));
+    }
+
+    #[test]
+    fn stdin_is_empty_not_the_terminal() {
+        assert_eq!(exit_code(&Fixture::new().run("cat")), 0);
+    }
+
+    #[test]
+    fn timeout_stops_the_whole_group() {
+        let fixture = Fixture::new();
+        let mut command = fixture.command("sleep 30 & echo $! > grandchild; wait");
+        command.timeout = Some(Duration::from_millis(200));
+        // Both processes die of SIGTERM at once, so none of this may be waited out.
+        command.grace = Duration::from_secs(10);
+        let started = Instant::now();
+        let outcome = run(&command, &Interrupt::new());
+        let elapsed = started.elapsed();
+
+        let RunOutcome::TimedOut { after } = outcome else {
+            panic!("expected a timeout, got {outcome:?}");
+        };
+        assert!(after >= Duration::from_millis(200), "{after:?}");
+        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+        assert!(
+            has_ended(&fixture.read("grandchild")),
+            "the grandchild survived"
+        );
+    }
+
+    #[test]
+    fn interrupt_from_another_thread_stops_the_step() {
+        let fixture = Fixture::new();
+        let interrupt = Interrupt::new();
+        let ctrl_c = interrupt.clone();
+        let presser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            ctrl_c.trigger();
+        });
+        let mut command = fixture.command("sleep 30");
+        command.grace = Duration::from_secs(10);
+        let started = Instant::now();
+        let outcome = run(&command, &interrupt);
+        presser.join().expect("the triggering thread panicked");
+
+        assert!(matches!(outcome, RunOutcome::Interrupted), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{outcome:?}");
+    }
+
+    #[test]
+    fn an_earlier_interrupt_runs_nothing() {
+        let fixture = Fixture::new();
+        let interrupt = Interrupt::new();
+        interrupt.trigger();
+        let outcome = run(&fixture.command("touch ran"), &interrupt);
+        assert!(matches!(outcome, RunOutcome::Interrupted), "{outcome:?}");
+        assert!(!fixture.dir.path().join("ran").exists());
+    }
+
+    #[test]
+    fn a_step_ignoring_sigterm_is_killed_after_the_grace_period() {
+        let fixture = Fixture::new();
+        let mut command = fixture.command("trap '' TERM; sleep 30 & echo $! > grandchild; wait");
+        command.timeout = Some(Duration::from_millis(100));
+        command.grace = Duration::from_millis(300);
+        let started = Instant::now();
+        let outcome = run(&command, &Interrupt::new());
+        let elapsed = started.elapsed();
+
+        assert!(
+            matches!(outcome, RunOutcome::TimedOut { .. }),
+            "{outcome:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(400),
+            "not given its grace: {elapsed:?}"
+        );
+        assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+        assert!(
+            has_ended(&fixture.read("grandchild")),
+            "the grandchild survived"
+        );
+    }
+
+    #[test]
+    fn a_second_interrupt_skips_the_grace_period() {
+        let fixture = Fixture::new();
+        let mut command = fixture.command("trap '' TERM; sleep 30");
+        command.grace = Duration::from_secs(30);
+        let interrupt = Interrupt::new();
+        let ctrl_c = interrupt.clone();
+        let presser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            ctrl_c.trigger();
+            thread::sleep(Duration::from_millis(100));
+            ctrl_c.trigger();
+        });
+        let started = Instant::now();
+        let outcome = run(&command, &interrupt);
+        presser.join().expect("the triggering thread panicked");
+
+        assert!(matches!(outcome, RunOutcome::Interrupted), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_missing_workdir_is_a_spawn_failure_that_names_it() {
+        let fixture = Fixture::new();
+        let missing = fixture.dir.path().join("no/such/dir");
+        let mut command = fixture.command("true");
+        command.workdir = &missing;
+        let outcome = run(&command, &Interrupt::new());
+
+        let RunOutcome::SpawnFailed(error) = outcome else {
+            panic!("expected a spawn failure, got {outcome:?}");
+        };
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        let message = error.to_string();
+        assert!(message.contains("working directory"), "{message}");
+        assert!(message.contains(missing.to_str().unwrap()), "{message}");
+    }
+
+    #[test]
+    fn an_uncreatable_log_is_a_spawn_failure_that_names_it() {
+        let fixture = Fixture::new();
+        fs::write(fixture.dir.path().join("file"), "").expect("writing a file");
+        let blocked = fixture.dir.path().join("file/stdout");
+        let mut command = fixture.command("touch ran");
+        command.stdout_path = &blocked;
+        let outcome = run(&command, &Interrupt::new());
+
+        let RunOutcome::SpawnFailed(error) = outcome else {
+            panic!("expected a spawn failure, got {outcome:?}");
+        };
+        assert!(error.to_string().contains("log file"), "{error}");
+        assert!(!fixture.dir.path().join("ran").exists());
+    }
+}
