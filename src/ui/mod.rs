@@ -1,7 +1,9 @@
 //! What people see: colours and rendered errors. Stages emit values; only this module prints
 //! them.
 
+pub mod build_report;
 mod color;
+pub mod progress;
 mod report;
 mod stdout;
 

@@ -1,0 +1,683 @@
+//! The terminal view of a build: a consumer of [`Event`]s. On a terminal, a live bar with the
+//! actions running now and a line above it per finished action; in logs and CI, plain lines.
+//! Everything goes to standard error, so standard output stays free for data (`--format json`).
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Colors;
+use crate::exec::event::{Event, Outcome};
+use crate::graph::{ActionId, Graph};
+
+/// How many running actions the bar names before it says "+k more".
+const RUNNING_NAMED: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A live bar redrawn in place.
+    Tty,
+    /// One line per event, nothing redrawn: what a log file or a CI console can keep.
+    Plain,
+}
+
+impl Mode {
+    /// The bar needs a terminal that can move its cursor; CI consoles often claim to be
+    /// terminals but keep every redraw, so `CI` forces plain lines.
+    pub fn detect() -> Mode {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
+        Mode::choose(std::io::stderr().is_terminal() && !dumb, ci)
+    }
+
+    pub fn choose(terminal: bool, ci: bool) -> Mode {
+        if terminal && !ci {
+            Mode::Tty
+        } else {
+            Mode::Plain
+        }
+    }
+}
+
+/// What a build came to, counted by [`Outcome::status`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: usize,
+    /// Skipped after a failure, or never started because the build stopped.
+    pub skipped: usize,
+    pub interrupted: usize,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    pub fn total(&self) -> usize {
+        self.ran + self.cached + self.failed + self.skipped + self.interrupted
+    }
+
+    fn count(&mut self, outcome: &Outcome) {
+        let counter = match outcome {
+            Outcome::Ran(_) => &mut self.ran,
+            Outcome::Cached(_) => &mut self.cached,
+            Outcome::Failed(_) => &mut self.failed,
+            Outcome::Skipped { .. } | Outcome::Stopped => &mut self.skipped,
+            Outcome::Interrupted => &mut self.interrupted,
+        };
+        *counter += 1;
+    }
+}
+
+/// How lines are written: the pure half of the view, tested without a terminal.
+#[derive(Clone, Copy, Debug)]
+pub struct Look {
+    pub mode: Mode,
+    pub colors: Colors,
+    /// Also cached actions and why each action ran.
+    pub verbose: bool,
+}
+
+impl Look {
+    /// The lines for one finished action; none when it is not worth saying. `counter` is
+    /// (finished so far, total), shown in plain mode where no bar shows it; `cause` names
+    /// why a skipped action was skipped ("fit@lr=0.1 failed").
+    pub fn finished(
+        &self,
+        counter: (usize, usize),
+        name: &str,
+        outcome: &Outcome,
+        cause: Option<&str>,
+    ) -> Vec<String> {
+        let c = &self.colors;
+        let mut details = Vec::new();
+        let (glyph, text) = match outcome {
+            Outcome::Ran(done) => {
+                if self.verbose {
+                    details.extend(done.reasons.iter().map(|reason| c.dim(reason)));
+                }
+                let took = c.dim(&format!("({})", duration(done.duration)));
+                (c.green("✓"), format!("{} {name} {took}", c.green("ran")))
+            }
+            Outcome::Cached(done) if self.verbose => {
+                // A hit in a teammate's cache explains a fast build; a local one is the norm.
+                let from = match done.source.as_deref() {
+                    Some(source) if source != "local" => format!(" (from {source})"),
+                    _ => String::new(),
+                };
+                (c.dim("✓"), c.dim(&format!("cached {name}{from}")))
+            }
+            Outcome::Failed(failure) => {
+                details.extend(failure.stderr_tail.trim_end().lines().map(str::to_string));
+                if let Some(log) = &failure.log {
+                    details.push(format!("log: {}", log.display()));
+                }
+                let message = if failure.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", failure.message)
+                };
+                (c.red("✗"), format!("{} {name}{message}", c.red("FAILED")))
+            }
+            Outcome::Skipped { .. } => {
+                let because = cause.map_or(String::new(), |cause| format!(" (because {cause})"));
+                (c.dim("-"), format!("skipped {name}{because}"))
+            }
+            Outcome::Interrupted => (c.red("!"), format!("{} {name}", c.red("interrupted"))),
+            // A build that stops leaves many actions unstarted; the summary counts them
+            // rather than burying the failure under a line each.
+            Outcome::Cached(_) | Outcome::Stopped => return Vec::new(),
+        };
+        let lead = match self.mode {
+            Mode::Tty => glyph,
+            Mode::Plain => counter_text(counter),
+        };
+        let mut lines = vec![format!("{lead} {text}")];
+        lines.extend(details.into_iter().map(|line| format!("    {line}")));
+        lines
+    }
+
+    /// The captured output of a step, shown again (for `--verbose` on a cached step).
+    pub fn replay(&self, name: &str, text: &str) -> Vec<String> {
+        let text = text.trim_end();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = vec![self.colors.dim(&format!("output of {name}:"))];
+        lines.extend(text.lines().map(|line| format!("    {line}")));
+        lines
+    }
+
+    pub fn note(&self, message: &str) -> String {
+        format!("{} {message}", self.colors.bold("note:"))
+    }
+
+    /// `zenbuild: 9 actions: 3 ran, 6 cached, 0 failed in 1.4s`; skipped and interrupted
+    /// only when there are some.
+    pub fn summary(&self, summary: &Summary) -> String {
+        let c = &self.colors;
+        let total = summary.total();
+        let actions = if total == 1 { "action" } else { "actions" };
+        let failed = format!("{} failed", summary.failed);
+        let mut parts = vec![
+            format!("{} ran", summary.ran),
+            format!("{} cached", summary.cached),
+            if summary.failed > 0 {
+                c.red(&failed)
+            } else {
+                failed
+            },
+        ];
+        if summary.skipped > 0 {
+            parts.push(format!("{} skipped", summary.skipped));
+        }
+        if summary.interrupted > 0 {
+            parts.push(c.red(&format!("{} interrupted", summary.interrupted)));
+        }
+        format!(
+            "{} {total} {actions}: {} in {}",
+            c.bold("zenbuild:"),
+            parts.join(", "),
+            duration(summary.elapsed)
+        )
+    }
+}
+
+/// `[ 3/19]`: the position padded so that a log's lines stay aligned.
+fn counter_text((position, total): (usize, usize)) -> String {
+    let width = total.to_string().len();
+    format!("[{position:>width$}/{total}]")
+}
+
+/// Tenths of a second up to a minute, then minutes and seconds, then hours and minutes.
+pub fn duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..60 => format!("{:.1}s", duration.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// The bar's message: the first few running actions by name, then how many more.
+pub fn running_message(names: &[&str]) -> String {
+    let shown = names.len().min(RUNNING_NAMED);
+    let mut message = names[..shown].join(", ");
+    if names.len() > shown {
+        message.push_str(&format!(" +{} more", names.len() - shown));
+    }
+    message
+}
+
+/// The view of one build. Feed it every event with [`Progress::handle`], then
+/// [`Progress::finish`].
+pub struct Progress {
+    look: Look,
+    /// Action names by [`ActionId`], copied so the view does not borrow the graph.
+    names: Vec<String>,
+    /// Each finished action's outcome word, to say why a later action was skipped.
+    statuses: Vec<Option<&'static str>>,
+    /// In the order they started, so the bar's names do not jump around.
+    running: Vec<ActionId>,
+    finished: usize,
+    total: usize,
+    summary: Summary,
+    started: Instant,
+    /// `Some` in [`Mode::Tty`].
+    bar: Option<ProgressBar>,
+    out: Box<dyn Write + Send>,
+}
+
+impl Progress {
+    pub fn new(graph: &Graph, colors: Colors, verbose: bool, mode: Mode) -> Progress {
+        let look = Look {
+            mode,
+            colors,
+            verbose,
+        };
+        Progress::writing_to(
+            graph,
+            look,
+            Box::new(std::io::stderr()),
+            ProgressDrawTarget::stderr(),
+        )
+    }
+
+    fn writing_to(
+        graph: &Graph,
+        look: Look,
+        out: Box<dyn Write + Send>,
+        target: ProgressDrawTarget,
+    ) -> Progress {
+        let bar = (look.mode == Mode::Tty).then(|| {
+            let style = ProgressStyle::with_template(
+                "{spinner} [{pos}/{len}] {bar:24} {elapsed:>4} {wide_msg}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> ");
+            ProgressBar::with_draw_target(Some(0), target).with_style(style)
+        });
+        Progress {
+            look,
+            names: graph.actions.iter().map(|a| a.name.clone()).collect(),
+            statuses: vec![None; graph.actions.len()],
+            running: Vec::new(),
+            finished: 0,
+            total: 0,
+            summary: Summary::default(),
+            started: Instant::now(),
+            bar,
+            out,
+        }
+    }
+
+    pub fn handle(&mut self, event: &Event) {
+        match event {
+            Event::Started { total } => {
+                self.total = *total;
+                if let Some(bar) = &self.bar {
+                    bar.set_length(*total as u64);
+                    // Redraws while nothing happens, so the elapsed time keeps moving.
+                    bar.enable_steady_tick(Duration::from_millis(100));
+                }
+            }
+            Event::Running { id } => {
+                self.running.push(*id);
+                self.update_bar();
+            }
+            Event::Finished { id, outcome } => {
+                self.running.retain(|running| running != id);
+                self.finished += 1;
+                self.total = self.total.max(self.finished);
+                self.statuses[id.0] = Some(outcome.status());
+                self.summary.count(outcome);
+                let cause = match outcome {
+                    Outcome::Skipped { because } => Some(self.cause(*because)),
+                    _ => None,
+                };
+                let lines = self.look.finished(
+                    (self.finished, self.total),
+                    &self.names[id.0],
+                    outcome,
+                    cause.as_deref(),
+                );
+                self.say(&lines);
+                self.update_bar();
+            }
+            Event::Note { message } => {
+                let line = self.look.note(message);
+                self.say(&[line]);
+            }
+        }
+    }
+
+    /// Prints the captured output of an action (for `--verbose` on a cached step).
+    pub fn replay(&mut self, name: &str, text: &str) {
+        let lines = self.look.replay(name, text);
+        self.say(&lines);
+    }
+
+    /// Clears the bar and prints the summary line.
+    pub fn finish(mut self) -> Summary {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let summary = Summary {
+            elapsed: self.started.elapsed(),
+            ..self.summary
+        };
+        let line = self.look.summary(&summary);
+        self.say(&[line]);
+        summary
+    }
+
+    fn cause(&self, because: ActionId) -> String {
+        let what = match self.statuses[because.0] {
+            Some("interrupted") => "was interrupted",
+            _ => "failed",
+        };
+        format!("{} {what}", self.names[because.0])
+    }
+
+    fn update_bar(&self) {
+        if let Some(bar) = &self.bar {
+            let names: Vec<&str> = self
+                .running
+                .iter()
+                .map(|id| self.names[id.0].as_str())
+                .collect();
+            bar.set_length(self.total as u64);
+            bar.set_position(self.finished as u64);
+            bar.set_message(running_message(&names));
+        }
+    }
+
+    /// Writes lines above the bar. A closed standard error must not end the build, so
+    /// write errors are ignored.
+    fn say(&mut self, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        let out = &mut self.out;
+        let mut write = || {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// A build that ends early (an error, a panic) must not leave a stale bar on screen.
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::exec::event::{Done, Failure};
+
+    fn graph() -> Graph {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zenbuild.kdl");
+        let manifest = r#"
+            step "prepare" {
+                cmd "x"
+                outputs "out/data"
+            }
+            step "fit" {
+                matrix {
+                    lr 0.1 0.3
+                    depth 3
+                }
+                cmd "x {{lr}} {{depth}}"
+                inputs "out/data"
+                outputs "out/model-{{lr}}-{{depth}}.json"
+            }
+            step "report" {
+                cmd "x"
+                inputs "out/model-0.1-3.json" "out/model-0.3-3.json"
+            }
+        "#;
+        std::fs::write(&path, manifest).unwrap();
+        let (manifest, problems) = crate::manifest::load(&path).unwrap();
+        crate::graph::compile(&manifest, dir.path(), problems).unwrap()
+    }
+
+    fn id(graph: &Graph, name: &str) -> ActionId {
+        graph.action_by_name(name).unwrap()
+    }
+
+    fn plain(verbose: bool) -> Look {
+        Look {
+            mode: Mode::Plain,
+            colors: Colors { enabled: false },
+            verbose,
+        }
+    }
+
+    fn ran(millis: u64) -> Outcome {
+        Outcome::Ran(Done {
+            duration: Duration::from_millis(millis),
+            reasons: vec!["data/raw.csv changed (3f2a9c1e → 9c1e3f2a)".into()],
+            ..Done::default()
+        })
+    }
+
+    fn failed() -> Outcome {
+        Outcome::Failed(Failure {
+            message: "exited with code 1".into(),
+            stderr_tail: "Traceback (most recent call last):\nValueError: lr\n".into(),
+            log: Some(PathBuf::from(".zenbuild/logs/fit.log")),
+            ..Failure::default()
+        })
+    }
+
+    /// A writer the test can read back after the view has written to it.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// Plays a build in which one fit fails: prepare runs, a fit fails, report is skipped.
+    fn play(look: Look) -> (String, Summary) {
+        let graph = graph();
+        let captured = Captured::default();
+        let mut progress = Progress::writing_to(
+            &graph,
+            look,
+            Box::new(captured.clone()),
+            ProgressDrawTarget::hidden(),
+        );
+        let fit_a = id(&graph, "fit@lr=0.1,depth=3");
+        let fit_b = id(&graph, "fit@lr=0.3,depth=3");
+        let events = [
+            Event::Started { total: 4 },
+            Event::Running {
+                id: id(&graph, "prepare"),
+            },
+            Event::Finished {
+                id: id(&graph, "prepare"),
+                outcome: ran(400),
+            },
+            Event::Finished {
+                id: fit_b,
+                outcome: Outcome::Cached(Done::default()),
+            },
+            Event::Running { id: fit_a },
+            Event::Note {
+                message: "remote cache unreachable".into(),
+            },
+            Event::Finished {
+                id: fit_a,
+                outcome: failed(),
+            },
+            Event::Finished {
+                id: id(&graph, "report"),
+                outcome: Outcome::Skipped { because: fit_a },
+            },
+        ];
+        for event in &events {
+            progress.handle(event);
+        }
+        let summary = progress.finish();
+        (captured.text(), summary)
+    }
+
+    #[test]
+    fn plain_mode_prints_a_line_per_finished_action() {
+        let (text, summary) = play(plain(false));
+        let summary_line = text.lines().last().unwrap();
+        assert!(
+            summary_line
+                .starts_with("zenbuild: 4 actions: 1 ran, 1 cached, 1 failed, 1 skipped in "),
+            "{summary_line}"
+        );
+        let body: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            body[..body.len() - 1],
+            [
+                "[1/4] ran prepare (0.4s)",
+                "note: remote cache unreachable",
+                "[3/4] FAILED fit@lr=0.1,depth=3: exited with code 1",
+                "    Traceback (most recent call last):",
+                "    ValueError: lr",
+                "    log: .zenbuild/logs/fit.log",
+                "[4/4] skipped report (because fit@lr=0.1,depth=3 failed)",
+            ]
+        );
+        assert_eq!(
+            (summary.ran, summary.cached, summary.failed, summary.skipped),
+            (1, 1, 1, 1)
+        );
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn verbose_adds_cached_actions_and_reasons() {
+        let (text, _) = play(plain(true));
+        assert!(text.contains("[1/4] ran prepare (0.4s)\n    data/raw.csv changed"));
+        assert!(text.contains("[2/4] cached fit@lr=0.3,depth=3\n"));
+    }
+
+    #[test]
+    fn tty_mode_marks_lines_instead_of_counting() {
+        let look = Look {
+            mode: Mode::Tty,
+            ..plain(false)
+        };
+        let (text, _) = play(look);
+        assert!(text.starts_with("✓ ran prepare (0.4s)\n"), "{text}");
+        assert!(text.contains("✗ FAILED fit@lr=0.1,depth=3: exited with code 1\n"));
+        assert!(text.contains("- skipped report (because fit@lr=0.1,depth=3 failed)\n"));
+        assert!(!text.contains("cached fit"));
+    }
+
+    #[test]
+    fn colours_only_when_enabled() {
+        let coloured = Look {
+            colors: Colors { enabled: true },
+            ..plain(false)
+        };
+        let lines = coloured.finished((5, 9), "fit", &failed(), None);
+        assert!(lines[0].contains("\x1b[1;31mFAILED\x1b[0m"));
+        let lines = plain(false).finished((5, 9), "fit", &failed(), None);
+        assert_eq!(lines[0], "[5/9] FAILED fit: exited with code 1");
+    }
+
+    #[test]
+    fn cached_lines_name_a_remote_source() {
+        let hit = Outcome::Cached(Done {
+            source: Some("team".into()),
+            ..Done::default()
+        });
+        assert_eq!(
+            plain(true).finished((4, 9), "fit", &hit, None),
+            ["[4/9] cached fit (from team)"]
+        );
+        assert!(plain(false).finished((4, 9), "fit", &hit, None).is_empty());
+    }
+
+    #[test]
+    fn interrupted_and_stopped() {
+        let look = plain(false);
+        assert_eq!(
+            look.finished((2, 10), "fit", &Outcome::Interrupted, None),
+            ["[ 2/10] interrupted fit"]
+        );
+        assert!(
+            look.finished((3, 10), "fit", &Outcome::Stopped, None)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_interrupted_cause_is_named_as_such() {
+        let graph = graph();
+        let captured = Captured::default();
+        let mut progress = Progress::writing_to(
+            &graph,
+            plain(false),
+            Box::new(captured.clone()),
+            ProgressDrawTarget::hidden(),
+        );
+        let prepare = id(&graph, "prepare");
+        progress.handle(&Event::Started { total: 2 });
+        progress.handle(&Event::Finished {
+            id: prepare,
+            outcome: Outcome::Interrupted,
+        });
+        progress.handle(&Event::Finished {
+            id: id(&graph, "report"),
+            outcome: Outcome::Skipped { because: prepare },
+        });
+        assert!(
+            captured
+                .text()
+                .ends_with("[2/2] skipped report (because prepare was interrupted)\n")
+        );
+    }
+
+    #[test]
+    fn replay_indents_captured_output() {
+        let look = plain(true);
+        assert_eq!(
+            look.replay("fit", "epoch 1\nepoch 2\n"),
+            ["output of fit:", "    epoch 1", "    epoch 2"]
+        );
+        assert!(look.replay("fit", "\n").is_empty());
+    }
+
+    #[test]
+    fn summary_line() {
+        let summary = Summary {
+            ran: 3,
+            cached: 6,
+            elapsed: Duration::from_millis(1400),
+            ..Summary::default()
+        };
+        assert_eq!(
+            plain(false).summary(&summary),
+            "zenbuild: 9 actions: 3 ran, 6 cached, 0 failed in 1.4s"
+        );
+        let one = Summary {
+            interrupted: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            plain(false).summary(&one),
+            "zenbuild: 1 action: 0 ran, 0 cached, 0 failed, 1 interrupted in 0.0s"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(Duration::from_millis(1234)), "1.2s");
+        assert_eq!(duration(Duration::from_secs(65)), "1m05s");
+        assert_eq!(duration(Duration::from_secs(3 * 3600 + 120)), "3h02m");
+    }
+
+    #[test]
+    fn running_names_a_few_then_counts() {
+        assert_eq!(running_message(&["a", "b"]), "a, b");
+        assert_eq!(
+            running_message(&["a", "b", "c", "d", "e"]),
+            "a, b, c +2 more"
+        );
+        assert_eq!(running_message(&[]), "");
+    }
+
+    #[test]
+    fn mode_is_plain_off_a_terminal_and_in_ci() {
+        assert_eq!(Mode::choose(true, false), Mode::Tty);
+        assert_eq!(Mode::choose(true, true), Mode::Plain);
+        assert_eq!(Mode::choose(false, false), Mode::Plain);
+    }
+}
