@@ -13,6 +13,10 @@ impl Digest {
         Digest(*blake3::hash(bytes).as_bytes())
     }
 
+    pub fn from_bytes(bytes: [u8; 32]) -> Digest {
+        Digest(bytes)
+    }
+
     pub fn from_hasher(hasher: &blake3::Hasher) -> Digest {
         Digest(*hasher.finalize().as_bytes())
     }

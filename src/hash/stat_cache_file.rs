@@ -1,0 +1,238 @@
+//! The stat cache on disk: one file, hand-encoded, checked, replaced whole.
+//!
+//! ```text
+//! magic    "zbstat\r\n"  (8 bytes; the CR/LF catch a file mangled by text-mode tools)
+//! version  u32
+//! count    u64
+//! entries  count × { path_hash u64, dev u64, ino u64, size u64, mtime_ns i64, ctime_ns i64,
+//!                    mode u32, recorded_ns i64, digest [u8; 32] }
+//! checksum BLAKE3 of every byte above
+//! ```
+//!
+//! Integers are little-endian. Paths are stored as their hash (see `path_map`): entries are
+//! then of fixed size, and loading 100,000 of them allocates nothing per entry. The checksum
+//! matters more than it looks: a flipped bit in a digest would otherwise be trusted and give
+//! a wrong cache hit. Anything that does not check out is discarded whole and the cache rebuilt
+//! by hashing; a cache never fails a build.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::digest::Digest;
+use super::file_system::{FileStat, at};
+use super::stat_cache::Entry;
+
+const MAGIC: &[u8; 8] = b"zbstat\r\n";
+/// Bump when the layout or the path hash changes: an old file is then discarded, not misread.
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8;
+const ENTRY_LEN: usize = 8 * 7 + 4 + 32;
+const CHECKSUM_LEN: usize = 32;
+
+pub(crate) fn encode(entries: &[(u64, Entry)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + entries.len() * ENTRY_LEN + CHECKSUM_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for (path_hash, entry) in entries {
+        let stat = &entry.stat;
+        for value in [*path_hash, stat.dev, stat.ino, stat.size] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out.extend_from_slice(&stat.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&stat.ctime_ns.to_le_bytes());
+        out.extend_from_slice(&stat.mode.to_le_bytes());
+        out.extend_from_slice(&entry.recorded_ns.to_le_bytes());
+        out.extend_from_slice(entry.digest.as_bytes());
+    }
+    let checksum = blake3::hash(&out);
+    out.extend_from_slice(checksum.as_bytes());
+    out
+}
+
+/// The entries of a well-formed file; `None` for anything else, never a panic.
+pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(u64, Entry)>> {
+    let body_len = bytes.len().checked_sub(CHECKSUM_LEN)?;
+    let (body, checksum) = bytes.split_at(body_len);
+    if blake3::hash(body).as_bytes() != checksum {
+        return None;
+    }
+    let mut reader = Reader(body);
+    if reader.take(8)? != MAGIC || reader.u32()? != VERSION {
+        return None;
+    }
+    let count = usize::try_from(reader.u64()?).ok()?;
+    if count.checked_mul(ENTRY_LEN)? != reader.0.len() {
+        return None;
+    }
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let path_hash = reader.u64()?;
+        let stat = FileStat {
+            dev: reader.u64()?,
+            ino: reader.u64()?,
+            size: reader.u64()?,
+            mtime_ns: reader.i64()?,
+            ctime_ns: reader.i64()?,
+            mode: reader.u32()?,
+        };
+        let recorded_ns = reader.i64()?;
+        let digest = Digest::from_bytes(reader.take(32)?.try_into().ok()?);
+        entries.push((
+            path_hash,
+            Entry {
+                stat,
+                recorded_ns,
+                digest,
+            },
+        ));
+    }
+    Some(entries)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        if len > self.0.len() {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
+/// sees the old file or the new one, never half of one. No fsync: after a crash the file may
+/// be empty or torn, the checksum then fails, and the cache is rebuilt, which is cheaper than
+/// an fsync on every run.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
+    let name = path.file_name().unwrap_or(OsStr::new("stat-cache"));
+    let mut temp_name = name.to_os_string();
+    temp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = parent.join(temp_name);
+    let result = std::fs::write(&temp, bytes)
+        .map_err(|e| at(&temp, e))
+        .and_then(|()| std::fs::rename(&temp, path).map_err(|e| at(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<(u64, Entry)> {
+        (0..3u8)
+            .map(|i| {
+                (
+                    0x0123_4567_89ab_cdef ^ u64::from(i),
+                    Entry {
+                        stat: FileStat {
+                            dev: 1,
+                            ino: 100 + u64::from(i),
+                            size: 10 * u64::from(i),
+                            mtime_ns: -5,
+                            ctime_ns: 1_700_000_000_000_000_000,
+                            mode: 0o100_755,
+                        },
+                        recorded_ns: 1_700_000_100_000_000_000,
+                        digest: Digest::of(&[i]),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn encoded() -> Vec<u8> {
+        encode(&entries())
+    }
+
+    #[test]
+    fn round_trip() {
+        assert_eq!(decode(&encoded()), Some(entries()));
+        assert_eq!(decode(&encode(&[])), Some(vec![]));
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_rejected() {
+        let bytes = encoded();
+        for len in 0..bytes.len() {
+            assert_eq!(decode(&bytes[..len]), None, "truncated to {len}");
+        }
+        for index in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[index] ^= 0x40;
+            assert_eq!(decode(&flipped), None, "byte {index} flipped");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode(&longer), None);
+    }
+
+    /// A well-checksummed file whose count or lengths lie must not allocate or read past
+    /// the end: the checksum is not a defence against a file crafted to pass it.
+    #[test]
+    fn lying_lengths_are_rejected() {
+        let reseal = |mut body: Vec<u8>| {
+            let checksum = blake3::hash(&body);
+            body.extend_from_slice(checksum.as_bytes());
+            body
+        };
+        let bytes = encoded();
+        let body = bytes[..bytes.len() - CHECKSUM_LEN].to_vec();
+
+        let mut huge_count = body.clone();
+        huge_count[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(decode(&reseal(huge_count)), None);
+
+        let mut one_less = body.clone();
+        one_less[12..20].copy_from_slice(&2u64.to_le_bytes());
+        assert_eq!(decode(&reseal(one_less)), None);
+
+        let mut other_version = body;
+        other_version[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        assert_eq!(decode(&reseal(other_version)), None);
+    }
+
+    #[test]
+    fn written_atomically_with_no_temporary_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".zenbuild").join("stat-cache");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![OsStr::new("stat-cache").to_os_string()]);
+    }
+}
