@@ -4,7 +4,9 @@
 
 pub mod event;
 pub mod interrupt;
+pub mod last_keys;
 pub mod local;
+pub mod lock;
 pub mod reason;
 pub mod resources;
 pub mod scheduler;

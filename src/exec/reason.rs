@@ -11,8 +11,8 @@ pub fn key_changes(previous: &ActionKey, current: &ActionKey) -> Vec<String> {
     let mut changes = Vec::new();
     if previous.cmd != current.cmd {
         changes.push(format!(
-            "the command changed: `{}` → `{}`",
-            previous.cmd, current.cmd
+            "the command changed: {}",
+            word_diff(&previous.cmd, &current.cmd)
         ));
     }
     input_changes(&previous.inputs, &current.inputs, &mut changes);
@@ -62,6 +62,41 @@ pub fn key_changes(previous: &ActionKey, current: &ActionKey) -> Vec<String> {
         changes.push("zenbuild's cache version changed".into());
     }
     changes
+}
+
+/// The words that differ between two commands, with `…` for what they share around them:
+/// `… --rounds 30 … → … --rounds 7 …` rather than two whole command lines.
+fn word_diff(before: &str, after: &str) -> String {
+    let old: Vec<&str> = before.split_whitespace().collect();
+    let new: Vec<&str> = after.split_whitespace().collect();
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Keep one shared word before the change, for context (`--rounds 30`).
+    let start = prefix.saturating_sub(1);
+    let show = |words: &[&str], end: usize| {
+        let mut text = String::new();
+        if start > 0 {
+            text.push_str("… ");
+        }
+        text.push_str(&words[start..end].join(" "));
+        if end < words.len() {
+            text.push_str(" …");
+        }
+        format!("`{}`", text.trim())
+    };
+    if old.is_empty() || new.is_empty() || prefix == 0 && suffix == 0 {
+        return format!("`{before}` → `{after}`");
+    }
+    format!(
+        "{} → {}",
+        show(&old, old.len() - suffix),
+        show(&new, new.len() - suffix)
+    )
 }
 
 fn input_changes(previous: &[InputDigest], current: &[InputDigest], changes: &mut Vec<String>) {
@@ -158,6 +193,19 @@ mod tests {
                 "new env OMP_NUM_THREADS = \"1\"".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn command_changes_show_the_words_that_differ() {
+        assert_eq!(
+            word_diff(
+                "python3 fit.py --rounds 30 --seed 3 out/a",
+                "python3 fit.py --rounds 7 --seed 3 out/a"
+            ),
+            "`… --rounds 30 …` → `… --rounds 7 …`"
+        );
+        assert_eq!(word_diff("make", "make all"), "`make` → `make all`");
+        assert_eq!(word_diff("a b", "c d"), "`a b` → `c d`");
     }
 
     #[test]

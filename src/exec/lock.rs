@@ -1,0 +1,85 @@
+//! One build at a time per workspace: a second `zenbuild` waits for the first (and says so)
+//! instead of failing or racing it for the same outputs.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Held for the length of a build; the lock is released when this is dropped (or when the
+/// process dies, even by kill -9, because it is an OS file lock).
+#[derive(Debug)]
+pub struct WorkspaceLock {
+    _file: File,
+}
+
+impl WorkspaceLock {
+    /// Takes the lock at `path`, calling `waiting` once with the holder's description if
+    /// another process has it, then blocking until it is released.
+    pub fn acquire(path: &Path, waiting: impl FnOnce(&str)) -> io::Result<WorkspaceLock> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(path).unwrap_or_default();
+                let holder = holder.trim();
+                waiting(if holder.is_empty() {
+                    "another zenbuild"
+                } else {
+                    holder
+                });
+                file.lock()?;
+            }
+            Err(TryLockError::Error(err)) => return Err(err),
+        }
+        // Who holds it, for the message a waiting process prints.
+        file.set_len(0)?;
+        write!(file, "zenbuild (pid {})", std::process::id())?;
+        file.flush()?;
+        Ok(WorkspaceLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_second_holder_waits_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".zenbuild/lock");
+        let first = WorkspaceLock::acquire(&path, |_| panic!("nobody holds it yet")).unwrap();
+        let (told, heard) = mpsc::channel();
+        let (got, has) = mpsc::channel();
+        let second_path = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let lock = WorkspaceLock::acquire(&second_path, |holder| {
+                told.send(holder.to_string()).unwrap()
+            })
+            .unwrap();
+            got.send(()).unwrap();
+            drop(lock);
+        });
+        let holder = heard.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            holder.contains(&format!("pid {}", std::process::id())),
+            "{holder}"
+        );
+        assert!(
+            has.recv_timeout(Duration::from_millis(200)).is_err(),
+            "must wait while held"
+        );
+        drop(first);
+        has.recv_timeout(Duration::from_secs(5)).unwrap();
+        waiter.join().unwrap();
+    }
+}
