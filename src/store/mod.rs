@@ -3,5 +3,64 @@
 //! stores come later behind the same trait.
 
 mod action_result;
+mod copy;
+mod error;
+mod local;
+mod outputs;
+mod restore;
+mod stats;
+mod temp;
 
-pub use action_result::{ActionResult, ExecutionMetadata, OutputDirectory, OutputFile, OutputSymlink};
+use std::path::Path;
+
+pub use action_result::{
+    ActionResult, ExecutionMetadata, OutputDirectory, OutputFile, OutputSymlink,
+};
+pub use error::StoreError;
+pub use local::{CACHE_DIR, LocalStore, STALE_TEMP_AGE};
+pub use outputs::{SavedOutputs, clear_outputs, restore_outputs, save_outputs};
+pub use restore::LinkMode;
+pub use stats::StoreStats;
+
+use crate::hash::Digest;
+
+/// A store of blobs and action results. Kept to what a remote cache can also do cheaply, so
+/// that local, remote and tiered stores are interchangeable behind it.
+pub trait Store: Send + Sync {
+    /// The result stored for an action key; `None` on a miss. A result is a hit only once
+    /// every blob in [`ActionResult::blobs`] is known to be present.
+    fn get_action_result(&self, key: &Digest) -> Result<Option<ActionResult>, StoreError>;
+
+    /// Records `result` for `key`, replacing any older one. Store the blobs first, so that a
+    /// reader never finds a result whose blobs are missing.
+    fn put_action_result(&self, key: &Digest, result: &ActionResult) -> Result<(), StoreError>;
+
+    fn contains_blob(&self, digest: &Digest) -> Result<bool, StoreError>;
+
+    /// Stores bytes held in memory, such as captured stdout and stderr.
+    fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError>;
+
+    /// Stores the regular file at `path`, hashing it as it is copied. `known` is its digest
+    /// when the caller has hashed it already; without it the file is hashed first, so that a
+    /// blob already stored is not copied again. A file that does not hash to `known` (it
+    /// changed meanwhile) is refused.
+    fn put_file(&self, path: &Path, known: Option<&Digest>) -> Result<Blob, StoreError>;
+
+    /// Puts the blob back at `destination`, replacing whatever is there, after checking that
+    /// its bytes still hash to `digest` (a corrupt blob is dropped from the store and
+    /// reported as [`StoreError::CorruptBlob`]).
+    fn restore_blob(
+        &self,
+        digest: &Digest,
+        destination: &Path,
+        executable: bool,
+        mode: LinkMode,
+    ) -> Result<(), StoreError>;
+}
+
+/// A blob as stored: what an [`OutputFile`] records of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blob {
+    pub digest: Digest,
+    pub size: u64,
+}
