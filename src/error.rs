@@ -6,6 +6,8 @@ use crate::workspace::WorkspaceError;
 /// Exit code for a manifest or usage mistake; a failed step exits 1.
 pub const EXIT_BAD_MANIFEST: u8 = 2;
 pub const EXIT_FAILURE: u8 = 1;
+/// As a shell reports a process ended by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,6 +33,12 @@ pub enum Error {
 
     #[error("{0}")]
     Refused(String),
+
+    #[error("{failed} action{} failed", if *.failed == 1 { "" } else { "s" })]
+    BuildFailed { failed: usize },
+
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -39,7 +47,8 @@ impl Error {
             Error::Manifest(_) | Error::Workspace(_) | Error::UnknownTarget { .. } => {
                 EXIT_BAD_MANIFEST
             }
-            Error::Io { .. } | Error::Refused(_) => EXIT_FAILURE,
+            Error::Io { .. } | Error::Refused(_) | Error::BuildFailed { .. } => EXIT_FAILURE,
+            Error::Interrupted => EXIT_INTERRUPTED,
         }
     }
 

@@ -81,6 +81,6 @@ fn project_set_twice() {
         .args(&["check"])
         .run()
         .bad_manifest()
-        .error_at("zenbuild.kdl:2:9", "`project` is set twice")
+        .error_at("zenbuild.kdl:2:1", "`project` is set twice")
         .error_count(1);
 }

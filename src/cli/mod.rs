@@ -1,9 +1,15 @@
 //! The command line: argument definitions here, one file per subcommand.
 
+mod build;
+mod cache;
 mod check;
+mod clean;
+mod explain;
 mod graph;
 mod init;
 mod list;
+mod plan;
+mod session;
 mod targets;
 
 use std::path::PathBuf;
@@ -34,10 +40,27 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Without a subcommand, zenbuild builds the default pipeline with these options.
+    #[command(flatten)]
+    pub build: build::BuildOptions,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build targets (default: the default pipeline), running only what changed
+    Build(build::BuildArgs),
+    /// Build one pipeline
+    Run(RunArgs),
+    /// Say what a build would run and why, without running anything
+    Plan(plan::PlanArgs),
+    /// Show an action's key, its inputs, and why it would run or is cached
+    Explain(explain::ExplainArgs),
+    /// Remove the outputs steps wrote (the cache keeps them)
+    Clean(clean::CleanArgs),
+    /// Inspect the local cache
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Validate zenbuild.kdl and print a summary
     Check,
     /// Print the resolved action graph
@@ -48,10 +71,19 @@ pub enum Command {
     Init(init::InitArgs),
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The pipeline to build
+    pub pipeline: String,
+
+    #[command(flatten)]
+    pub build: build::BuildOptions,
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let choice = cli.color;
-    match run(cli, Colors::for_stdout(choice)) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             print_error(&error, Colors::for_stderr(choice));
@@ -60,16 +92,36 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, colors: Colors) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<(), Error> {
     let directory = cli.directory.unwrap_or_else(|| PathBuf::from("."));
+    let out = Colors::for_stdout(cli.color);
+    let err = Colors::for_stderr(cli.color);
+    let workspace = || Workspace::discover(&directory);
     let Some(command) = cli.command else {
-        // Building arrives with the build engine; until then the bare command validates.
-        return check::run(&Workspace::discover(&directory)?, colors);
+        let build = build::BuildArgs {
+            targets: Vec::new(),
+            options: cli.build,
+        };
+        return build::run(&workspace()?, &build, err);
     };
     match command {
-        Command::Check => check::run(&Workspace::discover(&directory)?, colors),
-        Command::Graph(args) => graph::run(&Workspace::discover(&directory)?, &args),
-        Command::List => list::run(&Workspace::discover(&directory)?, colors),
-        Command::Init(args) => init::run(&directory, &args, colors),
+        Command::Build(args) => build::run(&workspace()?, &args, err),
+        Command::Run(args) => {
+            let workspace = workspace()?;
+            targets::require_pipeline(&workspace, &args.pipeline)?;
+            let build = build::BuildArgs {
+                targets: vec![args.pipeline],
+                options: args.build,
+            };
+            build::run(&workspace, &build, err)
+        }
+        Command::Plan(args) => plan::run(&workspace()?, &args, out),
+        Command::Explain(args) => explain::run(&workspace()?, &args, out),
+        Command::Clean(args) => clean::run(&workspace()?, &args, out),
+        Command::Cache(command) => cache::run(&workspace()?, &command),
+        Command::Check => check::run(&workspace()?, out),
+        Command::Graph(args) => graph::run(&workspace()?, &args),
+        Command::List => list::run(&workspace()?, out),
+        Command::Init(args) => init::run(&directory, &args, out),
     }
 }

@@ -35,3 +35,35 @@ pub fn select(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error>
     }
     Ok(graph.closure(&roots))
 }
+
+/// The actions to build: as [`select`] for named targets; with none, the default pipeline,
+/// or every action when the manifest has no pipeline.
+pub fn select_or_default(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error> {
+    if !targets.is_empty() {
+        return select(graph, targets);
+    }
+    Ok(match graph.default_pipeline() {
+        Some(pipeline) => graph.pipeline_actions(pipeline),
+        None => graph.topological_order(),
+    })
+}
+
+/// `zenbuild run NAME` takes a pipeline, not a step or an action.
+pub fn require_pipeline(workspace: &crate::Workspace, name: &str) -> Result<(), Error> {
+    let (_, graph) = crate::load_graph(workspace)?;
+    if graph.pipeline(name).is_some() {
+        return Ok(());
+    }
+    let names = graph.pipelines.iter().map(|p| p.name.as_str());
+    Err(Error::UnknownTarget {
+        message: format!("`{name}` is not a pipeline in this manifest"),
+        help: did_you_mean(name, names)
+            .map(|close| format!("did you mean `{close}`?"))
+            .or_else(|| {
+                Some(
+                    "`zenbuild list` shows the pipelines; `zenbuild build TARGET` builds a step"
+                        .into(),
+                )
+            }),
+    })
+}

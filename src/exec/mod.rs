@@ -2,6 +2,7 @@
 //! resources; for each, the build work hashes inputs, asks the store, restores on a hit and
 //! runs the command on a miss. Everything that happens goes out as [`Event`]s.
 
+pub mod build;
 pub mod event;
 pub mod interrupt;
 pub mod last_keys;

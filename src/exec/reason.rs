@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(
             changes,
             [
-                "the command changed: `python3 train.py` → `python3 train.py --fast`".to_string(),
+                "the command changed: `… train.py` → `… train.py --fast`".to_string(),
                 format!("data/raw.csv changed ({old} → {new})"),
                 "param train.seed changed: 42 → 43".to_string(),
                 "new env OMP_NUM_THREADS = \"1\"".to_string(),

@@ -15,7 +15,7 @@ use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
 pub const TOP_NODES: &[&str] = &[
-    "project", "params", "include", "template", "pipeline", "step",
+    "project", "params", "include", "template", "pipeline", "step", "link",
 ];
 /// Nodes allowed inside a `pipeline` block.
 pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
@@ -49,6 +49,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
     } = loader;
     let manifest = Manifest {
         project: manifest.project,
+        link: manifest.link,
         params_files: manifest.params_files,
         params: manifest.params,
         templates: manifest.templates,
@@ -62,6 +63,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
 #[derive(Default)]
 struct Parts {
     project: Option<Spanned<String>>,
+    link: Option<Spanned<String>>,
     params_files: Vec<Spanned<String>>,
     params: Params,
     templates: Vec<Template>,
@@ -140,17 +142,16 @@ impl Loader {
             "project" => {
                 cx.check_props(node, &[]);
                 cx.no_children(node);
-                if let Some(name) = cx.single_string(node, "a project name") {
-                    if let Some(first) = &self.manifest.project {
-                        cx.error(
-                            Diag::new("duplicate-setting", "`project` is set twice")
-                                .label(name.span, "set again here")
-                                .label(first.span, "first set here"),
-                        );
-                    } else {
-                        self.manifest.project = Some(name);
-                    }
-                }
+                let name = cx.single_string(node, "a project name");
+                set_once(&mut cx, node, &mut self.manifest.project, name);
+            }
+            "link" => {
+                cx.check_props(node, &[]);
+                cx.no_children(node);
+                let mode = cx
+                    .single_string(node, "a link mode")
+                    .and_then(|mode| check_link_mode(&mut cx, mode));
+                set_once(&mut cx, node, &mut self.manifest.link, mode);
             }
             "params" => {
                 cx.check_props(node, &[]);
@@ -496,6 +497,23 @@ fn read_name(cx: &mut Cx, node: &KdlNode, expected: &str) -> Option<Spanned<Stri
             .label(name.span, "use letters, digits, `_`, `-` and `.`")
             .help("names appear in instance names like `fit@lr=0.1`, so they cannot contain `@`, `=`, `,`, `/` or spaces"),
     );
+    None
+}
+
+/// How outputs come back from the cache: the values `zenbuild build --link` takes too.
+pub const LINK_MODES: &[&str] = &["reflink", "hardlink", "copy"];
+
+fn check_link_mode(cx: &mut Cx, mode: Spanned<String>) -> Option<Spanned<String>> {
+    if LINK_MODES.contains(&mode.value.as_str()) {
+        return Some(mode);
+    }
+    let diag = Diag::new(
+        "bad-link-mode",
+        format!("`{}` is not a link mode", mode.value),
+    )
+    .label(mode.span, "use reflink, hardlink or copy")
+    .suggest(&mode.value, LINK_MODES.iter().copied());
+    cx.error(diag);
     None
 }
 

@@ -10,6 +10,8 @@ use super::source::{Sources, Spanned};
 #[derive(Debug)]
 pub struct Manifest {
     pub project: Option<Spanned<String>>,
+    /// `link "hardlink"`: how outputs are restored from the cache, unless `--link` says.
+    pub link: Option<Spanned<String>>,
     pub params_files: Vec<Spanned<String>>,
     pub params: Params,
     pub templates: Vec<Template>,

@@ -1,0 +1,65 @@
+//! `zenbuild clean`: remove the outputs steps wrote into the workspace (the cache keeps them,
+//! so the next build restores instead of rerunning), and with `--cache` the cache too.
+
+use clap::Args;
+
+use super::targets::select;
+use crate::error::Error;
+use crate::store::{CACHE_DIR, clear_outputs};
+use crate::ui::{Colors, print};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Pipelines, steps or actions whose outputs to remove, with their dependencies (default:
+    /// every step's)
+    pub targets: Vec<String>,
+
+    /// Also delete the local cache (.zenbuild/cache): the next build reruns everything
+    #[arg(long)]
+    pub cache: bool,
+}
+
+pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<(), Error> {
+    let (_, graph) = crate::load_graph(workspace)?;
+    let actions = select(&graph, &args.targets)?;
+    let mut removed = 0;
+    for id in &actions {
+        let action = graph.action(*id);
+        let declared: Vec<(String, bool)> = action
+            .outputs
+            .iter()
+            .map(|&output| {
+                let artifact = graph.artifact(output);
+                (
+                    artifact.path.to_string(),
+                    artifact.kind == crate::graph::ArtifactKind::Dir,
+                )
+            })
+            .filter(|(path, _)| workspace.root.join(path).symlink_metadata().is_ok())
+            .collect();
+        removed += declared.len();
+        let declared: Vec<(&str, bool)> = declared.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+        clear_outputs(&workspace.root, &declared).map_err(|e| Error::Refused(e.to_string()))?;
+    }
+    let mut report = format!(
+        "{} removed {removed} output{} of {} action{}\n",
+        colors.green("ok:"),
+        if removed == 1 { "" } else { "s" },
+        actions.len(),
+        if actions.len() == 1 { "" } else { "s" }
+    );
+    if args.cache {
+        let cache = workspace.root.join(CACHE_DIR);
+        match std::fs::remove_dir_all(&cache) {
+            Ok(()) => report.push_str(&format!(
+                "{} removed the cache {}\n",
+                colors.green("ok:"),
+                cache.display()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("cannot remove {}", cache.display()), e)),
+        }
+    }
+    print(&report)
+}

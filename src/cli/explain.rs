@@ -1,0 +1,84 @@
+//! `zenbuild explain TARGET`: an action's key, what goes into it, and why it would run or is
+//! cached.
+
+use std::fmt::Write;
+
+use clap::Args;
+
+use super::plan::{describe, preview_all};
+use super::session::Session;
+use super::targets::select;
+use crate::error::Error;
+use crate::hash::canonical_json;
+use crate::ui::{Colors, print};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Steps or actions (`fit`, `fit@lr=0.1,depth=3`)
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+}
+
+pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<(), Error> {
+    let (_, graph) = crate::load_graph(workspace)?;
+    let closure = select(&graph, &args.targets)?;
+    let session = Session::open(workspace)?;
+    let decided = preview_all(&session, &graph, &closure);
+    let builder = session.builder(&graph);
+    // The named actions themselves, not the dependencies the closure pulled in.
+    let named: Vec<_> = closure
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let action = graph.action(id);
+            args.targets
+                .iter()
+                .any(|t| *t == action.step || *t == action.name)
+                || args.targets.iter().any(|t| {
+                    graph
+                        .pipeline(t)
+                        .is_some_and(|p| p.steps.contains(&action.step))
+                })
+        })
+        .collect();
+    let mut out = String::new();
+    for id in named {
+        let action = graph.action(id);
+        let _ = writeln!(out, "{}", describe(&graph, id, &decided[&id], colors));
+        match builder.key(action) {
+            Ok(key) => {
+                let _ = writeln!(out, "  key {}", key.digest());
+                let _ = writeln!(out, "  command: {}", key.cmd);
+                for input in &key.inputs {
+                    let from = graph
+                        .artifacts
+                        .iter()
+                        .find(|a| a.display_path() == input.path)
+                        .and_then(|a| a.producer)
+                        .map(|p| format!(" (from {})", graph.action(p).name))
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "  input {} {}{from}", input.path, input.digest.short());
+                }
+                for output in &key.outputs {
+                    let _ = writeln!(out, "  output {output}");
+                }
+                for (name, value) in &key.params {
+                    let _ = writeln!(out, "  param {name} = {}", canonical_json(value));
+                }
+                for (name, value) in &key.env {
+                    let _ = writeln!(out, "  env {name}={value}");
+                }
+                let _ = writeln!(out, "  workdir {}", key.workdir);
+                if let Some(platform) = &key.platform {
+                    let _ = writeln!(out, "  platform {}-{}", platform.os, platform.arch);
+                }
+            }
+            Err(message) => {
+                let _ = writeln!(out, "  its key cannot be computed yet: {message}");
+            }
+        }
+    }
+    session.save();
+    print(&out)
+}

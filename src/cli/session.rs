@@ -1,0 +1,56 @@
+//! What `build`, `plan` and `explain` open in a workspace: the store, the stat cache, the last
+//! keys and the Ctrl-C handle.
+
+use super::build::STAT_CACHE;
+use crate::Graph;
+use crate::error::Error;
+use crate::exec::build::Builder;
+use crate::exec::interrupt::Interrupt;
+use crate::exec::last_keys::LastKeys;
+use crate::hash::StatCache;
+use crate::store::{LinkMode, LocalStore};
+use crate::workspace::Workspace;
+
+pub struct Session {
+    pub root: std::path::PathBuf,
+    pub store: LocalStore,
+    pub stat_cache: StatCache,
+    pub last_keys: LastKeys,
+    pub interrupt: Interrupt,
+    pub link_mode: LinkMode,
+}
+
+impl Session {
+    pub fn open(workspace: &Workspace) -> Result<Session, Error> {
+        let root = workspace.root.clone();
+        let store = LocalStore::in_workspace(&root)
+            .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
+        Ok(Session {
+            stat_cache: StatCache::load(&root.join(STAT_CACHE)),
+            last_keys: LastKeys::in_workspace(&root),
+            // A second handler cannot be installed (tests run commands in one process); a
+            // plain handle still lets the build stop its children when asked.
+            interrupt: Interrupt::install().unwrap_or_else(|_| Interrupt::new()),
+            link_mode: LinkMode::default(),
+            store,
+            root,
+        })
+    }
+
+    pub fn builder<'s>(&'s self, graph: &'s Graph) -> Builder<'s> {
+        Builder::new(
+            graph,
+            &self.root,
+            &self.store,
+            &self.stat_cache,
+            &self.last_keys,
+            self.link_mode,
+            &self.interrupt,
+        )
+    }
+
+    /// Keeps what hashing learned; losing it costs a rehash next time, never a wrong result.
+    pub fn save(&self) {
+        let _ = self.stat_cache.save();
+    }
+}

@@ -1,0 +1,545 @@
+//! The work of one action, for the scheduler: hash its inputs into its key, then restore its
+//! outputs from the store on a hit, or run its command and store what it wrote on a miss.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::event::{Done, Failure, Outcome};
+use super::interrupt::Interrupt;
+use super::last_keys::LastKeys;
+use super::local::{self, Command, DEFAULT_GRACE, RunOutcome};
+use super::reason::key_changes;
+use super::resources::Grant;
+use super::scheduler::{Check, Work};
+use crate::graph::{Action, ActionId, ArtifactId, ArtifactKind, Graph};
+use crate::hash::{ActionKey, Digest, InputDigest, Platform, SYMLINK_HEADER, StatCache, hash_tree};
+use crate::store::{
+    ActionResult, ExecutionMetadata, LinkMode, Store, StoreError, clear_outputs, restore_outputs,
+    save_outputs,
+};
+
+/// Where the latest captured output of each action is kept for people to read.
+pub const LOGS_DIR: &str = ".zenbuild/logs";
+
+/// How many lines of a failed step's stderr the failure shows.
+const STDERR_TAIL_LINES: usize = 20;
+
+pub struct Builder<'a> {
+    pub graph: &'a Graph,
+    /// The workspace root (absolute).
+    pub root: &'a Path,
+    pub store: &'a dyn Store,
+    pub stat_cache: &'a StatCache,
+    pub last_keys: &'a LastKeys,
+    pub link_mode: LinkMode,
+    pub interrupt: &'a Interrupt,
+    pub platform: Platform,
+    /// Digests of the outputs finished in this build, which dependents use as their input
+    /// digests (so an identical rebuild leaves them cached: early cut-off).
+    produced: Mutex<HashMap<ArtifactId, (Digest, bool)>>,
+}
+
+/// What a check learned that running needs.
+pub struct Pending {
+    key: ActionKey,
+    digest: Digest,
+    reasons: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(
+        graph: &'a Graph,
+        root: &'a Path,
+        store: &'a dyn Store,
+        stat_cache: &'a StatCache,
+        last_keys: &'a LastKeys,
+        link_mode: LinkMode,
+        interrupt: &'a Interrupt,
+    ) -> Builder<'a> {
+        Builder {
+            graph,
+            root,
+            store,
+            stat_cache,
+            last_keys,
+            link_mode,
+            interrupt,
+            platform: Platform::current(),
+            produced: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The action's key as of now: its inputs hashed (or taken from the outputs finished in
+    /// this build) and every other field resolved.
+    pub fn key(&self, action: &Action) -> Result<ActionKey, String> {
+        let mut inputs = Vec::with_capacity(action.inputs.len());
+        for &input in &action.inputs {
+            let (digest, executable) = self.input_digest(input)?;
+            inputs.push(InputDigest {
+                path: self.graph.artifact(input).display_path(),
+                digest,
+                executable,
+            });
+        }
+        Ok(ActionKey {
+            cmd: action.cmd.clone(),
+            inputs,
+            outputs: action
+                .outputs
+                .iter()
+                .map(|&output| self.graph.artifact(output).display_path())
+                .collect(),
+            params: action.params.clone(),
+            env: action.env.clone(),
+            workdir: action.workdir.to_string(),
+            platform: Some(self.platform.clone()),
+        })
+    }
+
+    fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), String> {
+        if let Some(known) = self.produced().get(&id) {
+            return Ok(*known);
+        }
+        let artifact = self.graph.artifact(id);
+        let path = self.root.join(artifact.path.as_str());
+        let hashed = match artifact.kind {
+            ArtifactKind::File => self
+                .stat_cache
+                .digest_file(&path)
+                .map(|file| (file.digest, file.executable)),
+            ArtifactKind::Dir => hash_tree(&path, self.stat_cache).map(|tree| (tree.digest, false)),
+        };
+        hashed.map_err(|e| {
+            let shown = artifact.display_path();
+            match (e.kind(), artifact.producer) {
+                (io::ErrorKind::NotFound, Some(producer)) => format!(
+                    "input `{shown}` is missing: `{}` should have written it",
+                    self.graph.action(producer).name
+                ),
+                (io::ErrorKind::NotFound, None) => format!("input `{shown}` does not exist"),
+                (_, _) if path.is_dir() && artifact.kind == ArtifactKind::File => {
+                    format!("input `{shown}` is a directory: declare it as `{shown}/`")
+                }
+                _ => format!("cannot read input `{shown}`: {e}"),
+            }
+        })
+    }
+
+    fn produced(&self) -> std::sync::MutexGuard<'_, HashMap<ArtifactId, (Digest, bool)>> {
+        // A poisoned lock means a worker panicked; the digests it guards are still sound.
+        self.produced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers the digests of what `result` holds, for dependents' keys, and returns them
+    /// by path for reports.
+    fn record(&self, action: &Action, result: &ActionResult) -> BTreeMap<String, Digest> {
+        let mut by_path: HashMap<String, (Digest, bool)> = HashMap::new();
+        for file in &result.output_files {
+            by_path.insert(file.path.clone(), (file.digest, file.executable));
+        }
+        for link in &result.output_symlinks {
+            let bytes = [SYMLINK_HEADER, link.target.as_bytes()].concat();
+            by_path.insert(link.path.clone(), (Digest::of(&bytes), false));
+        }
+        for directory in &result.output_directories {
+            by_path.insert(
+                format!("{}/", directory.path),
+                (directory.tree_digest, false),
+            );
+        }
+        let mut produced = self.produced();
+        let mut outputs = BTreeMap::new();
+        for &output in &action.outputs {
+            let path = self.graph.artifact(output).display_path();
+            if let Some(&digest) = by_path.get(&path) {
+                produced.insert(output, digest);
+                outputs.insert(path, digest.0);
+            }
+        }
+        outputs
+    }
+
+    /// Whether the workspace already holds exactly what `result` records.
+    fn outputs_in_place(&self, result: &ActionResult) -> bool {
+        let files = result.output_files.iter().all(|file| {
+            self.stat_cache
+                .digest_file(&self.root.join(&file.path))
+                .is_ok_and(|found| {
+                    found.digest == file.digest && found.executable == file.executable
+                })
+        });
+        let links = result.output_symlinks.iter().all(|link| {
+            std::fs::read_link(self.root.join(&link.path))
+                .is_ok_and(|target| target.as_os_str() == link.target.as_str())
+        });
+        let dirs = result.output_directories.iter().all(|dir| {
+            hash_tree(&self.root.join(&dir.path), self.stat_cache)
+                .is_ok_and(|tree| tree.digest == dir.tree_digest)
+        });
+        files && links && dirs
+    }
+
+    /// Why the action must run, compared with the key it had when it last finished.
+    fn reasons(&self, action: &Action, key: &ActionKey) -> Vec<String> {
+        if !action.cache {
+            return vec!["always runs (cache #false)".into()];
+        }
+        match self.last_keys.get(&action.name) {
+            None => vec!["never built".into()],
+            Some(previous) => {
+                let changes = key_changes(&previous, key);
+                if changes.is_empty() {
+                    vec!["no cached result for its key (the cache was cleared or pruned)".into()]
+                } else {
+                    changes
+                }
+            }
+        }
+    }
+
+    fn declared_outputs(&self, action: &Action) -> Vec<(String, bool)> {
+        action
+            .outputs
+            .iter()
+            .map(|&output| {
+                let artifact = self.graph.artifact(output);
+                (
+                    artifact.path.to_string(),
+                    artifact.kind == ArtifactKind::Dir,
+                )
+            })
+            .collect()
+    }
+
+    fn log_paths(&self, action: &Action) -> (PathBuf, PathBuf) {
+        let name = action.name.replace('/', "_");
+        let dir = self.root.join(LOGS_DIR);
+        (
+            dir.join(format!("{name}.stdout")),
+            dir.join(format!("{name}.stderr")),
+        )
+    }
+
+    /// Runs the command, retrying as declared; `Ok` once it exited 0.
+    fn execute(&self, action: &Action, grant: &Grant) -> Result<(Duration, u32), Box<Failure>> {
+        let (stdout_path, stderr_path) = self.log_paths(action);
+        let workdir = self.root.join(action.workdir.as_str());
+        let mut extra_env = Vec::new();
+        if !grant.gpus.is_empty() {
+            extra_env.push(("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(",")));
+        }
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let command = Command {
+                cmd: &action.cmd,
+                workdir: &workdir,
+                env: &action.env,
+                extra_env: extra_env.clone(),
+                timeout: action.timeout,
+                grace: DEFAULT_GRACE,
+                stdout_path: &stdout_path,
+                stderr_path: &stderr_path,
+            };
+            let message = match local::run(&command, self.interrupt) {
+                RunOutcome::Exited { code: 0, .. } => return Ok((started.elapsed(), attempt)),
+                RunOutcome::Exited { code, .. } => format!("exited with code {code}"),
+                RunOutcome::Signalled { signal, .. } => format!("was killed by signal {signal}"),
+                RunOutcome::TimedOut { after } => {
+                    format!("timed out after {}", show_duration(after))
+                }
+                RunOutcome::Interrupted => "interrupted".to_string(),
+                RunOutcome::SpawnFailed(e) => format!("could not start: {e}"),
+                RunOutcome::WaitFailed(e) => format!("could not be waited for: {e}"),
+            };
+            let interrupted = self.interrupt.is_triggered();
+            if interrupted || attempt > action.retries {
+                let tried = if attempt > 1 {
+                    format!(" (after {attempt} attempts)")
+                } else {
+                    String::new()
+                };
+                return Err(Box::new(Failure {
+                    key: None,
+                    message: format!("{message}{tried}"),
+                    stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
+                    log: Some(stderr_path),
+                    duration: started.elapsed(),
+                }));
+            }
+        }
+    }
+
+    /// Stores what a successful run wrote and returns its result.
+    fn store_result(
+        &self,
+        action: &Action,
+        duration: Duration,
+        attempts: u32,
+    ) -> Result<ActionResult, StoreError> {
+        let declared = self.declared_outputs(action);
+        let declared: Vec<(&str, bool)> = declared
+            .iter()
+            .map(|(path, dir)| (path.as_str(), *dir))
+            .collect();
+        let (output_files, output_symlinks, output_directories) =
+            save_outputs(self.store, self.root, &declared, self.stat_cache)?;
+        let (stdout_path, stderr_path) = self.log_paths(action);
+        let stdout_digest = Some(
+            self.store
+                .put_bytes(&std::fs::read(&stdout_path).unwrap_or_default())?,
+        );
+        let stderr_digest = Some(
+            self.store
+                .put_bytes(&std::fs::read(&stderr_path).unwrap_or_default())?,
+        );
+        let metrics = action
+            .metrics
+            .iter()
+            .filter_map(|&id| {
+                let path = self.graph.artifact(id).path.to_string();
+                let text = std::fs::read(self.root.join(&path)).ok()?;
+                // Metrics that are not JSON are still outputs; they are just not parsed.
+                serde_json::from_slice(&text)
+                    .ok()
+                    .map(|value| (path, value))
+            })
+            .collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(ActionResult {
+            output_files,
+            output_symlinks,
+            output_directories,
+            exit_code: 0,
+            stdout_digest,
+            stderr_digest,
+            execution: ExecutionMetadata {
+                started_ms: (now.saturating_sub(duration)).as_millis() as u64,
+                duration_ms: duration.as_millis() as u64,
+                attempts,
+                worker: "local".into(),
+            },
+            metrics,
+        })
+    }
+}
+
+/// What a build would do with one action, found without running or restoring anything.
+#[derive(Clone, Debug)]
+pub enum Preview {
+    /// A result is cached; `restore` when the workspace does not hold its outputs.
+    Cached {
+        key: Digest,
+        restore: bool,
+    },
+    Runs {
+        key: Digest,
+        reasons: Vec<String>,
+    },
+    /// It can only be decided once an action it depends on has run.
+    AfterRun {
+        dependency: ActionId,
+    },
+    Fails {
+        message: String,
+    },
+}
+
+impl Builder<'_> {
+    /// What building `id` would do now. Dependencies must have been previewed first (a
+    /// cached one makes its outputs' digests known here); `Runs`/`AfterRun` dependencies make
+    /// this one `AfterRun`.
+    pub fn preview(&self, id: ActionId, decided: &HashMap<ActionId, Preview>) -> Preview {
+        let action = self.graph.action(id);
+        for dep in &action.deps {
+            if let Some(Preview::Runs { .. } | Preview::AfterRun { .. } | Preview::Fails { .. }) =
+                decided.get(dep)
+            {
+                return Preview::AfterRun { dependency: *dep };
+            }
+        }
+        let key = match self.key(action) {
+            Ok(key) => key,
+            Err(message) => return Preview::Fails { message },
+        };
+        let digest = key.digest();
+        if action.cache
+            && let Ok(Some(result)) = self.store.get_action_result(&digest)
+        {
+            let restore = !self.outputs_in_place(&result);
+            self.record(action, &result);
+            return Preview::Cached {
+                key: digest,
+                restore,
+            };
+        }
+        Preview::Runs {
+            key: digest,
+            reasons: self.reasons(action, &key),
+        }
+    }
+}
+
+impl Work for Builder<'_> {
+    type Pending = Pending;
+
+    fn check(&self, id: ActionId) -> Check<Pending> {
+        let action = self.graph.action(id);
+        let started = Instant::now();
+        let key = match self.key(action) {
+            Ok(key) => key,
+            Err(message) => {
+                return Check::Done(Outcome::Failed(Failure {
+                    message,
+                    ..Failure::default()
+                }));
+            }
+        };
+        let digest = key.digest();
+        if !action.cache {
+            let reasons = self.reasons(action, &key);
+            return Check::Run(Pending {
+                key,
+                digest,
+                reasons,
+            });
+        }
+        let unusable = match self.store.get_action_result(&digest) {
+            Ok(Some(result)) => {
+                let restored = if self.outputs_in_place(&result) {
+                    Ok(())
+                } else {
+                    restore_outputs(self.store, self.root, &result, self.link_mode)
+                };
+                match restored {
+                    Ok(()) => {
+                        let outputs = self.record(action, &result);
+                        // Losing this record only loses the explanation next time.
+                        let _ = self.last_keys.set(&action.name, &key);
+                        return Check::Done(Outcome::Cached(Done {
+                            key: Some(digest),
+                            outputs,
+                            duration: started.elapsed(),
+                            reasons: Vec::new(),
+                            source: Some("local".into()),
+                        }));
+                    }
+                    Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
+                        e.to_string()
+                    }
+                    Err(e) => {
+                        return Check::Done(Outcome::Failed(Failure {
+                            key: Some(digest),
+                            message: format!("cannot restore its outputs: {e}"),
+                            ..Failure::default()
+                        }));
+                    }
+                }
+            }
+            Ok(None) => String::new(),
+            Err(e) if e.is_corrupt() => e.to_string(),
+            Err(e) => {
+                return Check::Done(Outcome::Failed(Failure {
+                    key: Some(digest),
+                    message: format!("cannot read the cache: {e}"),
+                    ..Failure::default()
+                }));
+            }
+        };
+        let reasons = if unusable.is_empty() {
+            self.reasons(action, &key)
+        } else {
+            vec![format!("its cached result is unusable: {unusable}")]
+        };
+        Check::Run(Pending {
+            key,
+            digest,
+            reasons,
+        })
+    }
+
+    fn run(&self, id: ActionId, pending: Pending, grant: &Grant) -> Outcome {
+        let action = self.graph.action(id);
+        let declared = self.declared_outputs(action);
+        let declared: Vec<(&str, bool)> = declared
+            .iter()
+            .map(|(path, dir)| (path.as_str(), *dir))
+            .collect();
+        let failed = |message: String| {
+            Outcome::Failed(Failure {
+                key: Some(pending.digest),
+                message,
+                ..Failure::default()
+            })
+        };
+        // Stale outputs must not pass for new ones, and a hardlinked output must be replaced,
+        // never written into.
+        if let Err(e) = clear_outputs(self.root, &declared) {
+            return failed(format!("cannot remove its old outputs: {e}"));
+        }
+        for (path, _) in &declared {
+            if let Some(parent) = self.root.join(path).parent()
+                && let Err(e) = std::fs::create_dir_all(parent)
+            {
+                return failed(format!("cannot create the directory of `{path}`: {e}"));
+            }
+        }
+        let (duration, attempts) = match self.execute(action, grant) {
+            Ok(ran) => ran,
+            Err(_) if self.interrupt.is_triggered() => return Outcome::Interrupted,
+            Err(failure) => {
+                return Outcome::Failed(Failure {
+                    key: Some(pending.digest),
+                    ..*failure
+                });
+            }
+        };
+        let result = match self.store_result(action, duration, attempts) {
+            Ok(result) => result,
+            Err(e) => return failed(e.to_string()),
+        };
+        if action.cache
+            && let Err(e) = self.store.put_action_result(&pending.digest, &result)
+        {
+            return failed(format!("cannot store its result: {e}"));
+        }
+        let outputs = self.record(action, &result);
+        let _ = self.last_keys.set(&action.name, &pending.key);
+        Outcome::Ran(Done {
+            key: Some(pending.digest),
+            outputs,
+            duration,
+            reasons: pending.reasons,
+            source: None,
+        })
+    }
+}
+
+/// The last `lines` lines of a log file.
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn show_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        format!(
+            "{}m{:02}s",
+            duration.as_secs() / 60,
+            duration.as_secs() % 60
+        )
+    }
+}
