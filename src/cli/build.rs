@@ -99,6 +99,22 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         &mut |event| {
             report.handle(&event, &graph);
             progress.handle(&event);
+            if args.verbose
+                && let Event::Finished {
+                    id,
+                    outcome: Outcome::Cached(done),
+                } = &event
+                && let Some((stdout, stderr)) = done.logs
+            {
+                let text = [stdout, stderr]
+                    .iter()
+                    .filter_map(|digest| std::fs::read(session.store.blob_path(digest)).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .collect::<String>();
+                if !text.trim().is_empty() {
+                    progress.replay(&graph.action(*id).name, &text);
+                }
+            }
         },
     );
     progress.finish();

@@ -430,6 +430,7 @@ impl Work for Builder<'_> {
                             duration: started.elapsed(),
                             reasons: Vec::new(),
                             source: Some("local".into()),
+                            logs: result.stdout_digest.zip(result.stderr_digest),
                         }));
                     }
                     Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
@@ -519,6 +520,7 @@ impl Work for Builder<'_> {
             duration,
             reasons: pending.reasons,
             source: None,
+            logs: result.stdout_digest.zip(result.stderr_digest),
         })
     }
 }

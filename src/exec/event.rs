@@ -65,6 +65,8 @@ pub struct Done {
     pub reasons: Vec<String>,
     /// Where a cached result came from (`local`, or a remote's name).
     pub source: Option<String>,
+    /// The captured stdout and stderr in the store, for replaying a cached step's output.
+    pub logs: Option<(Digest, Digest)>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -255,6 +255,7 @@ mod tests {
                     duration: Duration::from_millis(12),
                     reasons: vec!["new input out/data/".into()],
                     source: None,
+                    logs: None,
                 }),
             },
             Event::Finished {
