@@ -5,6 +5,7 @@ use super::build::STAT_CACHE;
 use crate::Graph;
 use crate::error::Error;
 use crate::exec::build::Builder;
+use crate::exec::executor::LocalExecutor;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::last_keys::LastKeys;
 use crate::hash::StatCache;
@@ -46,6 +47,7 @@ impl Session {
             &self.last_keys,
             self.link_mode,
             &self.interrupt,
+            &LocalExecutor,
         )
     }
 

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::event::{Done, Failure, Outcome};
+use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::last_keys::LastKeys;
-use super::local::{self, Command, DEFAULT_GRACE, RunOutcome};
+use super::local::{Command, DEFAULT_GRACE, RunOutcome};
 use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Check, Work};
@@ -36,6 +37,7 @@ pub struct Builder<'a> {
     pub last_keys: &'a LastKeys,
     pub link_mode: LinkMode,
     pub interrupt: &'a Interrupt,
+    pub executor: &'a dyn Executor,
     pub platform: Platform,
     /// Digests of the outputs finished in this build, which dependents use as their input
     /// digests (so an identical rebuild leaves them cached: early cut-off).
@@ -58,6 +60,7 @@ impl<'a> Builder<'a> {
         last_keys: &'a LastKeys,
         link_mode: LinkMode,
         interrupt: &'a Interrupt,
+        executor: &'a dyn Executor,
     ) -> Builder<'a> {
         Builder {
             graph,
@@ -67,6 +70,7 @@ impl<'a> Builder<'a> {
             last_keys,
             link_mode,
             interrupt,
+            executor,
             platform: Platform::current(),
             produced: Mutex::new(HashMap::new()),
         }
@@ -237,6 +241,15 @@ impl<'a> Builder<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // Every attempt starts as the first one did: what a failed attempt wrote must not
+            // end up in the result of a later one.
+            if let Err(message) = self.prepare(action, &workdir) {
+                return Err(Box::new(Failure {
+                    message,
+                    duration: started.elapsed(),
+                    ..Failure::default()
+                }));
+            }
             let command = Command {
                 cmd: &action.cmd,
                 workdir: &workdir,
@@ -247,7 +260,7 @@ impl<'a> Builder<'a> {
                 stdout_path: &stdout_path,
                 stderr_path: &stderr_path,
             };
-            let message = match local::run(&command, self.interrupt) {
+            let message = match self.executor.run(&command, self.interrupt) {
                 RunOutcome::Exited { code: 0, .. } => return Ok((started.elapsed(), attempt)),
                 RunOutcome::Exited { code, .. } => format!("exited with code {code}"),
                 RunOutcome::Signalled { signal, .. } => format!("was killed by signal {signal}"),
@@ -274,6 +287,28 @@ impl<'a> Builder<'a> {
                 }));
             }
         }
+    }
+
+    /// Readies the workspace for one run of the command: its old outputs removed (stale ones
+    /// must not pass for new ones, and a hardlinked output must be replaced, never written
+    /// into), their parent directories and its workdir created (GRAMMAR.md: the workdir "need
+    /// not exist yet").
+    fn prepare(&self, action: &Action, workdir: &Path) -> Result<(), String> {
+        let declared = self.declared_outputs(action);
+        let declared: Vec<(&str, bool)> = declared
+            .iter()
+            .map(|(path, dir)| (path.as_str(), *dir))
+            .collect();
+        clear_outputs(self.root, &declared)
+            .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
+        for (path, _) in &declared {
+            if let Some(parent) = self.root.join(path).parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create the directory of `{path}`: {e}"))?;
+            }
+        }
+        std::fs::create_dir_all(workdir)
+            .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))
     }
 
     /// Stores what a successful run wrote and returns its result.
@@ -469,11 +504,6 @@ impl Work for Builder<'_> {
 
     fn run(&self, id: ActionId, pending: Pending, grant: &Grant) -> Outcome {
         let action = self.graph.action(id);
-        let declared = self.declared_outputs(action);
-        let declared: Vec<(&str, bool)> = declared
-            .iter()
-            .map(|(path, dir)| (path.as_str(), *dir))
-            .collect();
         let failed = |message: String| {
             Outcome::Failed(Failure {
                 key: Some(pending.digest),
@@ -481,18 +511,6 @@ impl Work for Builder<'_> {
                 ..Failure::default()
             })
         };
-        // Stale outputs must not pass for new ones, and a hardlinked output must be replaced,
-        // never written into.
-        if let Err(e) = clear_outputs(self.root, &declared) {
-            return failed(format!("cannot remove its old outputs: {e}"));
-        }
-        for (path, _) in &declared {
-            if let Some(parent) = self.root.join(path).parent()
-                && let Err(e) = std::fs::create_dir_all(parent)
-            {
-                return failed(format!("cannot create the directory of `{path}`: {e}"));
-            }
-        }
         let (duration, attempts) = match self.execute(action, grant) {
             Ok(ran) => ran,
             Err(_) if self.interrupt.is_triggered() => return Outcome::Interrupted,
@@ -545,3 +563,7 @@ fn show_duration(duration: Duration) -> String {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "build_tests.rs"]
+mod tests;

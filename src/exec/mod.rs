@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod event;
+pub mod executor;
 pub mod interrupt;
 pub mod last_keys;
 pub mod local;

@@ -6,6 +6,7 @@ mod action_result;
 mod copy;
 mod error;
 mod local;
+mod memory;
 mod outputs;
 mod restore;
 mod stats;
@@ -18,6 +19,7 @@ pub use action_result::{
 };
 pub use error::StoreError;
 pub use local::{CACHE_DIR, LocalStore, STALE_TEMP_AGE};
+pub use memory::MemoryStore;
 pub use outputs::{SavedOutputs, clear_outputs, restore_outputs, save_outputs};
 pub use restore::LinkMode;
 pub use stats::StoreStats;

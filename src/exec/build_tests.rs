@@ -1,0 +1,281 @@
+//! The build work with a store in memory and an executor that runs no process: the cache
+//! decisions alone.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::*;
+use crate::exec::resources::Capacity;
+use crate::exec::scheduler::{self, Options};
+use crate::store::MemoryStore;
+
+/// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself.
+#[derive(Default)]
+struct FakeExecutor {
+    ran: Mutex<Vec<String>>,
+}
+
+impl Executor for FakeExecutor {
+    fn run(&self, command: &Command, _: &Interrupt) -> RunOutcome {
+        self.ran.lock().unwrap().push(command.cmd.to_string());
+        let ok = RunOutcome::Exited {
+            code: 0,
+            duration: Duration::ZERO,
+        };
+        let Some((sources, target)) = command
+            .cmd
+            .strip_prefix("cat ")
+            .and_then(|c| c.split_once(" > "))
+        else {
+            return RunOutcome::Exited {
+                code: 1,
+                duration: Duration::ZERO,
+            };
+        };
+        let mut bytes = Vec::new();
+        for source in sources.split_whitespace() {
+            bytes.extend(std::fs::read(command.workdir.join(source)).unwrap());
+        }
+        std::fs::write(command.workdir.join(target), bytes).unwrap();
+        ok
+    }
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    store: MemoryStore,
+    executor: FakeExecutor,
+    stat_cache: StatCache,
+}
+
+impl World {
+    fn new(manifest: &str, files: &[(&str, &str)]) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("zenbuild.kdl"), manifest).unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        World {
+            dir,
+            store: MemoryStore::new(),
+            executor: FakeExecutor::default(),
+            stat_cache: StatCache::in_memory(),
+        }
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.dir.path().join(path), text).unwrap();
+    }
+
+    /// Builds everything; returns each action's status and reasons, by name.
+    fn build(&self) -> HashMap<String, (&'static str, Vec<String>)> {
+        let (manifest, problems) =
+            crate::manifest::load(&self.dir.path().join("zenbuild.kdl")).unwrap();
+        let graph = crate::graph::compile(&manifest, self.dir.path(), problems).unwrap();
+        let last_keys = LastKeys::in_workspace(self.dir.path());
+        let interrupt = Interrupt::new();
+        let builder = Builder::new(
+            &graph,
+            self.dir.path(),
+            &self.store,
+            &self.stat_cache,
+            &last_keys,
+            LinkMode::Copy,
+            &interrupt,
+            &self.executor,
+        );
+        let options = Options {
+            capacity: Capacity {
+                cpus: 2,
+                memory: None,
+                gpus: vec![],
+            },
+            keep_going: true,
+            check_threads: 1,
+        };
+        let targets = graph.topological_order();
+        let outcomes = scheduler::run(&graph, &targets, &builder, &options, &|| false, &mut |_| {});
+        outcomes
+            .into_iter()
+            .map(|(id, outcome)| {
+                let reasons = match &outcome {
+                    Outcome::Ran(done) => done.reasons.clone(),
+                    Outcome::Failed(failure) => vec![failure.message.clone()],
+                    _ => vec![],
+                };
+                (graph.action(id).name.clone(), (outcome.status(), reasons))
+            })
+            .collect()
+    }
+
+    fn statuses(&self) -> Vec<(String, &'static str)> {
+        let mut statuses: Vec<_> = self
+            .build()
+            .into_iter()
+            .map(|(name, (status, _))| (name, status))
+            .collect();
+        statuses.sort();
+        statuses
+    }
+}
+
+const CHAIN: &str = "step \"a\" { cmd \"cat in.txt > a.txt\"; inputs \"in.txt\"; outputs \"a.txt\"; }\n\
+                     step \"b\" { cmd \"cat a.txt > b.txt\"; inputs \"a.txt\"; outputs \"b.txt\"; }\n\
+                     step \"c\" { cmd \"cat other.txt > c.txt\"; inputs \"other.txt\"; outputs \"c.txt\"; }\n";
+
+fn pairs(expected: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+    expected.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+}
+
+#[test]
+fn a_second_build_runs_nothing() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
+    );
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "cached"), ("b", "cached"), ("c", "cached")])
+    );
+    assert_eq!(world.executor.ran.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_changed_input_reruns_exactly_its_dependents_and_says_why() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.build();
+    world.write("in.txt", "2");
+    let result = world.build();
+    assert_eq!(result["a"].0, "ran");
+    assert!(
+        result["a"].1[0].starts_with("in.txt changed ("),
+        "{:?}",
+        result["a"].1
+    );
+    assert_eq!(result["b"].0, "ran");
+    assert!(
+        result["b"].1[0].starts_with("a.txt changed ("),
+        "{:?}",
+        result["b"].1
+    );
+    assert_eq!(result["c"].0, "cached");
+}
+
+#[test]
+fn identical_upstream_output_leaves_downstream_cached() {
+    // `a` keeps only the first line of its input, so editing the second line reruns `a`,
+    // which writes the same bytes: `b` stays cached (early cut-off).
+    let manifest = "step \"a\" { cmd \"cat in.txt > a.txt\"; inputs \"in.txt\" \"note.txt\"; outputs \"a.txt\"; }\n\
+                    step \"b\" { cmd \"cat a.txt > b.txt\"; inputs \"a.txt\"; outputs \"b.txt\"; }\n";
+    let world = World::new(manifest, &[("in.txt", "1"), ("note.txt", "first")]);
+    world.build();
+    world.write("note.txt", "second");
+    assert_eq!(world.statuses(), pairs(&[("a", "ran"), ("b", "cached")]));
+}
+
+#[test]
+fn a_deleted_output_is_restored_without_running() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.build();
+    std::fs::remove_file(world.dir.path().join("b.txt")).unwrap();
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "cached"), ("b", "cached"), ("c", "cached")])
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.dir.path().join("b.txt")).unwrap(),
+        "1"
+    );
+    assert_eq!(world.executor.ran.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_corrupt_blob_makes_the_step_run_again() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.build();
+    world.store.corrupt(&Digest::of(b"x"));
+    std::fs::remove_file(world.dir.path().join("c.txt")).unwrap();
+    let result = world.build();
+    assert_eq!(result["c"].0, "ran");
+    assert!(result["c"].1[0].contains("corrupt"), "{:?}", result["c"].1);
+    assert_eq!(
+        std::fs::read_to_string(world.dir.path().join("c.txt")).unwrap(),
+        "x"
+    );
+}
+
+#[test]
+fn a_failed_step_stores_nothing() {
+    let manifest = "step \"a\" { cmd \"fail\"; outputs \"a.txt\"; }\n\
+                    step \"b\" { cmd \"cat in.txt > b.txt\"; inputs \"in.txt\"; outputs \"b.txt\"; }\n";
+    let world = World::new(manifest, &[("in.txt", "1")]);
+    let result = world.build();
+    assert_eq!(result["a"].0, "failed");
+    assert_eq!(result["a"].1, ["exited with code 1"]);
+    assert_eq!(result["b"].0, "ran");
+    assert_eq!(world.store.results(), 1, "only b's result is stored");
+}
+
+#[test]
+fn a_missing_source_input_fails_without_running() {
+    let world = World::new(CHAIN, &[("in.txt", "1")]);
+    let result = world.build();
+    assert_eq!(result["c"].0, "failed");
+    assert_eq!(result["c"].1, ["input `other.txt` does not exist"]);
+    assert!(
+        !world
+            .executor
+            .ran
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|cmd| cmd.contains("other.txt"))
+    );
+}
+
+#[test]
+fn preview_decides_without_running_or_restoring() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.build();
+    world.write("in.txt", "2");
+    std::fs::remove_file(world.dir.path().join("c.txt")).unwrap();
+    let (manifest, problems) =
+        crate::manifest::load(&world.dir.path().join("zenbuild.kdl")).unwrap();
+    let graph = crate::graph::compile(&manifest, world.dir.path(), problems).unwrap();
+    let last_keys = LastKeys::in_workspace(world.dir.path());
+    let interrupt = Interrupt::new();
+    let builder = Builder::new(
+        &graph,
+        world.dir.path(),
+        &world.store,
+        &world.stat_cache,
+        &last_keys,
+        LinkMode::Copy,
+        &interrupt,
+        &world.executor,
+    );
+    let mut decided = HashMap::new();
+    for id in graph.topological_order() {
+        let preview = builder.preview(id, &decided);
+        decided.insert(id, preview);
+    }
+    let by_name = |name: &str| &decided[&graph.action_by_name(name).unwrap()];
+    assert!(matches!(by_name("a"), Preview::Runs { .. }));
+    assert!(matches!(by_name("b"), Preview::AfterRun { .. }));
+    assert!(matches!(
+        by_name("c"),
+        Preview::Cached { restore: true, .. }
+    ));
+    assert!(
+        !world.dir.path().join("c.txt").exists(),
+        "preview restores nothing"
+    );
+    assert_eq!(
+        world.executor.ran.lock().unwrap().len(),
+        3,
+        "preview runs nothing"
+    );
+}
