@@ -4,7 +4,7 @@
 use super::build::STAT_CACHE;
 use crate::Graph;
 use crate::error::Error;
-use crate::exec::build::Builder;
+use crate::exec::build::{Builder, Context};
 use crate::exec::executor::LocalExecutor;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::last_keys::LastKeys;
@@ -41,13 +41,15 @@ impl Session {
     pub fn builder<'s>(&'s self, graph: &'s Graph) -> Builder<'s> {
         Builder::new(
             graph,
-            &self.root,
-            &self.store,
-            &self.stat_cache,
-            &self.last_keys,
-            self.link_mode,
-            &self.interrupt,
-            &LocalExecutor,
+            Context {
+                root: &self.root,
+                store: &self.store,
+                stat_cache: &self.stat_cache,
+                last_keys: &self.last_keys,
+                link_mode: self.link_mode,
+                interrupt: &self.interrupt,
+                executor: &LocalExecutor,
+            },
         )
     }
 

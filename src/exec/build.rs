@@ -28,8 +28,8 @@ pub const LOGS_DIR: &str = ".zenbuild/logs";
 /// How many lines of a failed step's stderr the failure shows.
 const STDERR_TAIL_LINES: usize = 20;
 
-pub struct Builder<'a> {
-    pub graph: &'a Graph,
+/// What the build work reaches besides the graph.
+pub struct Context<'a> {
     /// The workspace root (absolute).
     pub root: &'a Path,
     pub store: &'a dyn Store,
@@ -38,6 +38,11 @@ pub struct Builder<'a> {
     pub link_mode: LinkMode,
     pub interrupt: &'a Interrupt,
     pub executor: &'a dyn Executor,
+}
+
+pub struct Builder<'a> {
+    pub graph: &'a Graph,
+    pub cx: Context<'a>,
     pub platform: Platform,
     /// Digests of the outputs finished in this build, which dependents use as their input
     /// digests (so an identical rebuild leaves them cached: early cut-off).
@@ -52,25 +57,10 @@ pub struct Pending {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(
-        graph: &'a Graph,
-        root: &'a Path,
-        store: &'a dyn Store,
-        stat_cache: &'a StatCache,
-        last_keys: &'a LastKeys,
-        link_mode: LinkMode,
-        interrupt: &'a Interrupt,
-        executor: &'a dyn Executor,
-    ) -> Builder<'a> {
+    pub fn new(graph: &'a Graph, cx: Context<'a>) -> Builder<'a> {
         Builder {
             graph,
-            root,
-            store,
-            stat_cache,
-            last_keys,
-            link_mode,
-            interrupt,
-            executor,
+            cx,
             platform: Platform::current(),
             produced: Mutex::new(HashMap::new()),
         }
@@ -108,13 +98,16 @@ impl<'a> Builder<'a> {
             return Ok(*known);
         }
         let artifact = self.graph.artifact(id);
-        let path = self.root.join(artifact.path.as_str());
+        let path = self.cx.root.join(artifact.path.as_str());
         let hashed = match artifact.kind {
             ArtifactKind::File => self
+                .cx
                 .stat_cache
                 .digest_file(&path)
                 .map(|file| (file.digest, file.executable)),
-            ArtifactKind::Dir => hash_tree(&path, self.stat_cache).map(|tree| (tree.digest, false)),
+            ArtifactKind::Dir => {
+                hash_tree(&path, self.cx.stat_cache).map(|tree| (tree.digest, false))
+            }
         };
         hashed.map_err(|e| {
             let shown = artifact.display_path();
@@ -171,18 +164,19 @@ impl<'a> Builder<'a> {
     /// Whether the workspace already holds exactly what `result` records.
     fn outputs_in_place(&self, result: &ActionResult) -> bool {
         let files = result.output_files.iter().all(|file| {
-            self.stat_cache
-                .digest_file(&self.root.join(&file.path))
+            self.cx
+                .stat_cache
+                .digest_file(&self.cx.root.join(&file.path))
                 .is_ok_and(|found| {
                     found.digest == file.digest && found.executable == file.executable
                 })
         });
         let links = result.output_symlinks.iter().all(|link| {
-            std::fs::read_link(self.root.join(&link.path))
+            std::fs::read_link(self.cx.root.join(&link.path))
                 .is_ok_and(|target| target.as_os_str() == link.target.as_str())
         });
         let dirs = result.output_directories.iter().all(|dir| {
-            hash_tree(&self.root.join(&dir.path), self.stat_cache)
+            hash_tree(&self.cx.root.join(&dir.path), self.cx.stat_cache)
                 .is_ok_and(|tree| tree.digest == dir.tree_digest)
         });
         files && links && dirs
@@ -193,7 +187,7 @@ impl<'a> Builder<'a> {
         if !action.cache {
             return vec!["always runs (cache #false)".into()];
         }
-        match self.last_keys.get(&action.name) {
+        match self.cx.last_keys.get(&action.name) {
             None => vec!["never built".into()],
             Some(previous) => {
                 let changes = key_changes(&previous, key);
@@ -222,7 +216,7 @@ impl<'a> Builder<'a> {
 
     fn log_paths(&self, action: &Action) -> (PathBuf, PathBuf) {
         let name = action.name.replace('/', "_");
-        let dir = self.root.join(LOGS_DIR);
+        let dir = self.cx.root.join(LOGS_DIR);
         (
             dir.join(format!("{name}.stdout")),
             dir.join(format!("{name}.stderr")),
@@ -232,7 +226,7 @@ impl<'a> Builder<'a> {
     /// Runs the command, retrying as declared; `Ok` once it exited 0.
     fn execute(&self, action: &Action, grant: &Grant) -> Result<(Duration, u32), Box<Failure>> {
         let (stdout_path, stderr_path) = self.log_paths(action);
-        let workdir = self.root.join(action.workdir.as_str());
+        let workdir = self.cx.root.join(action.workdir.as_str());
         let mut extra_env = Vec::new();
         if !grant.gpus.is_empty() {
             extra_env.push(("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(",")));
@@ -260,7 +254,7 @@ impl<'a> Builder<'a> {
                 stdout_path: &stdout_path,
                 stderr_path: &stderr_path,
             };
-            let message = match self.executor.run(&command, self.interrupt) {
+            let message = match self.cx.executor.run(&command, self.cx.interrupt) {
                 RunOutcome::Exited { code: 0, .. } => return Ok((started.elapsed(), attempt)),
                 RunOutcome::Exited { code, .. } => format!("exited with code {code}"),
                 RunOutcome::Signalled { signal, .. } => format!("was killed by signal {signal}"),
@@ -271,7 +265,7 @@ impl<'a> Builder<'a> {
                 RunOutcome::SpawnFailed(e) => format!("could not start: {e}"),
                 RunOutcome::WaitFailed(e) => format!("could not be waited for: {e}"),
             };
-            let interrupted = self.interrupt.is_triggered();
+            let interrupted = self.cx.interrupt.is_triggered();
             if interrupted || attempt > action.retries {
                 let tried = if attempt > 1 {
                     format!(" (after {attempt} attempts)")
@@ -299,10 +293,10 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|(path, dir)| (path.as_str(), *dir))
             .collect();
-        clear_outputs(self.root, &declared)
+        clear_outputs(self.cx.root, &declared)
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
         for (path, _) in &declared {
-            if let Some(parent) = self.root.join(path).parent() {
+            if let Some(parent) = self.cx.root.join(path).parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("cannot create the directory of `{path}`: {e}"))?;
             }
@@ -324,14 +318,16 @@ impl<'a> Builder<'a> {
             .map(|(path, dir)| (path.as_str(), *dir))
             .collect();
         let (output_files, output_symlinks, output_directories) =
-            save_outputs(self.store, self.root, &declared, self.stat_cache)?;
+            save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
         let (stdout_path, stderr_path) = self.log_paths(action);
         let stdout_digest = Some(
-            self.store
+            self.cx
+                .store
                 .put_bytes(&std::fs::read(&stdout_path).unwrap_or_default())?,
         );
         let stderr_digest = Some(
-            self.store
+            self.cx
+                .store
                 .put_bytes(&std::fs::read(&stderr_path).unwrap_or_default())?,
         );
         let metrics = action
@@ -339,7 +335,7 @@ impl<'a> Builder<'a> {
             .iter()
             .filter_map(|&id| {
                 let path = self.graph.artifact(id).path.to_string();
-                let text = std::fs::read(self.root.join(&path)).ok()?;
+                let text = std::fs::read(self.cx.root.join(&path)).ok()?;
                 // Metrics that are not JSON are still outputs; they are just not parsed.
                 serde_json::from_slice(&text)
                     .ok()
@@ -407,7 +403,7 @@ impl Builder<'_> {
         };
         let digest = key.digest();
         if action.cache
-            && let Ok(Some(result)) = self.store.get_action_result(&digest)
+            && let Ok(Some(result)) = self.cx.store.get_action_result(&digest)
         {
             let restore = !self.outputs_in_place(&result);
             self.record(action, &result);
@@ -447,18 +443,18 @@ impl Work for Builder<'_> {
                 reasons,
             });
         }
-        let unusable = match self.store.get_action_result(&digest) {
+        let unusable = match self.cx.store.get_action_result(&digest) {
             Ok(Some(result)) => {
                 let restored = if self.outputs_in_place(&result) {
                     Ok(())
                 } else {
-                    restore_outputs(self.store, self.root, &result, self.link_mode)
+                    restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode)
                 };
                 match restored {
                     Ok(()) => {
                         let outputs = self.record(action, &result);
                         // Losing this record only loses the explanation next time.
-                        let _ = self.last_keys.set(&action.name, &key);
+                        let _ = self.cx.last_keys.set(&action.name, &key);
                         return Check::Done(Outcome::Cached(Done {
                             key: Some(digest),
                             outputs,
@@ -513,7 +509,7 @@ impl Work for Builder<'_> {
         };
         let (duration, attempts) = match self.execute(action, grant) {
             Ok(ran) => ran,
-            Err(_) if self.interrupt.is_triggered() => return Outcome::Interrupted,
+            Err(_) if self.cx.interrupt.is_triggered() => return Outcome::Interrupted,
             Err(failure) => {
                 return Outcome::Failed(Failure {
                     key: Some(pending.digest),
@@ -526,12 +522,12 @@ impl Work for Builder<'_> {
             Err(e) => return failed(e.to_string()),
         };
         if action.cache
-            && let Err(e) = self.store.put_action_result(&pending.digest, &result)
+            && let Err(e) = self.cx.store.put_action_result(&pending.digest, &result)
         {
             return failed(format!("cannot store its result: {e}"));
         }
         let outputs = self.record(action, &result);
-        let _ = self.last_keys.set(&action.name, &pending.key);
+        let _ = self.cx.last_keys.set(&action.name, &pending.key);
         Outcome::Ran(Done {
             key: Some(pending.digest),
             outputs,

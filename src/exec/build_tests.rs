@@ -78,13 +78,15 @@ impl World {
         let interrupt = Interrupt::new();
         let builder = Builder::new(
             &graph,
-            self.dir.path(),
-            &self.store,
-            &self.stat_cache,
-            &last_keys,
-            LinkMode::Copy,
-            &interrupt,
-            &self.executor,
+            Context {
+                root: self.dir.path(),
+                store: &self.store,
+                stat_cache: &self.stat_cache,
+                last_keys: &last_keys,
+                link_mode: LinkMode::Copy,
+                interrupt: &interrupt,
+                executor: &self.executor,
+            },
         );
         let options = Options {
             capacity: Capacity {
@@ -249,13 +251,15 @@ fn preview_decides_without_running_or_restoring() {
     let interrupt = Interrupt::new();
     let builder = Builder::new(
         &graph,
-        world.dir.path(),
-        &world.store,
-        &world.stat_cache,
-        &last_keys,
-        LinkMode::Copy,
-        &interrupt,
-        &world.executor,
+        Context {
+            root: world.dir.path(),
+            store: &world.store,
+            stat_cache: &world.stat_cache,
+            last_keys: &last_keys,
+            link_mode: LinkMode::Copy,
+            interrupt: &interrupt,
+            executor: &world.executor,
+        },
     );
     let mut decided = HashMap::new();
     for id in graph.topological_order() {
