@@ -272,13 +272,8 @@ mod tests {
     use super::*;
     use crate::exec::event::{Done, Failure};
 
-    /// Compiles a manifest in a scratch directory; the scheduler needs only the graph.
     fn graph(manifest: &str) -> Graph {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("zenbuild.kdl");
-        std::fs::write(&path, manifest).unwrap();
-        let (manifest, problems) = crate::manifest::load(&path).unwrap();
-        crate::graph::compile(&manifest, dir.path(), problems).unwrap()
+        crate::graph::compile_text(manifest)
     }
 
     /// A step per name, each writing `out/NAME`, reading the outputs of the steps listed.

@@ -15,6 +15,16 @@ pub use action::{Action, ActionId, Resources, instance_name};
 pub use artifact::{Artifact, ArtifactId, ArtifactKind};
 pub use compile::compile;
 
+/// Compiles manifest text in a scratch directory, for unit tests of what consumes graphs.
+#[cfg(test)]
+pub(crate) fn compile_text(manifest: &str) -> Graph {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("zenbuild.kdl");
+    std::fs::write(&path, manifest).expect("write manifest");
+    let (manifest, problems) = crate::manifest::load(&path).expect("manifest loads");
+    compile(&manifest, dir.path(), problems).expect("manifest compiles")
+}
+
 /// A node of the DAG: actions and artifacts alternate along every path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Node {

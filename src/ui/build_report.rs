@@ -208,9 +208,8 @@ mod tests {
     use crate::exec::event::{Done, Failure};
 
     fn graph() -> Graph {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("zenbuild.kdl");
-        let manifest = r#"
+        crate::graph::compile_text(
+            r#"
             step "prepare" {
                 cmd "x"
                 outputs "out/data/"
@@ -228,10 +227,8 @@ mod tests {
                 cmd "x"
                 inputs "out/model-0.1-3.json" "out/model-0.3-3.json"
             }
-        "#;
-        std::fs::write(&path, manifest).unwrap();
-        let (manifest, problems) = crate::manifest::load(&path).unwrap();
-        crate::graph::compile(&manifest, dir.path(), problems).unwrap()
+        "#,
+        )
     }
 
     fn id(graph: &Graph, name: &str) -> ActionId {
