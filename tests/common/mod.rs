@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 pub struct Test {
     dir: tempfile::TempDir,
@@ -63,6 +63,35 @@ impl Test {
         self
     }
 
+    /// Removes a file or a whole directory of the workspace.
+    pub fn remove(self, path: &str) -> Test {
+        let path = self.dir.path().join(path);
+        let meta = std::fs::symlink_metadata(&path)
+            .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+        if meta.is_dir() {
+            std::fs::remove_dir_all(&path).expect("remove directory");
+        } else {
+            std::fs::remove_file(&path).expect("remove file");
+        }
+        self
+    }
+
+    /// Moves a file's modification time an hour on, leaving its bytes alone, as `touch` does
+    /// (but far enough that no timestamp granularity can hide it).
+    pub fn touch(self, path: &str) -> Test {
+        let path = self.dir.path().join(path);
+        let later = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .expect("stat the file to touch")
+            + std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(later))
+            .unwrap_or_else(|e| panic!("cannot touch {}: {e}", path.display()));
+        self
+    }
+
     /// An empty directory (and its parents).
     pub fn dir(self, path: &str) -> Test {
         std::fs::create_dir_all(self.dir.path().join(path)).expect("create directory");
@@ -119,6 +148,37 @@ impl Test {
     }
 
     pub fn run(self) -> Output {
+        let output = self.command().output().expect("run zenbuild");
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            dir: self.dir,
+        }
+    }
+
+    /// Starts zenbuild with the arguments given so far and then `args`, without waiting, so
+    /// that several processes can share the workspace or a test can signal one. Its stdout
+    /// and stderr are piped; [`wait`] collects them.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut command = self.command();
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().expect("start zenbuild")
+    }
+
+    /// `zenbuild build --report FILE` (see [`REPORT`]) and then `args`; [`Output::report`]
+    /// reads the report. A report left by an earlier run is removed first, so that a run
+    /// that writes none cannot pass for one that did.
+    pub fn build(self, args: &[&str]) -> Test {
+        let _ = std::fs::remove_file(self.dir.path().join(REPORT));
+        self.args(&["build", "--report", REPORT]).args(args)
+    }
+
+    /// The process to run, after creating the git repository if it is still missing.
+    fn command(&self) -> Command {
         if self.git && !self.dir.path().join(".git").exists() {
             let status = Command::new("git")
                 .args(["init", "-q"])
@@ -153,13 +213,118 @@ impl Test {
                 None => command.env_remove(name),
             };
         }
-        let output = command.output().expect("run zenbuild");
-        Output {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            dir: self.dir,
-        }
+        command
+    }
+}
+
+/// Where [`Test::build`] has zenbuild write its `--report`, relative to the workspace root.
+/// Inside `.zenbuild/`, so that no manifest glob or output directory ever sees it.
+pub const REPORT: &str = ".zenbuild/test-report.json";
+
+/// Waits for a process from [`Test::spawn`]: its exit code, stdout and stderr.
+pub fn wait(child: Child) -> (Option<i32>, String, String) {
+    let output = child.wait_with_output().expect("wait for zenbuild");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A `--report` file: `{"actions": [{"name", "status", "reasons", …}], "summary": {…}}`.
+#[derive(Clone, Debug)]
+pub struct Report(pub serde_json::Value);
+
+impl Report {
+    pub fn read(path: &Path) -> Report {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read the report {}: {e}", path.display()));
+        Report(
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("the report is not JSON ({e})\n{text}")),
+        )
+    }
+
+    fn actions(&self) -> &Vec<serde_json::Value> {
+        self.0["actions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("the report has no actions\n{self}"))
+    }
+
+    /// The entry of the action called `name`.
+    pub fn action(&self, name: &str) -> &serde_json::Value {
+        self.actions()
+            .iter()
+            .find(|action| action["name"] == name)
+            .unwrap_or_else(|| panic!("the report has no action {name:?}\n{self}"))
+    }
+
+    pub fn status(&self, name: &str) -> &str {
+        self.action(name)["status"].as_str().unwrap_or_default()
+    }
+
+    /// The names of the actions with `status`, in report (graph) order.
+    pub fn with_status(&self, status: &str) -> Vec<String> {
+        self.actions()
+            .iter()
+            .filter(|action| action["status"] == status)
+            .map(|action| action["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub fn ran(&self) -> Vec<String> {
+        self.with_status("ran")
+    }
+
+    pub fn cached(&self) -> Vec<String> {
+        self.with_status("cached")
+    }
+
+    /// Every action's name, in report order.
+    pub fn names(&self) -> Vec<String> {
+        self.actions()
+            .iter()
+            .map(|action| action["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Why `name` ran (or was skipped), joined into one line.
+    pub fn reasons(&self, name: &str) -> String {
+        let reasons = self.action(name)["reasons"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        reasons
+            .iter()
+            .map(|reason| reason.as_str().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn error(&self, name: &str) -> String {
+        self.action(name)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The digest the report gives for output `path` of action `name`.
+    pub fn output(&self, name: &str, path: &str) -> String {
+        self.action(name)["outputs"][path]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no output {path:?}\n{self}"))
+            .to_string()
+    }
+
+    pub fn summary(&self, field: &str) -> u64 {
+        self.0["summary"][field].as_u64().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string_pretty(&self.0).unwrap_or_default();
+        f.write_str(&text)
     }
 }
 
@@ -349,6 +514,23 @@ impl Output {
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(path))
             .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    /// The report [`Test::build`] asked for.
+    pub fn report(&self) -> Report {
+        let path = self.dir.path().join(REPORT);
+        assert!(path.exists(), "no report was written\n{}", self.dump());
+        Report::read(&path)
+    }
+
+    /// The workspace root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether a file or directory exists in the workspace after the run.
+    pub fn exists(&self, path: &str) -> bool {
+        self.dir.path().join(path).symlink_metadata().is_ok()
     }
 
     /// The same workspace, for another run.

@@ -1,0 +1,146 @@
+//! `zenbuild plan` and `zenbuild explain`: what a build would do and why, found without
+//! running or restoring anything.
+
+mod common;
+use common::Test;
+use serde_json::json;
+
+const MANIFEST: &str = r#"
+step "a" {
+    cmd "cat in.txt > out/a.txt"
+    inputs "in.txt"
+    outputs "out/a.txt"
+}
+step "b" {
+    cmd "cat out/a.txt out/a.txt > out/b.txt"
+    inputs "out/a.txt"
+    outputs "out/b.txt"
+}
+"#;
+
+fn short(bytes: &str) -> String {
+    blake3::hash(bytes.as_bytes()).to_hex()[..8].to_string()
+}
+
+/// `plan --format json`, as (name, status, reasons) per action.
+fn plan_json(test: Test) -> (Vec<(String, String, Vec<String>)>, Test) {
+    let out = test.args(&["plan", "--format", "json"]).run().success();
+    let actions = out.json()["actions"]
+        .as_array()
+        .expect("plan JSON lists actions")
+        .iter()
+        .map(|action| {
+            let reasons = action["reasons"]
+                .as_array()
+                .expect("reasons")
+                .iter()
+                .map(|r| r.as_str().unwrap_or_default().to_string())
+                .collect();
+            (
+                action["name"].as_str().unwrap_or_default().to_string(),
+                action["status"].as_str().unwrap_or_default().to_string(),
+                reasons,
+            )
+        })
+        .collect();
+    (actions, out.again())
+}
+
+fn entry(name: &str, status: &str, reasons: &[&str]) -> (String, String, Vec<String>) {
+    (
+        name.to_string(),
+        status.to_string(),
+        reasons.iter().map(|r| r.to_string()).collect(),
+    )
+}
+
+#[test]
+fn plan_before_the_first_build_says_what_would_run_and_runs_nothing() {
+    let test = Test::new().manifest(MANIFEST).file("in.txt", "one\n");
+    let out = test.args(&["plan"]).run().success();
+    let out = out
+        .stdout_contains("a: runs because never built")
+        .stdout_contains("b: decided after `a` runs");
+    assert!(!out.exists("out"), "plan wrote outputs");
+
+    let (plan, test) = plan_json(out.again());
+    assert_eq!(
+        plan,
+        [
+            entry("a", "run", &["never built"]),
+            entry("b", "after", &["after a"])
+        ]
+    );
+    let out = test.args(&["plan", "--format", "json"]).run().success();
+    assert!(out.json()["actions"][0]["key"].is_string());
+    assert_eq!(out.json()["actions"][1]["key"], json!(null));
+    assert!(!out.exists("out"), "plan wrote outputs");
+    assert!(!out.exists(".zenbuild/state/keys"), "plan recorded keys");
+}
+
+#[test]
+fn plan_after_builds_and_edits() {
+    let out = Test::new()
+        .manifest(MANIFEST)
+        .file("in.txt", "one\n")
+        .build(&[])
+        .run()
+        .success();
+    let built = out.report();
+    let (plan, test) = plan_json(out.again());
+    assert_eq!(plan, [entry("a", "cached", &[]), entry("b", "cached", &[])]);
+
+    let (plan, test) = plan_json(test.file("in.txt", "two\n"));
+    let changed = format!("in.txt changed ({} → {})", short("one\n"), short("two\n"));
+    assert_eq!(
+        plan,
+        [
+            entry("a", "run", &[&changed]),
+            entry("b", "after", &["after a"])
+        ]
+    );
+    let out = test.args(&["plan"]).run().success();
+    let out = out.stdout_contains(&format!("a: runs because {changed}"));
+    assert_eq!(out.read("out/a.txt"), "one\n", "plan ran a step");
+
+    // A deleted output would be restored, not rerun; plan does not restore it.
+    let (plan, test) = plan_json(out.again().file("in.txt", "one\n").remove("out/b.txt"));
+    assert_eq!(
+        plan,
+        [entry("a", "cached", &[]), entry("b", "restore", &[])]
+    );
+    let out = test.args(&["plan", "--format", "json"]).run().success();
+    assert!(!out.exists("out/b.txt"), "plan restored an output");
+    assert_eq!(out.json()["actions"][1]["key"], built.action("b")["key"]);
+}
+
+#[test]
+fn explain_says_never_built_then_names_the_changed_input_with_both_digests() {
+    let out = Test::new()
+        .manifest(MANIFEST)
+        .file("in.txt", "one\n")
+        .args(&["explain", "a"])
+        .run()
+        .success();
+    let out = out
+        .stdout_contains("never built")
+        .stdout_contains(&format!("input in.txt {}", short("one\n")));
+    assert!(!out.exists("out"));
+
+    let out = out.again().build(&[]).run().success();
+    let out = out.again().args(&["explain", "a"]).run().success();
+    let out = out.stdout_contains("a: cached").stdout_lacks("never built");
+
+    let out = out
+        .again()
+        .file("in.txt", "two\n")
+        .args(&["explain", "a"])
+        .run()
+        .success();
+    out.stdout_contains(&format!(
+        "in.txt changed ({} → {})",
+        short("one\n"),
+        short("two\n")
+    ))
+    .stdout_contains(&format!("input in.txt {}", short("two\n")));
+}
