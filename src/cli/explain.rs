@@ -9,6 +9,7 @@ use super::plan::{describe, preview_all};
 use super::session::Session;
 use super::targets::select;
 use crate::error::Error;
+use crate::exec::build::Preview;
 use crate::hash::canonical_json;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -49,6 +50,13 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
         match builder.key(action) {
             Ok(key) => {
                 let _ = writeln!(out, "  key {}", key.digest());
+                if let Preview::AfterRun { dependency } = &decided[&id] {
+                    let _ = writeln!(
+                        out,
+                        "  (from the outputs on disk now; it changes if `{}` writes different bytes)",
+                        graph.action(*dependency).name
+                    );
+                }
                 let _ = writeln!(out, "  command: {}", key.cmd);
                 for input in &key.inputs {
                     let from = graph

@@ -47,6 +47,9 @@ pub struct Builder<'a> {
     /// Digests of the outputs finished in this build, which dependents use as their input
     /// digests (so an identical rebuild leaves them cached: early cut-off).
     produced: Mutex<HashMap<ArtifactId, (Digest, bool)>>,
+    /// Inputs that lie inside another step's output directory, by path: their digests come
+    /// from that directory's recorded listing.
+    nested: HashMap<String, ArtifactId>,
 }
 
 /// What a check learned that running needs.
@@ -58,11 +61,23 @@ pub struct Pending {
 
 impl<'a> Builder<'a> {
     pub fn new(graph: &'a Graph, cx: Context<'a>) -> Builder<'a> {
+        let nested = graph
+            .artifacts
+            .iter()
+            .enumerate()
+            .filter(|(index, artifact)| {
+                artifact.producer.is_some_and(|producer| {
+                    !graph.action(producer).outputs.contains(&ArtifactId(*index))
+                })
+            })
+            .map(|(index, artifact)| (artifact.path.to_string(), ArtifactId(index)))
+            .collect();
         Builder {
             graph,
             cx,
             platform: Platform::current(),
             produced: Mutex::new(HashMap::new()),
+            nested,
         }
     }
 
@@ -156,6 +171,18 @@ impl<'a> Builder<'a> {
             if let Some(&digest) = by_path.get(&path) {
                 produced.insert(output, digest);
                 outputs.insert(path, digest.0);
+            }
+        }
+        // A dependent may read one file of a directory output; before it is restored (a
+        // plan restores nothing) only the listing knows that file's digest.
+        if !self.nested.is_empty() {
+            for directory in &result.output_directories {
+                for file in &directory.files {
+                    let path = format!("{}/{}", directory.path, file.path);
+                    if let Some(&id) = self.nested.get(&path) {
+                        produced.insert(id, (file.digest, file.executable));
+                    }
+                }
             }
         }
         outputs

@@ -36,7 +36,9 @@ impl Executor for FakeExecutor {
         for source in sources.split_whitespace() {
             bytes.extend(std::fs::read(command.workdir.join(source)).unwrap());
         }
-        std::fs::write(command.workdir.join(target), bytes).unwrap();
+        let target = command.workdir.join(target);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
         ok
     }
 }
@@ -281,5 +283,46 @@ fn preview_decides_without_running_or_restoring() {
         world.executor.ran.lock().unwrap().len(),
         3,
         "preview runs nothing"
+    );
+}
+
+#[test]
+fn preview_knows_files_inside_a_cached_directory_output() {
+    let manifest = "step \"a\" { cmd \"cat in.txt > d/x.txt\"; inputs \"in.txt\"; outputs \"d/\"; }\n\
+                    step \"b\" { cmd \"cat d/x.txt > b.txt\"; inputs \"d/x.txt\"; outputs \"b.txt\"; }\n";
+    let world = World::new(manifest, &[("in.txt", "1")]);
+    world.build();
+    std::fs::remove_dir_all(world.dir.path().join("d")).unwrap();
+    let (manifest, problems) =
+        crate::manifest::load(&world.dir.path().join("zenbuild.kdl")).unwrap();
+    let graph = crate::graph::compile(&manifest, world.dir.path(), problems).unwrap();
+    let last_keys = LastKeys::in_workspace(world.dir.path());
+    let interrupt = Interrupt::new();
+    let builder = Builder::new(
+        &graph,
+        Context {
+            root: world.dir.path(),
+            store: &world.store,
+            stat_cache: &world.stat_cache,
+            last_keys: &last_keys,
+            link_mode: LinkMode::Copy,
+            interrupt: &interrupt,
+            executor: &world.executor,
+        },
+    );
+    let mut decided = HashMap::new();
+    for id in graph.topological_order() {
+        let preview = builder.preview(id, &decided);
+        decided.insert(id, preview);
+    }
+    let by_name = |name: &str| &decided[&graph.action_by_name(name).unwrap()];
+    assert!(matches!(
+        by_name("a"),
+        Preview::Cached { restore: true, .. }
+    ));
+    assert!(
+        matches!(by_name("b"), Preview::Cached { restore: false, .. }),
+        "{:?}",
+        by_name("b")
     );
 }

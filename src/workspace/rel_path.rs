@@ -1,7 +1,7 @@
 //! Workspace-relative paths: normalised, `/`-separated, and never outside the workspace.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// A normalised path relative to the workspace root: no `.` or `..` parts, no leading or
 /// trailing `/`. The empty path is the root itself.
@@ -98,9 +98,12 @@ impl RelPath {
                 return Ok(());
             };
             if meta.file_type().is_symlink() {
-                let inside = prefix
-                    .canonicalize()
-                    .is_ok_and(|target| target.starts_with(root));
+                let inside = match prefix.canonicalize() {
+                    Ok(target) => target.starts_with(root),
+                    // A dangling link (an output whose target is gone) leads nowhere yet:
+                    // judge where its text points, so the build that recreates it can run.
+                    Err(_) => points_inside(&prefix, root),
+                };
                 if !inside {
                     let link = prefix.strip_prefix(root).unwrap_or(&prefix);
                     return Err(PathProblem::ThroughSymlink {
@@ -111,6 +114,31 @@ impl RelPath {
         }
         Ok(())
     }
+}
+
+/// Whether the symlink at `link` names a place inside `root`, judged from its text alone.
+fn points_inside(link: &Path, root: &Path) -> bool {
+    let Ok(target) = std::fs::read_link(link) else {
+        return false;
+    };
+    let base = if target.is_absolute() {
+        PathBuf::new()
+    } else {
+        link.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let mut resolved = PathBuf::new();
+    for part in base.join(target).components() {
+        match part {
+            Component::ParentDir => {
+                if !resolved.pop() {
+                    return false;
+                }
+            }
+            Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved.starts_with(root)
 }
 
 fn has_drive_letter(text: &str) -> bool {
@@ -161,5 +189,25 @@ mod tests {
             .map(str::to_string)
             .collect();
         assert_eq!(ancestors, ["a", "a/b"]);
+    }
+
+    #[test]
+    fn dangling_links_are_judged_by_where_they_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("out")).unwrap();
+        std::os::unix::fs::symlink("d/a.txt", root.join("out/inside")).unwrap();
+        std::os::unix::fs::symlink("../../../nowhere", root.join("out/outside")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", root.join("out/absolute")).unwrap();
+        let check = |path: &str| RelPath::parse(path).unwrap().check_symlinks(&root);
+        assert_eq!(check("out/inside"), Ok(()));
+        assert!(matches!(
+            check("out/outside"),
+            Err(PathProblem::ThroughSymlink { .. })
+        ));
+        assert!(matches!(
+            check("out/absolute"),
+            Err(PathProblem::ThroughSymlink { .. })
+        ));
     }
 }
