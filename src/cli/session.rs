@@ -56,5 +56,6 @@ impl Session {
     /// Keeps what hashing learned; losing it costs a rehash next time, never a wrong result.
     pub fn save(&self) {
         let _ = self.stat_cache.save();
+        let _ = self.last_keys.save();
     }
 }

@@ -481,7 +481,7 @@ impl Work for Builder<'_> {
                     Ok(()) => {
                         let outputs = self.record(action, &result);
                         // Losing this record only loses the explanation next time.
-                        let _ = self.cx.last_keys.set(&action.name, &key);
+                        let _ = self.cx.last_keys.set(&action.name, &key, digest);
                         return Check::Done(Outcome::Cached(Done {
                             key: Some(digest),
                             outputs,
@@ -554,7 +554,10 @@ impl Work for Builder<'_> {
             return failed(format!("cannot store its result: {e}"));
         }
         let outputs = self.record(action, &result);
-        let _ = self.cx.last_keys.set(&action.name, &pending.key);
+        let _ = self
+            .cx
+            .last_keys
+            .set(&action.name, &pending.key, pending.digest);
         Outcome::Ran(Done {
             key: Some(pending.digest),
             outputs,

@@ -101,6 +101,7 @@ impl World {
         };
         let targets = graph.topological_order();
         let outcomes = scheduler::run(&graph, &targets, &builder, &options, &|| false, &mut |_| {});
+        last_keys.save().unwrap();
         outcomes
             .into_iter()
             .map(|(id, outcome)| {

@@ -1,67 +1,108 @@
 //! The key each action had when it last finished, so that `explain` and the build can say
-//! what changed since: `.zenbuild/state/keys/<digest of the action name>.json`.
+//! what changed since.
+//!
+//! Two parts under `.zenbuild/state/`: `last-keys`, one line per action (`<key digest>
+//! <action name>`), read once when a build starts and written once at its end if anything
+//! changed; and `keys/<digest>.json`, each key's fields, written once per distinct key. A
+//! no-op build of thousands of cached actions therefore writes nothing here.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash::{ActionKey, Digest};
 
-pub const KEYS_DIR: &str = ".zenbuild/state/keys";
+pub const STATE_DIR: &str = ".zenbuild/state";
 
 #[derive(Debug)]
 pub struct LastKeys {
     dir: PathBuf,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Record {
-    action: String,
-    key: ActionKey,
+    index: Mutex<HashMap<String, Digest>>,
+    changed: AtomicBool,
 }
 
 impl LastKeys {
+    /// The record of the workspace at `root`; a missing or unreadable index is an empty one,
+    /// which only costs explanations ("never built"), never correctness.
     pub fn in_workspace(root: &Path) -> LastKeys {
+        let dir = root.join(STATE_DIR);
+        let text = std::fs::read_to_string(dir.join("last-keys")).unwrap_or_default();
+        let index = text
+            .lines()
+            .filter_map(|line| {
+                let (digest, name) = line.split_once(' ')?;
+                Some((name.to_string(), digest.parse().ok()?))
+            })
+            .collect();
         LastKeys {
-            dir: root.join(KEYS_DIR),
+            dir,
+            index: Mutex::new(index),
+            changed: AtomicBool::new(false),
         }
     }
 
-    /// The key `action` had last time; `None` if it never finished (or the record is
-    /// unreadable, which only costs the explanation, never correctness).
+    fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Digest>> {
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The key `action` had last time, if it ever finished and its record is readable.
     pub fn get(&self, action: &str) -> Option<ActionKey> {
-        let bytes = std::fs::read(self.path(action)).ok()?;
-        let record: Record = serde_json::from_slice(&bytes).ok()?;
-        (record.action == action).then_some(record.key)
+        let digest = *self.index().get(action)?;
+        let bytes = std::fs::read(self.record_path(&digest)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
-    /// Records `key` for `action`, replacing the previous record in one rename.
-    pub fn set(&self, action: &str, key: &ActionKey) -> io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let record = Record {
-            action: action.to_string(),
-            key: key.clone(),
-        };
-        let json = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
-        let path = self.path(action);
-        let temp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let written = std::fs::File::create(&temp).and_then(|mut file| file.write_all(&json));
-        match written.and_then(|()| std::fs::rename(&temp, &path)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = std::fs::remove_file(&temp);
-                Err(e)
-            }
+    /// Records that `action` finished with `key` (whose digest is `digest`).
+    pub fn set(&self, action: &str, key: &ActionKey, digest: Digest) -> io::Result<()> {
+        if self.index().get(action) == Some(&digest) {
+            return Ok(());
         }
+        let record = self.record_path(&digest);
+        if !record.exists() {
+            let json = serde_json::to_vec_pretty(key).map_err(io::Error::other)?;
+            write_atomically(&record, &json)?;
+        }
+        self.index().insert(action.to_string(), digest);
+        self.changed.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
-    fn path(&self, action: &str) -> PathBuf {
-        // Action names hold `@`, `=` and `,`: a digest makes a plain, bounded file name.
-        self.dir.join(format!(
-            "{}.json",
-            &Digest::of(action.as_bytes()).to_hex()[..32]
-        ))
+    /// Writes the index if anything changed since it was read.
+    pub fn save(&self) -> io::Result<()> {
+        if !self.changed.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut lines: Vec<String> = self
+            .index()
+            .iter()
+            .map(|(name, digest)| format!("{digest} {name}\n"))
+            .collect();
+        lines.sort();
+        write_atomically(&self.dir.join("last-keys"), lines.concat().as_bytes())
+    }
+
+    fn record_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join("keys").join(format!("{digest}.json"))
+    }
+}
+
+/// Replaces `path` in one rename, so a reader sees the old file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp).and_then(|mut file| file.write_all(bytes));
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
     }
 }
 
@@ -82,24 +123,51 @@ mod tests {
         }
     }
 
+    fn set(keys: &LastKeys, action: &str, cmd: &str) {
+        let key = key(cmd);
+        keys.set(action, &key, key.digest()).unwrap();
+    }
+
     #[test]
-    fn remembers_the_latest_key_per_action() {
+    fn remembers_the_latest_key_per_action_across_builds() {
         let dir = tempfile::tempdir().unwrap();
         let keys = LastKeys::in_workspace(dir.path());
         assert!(keys.get("fit@lr=0.1").is_none());
-        keys.set("fit@lr=0.1", &key("a")).unwrap();
-        keys.set("fit@lr=0.1", &key("b")).unwrap();
-        keys.set("fit@lr=0.2", &key("c")).unwrap();
-        assert_eq!(keys.get("fit@lr=0.1").unwrap().cmd, "b");
-        assert_eq!(keys.get("fit@lr=0.2").unwrap().cmd, "c");
+        set(&keys, "fit@lr=0.1", "a");
+        set(&keys, "fit@lr=0.1", "b");
+        set(&keys, "fit@lr=0.2", "c");
+        keys.save().unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        assert_eq!(again.get("fit@lr=0.1").unwrap().cmd, "b");
+        assert_eq!(again.get("fit@lr=0.2").unwrap().cmd, "c");
+    }
+
+    #[test]
+    fn an_unchanged_key_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        set(&keys, "a", "x");
+        keys.save().unwrap();
+        let index = dir.path().join(STATE_DIR).join("last-keys");
+        let before = std::fs::metadata(&index).unwrap().modified().unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "a", "x");
+        again.save().unwrap();
+        assert_eq!(
+            std::fs::metadata(&index).unwrap().modified().unwrap(),
+            before
+        );
+        assert!(!again.changed.load(Ordering::Relaxed));
     }
 
     #[test]
     fn an_unreadable_record_is_no_record() {
         let dir = tempfile::tempdir().unwrap();
         let keys = LastKeys::in_workspace(dir.path());
-        keys.set("a", &key("x")).unwrap();
-        std::fs::write(keys.path("a"), b"{ not json").unwrap();
+        set(&keys, "a", "x");
+        std::fs::write(keys.record_path(&key("x").digest()), b"{ not json").unwrap();
         assert!(keys.get("a").is_none());
+        std::fs::write(dir.path().join(STATE_DIR).join("last-keys"), b"garbage\n").unwrap();
+        assert!(LastKeys::in_workspace(dir.path()).get("a").is_none());
     }
 }

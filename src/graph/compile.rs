@@ -12,7 +12,7 @@ use crate::manifest::interpolate::{Vars, interpolate};
 use crate::manifest::model::{MatrixAxis, Step, StepBody};
 use crate::manifest::template::resolve_templates;
 use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
-use crate::workspace::RelPath;
+use crate::workspace::{RelPath, SymlinkGuard};
 
 /// Compiles a loaded manifest whose workspace root is `root` into the action graph.
 /// `diags` are the problems loading found; every problem is reported together.
@@ -35,7 +35,7 @@ pub fn compile(
     let mut expander = Expander {
         manifest,
         project: &project,
-        root: &canonical_root,
+        symlinks: SymlinkGuard::new(&canonical_root),
         diags: &mut diags,
         step_names: manifest
             .steps
@@ -138,7 +138,8 @@ fn step_body(
 struct Expander<'a> {
     manifest: &'a Manifest,
     project: &'a str,
-    root: &'a Path,
+    /// Remembers which path prefixes were looked at, so each is looked at once.
+    symlinks: SymlinkGuard<'a>,
     diags: &'a mut Vec<Diag>,
     step_names: HashSet<&'a str>,
     actions: Vec<Action>,
@@ -333,7 +334,7 @@ impl Expander<'_> {
             ArtifactKind::File
         };
         let checked = RelPath::parse(text).and_then(|path| {
-            path.check_symlinks(self.root)?;
+            self.symlinks.check(&path)?;
             Ok(path)
         });
         match checked {

@@ -324,7 +324,20 @@ impl<'a> Linker<'a> {
                 dag.add_edge(action_nodes[index], artifact_nodes[output.0], ());
             }
         }
+        let step_index = steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (step.name.clone(), index))
+            .collect();
+        let action_index = self
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(index, action)| (action.name.clone(), ActionId(index)))
+            .collect();
         Graph {
+            step_index,
+            action_index,
             project,
             actions: self.actions,
             artifacts: self.artifacts,

@@ -9,6 +9,8 @@ mod globs;
 mod link;
 pub mod render;
 
+use std::collections::HashMap;
+
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use action::{Action, ActionId, Resources, instance_name};
@@ -59,6 +61,9 @@ pub struct Graph {
     pub dag: DiGraph<Node, ()>,
     pub action_nodes: Vec<NodeIndex>,
     pub artifact_nodes: Vec<NodeIndex>,
+    /// Steps and actions by name, so that selecting targets stays linear in their number.
+    pub(crate) step_index: HashMap<String, usize>,
+    pub(crate) action_index: HashMap<String, ActionId>,
 }
 
 impl Graph {
@@ -71,7 +76,7 @@ impl Graph {
     }
 
     pub fn step(&self, name: &str) -> Option<&StepInfo> {
-        self.steps.iter().find(|step| step.name == name)
+        self.step_index.get(name).map(|&index| &self.steps[index])
     }
 
     pub fn pipeline(&self, name: &str) -> Option<&PipelineInfo> {
@@ -79,10 +84,7 @@ impl Graph {
     }
 
     pub fn action_by_name(&self, name: &str) -> Option<ActionId> {
-        self.actions
-            .iter()
-            .position(|action| action.name == name)
-            .map(ActionId)
+        self.action_index.get(name).copied()
     }
 
     /// The actions of a pipeline's steps and everything they depend on, in dependency order.

@@ -4,7 +4,7 @@ mod rel_path;
 
 use std::path::{Path, PathBuf};
 
-pub use rel_path::{PathProblem, RelPath};
+pub use rel_path::{PathProblem, RelPath, SymlinkGuard};
 
 pub const MANIFEST_NAME: &str = "zenbuild.kdl";
 

@@ -1,5 +1,6 @@
 //! Workspace-relative paths: normalised, `/`-separated, and never outside the workspace.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -88,31 +89,85 @@ impl RelPath {
     }
 
     /// Fails when an existing part of the path is a symlink that leads outside `root`.
-    /// `root` must be canonical.
+    /// `root` must be canonical. [`SymlinkGuard`] does the same for many paths at once.
     pub fn check_symlinks(&self, root: &Path) -> Result<(), PathProblem> {
-        let mut prefix = root.to_path_buf();
-        for part in self.0.split('/').filter(|p| !p.is_empty()) {
-            prefix.push(part);
-            let Ok(meta) = prefix.symlink_metadata() else {
-                // Nothing further exists yet (an output not built), so nothing can lead out.
-                return Ok(());
-            };
-            if meta.file_type().is_symlink() {
-                let inside = match prefix.canonicalize() {
-                    Ok(target) => target.starts_with(root),
-                    // A dangling link (an output whose target is gone) leads nowhere yet:
-                    // judge where its text points, so the build that recreates it can run.
-                    Err(_) => points_inside(&prefix, root),
-                };
-                if !inside {
-                    let link = prefix.strip_prefix(root).unwrap_or(&prefix);
-                    return Err(PathProblem::ThroughSymlink {
-                        link: link.display().to_string(),
-                    });
+        SymlinkGuard::new(root).check(self)
+    }
+}
+
+/// Checks paths for symlinks leading out of the workspace, remembering every prefix it has
+/// looked at: a thousand outputs under `out/` cost one look at `out`, not a thousand.
+pub struct SymlinkGuard<'a> {
+    root: &'a Path,
+    seen: HashMap<String, Prefix>,
+}
+
+#[derive(Clone)]
+enum Prefix {
+    /// Exists, and is no way out (a directory, a file, or a symlink that stays inside).
+    Inside,
+    /// Does not exist, so nothing below it can lead anywhere yet.
+    Missing,
+    Outside(PathProblem),
+}
+
+impl<'a> SymlinkGuard<'a> {
+    /// `root` must be canonical.
+    pub fn new(root: &'a Path) -> SymlinkGuard<'a> {
+        SymlinkGuard {
+            root,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn check(&mut self, path: &RelPath) -> Result<(), PathProblem> {
+        let ends = path
+            .0
+            .match_indices('/')
+            .map(|(index, _)| index)
+            .chain(std::iter::once(path.0.len()))
+            .filter(|&end| end > 0);
+        for end in ends {
+            let prefix = &path.0[..end];
+            let state = match self.seen.get(prefix) {
+                Some(state) => state.clone(),
+                None => {
+                    let state = self.look(prefix);
+                    self.seen.insert(prefix.to_string(), state.clone());
+                    state
                 }
+            };
+            match state {
+                Prefix::Inside => {}
+                Prefix::Missing => return Ok(()),
+                Prefix::Outside(problem) => return Err(problem),
             }
         }
         Ok(())
+    }
+
+    fn look(&self, prefix: &str) -> Prefix {
+        let absolute = self.root.join(prefix);
+        let Ok(meta) = absolute.symlink_metadata() else {
+            // Nothing further exists yet (an output not built), so nothing can lead out.
+            return Prefix::Missing;
+        };
+        if !meta.file_type().is_symlink() {
+            return Prefix::Inside;
+        }
+        let inside = match absolute.canonicalize() {
+            Ok(target) => target.starts_with(self.root),
+            // A dangling link (an output whose target is gone) leads nowhere yet: judge
+            // where its text points, so the build that recreates it can run.
+            Err(_) => points_inside(&absolute, self.root),
+        };
+        if inside {
+            Prefix::Inside
+        } else {
+            Prefix::Outside(PathProblem::ThroughSymlink {
+                link: prefix.to_string(),
+            })
+        }
     }
 }
 
