@@ -71,15 +71,18 @@ impl World {
         std::fs::write(self.dir.path().join(path), text).unwrap();
     }
 
-    /// Builds everything; returns each action's status and reasons, by name.
-    fn build(&self) -> HashMap<String, (&'static str, Vec<String>)> {
+    fn graph(&self) -> Graph {
         let (manifest, problems) =
             crate::manifest::load(&self.dir.path().join("zenbuild.kdl")).unwrap();
-        let graph = crate::graph::compile(&manifest, self.dir.path(), problems).unwrap();
+        crate::graph::compile(&manifest, self.dir.path(), problems).unwrap()
+    }
+
+    /// Runs `work` with a builder over this world, as one build would.
+    fn with_builder<T>(&self, graph: &Graph, work: impl FnOnce(&Builder) -> T) -> T {
         let last_keys = LastKeys::in_workspace(self.dir.path());
         let interrupt = Interrupt::new();
         let builder = Builder::new(
-            &graph,
+            graph,
             Context {
                 root: self.dir.path(),
                 store: &self.store,
@@ -90,6 +93,14 @@ impl World {
                 executor: &self.executor,
             },
         );
+        let result = work(&builder);
+        last_keys.save().unwrap();
+        result
+    }
+
+    /// Builds everything; returns each action's status and reasons, by name.
+    fn build(&self) -> HashMap<String, (&'static str, Vec<String>)> {
+        let graph = self.graph();
         let options = Options {
             capacity: Capacity {
                 cpus: 2,
@@ -100,8 +111,9 @@ impl World {
             check_threads: 1,
         };
         let targets = graph.topological_order();
-        let outcomes = scheduler::run(&graph, &targets, &builder, &options, &|| false, &mut |_| {});
-        last_keys.save().unwrap();
+        let outcomes = self.with_builder(&graph, |builder| {
+            scheduler::run(&graph, &targets, builder, &options, &|| false, &mut |_| {})
+        });
         outcomes
             .into_iter()
             .map(|(id, outcome)| {
@@ -112,6 +124,23 @@ impl World {
                 };
                 (graph.action(id).name.clone(), (outcome.status(), reasons))
             })
+            .collect()
+    }
+
+    /// What a build would do with each action, by name, without doing it.
+    fn previews(&self) -> HashMap<String, Preview> {
+        let graph = self.graph();
+        let decided = self.with_builder(&graph, |builder| {
+            let mut decided = HashMap::new();
+            for id in graph.topological_order() {
+                let preview = builder.preview(id, &decided);
+                decided.insert(id, preview);
+            }
+            decided
+        });
+        decided
+            .into_iter()
+            .map(|(id, preview)| (graph.action(id).name.clone(), preview))
             .collect()
     }
 
@@ -247,29 +276,8 @@ fn preview_decides_without_running_or_restoring() {
     world.build();
     world.write("in.txt", "2");
     std::fs::remove_file(world.dir.path().join("c.txt")).unwrap();
-    let (manifest, problems) =
-        crate::manifest::load(&world.dir.path().join("zenbuild.kdl")).unwrap();
-    let graph = crate::graph::compile(&manifest, world.dir.path(), problems).unwrap();
-    let last_keys = LastKeys::in_workspace(world.dir.path());
-    let interrupt = Interrupt::new();
-    let builder = Builder::new(
-        &graph,
-        Context {
-            root: world.dir.path(),
-            store: &world.store,
-            stat_cache: &world.stat_cache,
-            last_keys: &last_keys,
-            link_mode: LinkMode::Copy,
-            interrupt: &interrupt,
-            executor: &world.executor,
-        },
-    );
-    let mut decided = HashMap::new();
-    for id in graph.topological_order() {
-        let preview = builder.preview(id, &decided);
-        decided.insert(id, preview);
-    }
-    let by_name = |name: &str| &decided[&graph.action_by_name(name).unwrap()];
+    let previews = world.previews();
+    let by_name = |name: &str| &previews[name];
     assert!(matches!(by_name("a"), Preview::Runs { .. }));
     assert!(matches!(by_name("b"), Preview::AfterRun { .. }));
     assert!(matches!(
@@ -294,29 +302,8 @@ fn preview_knows_files_inside_a_cached_directory_output() {
     let world = World::new(manifest, &[("in.txt", "1")]);
     world.build();
     std::fs::remove_dir_all(world.dir.path().join("d")).unwrap();
-    let (manifest, problems) =
-        crate::manifest::load(&world.dir.path().join("zenbuild.kdl")).unwrap();
-    let graph = crate::graph::compile(&manifest, world.dir.path(), problems).unwrap();
-    let last_keys = LastKeys::in_workspace(world.dir.path());
-    let interrupt = Interrupt::new();
-    let builder = Builder::new(
-        &graph,
-        Context {
-            root: world.dir.path(),
-            store: &world.store,
-            stat_cache: &world.stat_cache,
-            last_keys: &last_keys,
-            link_mode: LinkMode::Copy,
-            interrupt: &interrupt,
-            executor: &world.executor,
-        },
-    );
-    let mut decided = HashMap::new();
-    for id in graph.topological_order() {
-        let preview = builder.preview(id, &decided);
-        decided.insert(id, preview);
-    }
-    let by_name = |name: &str| &decided[&graph.action_by_name(name).unwrap()];
+    let previews = world.previews();
+    let by_name = |name: &str| &previews[name];
     assert!(matches!(
         by_name("a"),
         Preview::Cached { restore: true, .. }
