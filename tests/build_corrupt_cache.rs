@@ -99,7 +99,9 @@ fn writing_through_a_hardlinked_output_is_caught() {
     assert_eq!(out.read("out/made.txt"), "data\ndata\n");
 }
 
-/// An action-cache entry that does not decode (a torn write) is a miss, not an error.
+/// An action-cache entry that does not decode (a torn write) is a miss, not an error. While
+/// the outputs the step last left are in place nothing needs the entry; once one has to be
+/// restored, the step runs again.
 #[test]
 fn an_undecodable_action_result_reruns_the_step() {
     let out = Test::new()
@@ -118,6 +120,18 @@ fn an_undecodable_action_result_reruns_the_step() {
     std::fs::write(&entry, "{ \"output_files\": [").expect("tear the entry");
 
     let out = out.again().build(&[]).run().success();
+    assert_eq!(
+        out.report().cached(),
+        ["make", "use"],
+        "outputs in place need no entry"
+    );
+
+    let out = out
+        .again()
+        .remove("out/made.txt")
+        .build(&[])
+        .run()
+        .success();
     let report = out.report();
     assert_eq!(report.status("make"), "ran", "{report}");
     assert!(report.reasons("make").contains("corrupt"), "{report}");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::event::{Done, Failure, Outcome};
 use super::executor::Executor;
 use super::interrupt::Interrupt;
-use super::last_keys::LastKeys;
+use super::last_keys::{Finished, LastKeys};
 use super::local::{Command, DEFAULT_GRACE, RunOutcome};
 use super::reason::key_changes;
 use super::resources::Grant;
@@ -186,6 +186,65 @@ impl<'a> Builder<'a> {
             }
         }
         outputs
+    }
+
+    /// How the action last finished, if that was under `digest` and its outputs are still
+    /// exactly as it left them: then there is nothing to look up or restore.
+    fn unchanged(&self, action: &Action, digest: Digest) -> Option<Finished> {
+        let finished = self.cx.last_keys.finished(&action.name)?;
+        if finished.key != digest || finished.outputs.len() != action.outputs.len() {
+            return None;
+        }
+        let in_place = finished.outputs.iter().all(|(path, recorded, executable)| {
+            let absolute = self.cx.root.join(path.trim_end_matches('/'));
+            if path.ends_with('/') {
+                hash_tree(&absolute, self.cx.stat_cache).is_ok_and(|tree| tree.digest == *recorded)
+            } else {
+                self.cx
+                    .stat_cache
+                    .digest_file(&absolute)
+                    .is_ok_and(|file| file.digest == *recorded && file.executable == *executable)
+            }
+        });
+        if !in_place {
+            return None;
+        }
+        let mut produced = self.produced();
+        for (&output, (_, recorded, executable)) in action.outputs.iter().zip(&finished.outputs) {
+            produced.insert(output, (*recorded, *executable));
+        }
+        Some(finished)
+    }
+
+    /// Remembers that the action finished under `key` with the outputs now recorded for it.
+    fn remember(
+        &self,
+        action: &Action,
+        key: &ActionKey,
+        digest: Digest,
+        logs: Option<(Digest, Digest)>,
+    ) {
+        let produced = self.produced();
+        let outputs = action
+            .outputs
+            .iter()
+            .filter_map(|output| {
+                let (recorded, executable) = produced.get(output)?;
+                Some((
+                    self.graph.artifact(*output).display_path(),
+                    *recorded,
+                    *executable,
+                ))
+            })
+            .collect();
+        drop(produced);
+        let finished = Finished {
+            key: digest,
+            outputs,
+            logs,
+        };
+        // Losing this record only costs an explanation and a cache lookup next time.
+        let _ = self.cx.last_keys.set(&action.name, key, finished);
     }
 
     /// Whether the workspace already holds exactly what `result` records.
@@ -429,6 +488,12 @@ impl Builder<'_> {
             Err(message) => return Preview::Fails { message },
         };
         let digest = key.digest();
+        if action.cache && self.unchanged(action, digest).is_some() {
+            return Preview::Cached {
+                key: digest,
+                restore: false,
+            };
+        }
         if action.cache
             && let Ok(Some(result)) = self.cx.store.get_action_result(&digest)
         {
@@ -462,6 +527,22 @@ impl Work for Builder<'_> {
             }
         };
         let digest = key.digest();
+        if action.cache
+            && let Some(finished) = self.unchanged(action, digest)
+        {
+            return Check::Done(Outcome::Cached(Done {
+                key: Some(digest),
+                outputs: finished
+                    .outputs
+                    .iter()
+                    .map(|(path, d, _)| (path.clone(), *d))
+                    .collect(),
+                duration: started.elapsed(),
+                reasons: Vec::new(),
+                source: Some("local".into()),
+                logs: finished.logs,
+            }));
+        }
         if !action.cache {
             let reasons = self.reasons(action, &key);
             return Check::Run(Pending {
@@ -480,8 +561,8 @@ impl Work for Builder<'_> {
                 match restored {
                     Ok(()) => {
                         let outputs = self.record(action, &result);
-                        // Losing this record only loses the explanation next time.
-                        let _ = self.cx.last_keys.set(&action.name, &key, digest);
+                        let logs = result.stdout_digest.zip(result.stderr_digest);
+                        self.remember(action, &key, digest, logs);
                         return Check::Done(Outcome::Cached(Done {
                             key: Some(digest),
                             outputs,
@@ -554,10 +635,8 @@ impl Work for Builder<'_> {
             return failed(format!("cannot store its result: {e}"));
         }
         let outputs = self.record(action, &result);
-        let _ = self
-            .cx
-            .last_keys
-            .set(&action.name, &pending.key, pending.digest);
+        let logs = result.stdout_digest.zip(result.stderr_digest);
+        self.remember(action, &pending.key, pending.digest, logs);
         Outcome::Ran(Done {
             key: Some(pending.digest),
             outputs,

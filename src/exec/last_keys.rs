@@ -1,10 +1,11 @@
 //! The key each action had when it last finished, so that `explain` and the build can say
 //! what changed since.
 //!
-//! Two parts under `.zenbuild/state/`: `last-keys`, one line per action (`<key digest>
-//! <action name>`), read once when a build starts and written once at its end if anything
-//! changed; and `keys/<digest>.json`, each key's fields, written once per distinct key. A
-//! no-op build of thousands of cached actions therefore writes nothing here.
+//! Two parts under `.zenbuild/state/`: `last-keys`, one JSON line per action (its name, key
+//! digest, and the digests of the outputs it left), read once when a build starts and written
+//! once at its end if anything changed; and `keys/<digest>.json`, each key's fields, written
+//! once per distinct key. A no-op build of thousands of cached actions writes nothing here,
+//! and an action whose key and outputs are unchanged needs no action-cache lookup at all.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -12,14 +13,33 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use serde::{Deserialize, Serialize};
+
 use crate::hash::{ActionKey, Digest};
+
+/// How an action last finished: under which key, leaving which outputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finished {
+    pub key: Digest,
+    /// Each declared output's path (directories end in `/`), digest and executable bit.
+    pub outputs: Vec<(String, Digest, bool)>,
+    /// The captured stdout and stderr in the store.
+    pub logs: Option<(Digest, Digest)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    action: String,
+    #[serde(flatten)]
+    finished: Finished,
+}
 
 pub const STATE_DIR: &str = ".zenbuild/state";
 
 #[derive(Debug)]
 pub struct LastKeys {
     dir: PathBuf,
-    index: Mutex<HashMap<String, Digest>>,
+    index: Mutex<HashMap<String, Finished>>,
     changed: AtomicBool,
 }
 
@@ -31,10 +51,8 @@ impl LastKeys {
         let text = std::fs::read_to_string(dir.join("last-keys")).unwrap_or_default();
         let index = text
             .lines()
-            .filter_map(|line| {
-                let (digest, name) = line.split_once(' ')?;
-                Some((name.to_string(), digest.parse().ok()?))
-            })
+            .filter_map(|line| serde_json::from_str::<Line>(line).ok())
+            .map(|line| (line.action, line.finished))
             .collect();
         LastKeys {
             dir,
@@ -43,7 +61,7 @@ impl LastKeys {
         }
     }
 
-    fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Digest>> {
+    fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Finished>> {
         self.index
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -51,22 +69,27 @@ impl LastKeys {
 
     /// The key `action` had last time, if it ever finished and its record is readable.
     pub fn get(&self, action: &str) -> Option<ActionKey> {
-        let digest = *self.index().get(action)?;
+        let digest = self.index().get(action)?.key;
         let bytes = std::fs::read(self.record_path(&digest)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Records that `action` finished with `key` (whose digest is `digest`).
-    pub fn set(&self, action: &str, key: &ActionKey, digest: Digest) -> io::Result<()> {
-        if self.index().get(action) == Some(&digest) {
+    /// How `action` last finished.
+    pub fn finished(&self, action: &str) -> Option<Finished> {
+        self.index().get(action).cloned()
+    }
+
+    /// Records that `action` finished with `key`, as `finished` says.
+    pub fn set(&self, action: &str, key: &ActionKey, finished: Finished) -> io::Result<()> {
+        if self.index().get(action) == Some(&finished) {
             return Ok(());
         }
-        let record = self.record_path(&digest);
+        let record = self.record_path(&finished.key);
         if !record.exists() {
             let json = serde_json::to_vec_pretty(key).map_err(io::Error::other)?;
             write_atomically(&record, &json)?;
         }
-        self.index().insert(action.to_string(), digest);
+        self.index().insert(action.to_string(), finished);
         self.changed.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -79,7 +102,13 @@ impl LastKeys {
         let mut lines: Vec<String> = self
             .index()
             .iter()
-            .map(|(name, digest)| format!("{digest} {name}\n"))
+            .filter_map(|(action, finished)| {
+                let line = Line {
+                    action: action.clone(),
+                    finished: finished.clone(),
+                };
+                serde_json::to_string(&line).ok().map(|json| json + "\n")
+            })
             .collect();
         lines.sort();
         write_atomically(&self.dir.join("last-keys"), lines.concat().as_bytes())
@@ -125,7 +154,12 @@ mod tests {
 
     fn set(keys: &LastKeys, action: &str, cmd: &str) {
         let key = key(cmd);
-        keys.set(action, &key, key.digest()).unwrap();
+        let finished = Finished {
+            key: key.digest(),
+            outputs: vec![("out/a.txt".into(), Digest::of(b"a"), false)],
+            logs: None,
+        };
+        keys.set(action, &key, finished).unwrap();
     }
 
     #[test]
@@ -139,6 +173,10 @@ mod tests {
         keys.save().unwrap();
         let again = LastKeys::in_workspace(dir.path());
         assert_eq!(again.get("fit@lr=0.1").unwrap().cmd, "b");
+        assert_eq!(
+            again.finished("fit@lr=0.1").unwrap().outputs[0].0,
+            "out/a.txt"
+        );
         assert_eq!(again.get("fit@lr=0.2").unwrap().cmd, "c");
     }
 
