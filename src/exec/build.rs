@@ -150,20 +150,10 @@ impl<'a> Builder<'a> {
     /// Remembers the digests of what `result` holds, for dependents' keys, and returns them
     /// by path for reports.
     fn record(&self, action: &Action, result: &ActionResult) -> BTreeMap<String, Digest> {
-        let mut by_path: HashMap<String, (Digest, bool)> = HashMap::new();
-        for file in &result.output_files {
-            by_path.insert(file.path.clone(), (file.digest, file.executable));
-        }
-        for link in &result.output_symlinks {
-            let bytes = [SYMLINK_HEADER, link.target.as_bytes()].concat();
-            by_path.insert(link.path.clone(), (Digest::of(&bytes), false));
-        }
-        for directory in &result.output_directories {
-            by_path.insert(
-                format!("{}/", directory.path),
-                (directory.tree_digest, false),
-            );
-        }
+        let by_path: HashMap<String, (Digest, bool)> = recorded_outputs(result)
+            .into_iter()
+            .map(|(path, digest, executable)| (path, (digest, executable)))
+            .collect();
         let mut produced = self.produced();
         let mut outputs = BTreeMap::new();
         for &output in &action.outputs {
@@ -195,17 +185,10 @@ impl<'a> Builder<'a> {
         if finished.key != digest || finished.outputs.len() != action.outputs.len() {
             return None;
         }
-        let in_place = finished.outputs.iter().all(|(path, recorded, executable)| {
-            let absolute = self.cx.root.join(path.trim_end_matches('/'));
-            if path.ends_with('/') {
-                hash_tree(&absolute, self.cx.stat_cache).is_ok_and(|tree| tree.digest == *recorded)
-            } else {
-                self.cx
-                    .stat_cache
-                    .digest_file(&absolute)
-                    .is_ok_and(|file| file.digest == *recorded && file.executable == *executable)
-            }
-        });
+        let in_place = finished
+            .outputs
+            .iter()
+            .all(|(path, recorded, executable)| self.in_place(path, *recorded, *executable));
         if !in_place {
             return None;
         }
@@ -249,23 +232,22 @@ impl<'a> Builder<'a> {
 
     /// Whether the workspace already holds exactly what `result` records.
     fn outputs_in_place(&self, result: &ActionResult) -> bool {
-        let files = result.output_files.iter().all(|file| {
-            self.cx
-                .stat_cache
-                .digest_file(&self.cx.root.join(&file.path))
-                .is_ok_and(|found| {
-                    found.digest == file.digest && found.executable == file.executable
-                })
-        });
-        let links = result.output_symlinks.iter().all(|link| {
-            std::fs::read_link(self.cx.root.join(&link.path))
-                .is_ok_and(|target| target.as_os_str() == link.target.as_str())
-        });
-        let dirs = result.output_directories.iter().all(|dir| {
-            hash_tree(&self.cx.root.join(&dir.path), self.cx.stat_cache)
-                .is_ok_and(|tree| tree.digest == dir.tree_digest)
-        });
-        files && links && dirs
+        recorded_outputs(result)
+            .iter()
+            .all(|(path, digest, executable)| self.in_place(path, *digest, *executable))
+    }
+
+    /// Whether the workspace holds `digest` at `path` (a directory when it ends in `/`).
+    fn in_place(&self, path: &str, digest: Digest, executable: bool) -> bool {
+        let absolute = self.cx.root.join(path.trim_end_matches('/'));
+        if path.ends_with('/') {
+            return hash_tree(&absolute, self.cx.stat_cache)
+                .is_ok_and(|tree| tree.digest == digest);
+        }
+        self.cx
+            .stat_cache
+            .digest_file(&absolute)
+            .is_ok_and(|file| file.digest == digest && file.executable == executable)
     }
 
     /// Why the action must run, compared with the key it had when it last finished.
@@ -646,6 +628,25 @@ impl Work for Builder<'_> {
             logs: result.stdout_digest.zip(result.stderr_digest),
         })
     }
+}
+
+/// Every output `result` records as (path, digest, executable bit), digests as an input digest
+/// of the same path would be: a symlink's over its target text, a directory's its tree's, and
+/// directory paths ending in `/`.
+fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
+    let files = result
+        .output_files
+        .iter()
+        .map(|file| (file.path.clone(), file.digest, file.executable));
+    let links = result.output_symlinks.iter().map(|link| {
+        let bytes = [SYMLINK_HEADER, link.target.as_bytes()].concat();
+        (link.path.clone(), Digest::of(&bytes), false)
+    });
+    let dirs = result
+        .output_directories
+        .iter()
+        .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
+    files.chain(links).chain(dirs).collect()
 }
 
 /// The last `lines` lines of a log file.
