@@ -192,7 +192,7 @@ impl Expander<'_> {
                 .as_ref()
                 .and_then(|dir| {
                     let text = self.interpolate(dir, &vars)?;
-                    self.path(dir, &text, "workdir").map(|(path, _)| path)
+                    self.path(dir, &text, "workdir", true).map(|(path, _)| path)
                 })
                 .unwrap_or_else(RelPath::root);
             let env = body
@@ -287,7 +287,7 @@ impl Expander<'_> {
             );
             return;
         }
-        let Some((path, kind)) = self.path(item, &text, role.plural()) else {
+        let Some((path, kind)) = self.path(item, &text, role.plural(), role == Role::Input) else {
             return;
         };
         if path.is_root() {
@@ -321,12 +321,14 @@ impl Expander<'_> {
         });
     }
 
-    /// Parses and checks a written path; a trailing `/` marks a directory.
+    /// Parses and checks a written path; a trailing `/` marks a directory. `whole` checks the
+    /// last component for a symlink leading out too (paths that are read).
     fn path(
         &mut self,
         item: &Spanned<String>,
         text: &str,
         what: &str,
+        whole: bool,
     ) -> Option<(RelPath, ArtifactKind)> {
         let kind = if text.ends_with('/') {
             ArtifactKind::Dir
@@ -334,7 +336,13 @@ impl Expander<'_> {
             ArtifactKind::File
         };
         let checked = RelPath::parse(text).and_then(|path| {
-            self.symlinks.check(&path)?;
+            // What a step reads must not lead out, its last component included; what it
+            // writes is removed and replaced, so only the directories above it matter.
+            if whole {
+                self.symlinks.check(&path)?;
+            } else {
+                self.symlinks.check_parents(&path)?;
+            }
             Ok(path)
         });
         match checked {

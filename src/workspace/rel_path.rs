@@ -121,11 +121,23 @@ impl<'a> SymlinkGuard<'a> {
     }
 
     pub fn check(&mut self, path: &RelPath) -> Result<(), PathProblem> {
+        self.check_prefixes(path, true)
+    }
+
+    /// Like [`SymlinkGuard::check`], but the last component itself may be a symlink leading
+    /// anywhere: right for an output, which is removed before its step runs and replaced on
+    /// restore, never written through.
+    pub fn check_parents(&mut self, path: &RelPath) -> Result<(), PathProblem> {
+        self.check_prefixes(path, false)
+    }
+
+    fn check_prefixes(&mut self, path: &RelPath, with_last: bool) -> Result<(), PathProblem> {
+        let last = with_last.then_some(path.0.len());
         let ends = path
             .0
             .match_indices('/')
             .map(|(index, _)| index)
-            .chain(std::iter::once(path.0.len()))
+            .chain(last)
             .filter(|&end| end > 0);
         for end in ends {
             let prefix = &path.0[..end];
@@ -264,5 +276,21 @@ mod tests {
             check("out/absolute"),
             Err(PathProblem::ThroughSymlink { .. })
         ));
+    }
+
+    #[test]
+    fn an_output_may_be_a_link_out_but_not_go_through_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink("/tmp", root.join("away")).unwrap();
+        let mut guard = SymlinkGuard::new(&root);
+        let away = RelPath::parse("away").unwrap();
+        assert!(
+            guard.check_parents(&away).is_ok(),
+            "replaced, never followed"
+        );
+        assert!(guard.check(&away).is_err(), "read through");
+        let inside = RelPath::parse("away/x.txt").unwrap();
+        assert!(guard.check_parents(&inside).is_err(), "written through");
     }
 }
