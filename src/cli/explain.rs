@@ -58,12 +58,11 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
                     );
                 }
                 let _ = writeln!(out, "  command: {}", key.cmd);
-                for input in &key.inputs {
+                // The key lists the action's inputs in the action's order.
+                for (input, &artifact) in key.inputs.iter().zip(&action.inputs) {
                     let from = graph
-                        .artifacts
-                        .iter()
-                        .find(|a| a.display_path() == input.path)
-                        .and_then(|a| a.producer)
+                        .artifact(artifact)
+                        .producer
                         .map(|p| format!(" (from {})", graph.action(p).name))
                         .unwrap_or_default();
                     let _ = writeln!(out, "  input {} {}{from}", input.path, input.digest.short());
