@@ -6,6 +6,7 @@
 //! [`workspace`] finds the manifest; [`ui`] renders what the stages report; [`cli`] is the
 //! command line on top.
 
+pub mod atomic_write;
 pub mod cli;
 pub mod error;
 pub mod exec;

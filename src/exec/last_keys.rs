@@ -8,13 +8,14 @@
 //! and an action whose key and outputs are unchanged needs no action-cache lookup at all.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::{Durability, write_atomically};
 use crate::hash::{ActionKey, Digest};
 
 /// How an action last finished: under which key, leaving which outputs.
@@ -87,7 +88,7 @@ impl LastKeys {
         let record = self.record_path(&finished.key);
         if !record.exists() {
             let json = serde_json::to_vec_pretty(key).map_err(io::Error::other)?;
-            write_atomically(&record, &json)?;
+            write(&record, &json)?;
         }
         self.index().insert(action.to_string(), finished);
         self.changed.store(true, Ordering::Relaxed);
@@ -111,7 +112,7 @@ impl LastKeys {
             })
             .collect();
         lines.sort();
-        write_atomically(&self.dir.join("last-keys"), lines.concat().as_bytes())
+        write(&self.dir.join("last-keys"), lines.concat().as_bytes())
     }
 
     fn record_path(&self, digest: &Digest) -> PathBuf {
@@ -119,20 +120,13 @@ impl LastKeys {
     }
 }
 
-/// Replaces `path` in one rename, so a reader sees the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Replaces `path` in one rename, creating its directory. No fsync: a torn index or record
+/// reads as none, which only costs an explanation and a cache lookup.
+fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp).and_then(|mut file| file.write_all(bytes));
-    match written.and_then(|()| std::fs::rename(&temp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(e)
-        }
-    }
+    write_atomically(path, bytes, Durability::Rename)
 }
 
 #[cfg(test)]

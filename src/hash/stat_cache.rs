@@ -17,6 +17,7 @@ use super::file::{FileDigest, FileKind};
 use super::file_system::{FileStat, FileSystem, RealFileSystem};
 use super::path_map::PathMap;
 use super::stat_cache_file;
+use crate::atomic_write::{Durability, write_atomically};
 
 /// An entry recorded less than this long after the file last changed is not trusted.
 ///
@@ -151,7 +152,13 @@ impl StatCache {
             return Ok(false);
         }
         let bytes = stat_cache_file::encode(&self.entries.entries());
-        let written = stat_cache_file::write_atomically(path, &bytes);
+        // No fsync: a torn file fails its checksum on load and the cache is rebuilt, which
+        // is cheaper than an fsync on every run.
+        let written = match path.parent() {
+            Some(parent) => std::fs::create_dir_all(parent),
+            None => Ok(()),
+        }
+        .and_then(|()| write_atomically(path, &bytes, Durability::Rename));
         if written.is_err() {
             self.changed.store(true, Ordering::Relaxed);
         }

@@ -15,13 +15,8 @@
 //! a wrong cache hit. Anything that does not check out is discarded whole and the cache rebuilt
 //! by hashing; a cache never fails a build.
 
-use std::ffi::OsStr;
-use std::io;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use super::digest::Digest;
-use super::file_system::{FileStat, at};
+use super::file_system::FileStat;
 use super::stat_cache::Entry;
 
 const MAGIC: &[u8; 8] = b"zbstat\r\n";
@@ -117,34 +112,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
-/// sees the old file or the new one, never half of one. No fsync: after a crash the file may
-/// be empty or torn, the checksum then fails, and the cache is rebuilt, which is cheaper than
-/// an fsync on every run.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
-    let name = path.file_name().unwrap_or(OsStr::new("stat-cache"));
-    let mut temp_name = name.to_os_string();
-    temp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = parent.join(temp_name);
-    let result = std::fs::write(&temp, bytes)
-        .map_err(|e| at(&temp, e))
-        .and_then(|()| std::fs::rename(&temp, path).map_err(|e| at(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,19 +187,5 @@ mod tests {
         let mut other_version = body;
         other_version[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
         assert_eq!(decode(&reseal(other_version)), None);
-    }
-
-    #[test]
-    fn written_atomically_with_no_temporary_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".zenbuild").join("stat-cache");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![OsStr::new("stat-cache").to_os_string()]);
     }
 }

@@ -33,12 +33,13 @@
 //! the same build compare equal.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::atomic_write::{Durability, write_atomically};
 use crate::exec::event::{Event, Outcome};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
@@ -109,24 +110,8 @@ impl BuildReport {
         let path = path.as_ref();
         let mut text = serde_json::to_string_pretty(&self.document()).map_err(io::Error::other)?;
         text.push('\n');
-        let file_name = path.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the report path names no file")
-        })?;
-        let temp = path.with_file_name(format!(
-            ".{}.{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let written = std::fs::File::create(&temp)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&temp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        // Synced: a report is kept and read later, by people and by CI.
+        write_atomically(path, text.as_bytes(), Durability::Synced)
     }
 
     fn entry(&self, id: ActionId, outcome: &Outcome, graph: &Graph) -> ActionEntry {
