@@ -389,33 +389,7 @@ mod tests {
     use super::*;
     use crate::exec::event::{Done, Failure};
 
-    fn graph() -> Graph {
-        crate::graph::compile_text(
-            r#"
-            step "prepare" {
-                cmd "x"
-                outputs "out/data"
-            }
-            step "fit" {
-                matrix {
-                    lr 0.1 0.3
-                    depth 3
-                }
-                cmd "x {{lr}} {{depth}}"
-                inputs "out/data"
-                outputs "out/model-{{lr}}-{{depth}}.json"
-            }
-            step "report" {
-                cmd "x"
-                inputs "out/model-0.1-3.json" "out/model-0.3-3.json"
-            }
-        "#,
-        )
-    }
-
-    fn id(graph: &Graph, name: &str) -> ActionId {
-        graph.action_by_name(name).unwrap()
-    }
+    use crate::ui::test_pipeline::{graph, id};
 
     fn plain(verbose: bool) -> Look {
         Look {
