@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::session::Session;
-use super::targets::select_or_default;
+use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
 use crate::exec::resources::Capacity;
@@ -26,6 +26,10 @@ pub struct BuildArgs {
     /// Pipelines, steps or actions to build, with their dependencies (default: the default
     /// pipeline)
     pub targets: Vec<String>,
+
+    /// Set by `zenbuild run`: the one target must be a pipeline.
+    #[arg(skip)]
+    pub pipeline_only: bool,
 
     #[command(flatten)]
     pub options: BuildOptions,
@@ -62,6 +66,11 @@ pub struct BuildOptions {
 pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(), Error> {
     let args = &build.options;
     let (manifest, graph) = crate::load_graph(workspace)?;
+    if build.pipeline_only {
+        for name in &build.targets {
+            require_pipeline(&graph, name)?;
+        }
+    }
     let targets = select_or_default(&graph, &build.targets)?;
     let mut progress = Progress::new(&graph, colors, args.verbose, Mode::detect());
     let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {

@@ -100,6 +100,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let Some(command) = cli.command else {
         let build = build::BuildArgs {
             targets: Vec::new(),
+            pipeline_only: false,
             options: cli.build,
         };
         return build::run(&workspace()?, &build, err);
@@ -107,13 +108,12 @@ fn run(cli: Cli) -> Result<(), Error> {
     match command {
         Command::Build(args) => build::run(&workspace()?, &args, err),
         Command::Run(args) => {
-            let workspace = workspace()?;
-            targets::require_pipeline(&workspace, &args.pipeline)?;
             let build = build::BuildArgs {
                 targets: vec![args.pipeline],
+                pipeline_only: true,
                 options: args.build,
             };
-            build::run(&workspace, &build, err)
+            build::run(&workspace()?, &build, err)
         }
         Command::Plan(args) => plan::run(&workspace()?, &args, out),
         Command::Explain(args) => explain::run(&workspace()?, &args, out),

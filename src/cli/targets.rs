@@ -49,8 +49,7 @@ pub fn select_or_default(graph: &Graph, targets: &[String]) -> Result<Vec<Action
 }
 
 /// `zenbuild run NAME` takes a pipeline, not a step or an action.
-pub fn require_pipeline(workspace: &crate::Workspace, name: &str) -> Result<(), Error> {
-    let (_, graph) = crate::load_graph(workspace)?;
+pub fn require_pipeline(graph: &Graph, name: &str) -> Result<(), Error> {
     if graph.pipeline(name).is_some() {
         return Ok(());
     }
