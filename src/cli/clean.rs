@@ -25,21 +25,9 @@ pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<()
     let actions = select(&graph, &args.targets)?;
     let mut removed = 0;
     for id in &actions {
-        let action = graph.action(*id);
-        let declared: Vec<(String, bool)> = action
-            .outputs
-            .iter()
-            .map(|&output| {
-                let artifact = graph.artifact(output);
-                (
-                    artifact.path.to_string(),
-                    artifact.kind == crate::graph::ArtifactKind::Dir,
-                )
-            })
-            .filter(|(path, _)| workspace.root.join(path).symlink_metadata().is_ok())
-            .collect();
+        let mut declared = graph.output_paths(graph.action(*id));
+        declared.retain(|(path, _)| workspace.root.join(path).symlink_metadata().is_ok());
         removed += declared.len();
-        let declared: Vec<(&str, bool)> = declared.iter().map(|(p, d)| (p.as_str(), *d)).collect();
         clear_outputs(&workspace.root, &declared).map_err(|e| Error::Refused(e.to_string()))?;
     }
     let mut report = format!(

@@ -268,20 +268,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn declared_outputs(&self, action: &Action) -> Vec<(String, bool)> {
-        action
-            .outputs
-            .iter()
-            .map(|&output| {
-                let artifact = self.graph.artifact(output);
-                (
-                    artifact.path.to_string(),
-                    artifact.kind == ArtifactKind::Dir,
-                )
-            })
-            .collect()
-    }
-
     fn log_paths(&self, action: &Action) -> (PathBuf, PathBuf) {
         let name = action.name.replace('/', "_");
         let dir = self.cx.root.join(LOGS_DIR);
@@ -356,11 +342,7 @@ impl<'a> Builder<'a> {
     /// into), their parent directories and its workdir created (GRAMMAR.md: the workdir "need
     /// not exist yet").
     fn prepare(&self, action: &Action, workdir: &Path) -> Result<(), String> {
-        let declared = self.declared_outputs(action);
-        let declared: Vec<(&str, bool)> = declared
-            .iter()
-            .map(|(path, dir)| (path.as_str(), *dir))
-            .collect();
+        let declared = self.graph.output_paths(action);
         clear_outputs(self.cx.root, &declared)
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
         for (path, _) in &declared {
@@ -380,11 +362,7 @@ impl<'a> Builder<'a> {
         duration: Duration,
         attempts: u32,
     ) -> Result<ActionResult, StoreError> {
-        let declared = self.declared_outputs(action);
-        let declared: Vec<(&str, bool)> = declared
-            .iter()
-            .map(|(path, dir)| (path.as_str(), *dir))
-            .collect();
+        let declared = self.graph.output_paths(action);
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
         let (stdout_path, stderr_path) = self.log_paths(action);

@@ -75,6 +75,19 @@ impl Graph {
         &self.artifacts[id.0]
     }
 
+    /// The action's declared outputs as (workspace path, whether it is a directory), the
+    /// form the store saves, restores and clears.
+    pub fn output_paths(&self, action: &Action) -> Vec<(&str, bool)> {
+        action
+            .outputs
+            .iter()
+            .map(|&output| {
+                let artifact = self.artifact(output);
+                (artifact.path.as_str(), artifact.kind == ArtifactKind::Dir)
+            })
+            .collect()
+    }
+
     pub fn step(&self, name: &str) -> Option<&StepInfo> {
         self.step_index.get(name).map(|&index| &self.steps[index])
     }
