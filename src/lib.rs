@@ -7,6 +7,7 @@
 //! command line on top.
 
 pub mod atomic_write;
+mod binary;
 pub mod cli;
 pub mod error;
 pub mod exec;

@@ -2,6 +2,7 @@
 //! to date, running what changed and restoring the rest from the cache.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
@@ -11,11 +12,13 @@ use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Options};
+use crate::exec::up_to_date;
 use crate::exec::{Event, event::Outcome};
+use crate::hash::{FileSystem, RealFileSystem};
 use crate::store::LinkMode;
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
-use crate::ui::progress::{Mode, Progress};
+use crate::ui::progress::{Mode, Progress, say_up_to_date};
 use crate::workspace::Workspace;
 
 pub const STAT_CACHE: &str = ".zenbuild/stat-cache";
@@ -64,7 +67,23 @@ pub struct BuildOptions {
 }
 
 pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(), Error> {
+    let started = Instant::now();
+    // Before anything is read: only what was unchanged by then may be recorded as up to date.
+    let started_ns = RealFileSystem.now_ns();
     let args = &build.options;
+    let selection = up_to_date::selection(&build.targets, build.pipeline_only);
+    // A report and `--verbose` speak of every action, which takes the graph.
+    let mut lock = None;
+    if args.report.is_none() && !args.verbose {
+        lock = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)).unwrap_or(None);
+        if lock.is_some()
+            && let Some(actions) =
+                up_to_date::check(&workspace.root, &workspace.manifest, &selection)
+        {
+            say_up_to_date(colors, actions, started.elapsed());
+            return Ok(());
+        }
+    }
     let (manifest, graph) = crate::load_graph(workspace)?;
     if build.pipeline_only {
         for name in &build.targets {
@@ -73,12 +92,15 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     }
     let targets = select_or_default(&graph, &build.targets)?;
     let mut progress = Progress::new(&graph, colors, args.verbose, Mode::detect());
-    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
-        progress.handle(&Event::Note {
-            message: format!("waiting for {holder} to finish in this workspace"),
-        });
-    })
-    .map_err(|e| Error::io("cannot lock the workspace", e))?;
+    let _lock = match lock {
+        Some(lock) => lock,
+        None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+            progress.handle(&Event::Note {
+                message: format!("waiting for {holder} to finish in this workspace"),
+            });
+        })
+        .map_err(|e| Error::io("cannot lock the workspace", e))?,
+    };
     let mut session = Session::open(workspace)?;
     // The command line wins over the manifest's `link`, which wins over the default.
     let from_manifest = manifest
@@ -128,6 +150,23 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     );
     progress.finish();
     session.save();
+    let all_cached = outcomes.len() == targets.len()
+        && outcomes
+            .iter()
+            .all(|(_, outcome)| matches!(outcome, Outcome::Cached(_)));
+    if all_cached && !session.interrupt.is_triggered() {
+        // Losing the record costs the next no-op its shortcut, never a wrong answer.
+        let _ = up_to_date::record(
+            &workspace.root,
+            &manifest,
+            &graph,
+            &targets,
+            &selection,
+            started_ns,
+        );
+    } else {
+        up_to_date::forget(&workspace.root);
+    }
     if let Some(path) = &args.report {
         report
             .write(path)

@@ -16,15 +16,7 @@ impl WorkspaceLock {
     /// Takes the lock at `path`, calling `waiting` once with the holder's description if
     /// another process has it, then blocking until it is released.
     pub fn acquire(path: &Path, waiting: impl FnOnce(&str)) -> io::Result<WorkspaceLock> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open(path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -39,12 +31,38 @@ impl WorkspaceLock {
             }
             Err(TryLockError::Error(err)) => return Err(err),
         }
-        // Who holds it, for the message a waiting process prints.
+        WorkspaceLock::held(file)
+    }
+
+    /// Takes the lock at `path` if nobody holds it; `None` if somebody does.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<WorkspaceLock>> {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => WorkspaceLock::held(file).map(Some),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(err)) => Err(err),
+        }
+    }
+
+    /// Says who holds it, for the message a waiting process prints.
+    fn held(mut file: File) -> io::Result<WorkspaceLock> {
         file.set_len(0)?;
         write!(file, "zenbuild (pid {})", std::process::id())?;
         file.flush()?;
         Ok(WorkspaceLock { _file: file })
     }
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -81,5 +99,16 @@ mod tests {
         drop(first);
         has.recv_timeout(Duration::from_secs(5)).unwrap();
         waiter.join().unwrap();
+    }
+
+    #[test]
+    fn trying_does_not_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".zenbuild/lock");
+        let first = WorkspaceLock::try_acquire(&path).unwrap();
+        assert!(first.is_some());
+        assert!(WorkspaceLock::try_acquire(&path).unwrap().is_none());
+        drop(first);
+        assert!(WorkspaceLock::try_acquire(&path).unwrap().is_some());
     }
 }

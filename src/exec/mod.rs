@@ -12,5 +12,6 @@ pub mod lock;
 pub mod reason;
 pub mod resources;
 pub mod scheduler;
+pub mod up_to_date;
 
 pub use event::Event;

@@ -41,6 +41,8 @@ pub struct Linker<'a> {
     /// Output paths, ordered so that everything under a directory is one range.
     produced: BTreeMap<String, Produced>,
     source_files: Option<Vec<String>>,
+    /// Every glob that compiled, for [`globs::Expansion`].
+    glob_patterns: Vec<String>,
     /// Output declarations already reported for clashing between instances of one step.
     matrix_clashes: HashSet<Span>,
 }
@@ -58,6 +60,7 @@ impl<'a> Linker<'a> {
             by_path: HashMap::new(),
             produced: BTreeMap::new(),
             source_files: None,
+            glob_patterns: Vec::new(),
             matrix_clashes: HashSet::new(),
         }
     }
@@ -207,6 +210,7 @@ impl<'a> Linker<'a> {
                 return;
             }
         };
+        self.glob_patterns.push(pattern.to_string());
         let root = self.root;
         let files = self
             .source_files
@@ -347,6 +351,9 @@ impl<'a> Linker<'a> {
             dag,
             action_nodes,
             artifact_nodes,
+            globs: self
+                .source_files
+                .map(|files| globs::Expansion::new(self.glob_patterns, &files)),
         }
     }
 }

@@ -5,7 +5,7 @@ mod action;
 mod artifact;
 mod compile;
 mod cycle;
-mod globs;
+pub mod globs;
 mod link;
 pub mod render;
 
@@ -64,6 +64,8 @@ pub struct Graph {
     /// Steps and actions by name, so that selecting targets stays linear in their number.
     pub(crate) step_index: HashMap<String, usize>,
     pub(crate) action_index: HashMap<String, ActionId>,
+    /// What the manifest's globs matched among the repository's files, when it has any.
+    pub globs: Option<globs::Expansion>,
 }
 
 impl Graph {

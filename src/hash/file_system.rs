@@ -61,6 +61,27 @@ impl FileStat {
         self.is_file() && self.mode & 0o100 != 0
     }
 
+    /// The signature in `meta` (from `lstat`, or from `stat` to follow a symlink).
+    pub fn of(meta: &std::fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        FileStat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            mode: meta.mode(),
+        }
+    }
+
+    /// The same file, directory or symlink (device, inode and type), whatever has been
+    /// written to it since.
+    pub fn same_object(&self, other: &FileStat) -> bool {
+        self.dev == other.dev
+            && self.ino == other.ino
+            && self.mode & TYPE_MASK == other.mode & TYPE_MASK
+    }
+
     /// The later of mtime and ctime: a write moves both, a `touch -d` or an `rsync -t` that
     /// sets mtime back still moves ctime.
     pub fn changed_ns(&self) -> i64 {
@@ -74,16 +95,8 @@ pub struct RealFileSystem;
 
 impl FileSystem for RealFileSystem {
     fn stat(&self, path: &Path) -> io::Result<FileStat> {
-        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(path).map_err(|e| at(path, e))?;
-        Ok(FileStat {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
-            mode: meta.mode(),
-        })
+        Ok(FileStat::of(&meta))
     }
 
     fn hash(&self, path: &Path, stat: &FileStat) -> io::Result<FileDigest> {

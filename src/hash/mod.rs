@@ -19,4 +19,4 @@ pub use digest::{BadDigest, Digest};
 pub use file::{FileDigest, FileKind, PARALLEL_THRESHOLD, SYMLINK_HEADER, hash_file};
 pub use file_system::{FileStat, FileSystem, RealFileSystem};
 pub use stat_cache::{RACY_WINDOW_NS, StatCache};
-pub use tree::{TREE_HEADER, TreeDigest, hash_tree};
+pub use tree::{TREE_HEADER, TreeDigest, hash_tree, tree_paths};

@@ -16,45 +16,35 @@
 //! by hashing; a cache never fails a build.
 
 use super::digest::Digest;
-use super::file_system::FileStat;
 use super::stat_cache::Entry;
+use crate::binary::{self, Reader, STAT_LEN};
 
 const MAGIC: &[u8; 8] = b"zbstat\r\n";
 /// Bump when the layout or the path hash changes: an old file is then discarded, not misread.
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8;
-const ENTRY_LEN: usize = 8 * 7 + 4 + 32;
+const ENTRY_LEN: usize = 8 + STAT_LEN + 8 + 32;
+#[cfg(test)]
 const CHECKSUM_LEN: usize = 32;
 
 pub(crate) fn encode(entries: &[(u64, Entry)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + entries.len() * ENTRY_LEN + CHECKSUM_LEN);
+    let mut out = Vec::with_capacity(HEADER_LEN + entries.len() * ENTRY_LEN + 32);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    binary::put_u32(&mut out, VERSION);
+    binary::put_u64(&mut out, entries.len() as u64);
     for (path_hash, entry) in entries {
-        let stat = &entry.stat;
-        for value in [*path_hash, stat.dev, stat.ino, stat.size] {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        out.extend_from_slice(&stat.mtime_ns.to_le_bytes());
-        out.extend_from_slice(&stat.ctime_ns.to_le_bytes());
-        out.extend_from_slice(&stat.mode.to_le_bytes());
+        binary::put_u64(&mut out, *path_hash);
+        binary::put_stat(&mut out, &entry.stat);
         out.extend_from_slice(&entry.recorded_ns.to_le_bytes());
         out.extend_from_slice(entry.digest.as_bytes());
     }
-    let checksum = blake3::hash(&out);
-    out.extend_from_slice(checksum.as_bytes());
+    binary::seal(&mut out);
     out
 }
 
 /// The entries of a well-formed file; `None` for anything else, never a panic.
 pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(u64, Entry)>> {
-    let body_len = bytes.len().checked_sub(CHECKSUM_LEN)?;
-    let (body, checksum) = bytes.split_at(body_len);
-    if blake3::hash(body).as_bytes() != checksum {
-        return None;
-    }
-    let mut reader = Reader(body);
+    let mut reader = Reader(binary::unseal(bytes)?);
     if reader.take(8)? != MAGIC || reader.u32()? != VERSION {
         return None;
     }
@@ -65,14 +55,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(u64, Entry)>> {
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
         let path_hash = reader.u64()?;
-        let stat = FileStat {
-            dev: reader.u64()?,
-            ino: reader.u64()?,
-            size: reader.u64()?,
-            mtime_ns: reader.i64()?,
-            ctime_ns: reader.i64()?,
-            mode: reader.u32()?,
-        };
+        let stat = reader.stat()?;
         let recorded_ns = reader.i64()?;
         let digest = Digest::from_bytes(reader.take(32)?.try_into().ok()?);
         entries.push((
@@ -87,34 +70,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(u64, Entry)>> {
     Some(entries)
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
-        if len > self.0.len() {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::FileStat;
 
     fn entries() -> Vec<(u64, Entry)> {
         (0..3u8)

@@ -61,6 +61,13 @@ pub fn hash_tree(root: &Path, cache: &StatCache) -> io::Result<TreeDigest> {
     Ok(listing(dirs, file_paths, &file_digests, dir_digests[0]))
 }
 
+/// What [`hash_tree`] reads below `root`, without reading it: every directory (the root
+/// first, as the empty path) and every file and symlink, relative to `root`.
+pub fn tree_paths(root: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let (dirs, files) = list_tree(root)?;
+    Ok((dirs.into_iter().map(|dir| dir.relative).collect(), files))
+}
+
 /// The values are part of the encoding.
 #[derive(Clone, Copy)]
 enum Kind {

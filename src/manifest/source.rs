@@ -86,6 +86,11 @@ impl Sources {
         self.files.is_empty()
     }
 
+    /// Every file read, the manifest first.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

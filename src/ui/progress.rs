@@ -190,6 +190,26 @@ fn counter_text((position, total): (usize, usize)) -> String {
 }
 
 /// Tenths of a second up to a minute, then minutes and seconds, then hours and minutes.
+/// The one line of a build that the up-to-date record showed had nothing to do, on stderr
+/// like every other line of a build.
+pub fn say_up_to_date(colors: Colors, actions: u64, elapsed: Duration) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}",
+        up_to_date_line(colors, actions, elapsed)
+    );
+}
+
+/// `zenbuild: 9 actions up to date (nothing changed since the last build) in 0.0s`
+pub fn up_to_date_line(colors: Colors, actions: u64, elapsed: Duration) -> String {
+    let noun = if actions == 1 { "action" } else { "actions" };
+    format!(
+        "{} {actions} {noun} up to date (nothing changed since the last build) in {}",
+        colors.bold("zenbuild:"),
+        duration(elapsed)
+    )
+}
+
 pub fn duration(duration: Duration) -> String {
     let seconds = duration.as_secs();
     match seconds {
@@ -625,6 +645,15 @@ mod tests {
         assert_eq!(
             plain(false).summary(&one),
             "zenbuild: 1 action: 0 ran, 0 cached, 0 failed, 1 interrupted in 0.0s"
+        );
+    }
+
+    #[test]
+    fn up_to_date() {
+        let colors = Colors { enabled: false };
+        assert_eq!(
+            up_to_date_line(colors, 1, Duration::from_millis(4)),
+            "zenbuild: 1 action up to date (nothing changed since the last build) in 0.0s"
         );
     }
 

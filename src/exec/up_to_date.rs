@@ -1,0 +1,289 @@
+//! The up-to-date record: what the last build that found nothing to do saw, so that the next
+//! build of the same targets can tell with one stat per file, without compiling the manifest
+//! or computing a key, that there is still nothing to do. ninja's no-op, for a tool that
+//! hashes content.
+//!
+//! A build in which every selected action was cached writes `.zenbuild/state/up-to-date`:
+//! - the tool: zenbuild's version, [`CACHE_VERSION`] and the platform, all of which enter keys;
+//! - the targets as the command line gave them;
+//! - every file the manifest was read from (the manifest, its includes, its params files), by
+//!   the digest of the bytes that were compiled;
+//! - the manifest's globs and the digest of the repository files they matched;
+//! - the signature of every input and output of the selected actions, and of every file and
+//!   directory inside the directory ones;
+//! - the identity (device, inode, type) of every directory on the way to them, so that a
+//!   directory swapped for a symlink is noticed.
+//!
+//! The next build with the same targets and the same tool is done as soon as it finds every
+//! digest and every signature unchanged. An action key is made of nothing else: the command,
+//! env and params come from the manifest's bytes, the input digests from the files, which the
+//! stat cache already trusts by the same signatures; and outputs whose signatures have not
+//! changed are still in place. Anything different, or a record that is missing, unreadable or
+//! of another version, and the build goes the whole way, explains itself, and writes a new
+//! record if it again finds nothing to do.
+//!
+//! Only signatures that were old when the build started are recorded (the stat cache's racy
+//! rule): a file changed while the build read it, or too soon before for its timestamp to tell
+//! a later write apart, keeps the record from being written. After a build that ran or
+//! restored something, its outputs are that fresh, so the record comes with the next build.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::atomic_write::{Durability, write_atomically};
+use crate::binary::{self, Reader, STAT_LEN};
+use crate::graph::globs::still_match;
+use crate::graph::{ActionId, ArtifactKind, Graph};
+use crate::hash::{CACHE_VERSION, Digest, FileStat, Platform, RACY_WINDOW_NS, tree_paths};
+use crate::manifest::Manifest;
+
+/// Where the record is kept, below the workspace root.
+pub const UP_TO_DATE: &str = ".zenbuild/state/up-to-date";
+
+const MAGIC: &[u8; 8] = b"zbfresh\n";
+/// Bump when the layout changes: an old record is then ignored, never misread.
+const VERSION: u32 = 1;
+/// Below this many files, stats are taken on this thread: starting rayon's threads costs more.
+const PARALLEL_STATS: usize = 4_096;
+
+/// How an entry's path is looked at, and what must still match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    /// `lstat`, every field of the signature: a file, a symlink, or a directory whose listing
+    /// matters.
+    Signature = 0,
+    /// `stat` through a symlink, every field: the root of a directory input or output.
+    Followed = 1,
+    /// `lstat`, only device, inode and type: a directory on the way to an artifact, whose
+    /// listing does not matter but which must not have become something else.
+    Identity = 2,
+}
+
+impl Look {
+    fn from_u8(value: u8) -> Option<Look> {
+        [Look::Signature, Look::Followed, Look::Identity]
+            .into_iter()
+            .find(|look| *look as u8 == value)
+    }
+
+    fn stat(self, path: &Path) -> io::Result<FileStat> {
+        let meta = match self {
+            Look::Followed => std::fs::metadata(path)?,
+            Look::Signature | Look::Identity => std::fs::symlink_metadata(path)?,
+        };
+        Ok(FileStat::of(&meta))
+    }
+
+    fn matches(self, recorded: &FileStat, now: &FileStat) -> bool {
+        match self {
+            Look::Signature | Look::Followed => recorded == now,
+            Look::Identity => recorded.same_object(now),
+        }
+    }
+}
+
+/// The targets of a build as the command line named them, `zenbuild run` set apart.
+pub fn selection(targets: &[String], pipeline_only: bool) -> String {
+    let command = if pipeline_only { "run" } else { "build" };
+    let mut text = command.to_string();
+    for target in targets {
+        text.push('\0');
+        text.push_str(target);
+    }
+    text
+}
+
+/// What the digests and signatures were taken by: a record from another zenbuild, cache
+/// version or platform says nothing about this one's keys.
+fn tool() -> String {
+    let platform = Platform::current();
+    format!(
+        "zenbuild {} cache {CACHE_VERSION} {}-{}",
+        env!("CARGO_PKG_VERSION"),
+        platform.os,
+        platform.arch
+    )
+}
+
+/// The number of actions `selection` builds, when the record at `root` shows them all still
+/// up to date; `None` when the build must go the whole way to find out.
+pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
+    let bytes = std::fs::read(root.join(UP_TO_DATE)).ok()?;
+    let mut reader = Reader(binary::unseal(&bytes)?);
+    if reader.take(MAGIC.len())? != MAGIC
+        || reader.u32()? != VERSION
+        || reader.bytes()? != tool().as_bytes()
+        || reader.bytes()? != selection.as_bytes()
+    {
+        return None;
+    }
+    let actions = reader.u64()?;
+    // Cheapest first: the manifest's few files, then one stat per path, then the globs,
+    // which walk the repository.
+    let manifests = reader.count(8 + 32)?;
+    for index in 0..manifests {
+        let path = Path::new(OsStr::from_bytes(reader.bytes()?));
+        let digest = reader.take(32)?;
+        if index == 0 && path != manifest {
+            return None;
+        }
+        let text = std::fs::read(path).ok()?;
+        if blake3::hash(&text).as_bytes() != digest {
+            return None;
+        }
+    }
+    let globs = match reader.u8()? {
+        0 => None,
+        1 => {
+            let count = reader.count(8)?;
+            let mut patterns = Vec::with_capacity(count);
+            for _ in 0..count {
+                patterns.push(String::from_utf8(reader.bytes()?.to_vec()).ok()?);
+            }
+            Some((
+                patterns,
+                Digest::from_bytes(reader.take(32)?.try_into().ok()?),
+            ))
+        }
+        _ => return None,
+    };
+    let count = reader.count(1 + 8 + STAT_LEN)?;
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let look = Look::from_u8(reader.u8()?)?;
+        let path = OsStr::from_bytes(reader.bytes()?);
+        entries.push((look, path, reader.stat()?));
+    }
+    if !reader.is_empty() {
+        return None;
+    }
+    let unchanged = |(look, path, recorded): &(Look, &OsStr, FileStat)| {
+        look.stat(&root.join(path))
+            .is_ok_and(|now| look.matches(recorded, &now))
+    };
+    let all_unchanged = if entries.len() < PARALLEL_STATS {
+        entries.iter().all(unchanged)
+    } else {
+        entries.par_iter().all(unchanged)
+    };
+    if !all_unchanged {
+        return None;
+    }
+    if let Some((patterns, matched)) = globs
+        && !still_match(root, &patterns, &matched)
+    {
+        return None;
+    }
+    Some(actions)
+}
+
+/// Writes the record for a build of `selected` in which every action was cached, if every
+/// signature is old enough to be trusted (see the module notes); says whether it did.
+/// `started_ns` is when the build began, before it read any file.
+pub fn record(
+    root: &Path,
+    manifest: &Manifest,
+    graph: &Graph,
+    selected: &[ActionId],
+    selection: &str,
+    started_ns: i64,
+) -> io::Result<bool> {
+    let Some(entries) = entries(root, graph, selected, started_ns) else {
+        forget(root);
+        return Ok(false);
+    };
+    let mut out = Vec::with_capacity(64 + entries.len() * (1 + 8 + 24 + STAT_LEN));
+    out.extend_from_slice(MAGIC);
+    binary::put_u32(&mut out, VERSION);
+    binary::put_bytes(&mut out, tool().as_bytes());
+    binary::put_bytes(&mut out, selection.as_bytes());
+    binary::put_u64(&mut out, selected.len() as u64);
+    let sources = manifest.sources.files();
+    binary::put_u64(&mut out, sources.len() as u64);
+    for source in sources {
+        binary::put_bytes(&mut out, source.path.as_os_str().as_bytes());
+        out.extend_from_slice(blake3::hash(source.text.as_bytes()).as_bytes());
+    }
+    match &graph.globs {
+        None => out.push(0),
+        Some(expansion) => {
+            out.push(1);
+            binary::put_u64(&mut out, expansion.patterns.len() as u64);
+            for pattern in &expansion.patterns {
+                binary::put_bytes(&mut out, pattern.as_bytes());
+            }
+            out.extend_from_slice(expansion.matched.as_bytes());
+        }
+    }
+    binary::put_u64(&mut out, entries.len() as u64);
+    for (look, path, stat) in &entries {
+        out.push(*look as u8);
+        binary::put_bytes(&mut out, path.as_bytes());
+        binary::put_stat(&mut out, stat);
+    }
+    binary::seal(&mut out);
+    write_atomically(&root.join(UP_TO_DATE), &out, Durability::Rename)?;
+    Ok(true)
+}
+
+/// Removes the record, after a build that did something or could not tell.
+pub fn forget(root: &Path) {
+    // A record left behind is harmless (its signatures no longer match), just unneeded.
+    let _ = std::fs::remove_file(root.join(UP_TO_DATE));
+}
+
+/// Every path the record checks, with its signature now; `None` when one is missing or too
+/// fresh to trust.
+fn entries(
+    root: &Path,
+    graph: &Graph,
+    selected: &[ActionId],
+    started_ns: i64,
+) -> Option<Vec<(Look, String, FileStat)>> {
+    let mut paths: Vec<(Look, String)> = Vec::new();
+    let mut seen_artifacts = vec![false; graph.artifacts.len()];
+    let mut seen_dirs = HashSet::new();
+    for &id in selected {
+        let action = graph.action(id);
+        for &artifact_id in action.inputs.iter().chain(&action.outputs) {
+            if std::mem::replace(&mut seen_artifacts[artifact_id.0], true) {
+                continue;
+            }
+            let artifact = graph.artifact(artifact_id);
+            let path = artifact.path.as_str();
+            for (end, _) in path.match_indices('/') {
+                if seen_dirs.insert(&path[..end]) {
+                    paths.push((Look::Identity, path[..end].to_string()));
+                }
+            }
+            match artifact.kind {
+                ArtifactKind::File => paths.push((Look::Signature, path.to_string())),
+                ArtifactKind::Dir => {
+                    paths.push((Look::Followed, path.to_string()));
+                    let (dirs, files) = tree_paths(&root.join(path)).ok()?;
+                    // The first is the root itself, looked at through a symlink above.
+                    for inside in dirs.iter().skip(1).chain(&files) {
+                        let inside = inside.to_str()?;
+                        paths.push((Look::Signature, format!("{path}/{inside}")));
+                    }
+                }
+            }
+        }
+    }
+    let trusted_before = started_ns.saturating_sub(RACY_WINDOW_NS);
+    let stat = |(look, path): (Look, String)| {
+        let stat = look.stat(&root.join(&path)).ok()?;
+        let old_enough = look == Look::Identity || stat.changed_ns() < trusted_before;
+        old_enough.then_some((look, path, stat))
+    };
+    if paths.len() < PARALLEL_STATS {
+        paths.into_iter().map(stat).collect()
+    } else {
+        paths.into_par_iter().map(stat).collect()
+    }
+}
