@@ -13,6 +13,7 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod hash;
+pub mod lineage;
 pub mod manifest;
 pub mod store;
 pub mod ui;

@@ -14,11 +14,13 @@ use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Options};
 use crate::exec::up_to_date;
 use crate::exec::{Event, event::Outcome};
-use crate::hash::{FileSystem, RealFileSystem};
+use crate::hash::{Digest, FileSystem, RealFileSystem};
+use crate::lineage::RunStatus;
+use crate::lineage::recorder::Recorder;
 use crate::store::LinkMode;
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
-use crate::ui::progress::{Mode, Progress, say_up_to_date};
+use crate::ui::progress::{Mode, Progress, say_note, say_up_to_date};
 use crate::workspace::Workspace;
 
 pub const STAT_CACHE: &str = ".zenbuild/stat-cache";
@@ -121,6 +123,22 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         check_threads: cores() as usize,
     };
     let mut report = BuildReport::new();
+    let blob_path = |digest: &Digest| session.store.blob_path(digest);
+    let mut recorder = match Recorder::in_workspace(
+        &workspace.root,
+        &manifest,
+        &graph,
+        &targets,
+        Box::new(blob_path),
+    ) {
+        Ok(recorder) => Some(recorder),
+        Err(e) => {
+            progress.handle(&Event::Note {
+                message: format!("this run is not recorded in the lineage: {e}"),
+            });
+            None
+        }
+    };
     let outcomes = scheduler::run(
         &graph,
         &targets,
@@ -130,6 +148,9 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         &mut |event| {
             report.handle(&event, &graph);
             progress.handle(&event);
+            if let Some(recorder) = &mut recorder {
+                recorder.handle(&event);
+            }
             if args.verbose
                 && let Event::Finished {
                     id,
@@ -150,6 +171,22 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     );
     progress.finish();
     session.save();
+    let failed = outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+        .count();
+    if let Some(recorder) = recorder {
+        let status = if session.interrupt.is_triggered() {
+            RunStatus::Interrupted
+        } else if failed > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        if let Some(e) = recorder.finish(status) {
+            say_note(colors, &format!("this run's lineage is incomplete: {e}"));
+        }
+    }
     let all_cached = outcomes.len() == targets.len()
         && outcomes
             .iter()
@@ -175,10 +212,6 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     if session.interrupt.is_triggered() {
         return Err(Error::Interrupted);
     }
-    let failed = outcomes
-        .iter()
-        .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
-        .count();
     if failed > 0 {
         return Err(Error::BuildFailed { failed });
     }

@@ -5,11 +5,16 @@ mod cache;
 mod check;
 mod clean;
 mod explain;
+mod format;
 mod graph;
 mod init;
+mod lineage;
+mod lineage_db;
 mod list;
+mod log;
 mod plan;
 mod session;
+mod show;
 mod targets;
 
 use std::path::PathBuf;
@@ -69,6 +74,12 @@ pub enum Command {
     List,
     /// Write a starter zenbuild.kdl and git-ignore .zenbuild/
     Init(init::InitArgs),
+    /// List recent runs: when, at which commit, what ran
+    Log(log::LogArgs),
+    /// Show one run: every action, its status, timing and why it ran
+    Show(show::ShowArgs),
+    /// Show where an artifact came from (or, with --down, what was made from it)
+    Lineage(lineage::LineageArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,5 +134,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Graph(args) => graph::run(&workspace()?, &args),
         Command::List => list::run(&workspace()?, out),
         Command::Init(args) => init::run(&directory, &args, out),
+        Command::Log(args) => log::run(&workspace()?, &args, out),
+        Command::Show(args) => show::run(&workspace()?, &args, out),
+        Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
     }
 }

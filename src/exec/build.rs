@@ -308,7 +308,12 @@ impl<'a> Builder<'a> {
                 stdout_path: &stdout_path,
                 stderr_path: &stderr_path,
             };
-            let message = match self.cx.executor.run(&command, self.cx.interrupt) {
+            let outcome = self.cx.executor.run(&command, self.cx.interrupt);
+            let exit_code = match outcome {
+                RunOutcome::Exited { code, .. } => Some(code),
+                _ => None,
+            };
+            let message = match outcome {
                 RunOutcome::Exited { code: 0, .. } => return Ok((started.elapsed(), attempt)),
                 RunOutcome::Exited { code, .. } => format!("exited with code {code}"),
                 RunOutcome::Signalled { signal, .. } => format!("was killed by signal {signal}"),
@@ -329,6 +334,7 @@ impl<'a> Builder<'a> {
                 return Err(Box::new(Failure {
                     key: None,
                     message: format!("{message}{tried}"),
+                    exit_code,
                     stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
                     log: Some(stderr_path),
                     duration: started.elapsed(),
@@ -490,8 +496,9 @@ impl Work for Builder<'_> {
         if action.cache
             && let Some(finished) = self.unchanged(action, digest)
         {
-            return Check::Done(Outcome::Cached(Done {
+            return Check::Done(Outcome::Cached(Box::new(Done {
                 key: Some(digest),
+                inputs: input_digests(&key),
                 outputs: finished
                     .outputs
                     .iter()
@@ -501,7 +508,7 @@ impl Work for Builder<'_> {
                 reasons: Vec::new(),
                 source: Some("local".into()),
                 logs: finished.logs,
-            }));
+            })));
         }
         if !action.cache {
             let reasons = self.reasons(action, &key);
@@ -523,14 +530,15 @@ impl Work for Builder<'_> {
                         let outputs = self.record(action, &result);
                         let logs = result.stdout_digest.zip(result.stderr_digest);
                         self.remember(action, &key, digest, logs);
-                        return Check::Done(Outcome::Cached(Done {
+                        return Check::Done(Outcome::Cached(Box::new(Done {
                             key: Some(digest),
+                            inputs: input_digests(&key),
                             outputs,
                             duration: started.elapsed(),
                             reasons: Vec::new(),
                             source: Some("local".into()),
                             logs: result.stdout_digest.zip(result.stderr_digest),
-                        }));
+                        })));
                     }
                     Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
                         e.to_string()
@@ -597,14 +605,15 @@ impl Work for Builder<'_> {
         let outputs = self.record(action, &result);
         let logs = result.stdout_digest.zip(result.stderr_digest);
         self.remember(action, &pending.key, pending.digest, logs);
-        Outcome::Ran(Done {
+        Outcome::Ran(Box::new(Done {
             key: Some(pending.digest),
+            inputs: input_digests(&pending.key),
             outputs,
             duration,
             reasons: pending.reasons,
             source: None,
             logs: result.stdout_digest.zip(result.stderr_digest),
-        })
+        }))
     }
 }
 
@@ -625,6 +634,14 @@ fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
         .iter()
         .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
     files.chain(links).chain(dirs).collect()
+}
+
+/// The digest of each input as the key has it, by path.
+fn input_digests(key: &ActionKey) -> BTreeMap<String, Digest> {
+    key.inputs
+        .iter()
+        .map(|input| (input.path.clone(), input.digest))
+        .collect()
 }
 
 /// The last `lines` lines of a log file.

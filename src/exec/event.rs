@@ -24,9 +24,9 @@ pub enum Event {
 #[derive(Clone, Debug)]
 pub enum Outcome {
     /// Nothing ran: the outputs came from a cache (or were already in place).
-    Cached(Done),
+    Cached(Box<Done>),
     /// The command ran and its outputs were stored.
-    Ran(Done),
+    Ran(Box<Done>),
     Failed(Failure),
     /// Not attempted because an action it depends on failed or was interrupted.
     Skipped {
@@ -58,6 +58,8 @@ impl Outcome {
 #[derive(Clone, Debug, Default)]
 pub struct Done {
     pub key: Option<Digest>,
+    /// Input path (directories end in `/`) → the digest its key was computed with.
+    pub inputs: BTreeMap<String, Digest>,
     /// Output path (directories end in `/`) → digest (a tree digest for directories).
     pub outputs: BTreeMap<String, Digest>,
     pub duration: Duration,
@@ -73,6 +75,8 @@ pub struct Done {
 pub struct Failure {
     pub key: Option<Digest>,
     pub message: String,
+    /// The command's exit code, when it ran and exited.
+    pub exit_code: Option<i32>,
     /// The last lines the command wrote to stderr.
     pub stderr_tail: String,
     /// Where the full output is.

@@ -270,7 +270,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::exec::event::{Done, Failure};
+    use crate::exec::event::Failure;
 
     fn graph(manifest: &str) -> Graph {
         crate::graph::compile_text(manifest)
@@ -309,7 +309,7 @@ mod tests {
         fn check(&self, id: ActionId) -> Check<()> {
             let (graph, fake) = *self;
             if fake.cached.contains(graph.action(id).name.as_str()) {
-                return Check::Done(Outcome::Cached(Done::default()));
+                return Check::Done(Outcome::Cached(Box::default()));
             }
             Check::Run(())
         }
@@ -326,7 +326,7 @@ mod tests {
             if fake.failing.contains(name.as_str()) {
                 Outcome::Failed(Failure::default())
             } else {
-                Outcome::Ran(Done::default())
+                Outcome::Ran(Box::default())
             }
         }
     }

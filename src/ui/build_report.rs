@@ -202,7 +202,7 @@ mod tests {
             Event::Started { total: 4 },
             Event::Finished {
                 id: fit_a,
-                outcome: Outcome::Ran(Done {
+                outcome: Outcome::Ran(Box::new(Done {
                     key: Some(Digest::of(b"key")),
                     outputs: BTreeMap::from([(
                         "out/model-0.1-3.json".to_string(),
@@ -210,9 +210,8 @@ mod tests {
                     )]),
                     duration: Duration::from_millis(12),
                     reasons: vec!["new input out/data/".into()],
-                    source: None,
-                    logs: None,
-                }),
+                    ..Done::default()
+                })),
             },
             Event::Finished {
                 id: fit_b,
@@ -231,7 +230,7 @@ mod tests {
             },
             Event::Finished {
                 id: id(graph, "prepare"),
-                outcome: Outcome::Cached(Done::default()),
+                outcome: Outcome::Cached(Box::default()),
             },
         ];
         let mut report = BuildReport::new();

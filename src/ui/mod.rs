@@ -6,6 +6,7 @@ mod color;
 pub mod progress;
 mod report;
 mod stdout;
+pub mod time;
 
 pub use color::{ColorChoice, Colors};
 pub use report::print_error;

@@ -200,6 +200,11 @@ pub fn say_up_to_date(colors: Colors, actions: u64, elapsed: Duration) {
     );
 }
 
+/// A note after the build's last line, on stderr.
+pub fn say_note(colors: Colors, message: &str) {
+    let _ = writeln!(std::io::stderr(), "{} {message}", colors.bold("note:"));
+}
+
 /// `zenbuild: 9 actions up to date (nothing changed since the last build) in 0.0s`
 pub fn up_to_date_line(colors: Colors, actions: u64, elapsed: Duration) -> String {
     let noun = if actions == 1 { "action" } else { "actions" };
@@ -420,11 +425,11 @@ mod tests {
     }
 
     fn ran(millis: u64) -> Outcome {
-        Outcome::Ran(Done {
+        Outcome::Ran(Box::new(Done {
             duration: Duration::from_millis(millis),
             reasons: vec!["data/raw.csv changed (3f2a9c1e → 9c1e3f2a)".into()],
             ..Done::default()
-        })
+        }))
     }
 
     fn failed() -> Outcome {
@@ -480,7 +485,7 @@ mod tests {
             },
             Event::Finished {
                 id: fit_b,
-                outcome: Outcome::Cached(Done::default()),
+                outcome: Outcome::Cached(Box::default()),
             },
             Event::Running { id: fit_a },
             Event::Note {
@@ -565,10 +570,10 @@ mod tests {
 
     #[test]
     fn cached_lines_name_a_remote_source() {
-        let hit = Outcome::Cached(Done {
+        let hit = Outcome::Cached(Box::new(Done {
             source: Some("team".into()),
             ..Done::default()
-        });
+        }));
         assert_eq!(
             plain(true).finished((4, 9), "fit", &hit, None),
             ["[4/9] cached fit (from team)"]

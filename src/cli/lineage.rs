@@ -1,0 +1,167 @@
+//! `zenbuild lineage PATH|DIGEST [--down]`: where an artifact came from, back to source files
+//! (every command, param and commit on the way), or with `--down` everything made from it.
+//! Any version ever recorded can be asked for by its digest, after the file was overwritten.
+
+use clap::Args;
+
+use super::build::STAT_CACHE;
+use super::format::{Format, print_json};
+use super::lineage_db::{self, refused};
+use crate::error::Error;
+use crate::hash::{StatCache, hash_tree};
+use crate::lineage::tree::{self, Direction, Node, Step};
+use crate::lineage::{ArtifactRecord, MetadataStore};
+use crate::ui::{Colors, print};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// A workspace path (relative to the workspace root), or a digest or its first digits
+    pub artifact: String,
+
+    /// Show what was derived from it instead of what it was derived from
+    #[arg(long)]
+    pub down: bool,
+
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(workspace: &Workspace, args: &LineageArgs, colors: Colors) -> Result<(), Error> {
+    let store = lineage_db::open(workspace)?;
+    let root = resolve(workspace, &store, &args.artifact, colors)?;
+    let direction = if args.down {
+        Direction::Down
+    } else {
+        Direction::Up
+    };
+    let tree = tree::build(&store, &root, direction).map_err(refused)?;
+    if args.format == Format::Json {
+        return print_json(&tree);
+    }
+    let mut text = String::new();
+    render_node(&tree, direction, "", "", colors, &mut text);
+    print(&text)
+}
+
+/// The recorded artifact the argument names: the file as it is now if a build recorded that
+/// version, else the latest version recorded at that path or with that digest.
+fn resolve(
+    workspace: &Workspace,
+    store: &dyn MetadataStore,
+    argument: &str,
+    colors: Colors,
+) -> Result<ArtifactRecord, Error> {
+    let path = argument.trim_start_matches("./");
+    let on_disk = workspace.root.join(path.trim_end_matches('/'));
+    let current = if on_disk.is_dir() {
+        let cache = StatCache::load(&workspace.root.join(STAT_CACHE));
+        hash_tree(&on_disk, &cache)
+            .ok()
+            .map(|tree| (format!("{}/", path.trim_end_matches('/')), tree.digest))
+    } else if on_disk.is_file() {
+        let cache = StatCache::load(&workspace.root.join(STAT_CACHE));
+        cache
+            .digest_file(&on_disk)
+            .ok()
+            .map(|file| (path.to_string(), file.digest))
+    } else {
+        None
+    };
+    let recorded = store.find_artifacts(path).map_err(refused)?;
+    if let Some((path, digest)) = &current {
+        let digest = digest.to_hex();
+        if let Some(found) = recorded
+            .iter()
+            .find(|a| &a.path == path && a.digest == digest)
+        {
+            return Ok(found.clone());
+        }
+        if let Some(latest) = recorded.first() {
+            eprintln!(
+                "{} `{path}` has changed since a build last recorded it; showing the version recorded last ({})",
+                colors.bold("note:"),
+                &latest.digest[..12.min(latest.digest.len())]
+            );
+        }
+    }
+    recorded.into_iter().next().ok_or_else(|| {
+        Error::Refused(format!(
+            "no build recorded `{argument}`: give a path a step reads or writes, or a digest"
+        ))
+    })
+}
+
+fn render_node(
+    node: &Node,
+    direction: Direction,
+    lead: &str,
+    rest: &str,
+    colors: Colors,
+    out: &mut String,
+) {
+    let digest = &node.digest[..12.min(node.digest.len())];
+    let note = if node.repeated {
+        " (shown above)".to_string()
+    } else if node.actions.is_empty() && direction == Direction::Up {
+        " (source)".to_string()
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "{lead}{} {}{note}\n",
+        colors.bold(&node.path),
+        colors.dim(digest)
+    ));
+    for (index, step) in node.actions.iter().enumerate() {
+        let last = index + 1 == node.actions.len();
+        render_step(step, direction, rest, last, colors, out);
+    }
+}
+
+fn render_step(
+    step: &Step,
+    direction: Direction,
+    rest: &str,
+    last: bool,
+    colors: Colors,
+    out: &mut String,
+) {
+    let (branch, below) = if last {
+        ("└─ ", "   ")
+    } else {
+        ("├─ ", "│  ")
+    };
+    let commit = match &step.commit {
+        Some(commit) => format!(
+            " at {}{}",
+            &commit[..8.min(commit.len())],
+            if step.dirty == Some(true) { "*" } else { "" }
+        ),
+        None => String::new(),
+    };
+    out.push_str(&format!(
+        "{rest}{branch}{} (run {}{commit}): {}\n",
+        colors.green(&step.name),
+        step.run,
+        step.cmd
+    ));
+    let inner = format!("{rest}{below}");
+    if !step.params.is_empty() {
+        let params: Vec<String> = step
+            .params
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        out.push_str(&format!("{inner}   params {}\n", params.join(" ")));
+    }
+    for (index, node) in step.artifacts.iter().enumerate() {
+        let last = index + 1 == step.artifacts.len();
+        let (lead, rest) = if last {
+            (format!("{inner}└─ "), format!("{inner}   "))
+        } else {
+            (format!("{inner}├─ "), format!("{inner}│  "))
+        };
+        render_node(node, direction, &lead, &rest, colors, out);
+    }
+}

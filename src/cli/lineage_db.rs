@@ -1,0 +1,30 @@
+//! Opening the workspace's lineage database for the commands that read it.
+
+use super::build::LOCK;
+use crate::error::Error;
+use crate::exec::lock::WorkspaceLock;
+use crate::lineage::{LINEAGE_DB, MetadataStore, SqliteStore};
+use crate::workspace::Workspace;
+
+/// The workspace's lineage. Runs left `running` by a build that was killed are closed as
+/// interrupted first, when the workspace lock shows that no build is running.
+pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
+    let path = workspace.root.join(LINEAGE_DB);
+    if !path.exists() {
+        return Err(Error::Refused(
+            "no lineage yet: nothing has been built in this workspace".into(),
+        ));
+    }
+    let mut store = SqliteStore::open(&path).map_err(|e| Error::Refused(e.to_string()))?;
+    if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)) {
+        store
+            .close_abandoned_runs()
+            .map_err(|e| Error::Refused(e.to_string()))?;
+    }
+    Ok(store)
+}
+
+/// A lineage error as the command's error.
+pub fn refused(error: crate::lineage::LineageError) -> Error {
+    Error::Refused(error.to_string())
+}

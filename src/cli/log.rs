@@ -1,0 +1,78 @@
+//! `zenbuild log`: the recent runs, newest first.
+
+use clap::Args;
+
+use super::format::{Format, print_json};
+use super::lineage_db::{self, refused};
+use crate::error::Error;
+use crate::lineage::{MetadataStore, RunSummary};
+use crate::ui::progress::duration;
+use crate::ui::time::utc;
+use crate::ui::{Colors, print};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// How many runs to show
+    #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(workspace: &Workspace, args: &LogArgs, colors: Colors) -> Result<(), Error> {
+    let store = lineage_db::open(workspace)?;
+    let runs = store.runs(args.limit).map_err(refused)?;
+    if args.format == Format::Json {
+        return print_json(&serde_json::json!({ "runs": runs }));
+    }
+    let mut text = format!(
+        "{}\n",
+        colors.bold(&format!(
+            "{:>4}  {:<20}  {:<9}  {:<11}  {:>4} {:>6} {:>6}  {:>7}  command",
+            "run", "started", "commit", "status", "ran", "cached", "failed", "time"
+        ))
+    );
+    for run in &runs {
+        text.push_str(&line(run, colors));
+        text.push('\n');
+    }
+    print(&text)
+}
+
+fn line(run: &RunSummary, colors: Colors) -> String {
+    let status = match run.status.as_str() {
+        "succeeded" => colors.green(&format!("{:<11}", run.status)),
+        "failed" | "interrupted" => colors.red(&format!("{:<11}", run.status)),
+        _ => format!("{:<11}", run.status),
+    };
+    let took = run.finished_ms.map_or(String::new(), |finished| {
+        duration(std::time::Duration::from_millis(
+            finished.saturating_sub(run.started_ms).max(0) as u64,
+        ))
+    });
+    format!(
+        "{:>4}  {:<20}  {:<9}  {status}  {:>4} {:>6} {:>6}  {:>7}  {}",
+        run.id,
+        utc(run.started_ms),
+        short_commit(run),
+        run.counts.ran,
+        run.counts.cached,
+        run.counts.failed,
+        took,
+        run.command.join(" ")
+    )
+}
+
+/// `1a2b3c4d`, with `*` when the tree was dirty; `-` outside git.
+pub fn short_commit(run: &RunSummary) -> String {
+    match &run.git {
+        Some(git) => format!(
+            "{}{}",
+            &git.commit[..git.commit.len().min(8)],
+            if git.dirty { "*" } else { "" }
+        ),
+        None => "-".into(),
+    }
+}

@@ -1,0 +1,92 @@
+//! `zenbuild show [RUN]`: one run (the latest by default), every action with its status,
+//! timing and the reason it ran.
+
+use clap::Args;
+
+use super::format::{Format, print_json};
+use super::lineage_db::{self, refused};
+use super::log::short_commit;
+use crate::error::Error;
+use crate::lineage::{MetadataStore, RunId};
+use crate::ui::progress::duration;
+use crate::ui::time::utc;
+use crate::ui::{Colors, print};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run's number, as `zenbuild log` lists it (default: the latest)
+    pub run: Option<RunId>,
+
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(), Error> {
+    let store = lineage_db::open(workspace)?;
+    let id = match args.run {
+        Some(id) => id,
+        None => match store.runs(1).map_err(refused)?.first() {
+            Some(run) => run.id,
+            None => return Err(Error::Refused("no run recorded yet".into())),
+        },
+    };
+    let Some(run) = store.run(id).map_err(refused)? else {
+        return Err(Error::Refused(format!(
+            "there is no run {id}: `zenbuild log` lists them"
+        )));
+    };
+    let actions = store.run_actions(id).map_err(refused)?;
+    if args.format == Format::Json {
+        return print_json(&serde_json::json!({ "run": run, "actions": actions }));
+    }
+    let took = run.finished_ms.map_or("-".to_string(), |finished| {
+        duration(std::time::Duration::from_millis(
+            finished.saturating_sub(run.started_ms).max(0) as u64,
+        ))
+    });
+    let mut text = format!(
+        "{} {}, started {}, took {took}\n",
+        colors.bold(&format!("run {}:", run.id)),
+        run.status,
+        utc(run.started_ms)
+    );
+    text.push_str(&format!("  command  {}\n", run.command.join(" ")));
+    if let Some(git) = &run.git {
+        let branch = git.branch.as_deref().unwrap_or("detached");
+        let dirty = if git.dirty { ", dirty" } else { "" };
+        text.push_str(&format!(
+            "  commit   {} ({branch}{dirty})\n",
+            short_commit(&run)
+        ));
+    }
+    text.push_str(&format!(
+        "  by       {}@{}, zenbuild {}\n",
+        run.user, run.host, run.version
+    ));
+    text.push_str(&format!(
+        "  actions  {} ran, {} cached, {} failed, {} skipped\n\n",
+        run.counts.ran, run.counts.cached, run.counts.failed, run.counts.skipped
+    ));
+    let width = actions.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for action in &actions {
+        let status = match action.status.as_str() {
+            "ran" => colors.green(&format!("{:<11}", action.status)),
+            "failed" | "interrupted" => colors.red(&format!("{:<11}", action.status)),
+            _ => format!("{:<11}", action.status),
+        };
+        let took = duration(std::time::Duration::from_millis(
+            action.duration_ms.max(0) as u64
+        ));
+        text.push_str(
+            format!(
+                "  {status} {:<width$}  {took:>6}  {}\n",
+                action.name,
+                action.reasons.join("; ")
+            )
+            .trim_end(),
+        );
+        text.push('\n');
+    }
+    print(&text)
+}

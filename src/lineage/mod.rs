@@ -1,0 +1,186 @@
+//! Lineage: which data, code, params and commit produced which output, and how good it was.
+//!
+//! Every build that goes the whole way is a run: its command line, who ran it where, the git
+//! commit and whether the tree was dirty, the resolved graph, and for each action its status,
+//! key, timings, the artifacts (path and digest) it read and wrote, its params and its
+//! metrics. The [`recorder`] writes them from the build's events as actions finish, so a run
+//! killed half-way keeps what it did; the queries behind `zenbuild log`, `show` and `lineage`
+//! read them back. The store is a trait, [`MetadataStore`]; [`SqliteStore`] keeps it in
+//! `.zenbuild/lineage.db`.
+
+pub mod git;
+pub mod metrics;
+pub mod recorder;
+pub mod schema;
+pub mod sqlite;
+pub mod tree;
+
+pub use git::GitState;
+pub use sqlite::SqliteStore;
+
+/// Where the workspace's lineage lives, below its root.
+pub const LINEAGE_DB: &str = ".zenbuild/lineage.db";
+
+pub type RunId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LineageError {
+    #[error(
+        "the lineage database was written by a newer zenbuild (schema version {found}; this one knows up to {known}): upgrade zenbuild"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    #[error("lineage database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// How a run ended; `Running` until it does (and forever, if it was killed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What is known of a run when it starts.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub started_ms: i64,
+    pub command: Vec<String>,
+    pub user: String,
+    pub host: String,
+    pub version: String,
+    /// Names the resolved graph: equal digests, equal graphs.
+    pub manifest_digest: String,
+    /// The resolved graph, as `zenbuild graph --format json` prints it; `None` when the
+    /// store already has it ([`MetadataStore::has_manifest`]).
+    pub manifest: Option<String>,
+}
+
+/// What is known of a run when it ends.
+#[derive(Clone, Debug)]
+pub struct RunEnd {
+    pub finished_ms: i64,
+    pub status: RunStatus,
+    pub git: Option<GitState>,
+    pub counts: Counts,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub ran: u64,
+    pub cached: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+/// One action of a run, as it finished.
+#[derive(Clone, Debug, Default)]
+pub struct ActionRecord {
+    pub name: String,
+    pub step: String,
+    pub key: Option<String>,
+    /// ran, cached, failed, skipped or interrupted.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub started_ms: i64,
+    pub duration_ms: i64,
+    /// Where it ran or came from: `local`, or a cache's or executor's name.
+    pub executor: Option<String>,
+    pub cmd: String,
+    pub reasons: Vec<String>,
+    pub inputs: Vec<ArtifactRecord>,
+    pub outputs: Vec<ArtifactRecord>,
+    /// Param name → canonical JSON of its value.
+    pub params: Vec<(String, String)>,
+    pub metrics: Vec<Metric>,
+}
+
+/// A file or directory (path ending in `/`) with the digest it had.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ArtifactRecord {
+    pub path: String,
+    pub digest: String,
+    pub size: Option<u64>,
+}
+
+/// One flattened metric: `eval.auc = 0.91` from `out/metrics.json`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Metric {
+    pub path: String,
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+/// A run as `zenbuild log` lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub status: String,
+    pub command: Vec<String>,
+    pub user: String,
+    pub host: String,
+    pub version: String,
+    pub git: Option<GitState>,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// An action of a recorded run, with what it read and wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ActionSummary {
+    pub run_id: RunId,
+    pub name: String,
+    pub step: String,
+    pub key: Option<String>,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub started_ms: i64,
+    pub duration_ms: i64,
+    pub executor: Option<String>,
+    pub cmd: String,
+    pub reasons: Vec<String>,
+    pub inputs: Vec<ArtifactRecord>,
+    pub outputs: Vec<ArtifactRecord>,
+    pub params: Vec<(String, serde_json::Value)>,
+    pub metrics: Vec<Metric>,
+}
+
+/// Where lineage is kept: SQLite here, a server database for teams later.
+pub trait MetadataStore {
+    fn has_manifest(&self, digest: &str) -> Result<bool, LineageError>;
+    fn begin_run(&mut self, run: &NewRun) -> Result<RunId, LineageError>;
+    /// Adds finished actions to a run, all or none.
+    fn record_actions(&mut self, run: RunId, actions: &[ActionRecord]) -> Result<(), LineageError>;
+    fn finish_run(&mut self, run: RunId, end: &RunEnd) -> Result<(), LineageError>;
+    /// Marks runs still `running` as interrupted: for a caller that holds the workspace lock,
+    /// which proves no build is running; returns how many there were.
+    fn close_abandoned_runs(&mut self) -> Result<usize, LineageError>;
+    /// The latest runs, newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError>;
+    fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError>;
+    fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError>;
+    /// The latest runs built at `commit` (a full hex id), newest first.
+    fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError>;
+    /// The action that produced `path` with `digest`: one that ran rather than one that
+    /// restored it, the latest such.
+    fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError>;
+    /// The latest action of each name that read `path` with `digest`.
+    fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError>;
+    /// Artifacts ever recorded at `path` (or, with `path` a digest prefix, with such a
+    /// digest), the latest first.
+    fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError>;
+}

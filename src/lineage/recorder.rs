@@ -1,0 +1,318 @@
+//! Records a build in the lineage store, from the events the scheduler emits: the run when it
+//! starts, each action as it finishes, and the outcome at the end. Cached actions are written
+//! in batches; whatever has finished is written before a command starts, so a build killed
+//! while a step runs keeps everything done before it.
+//!
+//! Lineage is a record, not the build: when the store cannot be opened or written, the build
+//! goes on and the recorder says once why its run is missing or partial.
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{
+    ActionRecord, ArtifactRecord, Counts, GitState, LineageError, MetadataStore, NewRun, RunEnd,
+    RunId, RunStatus, metrics,
+};
+use crate::Manifest;
+use crate::exec::event::{Event, Outcome};
+use crate::graph::render::{Selection, to_json};
+use crate::graph::{ActionId, Graph};
+use crate::hash::{Digest, canonical_json};
+
+/// Finished actions are written at least this often, and when the build ends.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+pub struct Recorder<'g> {
+    store: Box<dyn MetadataStore>,
+    run: RunId,
+    graph: &'g Graph,
+    root: PathBuf,
+    /// Where the store keeps a blob, to read metrics files by digest.
+    blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
+    pending: Vec<ActionRecord>,
+    last_flush: Instant,
+    counts: Counts,
+    /// `git status` walks the work tree; it runs beside the build.
+    git: Option<JoinHandle<Option<GitState>>>,
+    /// The first write that failed; later ones are not attempted.
+    failed: Option<LineageError>,
+}
+
+/// Who and where, for the run row.
+pub struct Origin {
+    pub command: Vec<String>,
+    pub started: SystemTime,
+}
+
+impl<'g> Recorder<'g> {
+    /// Starts recording, in the workspace's `.zenbuild/lineage.db`, a run of `selected` that
+    /// this process's command line asked for.
+    pub fn in_workspace(
+        root: &Path,
+        manifest: &Manifest,
+        graph: &'g Graph,
+        selected: &[ActionId],
+        blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
+    ) -> Result<Recorder<'g>, LineageError> {
+        let store = super::SqliteStore::open(&root.join(super::LINEAGE_DB))?;
+        // The program as people type it, not the path it was started by.
+        let command = std::iter::once("zenbuild".to_string())
+            .chain(std::env::args().skip(1))
+            .collect();
+        let origin = Origin {
+            command,
+            started: SystemTime::now(),
+        };
+        Recorder::start(
+            Box::new(store),
+            root,
+            (manifest, graph),
+            selected,
+            origin,
+            blob_path,
+        )
+    }
+
+    /// Starts recording a run of `selected` in `store`. Runs still marked running are closed
+    /// as interrupted first: the caller holds the workspace lock, so none is.
+    pub fn start(
+        mut store: Box<dyn MetadataStore>,
+        root: &Path,
+        (manifest, graph): (&Manifest, &'g Graph),
+        selected: &[ActionId],
+        origin: Origin,
+        blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
+    ) -> Result<Recorder<'g>, LineageError> {
+        store.close_abandoned_runs()?;
+        let manifest_digest = resolved_digest(manifest, graph, selected);
+        // Rendering a large graph costs more than the rest of a run's record; most runs
+        // resolve to a graph the store already has.
+        let manifest = match store.has_manifest(&manifest_digest)? {
+            true => None,
+            false => Some(to_json(&Selection::new(graph, selected.to_vec())).to_string()),
+        };
+        let run = store.begin_run(&NewRun {
+            started_ms: millis(origin.started),
+            command: origin.command,
+            user: user(),
+            host: host(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            manifest_digest,
+            manifest,
+        })?;
+        let git_root = root.to_path_buf();
+        Ok(Recorder {
+            store,
+            run,
+            graph,
+            root: root.to_path_buf(),
+            blob_path,
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+            counts: Counts::default(),
+            git: Some(std::thread::spawn(move || super::git::state(&git_root))),
+            failed: None,
+        })
+    }
+
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
+    pub fn handle(&mut self, event: &Event) {
+        let (id, outcome) = match event {
+            Event::Finished { id, outcome } => (id, outcome),
+            // A command may run for hours: what finished before it starts is written now.
+            Event::Running { .. } => return self.flush(),
+            _ => return,
+        };
+        match outcome {
+            Outcome::Ran(_) => self.counts.ran += 1,
+            Outcome::Cached(_) => self.counts.cached += 1,
+            Outcome::Failed(_) => self.counts.failed += 1,
+            Outcome::Skipped { .. } | Outcome::Stopped | Outcome::Interrupted => {
+                self.counts.skipped += 1
+            }
+        }
+        let record = self.action_record(*id, outcome);
+        self.pending.push(record);
+        // Cached actions finish by the thousand and are batched; one that ran took long
+        // enough that a write of its own costs nothing.
+        let ran = matches!(outcome, Outcome::Ran(_) | Outcome::Failed(_));
+        if ran || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// Writes what is pending and closes the run; returns the first error met on the way.
+    pub fn finish(mut self, status: RunStatus) -> Option<LineageError> {
+        self.flush();
+        let git = self
+            .git
+            .take()
+            .and_then(|thread| thread.join().ok().flatten());
+        if self.failed.is_none() {
+            let end = RunEnd {
+                finished_ms: millis(SystemTime::now()),
+                status,
+                git,
+                counts: self.counts,
+            };
+            if let Err(e) = self.store.finish_run(self.run, &end) {
+                self.failed = Some(e);
+            }
+        }
+        self.failed
+    }
+
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.pending.is_empty() || self.failed.is_some() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if let Err(e) = self.store.record_actions(self.run, &pending) {
+            self.failed = Some(e);
+        }
+    }
+
+    fn action_record(&self, id: ActionId, outcome: &Outcome) -> ActionRecord {
+        let action = self.graph.action(id);
+        let now = millis(SystemTime::now());
+        let mut record = ActionRecord {
+            name: action.name.clone(),
+            step: action.step.clone(),
+            status: outcome.status().to_string(),
+            cmd: action.cmd.clone(),
+            started_ms: now,
+            params: action
+                .params
+                .iter()
+                .map(|(name, value)| (name.clone(), canonical_json(value)))
+                .collect(),
+            ..ActionRecord::default()
+        };
+        match outcome {
+            Outcome::Ran(done) | Outcome::Cached(done) => {
+                record.key = done.key.map(|key| key.to_hex());
+                record.duration_ms = done.duration.as_millis() as i64;
+                record.started_ms = now - record.duration_ms;
+                record.executor = Some(match (outcome, &done.source) {
+                    (Outcome::Ran(_), _) => "local".to_string(),
+                    (_, Some(source)) => format!("cache:{source}"),
+                    (_, None) => "cache".to_string(),
+                });
+                record.reasons = done.reasons.clone();
+                record.inputs = self.artifacts(&done.inputs);
+                record.outputs = self.artifacts(&done.outputs);
+                record.metrics = action
+                    .metrics
+                    .iter()
+                    .filter_map(|&metric| {
+                        let path = self.graph.artifact(metric).display_path();
+                        let digest = done.outputs.get(&path)?;
+                        let bytes = std::fs::read((self.blob_path)(digest))
+                            .or_else(|_| std::fs::read(self.root.join(&path)))
+                            .ok()?;
+                        Some(metrics::flatten(&path, &bytes))
+                    })
+                    .flatten()
+                    .collect();
+            }
+            Outcome::Failed(failure) => {
+                record.key = failure.key.map(|key| key.to_hex());
+                record.exit_code = failure.exit_code;
+                record.duration_ms = failure.duration.as_millis() as i64;
+                record.started_ms = now - record.duration_ms;
+                record.executor = Some("local".to_string());
+                record.reasons = vec![failure.message.clone()];
+            }
+            Outcome::Skipped { because } => {
+                record.reasons = vec![format!(
+                    "{} did not succeed",
+                    self.graph.action(*because).name
+                )];
+            }
+            Outcome::Stopped | Outcome::Interrupted => {}
+        }
+        record
+    }
+
+    fn artifacts(
+        &self,
+        digests: &std::collections::BTreeMap<String, Digest>,
+    ) -> Vec<ArtifactRecord> {
+        digests
+            .iter()
+            .map(|(path, digest)| ArtifactRecord {
+                path: path.clone(),
+                digest: digest.to_hex(),
+                size: if path.ends_with('/') {
+                    None
+                } else {
+                    std::fs::metadata(self.root.join(path))
+                        .ok()
+                        .map(|m| m.len())
+                },
+            })
+            .collect()
+    }
+}
+
+/// What the resolved graph of `selected` follows from: the manifest's files, what its globs
+/// matched, the selection, and the zenbuild that resolved it.
+fn resolved_digest(manifest: &Manifest, graph: &Graph, selected: &[ActionId]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for source in manifest.sources.files() {
+        hasher.update(&(source.text.len() as u64).to_le_bytes());
+        hasher.update(source.text.as_bytes());
+    }
+    if let Some(globs) = &graph.globs {
+        hasher.update(globs.matched.as_bytes());
+    }
+    for &id in selected {
+        hasher.update(&(id.0 as u64).to_le_bytes());
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// The login name, as the environment gives it, else the password database, else the uid.
+fn user() -> String {
+    if let Some(name) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    {
+        return name;
+    }
+    // SAFETY: getuid cannot fail. getpwuid returns null or a pointer to a static entry
+    // whose name is a NUL-terminated string; it is copied out before anything else runs
+    // getpwuid in this process (nothing else in zenbuild does).
+    unsafe {
+        let uid = libc::getuid();
+        let entry = libc::getpwuid(uid);
+        if entry.is_null() || (*entry).pw_name.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*entry).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn host() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, which is what we pass.
+    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result != 0 {
+        return "unknown".to_string();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
