@@ -14,6 +14,7 @@ pub mod exec;
 pub mod graph;
 pub mod hash;
 pub mod lineage;
+pub mod lockfile;
 pub mod manifest;
 pub mod store;
 pub mod ui;

@@ -17,6 +17,7 @@ use crate::exec::{Event, event::Outcome};
 use crate::hash::{Digest, FileSystem, RealFileSystem};
 use crate::lineage::RunStatus;
 use crate::lineage::recorder::Recorder;
+use crate::lockfile;
 use crate::store::LinkMode;
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
@@ -186,6 +187,12 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         if let Some(e) = recorder.finish(status) {
             say_note(colors, &format!("this run's lineage is incomplete: {e}"));
         }
+    }
+    if failed == 0
+        && !session.interrupt.is_triggered()
+        && let Err(e) = lockfile::update(&workspace.root, &graph, &outcomes, &session.last_keys)
+    {
+        say_note(colors, &e);
     }
     let all_cached = outcomes.len() == targets.len()
         && outcomes

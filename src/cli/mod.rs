@@ -15,6 +15,7 @@ mod log;
 mod plan;
 mod session;
 mod show;
+mod status;
 mod targets;
 
 use std::path::PathBuf;
@@ -80,6 +81,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Show where an artifact came from (or, with --down, what was made from it)
     Lineage(lineage::LineageArgs),
+    /// List the actions zenbuild.lock no longer describes, and why (--check: exit 1 if any)
+    Status(status::StatusArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,5 +140,6 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Log(args) => log::run(&workspace()?, &args, out),
         Command::Show(args) => show::run(&workspace()?, &args, out),
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
+        Command::Status(args) => status::run(&workspace()?, &args, out),
     }
 }

@@ -178,6 +178,19 @@ impl<'a> Builder<'a> {
         outputs
     }
 
+    /// Takes `outputs` (path, digest, executable bit) as what `action` produced, for its
+    /// dependents' keys, without looking at the workspace: for `status`, which judges a
+    /// lockfile's claims rather than the files.
+    pub fn assume_outputs(&self, action: &Action, outputs: &[(String, Digest, bool)]) {
+        let mut produced = self.produced();
+        for &output in &action.outputs {
+            let path = self.graph.artifact(output).display_path();
+            if let Some((_, digest, executable)) = outputs.iter().find(|(p, ..)| *p == path) {
+                produced.insert(output, (*digest, *executable));
+            }
+        }
+    }
+
     /// How the action last finished, if that was under `digest` and its outputs are still
     /// exactly as it left them: then there is nothing to look up or restore.
     fn unchanged(&self, action: &Action, digest: Digest) -> Option<Finished> {
@@ -498,7 +511,7 @@ impl Work for Builder<'_> {
         {
             return Check::Done(Outcome::Cached(Box::new(Done {
                 key: Some(digest),
-                inputs: input_digests(&key),
+                fields: Some(key.clone()),
                 outputs: finished
                     .outputs
                     .iter()
@@ -532,7 +545,7 @@ impl Work for Builder<'_> {
                         self.remember(action, &key, digest, logs);
                         return Check::Done(Outcome::Cached(Box::new(Done {
                             key: Some(digest),
-                            inputs: input_digests(&key),
+                            fields: Some(key.clone()),
                             outputs,
                             duration: started.elapsed(),
                             reasons: Vec::new(),
@@ -607,7 +620,7 @@ impl Work for Builder<'_> {
         self.remember(action, &pending.key, pending.digest, logs);
         Outcome::Ran(Box::new(Done {
             key: Some(pending.digest),
-            inputs: input_digests(&pending.key),
+            fields: Some(pending.key),
             outputs,
             duration,
             reasons: pending.reasons,
@@ -634,14 +647,6 @@ fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
         .iter()
         .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
     files.chain(links).chain(dirs).collect()
-}
-
-/// The digest of each input as the key has it, by path.
-fn input_digests(key: &ActionKey) -> BTreeMap<String, Digest> {
-    key.inputs
-        .iter()
-        .map(|input| (input.path.clone(), input.digest))
-        .collect()
 }
 
 /// The last `lines` lines of a log file.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::graph::ActionId;
-use crate::hash::Digest;
+use crate::hash::{ActionKey, Digest};
 
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -58,8 +58,9 @@ impl Outcome {
 #[derive(Clone, Debug, Default)]
 pub struct Done {
     pub key: Option<Digest>,
-    /// Input path (directories end in `/`) → the digest its key was computed with.
-    pub inputs: BTreeMap<String, Digest>,
+    /// The fields `key` is the digest of: the command, the input digests, params and the
+    /// rest, for the lineage and the lockfile.
+    pub fields: Option<ActionKey>,
     /// Output path (directories end in `/`) → digest (a tree digest for directories).
     pub outputs: BTreeMap<String, Digest>,
     pub duration: Duration,

@@ -12,7 +12,8 @@
 //! - the signature of every input and output of the selected actions, and of every file and
 //!   directory inside the directory ones;
 //! - the identity (device, inode, type) of every directory on the way to them, so that a
-//!   directory swapped for a symlink is noticed.
+//!   directory swapped for a symlink is noticed;
+//! - the signature of `zenbuild.lock`, which a build that finds it changed writes again.
 //!
 //! The next build with the same targets and the same tool is done as soon as it finds every
 //! digest and every signature unchanged. An action key is made of nothing else: the command,
@@ -40,6 +41,7 @@ use crate::binary::{self, Reader, STAT_LEN};
 use crate::graph::globs::still_match;
 use crate::graph::{ActionId, ArtifactKind, Graph};
 use crate::hash::{CACHE_VERSION, Digest, FileStat, Platform, RACY_WINDOW_NS, tree_paths};
+use crate::lockfile::LOCKFILE;
 use crate::manifest::Manifest;
 
 /// Where the record is kept, below the workspace root.
@@ -275,6 +277,8 @@ fn entries(
             }
         }
     }
+    // A lockfile that changed (a checkout, a hand edit) must be written again by a build.
+    paths.push((Look::Signature, LOCKFILE.to_string()));
     let trusted_before = started_ns.saturating_sub(RACY_WINDOW_NS);
     let stat = |(look, path): (Look, String)| {
         let stat = look.stat(&root.join(&path)).ok()?;

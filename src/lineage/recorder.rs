@@ -204,8 +204,13 @@ impl<'g> Recorder<'g> {
                     (_, None) => "cache".to_string(),
                 });
                 record.reasons = done.reasons.clone();
-                record.inputs = self.artifacts(&done.inputs);
-                record.outputs = self.artifacts(&done.outputs);
+                record.inputs = self.artifacts(
+                    done.fields
+                        .iter()
+                        .flat_map(|key| &key.inputs)
+                        .map(|input| (&input.path, &input.digest)),
+                );
+                record.outputs = self.artifacts(done.outputs.iter());
                 record.metrics = action
                     .metrics
                     .iter()
@@ -239,12 +244,11 @@ impl<'g> Recorder<'g> {
         record
     }
 
-    fn artifacts(
+    fn artifacts<'a>(
         &self,
-        digests: &std::collections::BTreeMap<String, Digest>,
+        digests: impl Iterator<Item = (&'a String, &'a Digest)>,
     ) -> Vec<ArtifactRecord> {
         digests
-            .iter()
             .map(|(path, digest)| ArtifactRecord {
                 path: path.clone(),
                 digest: digest.to_hex(),
