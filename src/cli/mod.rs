@@ -12,6 +12,7 @@ mod lineage;
 mod lineage_db;
 mod list;
 mod log;
+mod metrics;
 mod plan;
 mod session;
 mod show;
@@ -83,6 +84,17 @@ pub enum Command {
     Lineage(lineage::LineageArgs),
     /// List the actions zenbuild.lock no longer describes, and why (--check: exit 1 if any)
     Status(status::StatusArgs),
+    /// Show the metrics steps reported, at runs or git revisions; `metrics diff A B`
+    Metrics(metrics::MetricsArgs),
+    /// Compare the params steps used: `params diff A B`
+    #[command(subcommand)]
+    Params(ParamsCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ParamsCommand {
+    /// The params that differ between A (default HEAD) and B (default the workspace)
+    Diff(metrics::DiffArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,5 +153,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Show(args) => show::run(&workspace()?, &args, out),
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
         Command::Status(args) => status::run(&workspace()?, &args, out),
+        Command::Metrics(args) => metrics::run_metrics(&workspace()?, &args, out),
+        Command::Params(ParamsCommand::Diff(args)) => {
+            metrics::run_diff(&workspace()?, &args, metrics::Values::Params, out)
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod git;
 pub mod metrics;
 pub mod recorder;
 pub mod schema;
+pub mod snapshot;
 pub mod sqlite;
 pub mod tree;
 
