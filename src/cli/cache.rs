@@ -37,7 +37,8 @@ pub fn run(workspace: &Workspace, command: &CacheCommand) -> Result<(), Error> {
     ))
 }
 
-fn bytes(n: u64) -> String {
+/// `1.2 MiB`: a byte count for people.
+pub(super) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;

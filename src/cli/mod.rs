@@ -6,6 +6,7 @@ mod check;
 mod clean;
 mod explain;
 mod format;
+mod gc;
 mod graph;
 mod init;
 mod lineage;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Compare the params steps used: `params diff A B`
     #[command(subcommand)]
     Params(ParamsCommand),
+    /// Remove cached results and blobs that neither the workspace, zenbuild.lock in recent
+    /// commits, nor recent runs need
+    Gc(gc::GcArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Show(args) => show::run(&workspace()?, &args, out),
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
         Command::Status(args) => status::run(&workspace()?, &args, out),
+        Command::Gc(args) => gc::run(&workspace()?, &args, out),
         Command::Metrics(args) => metrics::run_metrics(&workspace()?, &args, out),
         Command::Params(ParamsCommand::Diff(args)) => {
             metrics::run_diff(&workspace()?, &args, metrics::Values::Params, out)

@@ -80,6 +80,11 @@ impl LastKeys {
         self.index().get(action).cloned()
     }
 
+    /// How every action that ever finished here last finished.
+    pub fn all(&self) -> Vec<Finished> {
+        self.index().values().cloned().collect()
+    }
+
     /// Records that `action` finished with `key`, as `finished` says.
     pub fn set(&self, action: &str, key: &ActionKey, finished: Finished) -> io::Result<()> {
         if self.index().get(action) == Some(&finished) {

@@ -84,6 +84,36 @@ pub fn file_at(dir: &Path, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Str
     Ok(Some(blob.content().to_vec()))
 }
 
+/// The last `count` commits of HEAD's history and the commit of every branch and tag, as
+/// full hex ids without repeats; empty outside git or before the first commit.
+pub fn recent_and_named_commits(dir: &Path, count: usize) -> Vec<String> {
+    let Ok(repo) = Repository::discover(dir) else {
+        return Vec::new();
+    };
+    let mut commits = Vec::new();
+    if count > 0
+        && let Ok(mut walk) = repo.revwalk()
+        && walk.push_head().is_ok()
+    {
+        commits.extend(walk.filter_map(Result::ok).take(count));
+    }
+    if let Ok(references) = repo.references() {
+        for reference in references.filter_map(Result::ok) {
+            if (reference.is_branch() || reference.is_tag())
+                && let Ok(commit) = reference.peel_to_commit()
+            {
+                commits.push(commit.id());
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    commits
+        .into_iter()
+        .filter(|id| seen.insert(*id))
+        .map(|id| id.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

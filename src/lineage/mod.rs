@@ -181,6 +181,8 @@ pub trait MetadataStore {
     fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError>;
     /// The latest action of each name that read `path` with `digest`.
     fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError>;
+    /// The keys of the actions of runs started at or after `since_ms`.
+    fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError>;
     /// Artifacts ever recorded at `path` (or, with `path` a digest prefix, with such a
     /// digest), the latest first.
     fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError>;

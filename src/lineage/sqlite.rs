@@ -312,6 +312,17 @@ impl MetadataStore for SqliteStore {
         self.actions(ids)
     }
 
+    fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT a.key FROM actions a JOIN runs r ON r.id = a.run_id
+                 WHERE r.started_ms >= ?1 AND a.key IS NOT NULL",
+            )?
+            .query_map([since_ms], |row| row.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
+
     fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError> {
         let by_path = self
             .conn

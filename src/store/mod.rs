@@ -5,6 +5,7 @@
 mod action_result;
 mod copy;
 mod error;
+mod gc;
 mod local;
 mod memory;
 mod outputs;
@@ -18,6 +19,7 @@ pub use action_result::{
     ActionResult, ExecutionMetadata, OutputDirectory, OutputFile, OutputSymlink,
 };
 pub use error::StoreError;
+pub use gc::{GcReport, Removed, Roots};
 pub use local::{CACHE_DIR, LocalStore, STALE_TEMP_AGE};
 pub use memory::MemoryStore;
 pub use outputs::{SavedOutputs, clear_outputs, restore_outputs, save_outputs};
