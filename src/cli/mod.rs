@@ -19,6 +19,7 @@ mod session;
 mod show;
 mod status;
 mod targets;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Remove cached results and blobs that neither the workspace, zenbuild.lock in recent
     /// commits, nor recent runs need
     Gc(gc::GcArgs),
+    /// Rerun cached actions and report those whose outputs differ (non-deterministic steps),
+    /// keeping the cached results
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -158,6 +162,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
         Command::Status(args) => status::run(&workspace()?, &args, out),
         Command::Gc(args) => gc::run(&workspace()?, &args, out),
+        Command::Verify(args) => verify::run(&workspace()?, &args, err),
         Command::Metrics(args) => metrics::run_metrics(&workspace()?, &args, out),
         Command::Params(ParamsCommand::Diff(args)) => {
             metrics::run_diff(&workspace()?, &args, metrics::Values::Params, out)

@@ -149,7 +149,11 @@ impl<'a> Builder<'a> {
 
     /// Remembers the digests of what `result` holds, for dependents' keys, and returns them
     /// by path for reports.
-    fn record(&self, action: &Action, result: &ActionResult) -> BTreeMap<String, Digest> {
+    pub(super) fn record(
+        &self,
+        action: &Action,
+        result: &ActionResult,
+    ) -> BTreeMap<String, Digest> {
         let by_path: HashMap<String, (Digest, bool)> = recorded_outputs(result)
             .into_iter()
             .map(|(path, digest, executable)| (path, (digest, executable)))
@@ -291,7 +295,11 @@ impl<'a> Builder<'a> {
     }
 
     /// Runs the command, retrying as declared; `Ok` once it exited 0.
-    fn execute(&self, action: &Action, grant: &Grant) -> Result<(Duration, u32), Box<Failure>> {
+    pub(super) fn execute(
+        &self,
+        action: &Action,
+        grant: &Grant,
+    ) -> Result<(Duration, u32), Box<Failure>> {
         let (stdout_path, stderr_path) = self.log_paths(action);
         let workdir = self.cx.root.join(action.workdir.as_str());
         let mut extra_env = Vec::new();
@@ -633,7 +641,7 @@ impl Work for Builder<'_> {
 /// Every output `result` records as (path, digest, executable bit), digests as an input digest
 /// of the same path would be: a symlink's over its target text, a directory's its tree's, and
 /// directory paths ending in `/`.
-fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
+pub(super) fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
     let files = result
         .output_files
         .iter()

@@ -13,5 +13,6 @@ pub mod reason;
 pub mod resources;
 pub mod scheduler;
 pub mod up_to_date;
+pub mod verify;
 
 pub use event::Event;
