@@ -66,11 +66,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE edges (
         action_id   INTEGER NOT NULL REFERENCES actions(id),
         artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
-        -- 'in': the action read it; 'out': the action produced it
+        -- 'in': the action read it; 'out': the action produced it (or restored it)
         role        TEXT NOT NULL CHECK (role IN ('in', 'out')),
+        -- 1 when the action ran: an artifact is made by few runs and reused by many, and
+        -- lineage queries look for the runs that made it first
+        ran         INTEGER NOT NULL,
         PRIMARY KEY (action_id, role, artifact_id)
     ) WITHOUT ROWID;
-    CREATE INDEX edges_artifact ON edges(artifact_id, role, action_id);
+    CREATE INDEX edges_artifact ON edges(artifact_id, role, ran, action_id);
     CREATE TABLE params (
         action_id INTEGER NOT NULL REFERENCES actions(id),
         name      TEXT NOT NULL,

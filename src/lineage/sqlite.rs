@@ -179,7 +179,8 @@ impl MetadataStore for SqliteStore {
                  RETURNING id",
             )?;
             let mut insert_edge = tx.prepare_cached(
-                "INSERT OR IGNORE INTO edges (action_id, role, artifact_id) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO edges (action_id, role, artifact_id, ran)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut insert_param = tx.prepare_cached(
                 "INSERT OR REPLACE INTO params (action_id, name, value) VALUES (?1, ?2, ?3)",
@@ -202,6 +203,7 @@ impl MetadataStore for SqliteStore {
                     serde_json::to_string(&action.reasons).unwrap_or_default(),
                 ])?;
                 let action_id = tx.last_insert_rowid();
+                let ran = action.status == "ran";
                 for (role, artifacts) in [("in", &action.inputs), ("out", &action.outputs)] {
                     for artifact in artifacts {
                         let size = artifact.size.map(|size| size as i64);
@@ -209,7 +211,7 @@ impl MetadataStore for SqliteStore {
                             .query_row(params![artifact.path, artifact.digest, size], |row| {
                                 row.get(0)
                             })?;
-                        insert_edge.execute(params![action_id, role, artifact_id])?;
+                        insert_edge.execute(params![action_id, role, artifact_id, ran])?;
                     }
                 }
                 for (name, value) in &action.params {
@@ -290,11 +292,10 @@ impl MetadataStore for SqliteStore {
 
     fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError> {
         let ids = self.ids(
-            "SELECT a.id FROM artifacts t
+            "SELECT e.action_id FROM artifacts t
              JOIN edges e ON e.artifact_id = t.id AND e.role = 'out'
-             JOIN actions a ON a.id = e.action_id
              WHERE t.path = ?1 AND t.digest = ?2
-             ORDER BY a.status = 'ran' DESC, a.id DESC LIMIT 1",
+             ORDER BY e.ran DESC, e.action_id DESC LIMIT 1",
             params![path, digest],
         )?;
         Ok(self.actions(ids)?.pop())
@@ -302,10 +303,14 @@ impl MetadataStore for SqliteStore {
 
     fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
         let ids = self.ids(
-            "SELECT max(a.id) FROM artifacts t
-             JOIN edges e ON e.artifact_id = t.id AND e.role = 'in'
-             JOIN actions a ON a.id = e.action_id
-             WHERE t.path = ?1 AND t.digest = ?2
+            // The readers that ran, then the latest that reused their results: a file read
+            // by every run of a long history is not scanned whole.
+            "SELECT max(a.id) FROM (
+                 SELECT e.action_id FROM artifacts t
+                 JOIN edges e ON e.artifact_id = t.id AND e.role = 'in'
+                 WHERE t.path = ?1 AND t.digest = ?2
+                 ORDER BY e.ran DESC, e.action_id DESC LIMIT 1000
+             ) x JOIN actions a ON a.id = x.action_id
              GROUP BY a.name ORDER BY a.name",
             params![path, digest],
         )?;
