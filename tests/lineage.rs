@@ -206,6 +206,12 @@ fn log_and_show_list_runs_and_their_actions() {
     let train = actions.iter().find(|a| a["name"] == "train").unwrap();
     assert_eq!(train["metrics"][0]["name"], "acc");
     assert_eq!(train["metrics"][0]["value"], 0.75);
+    let show = show
+        .again()
+        .args(&["show", "HEAD", "--format", "json"])
+        .run()
+        .success();
+    assert_eq!(show.json()["run"]["id"], 2, "the latest run built at HEAD");
     show.again()
         .args(&["show", "9"])
         .run()

@@ -155,3 +155,26 @@ fn runs_and_revisions_side_by_side() {
         .code(1)
         .stderr_contains("unknown revision `nonesuch`");
 }
+
+#[test]
+fn a_revision_without_a_lockfile_is_the_run_built_at_it() {
+    let test = Test::new()
+        .manifest(SWEEP)
+        .file("params.yaml", "base: 0.5\n")
+        .file(".gitignore", ".zenbuild/\nout/\nzenbuild.lock\n");
+    git(test.path(), &["init", "-q"]);
+    git(test.path(), &["add", "-A"]);
+    git(
+        test.path(),
+        &["commit", "-q", "-m", "no lockfile committed"],
+    );
+    let out = test.run().success();
+    let out = out
+        .again()
+        .args(&["metrics", "HEAD", "--format", "json"])
+        .run()
+        .success();
+    let source = &out.json()["sources"][0];
+    assert_eq!(source["source"], "HEAD");
+    assert_eq!(source["actions"]["fit@depth=2"]["metrics"]["score"], 0.52);
+}

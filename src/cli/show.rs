@@ -7,7 +7,7 @@ use super::format::{Format, print_json};
 use super::lineage_db::{self, refused};
 use super::log::short_commit;
 use crate::error::Error;
-use crate::lineage::{MetadataStore, RunId};
+use crate::lineage::{MetadataStore, RunId, git};
 use crate::ui::progress::duration;
 use crate::ui::time::utc;
 use crate::ui::{Colors, print};
@@ -15,8 +15,9 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The run's number, as `zenbuild log` lists it (default: the latest)
-    pub run: Option<RunId>,
+    /// The run's number, as `zenbuild log` lists it, or a git revision: the latest run
+    /// built at that commit (default: the latest run)
+    pub run: Option<String>,
 
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -24,11 +25,25 @@ pub struct ShowArgs {
 
 pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(), Error> {
     let store = lineage_db::open(workspace)?;
-    let id = match args.run {
-        Some(id) => id,
+    let id = match args.run.as_deref() {
         None => match store.runs(1).map_err(refused)?.first() {
             Some(run) => run.id,
             None => return Err(Error::Refused("no run recorded yet".into())),
+        },
+        Some(text) => match text.parse::<RunId>() {
+            Ok(id) => id,
+            Err(_) => {
+                let commit = git::resolve(&workspace.git_root, text).map_err(Error::Refused)?;
+                match store.runs_at_commit(&commit).map_err(refused)?.first() {
+                    Some(&id) => id,
+                    None => {
+                        return Err(Error::Refused(format!(
+                            "no run was built at `{text}` ({})",
+                            &commit[..8.min(commit.len())]
+                        )));
+                    }
+                }
+            }
         },
     };
     let Some(run) = store.run(id).map_err(refused)? else {

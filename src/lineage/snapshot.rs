@@ -1,7 +1,7 @@
 //! The params and metrics of every action at one point in a project's history, for
 //! `zenbuild metrics` and the `diff` commands. A point is named the way people name them:
 //! nothing (the workspace as last built), a run number from `zenbuild log`, or a git revision
-//! (the `zenbuild.lock` committed there).
+//! (the `zenbuild.lock` committed there, else the latest run built at that commit).
 //!
 //! A lockfile names each metrics file by digest; its content comes from the lineage database
 //! (which flattened it when the build recorded it), else from the cache's blob, else from the
@@ -63,8 +63,19 @@ pub fn resolve(
         .unwrap_or(Path::new(""))
         .join(LOCKFILE);
     let relative = relative.to_string_lossy().replace('\\', "/");
-    let bytes = super::git::file_at(places.git_root, name, &relative)?
-        .ok_or_else(|| format!("`{name}` has no {relative}: was it built and committed?"))?;
+    let Some(bytes) = super::git::file_at(places.git_root, name, &relative)? else {
+        // No lockfile was committed there: the latest run built at that commit says it.
+        let commit = super::git::resolve(places.git_root, name)?;
+        let run = store
+            .map(|store| store.runs_at_commit(&commit))
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .and_then(|runs| runs.first().copied())
+            .ok_or_else(|| format!("`{name}` has no {relative} and no run was built at it"))?;
+        let mut snapshot = from_run(run, store.ok_or("no lineage")?)?;
+        snapshot.source = name.to_string();
+        return Ok(snapshot);
+    };
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{relative} at `{name}` is not text"))?;
     let lock = Lockfile::parse(&text).map_err(|e| format!("at `{name}`: {e}"))?;
