@@ -182,7 +182,7 @@ fn write_history(store: &mut SqliteStore, history: usize) {
                         digest: digest(chain, step, version),
                         size: Some(100),
                     }],
-                    params: vec![("lr".into(), "0.1".into())],
+                    params: vec![("lr".into(), serde_json::json!(0.1))],
                     ..ActionRecord::default()
                 });
             }

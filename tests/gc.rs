@@ -1,36 +1,10 @@
 //! `zenbuild gc`: what the workspace, the lockfile and recent commits need stays cached;
 //! everything else goes, and `--dry-run` only says so.
 
-use std::path::Path;
-use std::process::Command;
-
 mod common;
-use common::{Output, Test};
+use common::{Output, Test, git};
 
-const PIPELINE: &str = r#"
-params "params.yaml"
-step "prepare" {
-    cmd "sort data/raw.txt > out/sorted.txt"
-    inputs "data/raw.txt"
-    outputs "out/sorted.txt"
-}
-step "train" {
-    cmd "printf 'lr={{params.lr}} ' > out/model.txt; wc -l < out/sorted.txt >> out/model.txt"
-    inputs "out/sorted.txt"
-    params "lr"
-    outputs "out/model.txt"
-}
-"#;
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("run git");
-    assert!(status.success(), "git {args:?}");
-}
+const PIPELINE: &str = common::TWO_STEPS;
 
 fn workspace() -> Test {
     Test::new()

@@ -1,12 +1,10 @@
 //! Lineage through the real binary: every build is a run in `.zenbuild/lineage.db`, and
 //! `log`, `show` and `lineage` read it back, with the commit each run was built at.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Output, Test, wait};
+use common::{Output, Test, git, wait};
 
 /// raw → prepare → featurize → train (a param) → model, three steps deep from the data.
 const PIPELINE: &str = r#"
@@ -29,17 +27,6 @@ step "train" {
     metrics "out/metrics.json"
 }
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// The pipeline, committed, built once.
 fn built() -> (Output, String) {

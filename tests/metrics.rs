@@ -2,11 +2,8 @@
 //! built in the test: each commit carries its `zenbuild.lock`, which names the metrics files
 //! by digest.
 
-use std::path::Path;
-use std::process::Command;
-
 mod common;
-use common::{Output, Test};
+use common::{Output, Test, git};
 
 /// A sweep over `depth`, each instance reporting a score that follows from its params.
 const SWEEP: &str = r#"
@@ -20,16 +17,6 @@ step "fit" {
     metrics "out/m-{{depth}}.json"
 }
 "#;
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("run git");
-    assert!(status.success(), "git {args:?}");
-}
 
 fn commit(out: &Output, message: &str) {
     git(out.path(), &["add", "-A"]);

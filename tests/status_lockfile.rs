@@ -5,20 +5,7 @@
 mod common;
 use common::{Output, Test};
 
-const PIPELINE: &str = r#"
-params "params.yaml"
-step "prepare" {
-    cmd "sort data/raw.txt > out/sorted.txt"
-    inputs "data/raw.txt"
-    outputs "out/sorted.txt"
-}
-step "train" {
-    cmd "printf 'lr={{params.lr}} ' > out/model.txt; wc -l < out/sorted.txt >> out/model.txt"
-    inputs "out/sorted.txt"
-    params "lr"
-    outputs "out/model.txt"
-}
-"#;
+const PIPELINE: &str = common::TWO_STEPS;
 
 fn built() -> Output {
     Test::new()

@@ -83,8 +83,12 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
         "  actions  {} ran, {} cached, {} failed, {} skipped\n\n",
         run.counts.ran, run.counts.cached, run.counts.failed, run.counts.skipped
     ));
-    let width = actions.iter().map(|a| a.name.len()).max().unwrap_or(0);
-    for action in &actions {
+    let width = actions
+        .iter()
+        .map(|a| a.action.name.len())
+        .max()
+        .unwrap_or(0);
+    for action in actions.iter().map(|summary| &summary.action) {
         let status = match action.status.as_str() {
             "ran" => colors.green(&format!("{:<11}", action.status)),
             "failed" | "interrupted" => colors.red(&format!("{:<11}", action.status)),

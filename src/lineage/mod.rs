@@ -87,7 +87,7 @@ pub struct Counts {
 }
 
 /// One action of a run, as it finished.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ActionRecord {
     pub name: String,
     pub step: String,
@@ -103,8 +103,7 @@ pub struct ActionRecord {
     pub reasons: Vec<String>,
     pub inputs: Vec<ArtifactRecord>,
     pub outputs: Vec<ArtifactRecord>,
-    /// Param name → canonical JSON of its value.
-    pub params: Vec<(String, String)>,
+    pub params: Vec<(String, serde_json::Value)>,
     pub metrics: Vec<Metric>,
 }
 
@@ -140,24 +139,12 @@ pub struct RunSummary {
     pub counts: Counts,
 }
 
-/// An action of a recorded run, with what it read and wrote.
+/// An action as a run recorded it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ActionSummary {
     pub run_id: RunId,
-    pub name: String,
-    pub step: String,
-    pub key: Option<String>,
-    pub status: String,
-    pub exit_code: Option<i32>,
-    pub started_ms: i64,
-    pub duration_ms: i64,
-    pub executor: Option<String>,
-    pub cmd: String,
-    pub reasons: Vec<String>,
-    pub inputs: Vec<ArtifactRecord>,
-    pub outputs: Vec<ArtifactRecord>,
-    pub params: Vec<(String, serde_json::Value)>,
-    pub metrics: Vec<Metric>,
+    #[serde(flatten)]
+    pub action: ActionRecord,
 }
 
 /// Where lineage is kept: SQLite here, a server database for teams later.

@@ -18,7 +18,7 @@ use crate::Manifest;
 use crate::exec::event::{Event, Outcome};
 use crate::graph::render::{Selection, to_json};
 use crate::graph::{ActionId, Graph};
-use crate::hash::{Digest, canonical_json};
+use crate::hash::Digest;
 
 /// Finished actions are written at least this often, and when the build ends.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -189,7 +189,7 @@ impl<'g> Recorder<'g> {
             params: action
                 .params
                 .iter()
-                .map(|(name, value)| (name.clone(), canonical_json(value)))
+                .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
             ..ActionRecord::default()
         };

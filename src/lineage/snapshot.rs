@@ -90,7 +90,8 @@ fn from_run(run: i64, store: &dyn MetadataStore) -> Result<Snapshot, String> {
         source: format!("run {run}"),
         ..Snapshot::default()
     };
-    for action in store.run_actions(run).map_err(|e| e.to_string())? {
+    for summary in store.run_actions(run).map_err(|e| e.to_string())? {
+        let action = summary.action;
         let values = ActionValues {
             step: action.step,
             params: action.params.into_iter().collect(),
@@ -138,8 +139,9 @@ fn metrics_of(
 ) -> Vec<Metric> {
     let recorded = store
         .and_then(|store| store.producer(path, &digest.to_hex()).ok().flatten())
-        .map(|action| {
-            action
+        .map(|summary| {
+            summary
+                .action
                 .metrics
                 .into_iter()
                 .filter(|metric| metric.path == path)

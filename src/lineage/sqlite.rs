@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::hash::canonical_json;
+
 use super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, MetadataStore,
     Metric, NewRun, RunEnd, RunId, RunStatus, RunSummary, schema,
@@ -58,9 +60,9 @@ impl SqliteStore {
         let Some(mut action) = found else {
             return Ok(None);
         };
-        action.inputs = self.artifacts_of(id, "in")?;
-        action.outputs = self.artifacts_of(id, "out")?;
-        action.params = self
+        action.action.inputs = self.artifacts_of(id, "in")?;
+        action.action.outputs = self.artifacts_of(id, "out")?;
+        action.action.params = self
             .conn
             .prepare_cached("SELECT name, value FROM params WHERE action_id = ?1 ORDER BY name")?
             .query_map([id], |row| {
@@ -71,7 +73,7 @@ impl SqliteStore {
                 ))
             })?
             .collect::<Result<_, _>>()?;
-        action.metrics = self
+        action.action.metrics = self
             .conn
             .prepare_cached(
                 "SELECT path, name, value FROM metrics WHERE action_id = ?1 ORDER BY path, name",
@@ -215,7 +217,7 @@ impl MetadataStore for SqliteStore {
                     }
                 }
                 for (name, value) in &action.params {
-                    insert_param.execute(params![action_id, name, value])?;
+                    insert_param.execute(params![action_id, name, canonical_json(value)])?;
                 }
                 for metric in &action.metrics {
                     let value: rusqlite::types::Value = match &metric.value {
@@ -391,20 +393,19 @@ fn action_row(row: &Row) -> rusqlite::Result<ActionSummary> {
     let reasons: String = row.get(10)?;
     Ok(ActionSummary {
         run_id: row.get(0)?,
-        name: row.get(1)?,
-        step: row.get(2)?,
-        key: row.get(3)?,
-        status: row.get(4)?,
-        exit_code: row.get(5)?,
-        started_ms: row.get(6)?,
-        duration_ms: row.get(7)?,
-        executor: row.get(8)?,
-        cmd: row.get(9)?,
-        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        params: Vec::new(),
-        metrics: Vec::new(),
+        action: ActionRecord {
+            name: row.get(1)?,
+            step: row.get(2)?,
+            key: row.get(3)?,
+            status: row.get(4)?,
+            exit_code: row.get(5)?,
+            started_ms: row.get(6)?,
+            duration_ms: row.get(7)?,
+            executor: row.get(8)?,
+            cmd: row.get(9)?,
+            reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+            ..ActionRecord::default()
+        },
     })
 }
 
@@ -461,7 +462,7 @@ mod tests {
             cmd: "fit".into(),
             inputs: vec![artifact("clean.csv", "bb")],
             outputs: vec![artifact("model.json", "cc")],
-            params: vec![("lr".into(), "0.1".into())],
+            params: vec![("lr".into(), serde_json::json!(0.1))],
             metrics: vec![Metric {
                 path: "m.json".into(),
                 name: "acc".into(),
@@ -471,14 +472,14 @@ mod tests {
         };
         store.record_actions(run, &[prepare, fit]).unwrap();
 
-        let model = store.producer("model.json", "cc").unwrap().unwrap();
+        let model = store.producer("model.json", "cc").unwrap().unwrap().action;
         assert_eq!(model.name, "fit");
         assert_eq!(model.inputs, [artifact("clean.csv", "bb")]);
         assert_eq!(model.params, [("lr".to_string(), serde_json::json!(0.1))]);
         assert_eq!(model.metrics[0].value, serde_json::json!(0.9));
         let readers = store.consumers("raw.csv", "aa").unwrap();
         assert_eq!(readers.len(), 1);
-        assert_eq!(readers[0].name, "prepare");
+        assert_eq!(readers[0].action.name, "prepare");
         assert_eq!(store.find_artifacts("model.json").unwrap().len(), 1);
         assert_eq!(store.find_artifacts("c").unwrap()[0].path, "model.json");
 

@@ -96,12 +96,14 @@ impl Walker<'_> {
         Ok(node)
     }
 
-    fn step(&mut self, action: ActionSummary) -> Result<Step, LineageError> {
-        let run = match self.runs.get(&action.run_id) {
+    fn step(&mut self, summary: ActionSummary) -> Result<Step, LineageError> {
+        let run_id = summary.run_id;
+        let action = summary.action;
+        let run = match self.runs.get(&run_id) {
             Some(run) => run.clone(),
             None => {
-                let run = self.store.run(action.run_id)?;
-                self.runs.insert(action.run_id, run.clone());
+                let run = self.store.run(run_id)?;
+                self.runs.insert(run_id, run.clone());
                 run
             }
         };
@@ -119,7 +121,7 @@ impl Walker<'_> {
             step: action.step,
             cmd: action.cmd,
             status: action.status,
-            run: action.run_id,
+            run: run_id,
             commit: git.as_ref().map(|git| git.commit.clone()),
             dirty: git.map(|git| git.dirty),
             params: action.params.into_iter().collect(),

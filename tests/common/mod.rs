@@ -217,6 +217,36 @@ impl Test {
     }
 }
 
+/// Runs git in `dir` as a test user and returns what it printed, trimmed; fails the test if
+/// git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// prepare (sorts a data file) → train (declares param `lr`): the smallest pipeline whose
+/// history a lockfile, a status or a collection has something to say about.
+pub const TWO_STEPS: &str = r#"
+params "params.yaml"
+step "prepare" {
+    cmd "sort data/raw.txt > out/sorted.txt"
+    inputs "data/raw.txt"
+    outputs "out/sorted.txt"
+}
+step "train" {
+    cmd "printf 'lr={{params.lr}} ' > out/model.txt; wc -l < out/sorted.txt >> out/model.txt"
+    inputs "out/sorted.txt"
+    params "lr"
+    outputs "out/model.txt"
+}
+"#;
+
 /// Where [`Test::build`] has zenbuild write its `--report`, relative to the workspace root.
 /// Inside `.zenbuild/`, so that no manifest glob or output directory ever sees it.
 pub const REPORT: &str = ".zenbuild/test-report.json";
