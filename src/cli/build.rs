@@ -4,24 +4,17 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::session::Session;
+use super::cycle::Cycle;
 use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
-use crate::exec::resources::Capacity;
-use crate::exec::scheduler::{self, Options};
 use crate::exec::up_to_date;
-use crate::exec::{Event, event::Outcome};
-use crate::hash::{Digest, FileSystem, RealFileSystem};
-use crate::lineage::RunStatus;
-use crate::lineage::recorder::Recorder;
-use crate::lockfile;
+use crate::hash::{FileSystem, RealFileSystem};
 use crate::store::LinkMode;
 use crate::ui::Colors;
-use crate::ui::build_report::BuildReport;
-use crate::ui::progress::{Mode, Progress, say_note, say_up_to_date};
+use crate::ui::progress::say_up_to_date;
 use crate::workspace::Workspace;
 
 pub const STAT_CACHE: &str = ".zenbuild/stat-cache";
@@ -94,143 +87,36 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         }
     }
     let targets = select_or_default(&graph, &build.targets)?;
-    let mut progress = Progress::new(&graph, colors, args.verbose, Mode::detect());
-    let _lock = match lock {
-        Some(lock) => lock,
-        None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
-            progress.handle(&Event::Note {
-                message: format!("waiting for {holder} to finish in this workspace"),
-            });
-        })
-        .map_err(|e| Error::io("cannot lock the workspace", e))?,
+    let cycle = Cycle {
+        workspace,
+        manifest: &manifest,
+        graph: &graph,
+        targets: &targets,
+        selection: &selection,
+        options: args,
+        colors,
+        started_ns,
+        kind: "build",
+        stops: None,
     };
-    let mut session = Session::open(workspace)?;
-    // The command line wins over the manifest's `link`, which wins over the default.
-    let from_manifest = manifest
-        .link
-        .as_ref()
-        .and_then(|mode| LinkMode::from_str(&mode.value, false).ok());
-    if let Some(link) = args.link.or(from_manifest) {
-        session.link_mode = link;
-    }
-    let builder = session.builder(&graph);
-    let options = Options {
-        capacity: Capacity {
-            cpus: args.jobs.unwrap_or_else(cores).max(1),
-            memory: total_memory(),
-            gpus: gpus(args.gpus.as_deref()),
-        },
-        keep_going: args.keep_going,
-        check_threads: cores() as usize,
-    };
-    let mut report = BuildReport::new();
-    let blob_path = |digest: &Digest| session.store.blob_path(digest);
-    let mut recorder = match Recorder::in_workspace(
-        &workspace.root,
-        &manifest,
-        &graph,
-        &targets,
-        Box::new(blob_path),
-    ) {
-        Ok(recorder) => Some(recorder),
-        Err(e) => {
-            progress.handle(&Event::Note {
-                message: format!("this run is not recorded in the lineage: {e}"),
-            });
-            None
-        }
-    };
-    let outcomes = scheduler::run(
-        &graph,
-        &targets,
-        &builder,
-        &options,
-        &|| session.interrupt.is_triggered(),
-        &mut |event| {
-            report.handle(&event, &graph);
-            progress.handle(&event);
-            if let Some(recorder) = &mut recorder {
-                recorder.handle(&event);
-            }
-            if args.verbose
-                && let Event::Finished {
-                    id,
-                    outcome: Outcome::Cached(done),
-                } = &event
-                && let Some((stdout, stderr)) = done.logs
-            {
-                let text = [stdout, stderr]
-                    .iter()
-                    .filter_map(|digest| std::fs::read(session.store.blob_path(digest)).ok())
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                    .collect::<String>();
-                if !text.trim().is_empty() {
-                    progress.replay(&graph.action(*id).name, &text);
-                }
-            }
-        },
-    );
-    progress.finish();
-    session.save();
-    let failed = outcomes
-        .iter()
-        .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
-        .count();
-    if let Some(recorder) = recorder {
-        let status = if session.interrupt.is_triggered() {
-            RunStatus::Interrupted
-        } else if failed > 0 {
-            RunStatus::Failed
-        } else {
-            RunStatus::Succeeded
-        };
-        if let Some(e) = recorder.finish(status) {
-            say_note(colors, &format!("this run's lineage is incomplete: {e}"));
-        }
-    }
-    if failed == 0
-        && !session.interrupt.is_triggered()
-        && let Err(e) = lockfile::update(&workspace.root, &graph, &outcomes, &session.last_keys)
-    {
-        say_note(colors, &e);
-    }
-    let all_cached = outcomes.len() == targets.len()
-        && outcomes
-            .iter()
-            .all(|(_, outcome)| matches!(outcome, Outcome::Cached(_)));
-    if all_cached && !session.interrupt.is_triggered() {
-        // Losing the record costs the next no-op its shortcut, never a wrong answer.
-        let _ = up_to_date::record(
-            &workspace.root,
-            &manifest,
-            &graph,
-            &targets,
-            &selection,
-            started_ns,
-        );
-    } else {
-        up_to_date::forget(&workspace.root);
-    }
-    if let Some(path) = &args.report {
-        report
-            .write(path)
-            .map_err(|e| Error::io(format!("cannot write the report {}", path.display()), e))?;
-    }
-    if session.interrupt.is_triggered() {
+    let done = cycle.run(lock, None)?;
+    if done.interrupted {
         return Err(Error::Interrupted);
     }
-    if failed > 0 {
-        return Err(Error::BuildFailed { failed });
+    if done.failed > 0 {
+        return Err(Error::BuildFailed {
+            failed: done.failed,
+        });
     }
     Ok(())
 }
 
-fn cores() -> u32 {
+pub(super) fn cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 /// Physical memory, from /proc/meminfo; `None` (no limit) where that is not available.
-fn total_memory() -> Option<u64> {
+pub(super) fn total_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -238,7 +124,7 @@ fn total_memory() -> Option<u64> {
 }
 
 /// GPU device indices: as given, else one per line of `nvidia-smi -L`, else none.
-fn gpus(given: Option<&str>) -> Vec<String> {
+pub(super) fn gpus(given: Option<&str>) -> Vec<String> {
     if let Some(given) = given {
         return given
             .split(',')
@@ -266,6 +152,7 @@ fn gpus(given: Option<&str>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::manifest::loader::LINK_MODES;
+    use clap::ValueEnum;
 
     /// The manifest's `link` takes exactly the modes `--link` does.
     #[test]

@@ -4,6 +4,7 @@ mod build;
 mod cache;
 mod check;
 mod clean;
+mod cycle;
 mod explain;
 mod format;
 mod gc;

@@ -8,6 +8,7 @@ use crate::exec::build::{Builder, Context};
 use crate::exec::executor::LocalExecutor;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::last_keys::LastKeys;
+use crate::exec::stops::ActionStops;
 use crate::hash::StatCache;
 use crate::store::{LinkMode, LocalStore};
 use crate::workspace::Workspace;
@@ -23,15 +24,24 @@ pub struct Session {
 
 impl Session {
     pub fn open(workspace: &Workspace) -> Result<Session, Error> {
+        // A second handler cannot be installed (tests run commands in one process); a
+        // plain handle still lets the build stop its children when asked.
+        Session::open_with(
+            workspace,
+            Interrupt::install().unwrap_or_else(|_| Interrupt::new()),
+        )
+    }
+
+    /// A session whose steps stop when `interrupt` is raised: for watch mode, which opens
+    /// one per cycle under the one Ctrl-C handler a process can have.
+    pub fn open_with(workspace: &Workspace, interrupt: Interrupt) -> Result<Session, Error> {
         let root = workspace.root.clone();
         let store = LocalStore::in_workspace(&root)
             .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
         Ok(Session {
             stat_cache: StatCache::load(&root.join(STAT_CACHE)),
             last_keys: LastKeys::in_workspace(&root),
-            // A second handler cannot be installed (tests run commands in one process); a
-            // plain handle still lets the build stop its children when asked.
-            interrupt: Interrupt::install().unwrap_or_else(|_| Interrupt::new()),
+            interrupt,
             link_mode: LinkMode::default(),
             store,
             root,
@@ -39,6 +49,15 @@ impl Session {
     }
 
     pub fn builder<'s>(&'s self, graph: &'s Graph) -> Builder<'s> {
+        self.builder_with(graph, None)
+    }
+
+    /// A builder whose running actions `stops` can stop one by one.
+    pub fn builder_with<'s>(
+        &'s self,
+        graph: &'s Graph,
+        stops: Option<&'s ActionStops>,
+    ) -> Builder<'s> {
         Builder::new(
             graph,
             Context {
@@ -49,6 +68,7 @@ impl Session {
                 link_mode: self.link_mode,
                 interrupt: &self.interrupt,
                 executor: &LocalExecutor,
+                stops,
             },
         )
     }

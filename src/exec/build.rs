@@ -15,6 +15,7 @@ use super::local::{Command, DEFAULT_GRACE, RunOutcome};
 use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Check, Work};
+use super::stops::ActionStops;
 use crate::graph::{Action, ActionId, ArtifactId, ArtifactKind, Graph};
 use crate::hash::{ActionKey, Digest, InputDigest, Platform, SYMLINK_HEADER, StatCache, hash_tree};
 use crate::store::{
@@ -38,6 +39,8 @@ pub struct Context<'a> {
     pub link_mode: LinkMode,
     pub interrupt: &'a Interrupt,
     pub executor: &'a dyn Executor,
+    /// Where watch mode stops single actions; `None` in a plain build.
+    pub stops: Option<&'a ActionStops>,
 }
 
 pub struct Builder<'a> {
@@ -300,19 +303,38 @@ impl<'a> Builder<'a> {
         action: &Action,
         grant: &Grant,
     ) -> Result<(Duration, u32), Box<Failure>> {
-        let (stdout_path, stderr_path) = self.log_paths(action);
         let workdir = self.cx.root.join(action.workdir.as_str());
         let mut extra_env = Vec::new();
         if !grant.gpus.is_empty() {
             extra_env.push(("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(",")));
         }
         let started = Instant::now();
+        let stop = match self.cx.stops {
+            Some(stops) => stops.start(&action.name, self.cx.interrupt),
+            None => self.cx.interrupt.clone(),
+        };
+        let ran = self.attempts(action, &workdir, &extra_env, &stop, started);
+        if let Some(stops) = self.cx.stops {
+            stops.finish(&action.name);
+        }
+        ran
+    }
+
+    fn attempts(
+        &self,
+        action: &Action,
+        workdir: &Path,
+        extra_env: &[(String, String)],
+        stop: &Interrupt,
+        started: Instant,
+    ) -> Result<(Duration, u32), Box<Failure>> {
+        let (stdout_path, stderr_path) = self.log_paths(action);
         let mut attempt = 0;
         loop {
             attempt += 1;
             // Every attempt starts as the first one did: what a failed attempt wrote must not
             // end up in the result of a later one.
-            if let Err(message) = self.prepare(action, &workdir) {
+            if let Err(message) = self.prepare(action, workdir) {
                 return Err(Box::new(Failure {
                     message,
                     duration: started.elapsed(),
@@ -321,15 +343,15 @@ impl<'a> Builder<'a> {
             }
             let command = Command {
                 cmd: &action.cmd,
-                workdir: &workdir,
+                workdir,
                 env: &action.env,
-                extra_env: extra_env.clone(),
+                extra_env: extra_env.to_vec(),
                 timeout: action.timeout,
                 grace: DEFAULT_GRACE,
                 stdout_path: &stdout_path,
                 stderr_path: &stderr_path,
             };
-            let outcome = self.cx.executor.run(&command, self.cx.interrupt);
+            let outcome = self.cx.executor.run(&command, stop);
             let exit_code = match outcome {
                 RunOutcome::Exited { code, .. } => Some(code),
                 _ => None,
@@ -345,7 +367,7 @@ impl<'a> Builder<'a> {
                 RunOutcome::SpawnFailed(e) => format!("could not start: {e}"),
                 RunOutcome::WaitFailed(e) => format!("could not be waited for: {e}"),
             };
-            let interrupted = self.cx.interrupt.is_triggered();
+            let interrupted = stop.is_triggered();
             if interrupted || attempt > action.retries {
                 let tried = if attempt > 1 {
                     format!(" (after {attempt} attempts)")
@@ -607,6 +629,14 @@ impl Work for Builder<'_> {
         let (duration, attempts) = match self.execute(action, grant) {
             Ok(ran) => ran,
             Err(_) if self.cx.interrupt.is_triggered() => return Outcome::Interrupted,
+            Err(_)
+                if self
+                    .cx
+                    .stops
+                    .is_some_and(|stops| stops.was_cancelled(&action.name)) =>
+            {
+                return Outcome::Interrupted;
+            }
             Err(failure) => {
                 return Outcome::Failed(Failure {
                     key: Some(pending.digest),

@@ -91,6 +91,7 @@ impl World {
                 link_mode: LinkMode::Copy,
                 interrupt: &interrupt,
                 executor: &self.executor,
+                stops: None,
             },
         );
         let result = work(&builder);

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct Interrupt {
     /// How many times it was triggered: once asks steps to stop, twice to stop at once.
     count: Arc<AtomicU32>,
+    /// The flag this one also follows, for a [`Interrupt::child`].
+    parent: Option<Arc<AtomicU32>>,
 }
 
 impl Interrupt {
@@ -36,6 +38,24 @@ impl Interrupt {
         Ok(interrupt)
     }
 
+    /// A flag of its own that is also raised whenever this one is: for stopping one step
+    /// while Ctrl-C still stops them all.
+    pub fn child(&self) -> Interrupt {
+        Interrupt {
+            count: Arc::new(AtomicU32::new(0)),
+            parent: Some(Arc::clone(&self.count)),
+        }
+    }
+
+    fn count(&self) -> u32 {
+        let own = self.count.load(Ordering::SeqCst);
+        let parent = self
+            .parent
+            .as_ref()
+            .map_or(0, |parent| parent.load(Ordering::SeqCst));
+        own.max(parent)
+    }
+
     pub fn trigger(&self) {
         // Saturating, so that a user holding Ctrl-C down cannot wrap the count back to zero.
         let _ = self
@@ -45,12 +65,12 @@ impl Interrupt {
 
     /// Steps should stop, after their grace period.
     pub fn is_triggered(&self) -> bool {
-        self.count.load(Ordering::SeqCst) > 0
+        self.count() > 0
     }
 
     /// Triggered again: the user does not want to wait for the grace period.
     pub fn is_urgent(&self) -> bool {
-        self.count.load(Ordering::SeqCst) > 1
+        self.count() > 1
     }
 }
 
@@ -71,6 +91,19 @@ mod tests {
         assert!(!interrupt.is_urgent());
         interrupt.trigger();
         assert!(interrupt.is_urgent());
+    }
+
+    #[test]
+    fn a_child_follows_its_parent_but_not_the_other_way() {
+        let parent = Interrupt::new();
+        let child = parent.child();
+        child.trigger();
+        assert!(child.is_triggered());
+        assert!(!parent.is_triggered());
+        let other = parent.child();
+        parent.trigger();
+        parent.trigger();
+        assert!(other.is_triggered() && other.is_urgent());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod reason;
 pub mod resources;
 pub mod scheduler;
+pub mod stops;
 pub mod up_to_date;
 pub mod verify;
 

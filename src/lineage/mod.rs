@@ -58,6 +58,8 @@ impl RunStatus {
 #[derive(Clone, Debug)]
 pub struct NewRun {
     pub started_ms: i64,
+    /// `build`, or `watch` for a cycle of `zenbuild watch`.
+    pub kind: String,
     pub command: Vec<String>,
     pub user: String,
     pub host: String,
@@ -130,6 +132,7 @@ pub struct RunSummary {
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     pub status: String,
+    pub kind: String,
     pub command: Vec<String>,
     pub user: String,
     pub host: String,

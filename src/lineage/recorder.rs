@@ -43,6 +43,8 @@ pub struct Recorder<'g> {
 pub struct Origin {
     pub command: Vec<String>,
     pub started: SystemTime,
+    /// `build`, or `watch` for a cycle of `zenbuild watch`.
+    pub kind: &'static str,
 }
 
 impl<'g> Recorder<'g> {
@@ -50,9 +52,9 @@ impl<'g> Recorder<'g> {
     /// this process's command line asked for.
     pub fn in_workspace(
         root: &Path,
-        manifest: &Manifest,
-        graph: &'g Graph,
+        (manifest, graph): (&Manifest, &'g Graph),
         selected: &[ActionId],
+        kind: &'static str,
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
         let store = super::SqliteStore::open(&root.join(super::LINEAGE_DB))?;
@@ -63,6 +65,7 @@ impl<'g> Recorder<'g> {
         let origin = Origin {
             command,
             started: SystemTime::now(),
+            kind,
         };
         Recorder::start(
             Box::new(store),
@@ -94,6 +97,7 @@ impl<'g> Recorder<'g> {
         };
         let run = store.begin_run(&NewRun {
             started_ms: millis(origin.started),
+            kind: origin.kind.to_string(),
             command: origin.command,
             user: user(),
             host: host(),

@@ -23,6 +23,8 @@ pub const MIGRATIONS: &[&str] = &[
         finished_ms INTEGER,
         -- running | succeeded | failed | interrupted
         status      TEXT NOT NULL,
+        -- build: one command's build; watch: one cycle of `zenbuild watch`
+        kind        TEXT NOT NULL,
         command     TEXT NOT NULL,
         user        TEXT NOT NULL,
         host        TEXT NOT NULL,

@@ -151,15 +151,16 @@ impl MetadataStore for SqliteStore {
             .optional()?;
         let command = serde_json::to_string(&run.command).unwrap_or_default();
         tx.execute(
-            "INSERT INTO runs (started_ms, status, command, user, host, version, manifest_id)
-             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO runs (started_ms, status, kind, command, user, host, version, manifest_id)
+             VALUES (?1, 'running', ?7, ?2, ?3, ?4, ?5, ?6)",
             params![
                 run.started_ms,
                 command,
                 run.user,
                 run.host,
                 run.version,
-                manifest_id
+                manifest_id,
+                run.kind
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -355,10 +356,9 @@ impl MetadataStore for SqliteStore {
     }
 }
 
-const RUN_COLUMNS: &str =
-    "SELECT id, started_ms, finished_ms, status, command, user, host, version,
-                                  git_commit, git_branch, git_dirty, ran, cached, failed, skipped
-                           FROM runs";
+const RUN_COLUMNS: &str = "SELECT id, started_ms, finished_ms, status, command, user, host,
+        version, git_commit, git_branch, git_dirty, ran, cached, failed, skipped, kind
+    FROM runs";
 
 fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
     let command: String = row.get(4)?;
@@ -368,6 +368,7 @@ fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
         started_ms: row.get(1)?,
         finished_ms: row.get(2)?,
         status: row.get(3)?,
+        kind: row.get(15)?,
         command: serde_json::from_str(&command).unwrap_or_default(),
         user: row.get(5)?,
         host: row.get(6)?,
@@ -432,6 +433,7 @@ mod tests {
     fn new_run() -> NewRun {
         NewRun {
             started_ms: 1,
+            kind: "build".into(),
             command: vec!["zenbuild".into()],
             user: "u".into(),
             host: "h".into(),

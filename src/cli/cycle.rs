@@ -1,0 +1,203 @@
+//! One build of a compiled graph, from taking the workspace lock to writing what it leaves
+//! behind (the stat cache, the lineage run, `zenbuild.lock`, the up-to-date record, the
+//! report). `zenbuild build` runs one; `zenbuild watch` runs one per change.
+
+use clap::ValueEnum;
+
+use super::build::{BuildOptions, LOCK, cores, gpus, total_memory};
+use super::session::Session;
+use crate::Manifest;
+use crate::error::Error;
+use crate::exec::interrupt::Interrupt;
+use crate::exec::lock::WorkspaceLock;
+use crate::exec::resources::Capacity;
+use crate::exec::scheduler::{self, Options};
+use crate::exec::stops::ActionStops;
+use crate::exec::up_to_date;
+use crate::exec::{Event, event::Outcome};
+use crate::graph::{ActionId, Graph};
+use crate::hash::Digest;
+use crate::lineage::RunStatus;
+use crate::lineage::recorder::Recorder;
+use crate::lockfile;
+use crate::store::LinkMode;
+use crate::ui::Colors;
+use crate::ui::build_report::BuildReport;
+use crate::ui::progress::{Mode, Progress, say_note};
+use crate::workspace::Workspace;
+
+pub struct Cycle<'a> {
+    pub workspace: &'a Workspace,
+    pub manifest: &'a Manifest,
+    pub graph: &'a Graph,
+    /// The actions to build, dependencies first.
+    pub targets: &'a [ActionId],
+    /// The targets as the command line named them, for the up-to-date record.
+    pub selection: &'a str,
+    pub options: &'a BuildOptions,
+    pub colors: Colors,
+    /// When the build began, before it read any file.
+    pub started_ns: i64,
+    /// The lineage run's kind: `build` or `watch`.
+    pub kind: &'static str,
+    /// Where watch mode stops single actions.
+    pub stops: Option<&'a ActionStops>,
+}
+
+/// How a cycle ended.
+pub struct Done {
+    pub outcomes: Vec<(ActionId, Outcome)>,
+    pub failed: usize,
+    pub interrupted: bool,
+}
+
+impl Cycle<'_> {
+    /// Builds the targets, holding `lock` if the caller took it already. Steps stop when
+    /// `interrupt` is raised (a fresh Ctrl-C handler when `None`).
+    pub fn run(
+        &self,
+        lock: Option<WorkspaceLock>,
+        interrupt: Option<Interrupt>,
+    ) -> Result<Done, Error> {
+        let (workspace, graph, args) = (self.workspace, self.graph, self.options);
+        let mut progress = Progress::new(graph, self.colors, args.verbose, Mode::detect());
+        let _lock = match lock {
+            Some(lock) => lock,
+            None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+                progress.handle(&Event::Note {
+                    message: format!("waiting for {holder} to finish in this workspace"),
+                });
+            })
+            .map_err(|e| Error::io("cannot lock the workspace", e))?,
+        };
+        let mut session = match interrupt {
+            Some(interrupt) => Session::open_with(workspace, interrupt)?,
+            None => Session::open(workspace)?,
+        };
+        // The command line wins over the manifest's `link`, which wins over the default.
+        let from_manifest = self
+            .manifest
+            .link
+            .as_ref()
+            .and_then(|mode| LinkMode::from_str(&mode.value, false).ok());
+        if let Some(link) = args.link.or(from_manifest) {
+            session.link_mode = link;
+        }
+        let builder = session.builder_with(graph, self.stops);
+        let options = Options {
+            capacity: Capacity {
+                cpus: args.jobs.unwrap_or_else(cores).max(1),
+                memory: total_memory(),
+                gpus: gpus(args.gpus.as_deref()),
+            },
+            keep_going: args.keep_going,
+            check_threads: cores() as usize,
+        };
+        let mut report = BuildReport::new();
+        let blob_path = |digest: &Digest| session.store.blob_path(digest);
+        let mut recorder = match Recorder::in_workspace(
+            &workspace.root,
+            (self.manifest, graph),
+            self.targets,
+            self.kind,
+            Box::new(blob_path),
+        ) {
+            Ok(recorder) => Some(recorder),
+            Err(e) => {
+                progress.handle(&Event::Note {
+                    message: format!("this run is not recorded in the lineage: {e}"),
+                });
+                None
+            }
+        };
+        let outcomes = scheduler::run(
+            graph,
+            self.targets,
+            &builder,
+            &options,
+            &|| session.interrupt.is_triggered(),
+            &mut |event| {
+                report.handle(&event, graph);
+                progress.handle(&event);
+                if let Some(recorder) = &mut recorder {
+                    recorder.handle(&event);
+                }
+                if args.verbose
+                    && let Event::Finished {
+                        id,
+                        outcome: Outcome::Cached(done),
+                    } = &event
+                    && let Some((stdout, stderr)) = done.logs
+                {
+                    let text = [stdout, stderr]
+                        .iter()
+                        .filter_map(|digest| std::fs::read(session.store.blob_path(digest)).ok())
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .collect::<String>();
+                    if !text.trim().is_empty() {
+                        progress.replay(&graph.action(*id).name, &text);
+                    }
+                }
+            },
+        );
+        progress.finish();
+        session.save();
+        let interrupted = session.interrupt.is_triggered();
+        let failed = outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+            .count();
+        let incomplete = outcomes.iter().any(|(_, outcome)| !outcome.is_success());
+        if let Some(recorder) = recorder {
+            let status = if interrupted {
+                RunStatus::Interrupted
+            } else if failed > 0 {
+                RunStatus::Failed
+            } else if incomplete {
+                // Watch mode stopped some actions because their inputs changed under them.
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Succeeded
+            };
+            if let Some(e) = recorder.finish(status) {
+                say_note(
+                    self.colors,
+                    &format!("this run's lineage is incomplete: {e}"),
+                );
+            }
+        }
+        if !incomplete
+            && !interrupted
+            && let Err(e) = lockfile::update(&workspace.root, graph, &outcomes, &session.last_keys)
+        {
+            say_note(self.colors, &e);
+        }
+        let all_cached = outcomes.len() == self.targets.len()
+            && outcomes
+                .iter()
+                .all(|(_, outcome)| matches!(outcome, Outcome::Cached(_)));
+        if all_cached && !interrupted {
+            // Losing the record costs the next no-op its shortcut, never a wrong answer.
+            let _ = up_to_date::record(
+                &workspace.root,
+                self.manifest,
+                graph,
+                self.targets,
+                self.selection,
+                self.started_ns,
+            );
+        } else {
+            up_to_date::forget(&workspace.root);
+        }
+        if let Some(path) = &args.report {
+            report
+                .write(path)
+                .map_err(|e| Error::io(format!("cannot write the report {}", path.display()), e))?;
+        }
+        Ok(Done {
+            outcomes,
+            failed,
+            interrupted,
+        })
+    }
+}
