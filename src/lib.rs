@@ -18,6 +18,7 @@ pub mod lockfile;
 pub mod manifest;
 pub mod store;
 pub mod ui;
+pub mod watch;
 pub mod workspace;
 
 pub use error::Error;

@@ -21,6 +21,7 @@ mod show;
 mod status;
 mod targets;
 mod verify;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,6 +99,8 @@ pub enum Command {
     /// Rerun cached actions and report those whose outputs differ (non-deterministic steps),
     /// keeping the cached results
     Verify(verify::VerifyArgs),
+    /// Build, then rebuild what each saved change affects, until q or Ctrl-C
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -164,6 +167,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&workspace()?, &args, out),
         Command::Gc(args) => gc::run(&workspace()?, &args, out),
         Command::Verify(args) => verify::run(&workspace()?, &args, err),
+        Command::Watch(args) => watch::run(&workspace()?, &args, err),
         Command::Metrics(args) => metrics::run_metrics(&workspace()?, &args, out),
         Command::Params(ParamsCommand::Diff(args)) => {
             metrics::run_diff(&workspace()?, &args, metrics::Values::Params, out)
