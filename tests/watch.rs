@@ -207,3 +207,33 @@ step "other" {
     );
     assert!(stderr.contains("1 stopped to rerun"), "{stderr}");
 }
+
+#[test]
+fn a_directory_input_deleted_and_created_again_is_watched_again() {
+    let manifest = r#"
+step "list" {
+    cmd "find data -type f | sort > out/list.txt; echo list >> runs.log"
+    inputs "data/"
+    outputs "out/list.txt"
+}
+"#;
+    let test = Test::new().manifest(manifest).file("data/x.csv", "x");
+    let mut child = test.spawn(&["watch", "--debounce", "50"]);
+    let root = test.path();
+    wait_for_runs(root, 1, &mut child);
+    std::fs::remove_dir_all(root.join("data")).unwrap();
+    settle();
+    std::fs::create_dir(root.join("data")).unwrap();
+    write(root, "data/y.csv", "y");
+    wait_for_runs(root, 2, &mut child);
+    settle();
+    // The new directory's own watch sees a file added to it.
+    write(root, "data/z.csv", "z");
+    wait_for_runs(root, 3, &mut child);
+    let stderr = stop(child);
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/list.txt")).unwrap(),
+        "data/y.csv\ndata/z.csv\n"
+    );
+    assert!(stderr.contains("input `data/` does not exist"), "{stderr}");
+}

@@ -117,12 +117,17 @@ pub fn run(workspace: &Workspace, args: &WatchArgs, colors: Colors) -> Result<()
             trigger = what;
             continue;
         }
+        let (dirs, actions) = (watcher.len(), targets.len());
         say(
             colors,
             &format!(
-                "watching {} directories for changes to {} actions (q and Enter, or Ctrl-C, to quit)",
-                watcher.len(),
-                targets.len()
+                "watching {dirs} {} for changes to {actions} {} (q and Enter, or Ctrl-C, to quit)",
+                if dirs == 1 {
+                    "directory"
+                } else {
+                    "directories"
+                },
+                if actions == 1 { "action" } else { "actions" },
             ),
         );
         match wait_for_change(&watcher, &plan, &mut known, workspace, debounce, &interrupt)? {

@@ -75,6 +75,8 @@ impl WatchPlan {
         for (path, is_dir) in &sources {
             let absolute = root.join(path);
             if *is_dir {
+                // The parent too, to see the directory itself deleted and created again.
+                wanted.push((parent(&absolute, root), false));
                 wanted.push((absolute, true));
             } else {
                 wanted.push((parent(&absolute, root), false));

@@ -1,7 +1,8 @@
 //! The file system's change notifications (inotify on Linux, through `notify`), for a set of
 //! directories that changes from cycle to cycle, delivered as changed paths.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
@@ -11,7 +12,9 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 pub struct Watcher {
     inner: RecommendedWatcher,
     events: Receiver<notify::Result<notify::Event>>,
-    watching: HashSet<(PathBuf, bool)>,
+    /// What is watched, with the inode each directory had when its watch was added: a
+    /// directory deleted and created again loses its watch and needs a new one.
+    watching: HashMap<(PathBuf, bool), u64>,
 }
 
 /// What waiting for a change gave.
@@ -31,7 +34,7 @@ impl Watcher {
         Ok(Watcher {
             inner,
             events,
-            watching: HashSet::new(),
+            watching: HashMap::new(),
         })
     }
 
@@ -39,28 +42,36 @@ impl Watcher {
     /// removing watches as needed. A directory that does not exist is skipped: its parent's
     /// watch sees it appear.
     pub fn watch(&mut self, dirs: &[(PathBuf, bool)]) -> Result<(), String> {
-        let wanted: HashSet<(PathBuf, bool)> = dirs.iter().cloned().collect();
-        let stale: Vec<(PathBuf, bool)> = self.watching.difference(&wanted).cloned().collect();
-        for (dir, recursive) in stale {
+        let stale: Vec<(PathBuf, bool)> = self
+            .watching
+            .keys()
+            .filter(|watched| !dirs.contains(watched))
+            .cloned()
+            .collect();
+        for watched in stale {
             // Gone already (the directory was deleted): nothing left to unwatch.
-            let _ = self.inner.unwatch(&dir);
-            self.watching.remove(&(dir, recursive));
+            let _ = self.inner.unwatch(&watched.0);
+            self.watching.remove(&watched);
         }
-        for (dir, recursive) in wanted {
-            if self.watching.contains(&(dir.clone(), recursive)) || !dir.is_dir() {
+        for (dir, recursive) in dirs {
+            let Ok(inode) = std::fs::metadata(dir).map(|meta| meta.ino()) else {
                 continue;
+            };
+            let key = (dir.clone(), *recursive);
+            match self.watching.get(&key) {
+                Some(&watched) if watched == inode => continue,
+                Some(_) => {
+                    let _ = self.inner.unwatch(dir);
+                }
+                None => {}
             }
-            let mode = if recursive {
+            let mode = if *recursive {
                 RecursiveMode::Recursive
             } else {
                 RecursiveMode::NonRecursive
             };
-            match self.inner.watch(&dir, mode) {
-                Ok(()) => {
-                    self.watching.insert((dir, recursive));
-                }
-                Err(e) => return Err(explain(&dir, e)),
-            }
+            self.inner.watch(dir, mode).map_err(|e| explain(dir, e))?;
+            self.watching.insert(key, inode);
         }
         Ok(())
     }
