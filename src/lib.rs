@@ -16,6 +16,7 @@ pub mod hash;
 pub mod lineage;
 pub mod lockfile;
 pub mod manifest;
+pub mod remote;
 pub mod store;
 pub mod ui;
 pub mod watch;

@@ -60,6 +60,14 @@ pub struct BuildOptions {
     /// Also show cached steps and why each step ran
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Leave the manifest's remote caches out: the local cache only
+    #[arg(long)]
+    pub no_remote: bool,
+
+    /// Use only this one of the manifest's remote caches
+    #[arg(long, value_name = "NAME", conflicts_with = "no_remote")]
+    pub remote: Option<String>,
 }
 
 pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(), Error> {

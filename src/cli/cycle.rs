@@ -20,7 +20,8 @@ use crate::hash::Digest;
 use crate::lineage::RunStatus;
 use crate::lineage::recorder::Recorder;
 use crate::lockfile;
-use crate::store::LinkMode;
+use crate::remote::{self, OpenRemote, RemoteConfig};
+use crate::store::{LinkMode, TieredStore};
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
 use crate::ui::progress::{Mode, Progress, say_note};
@@ -83,6 +84,14 @@ impl Cycle<'_> {
         if let Some(link) = args.link.or(from_manifest) {
             session.link_mode = link;
         }
+        let mut notes = Vec::new();
+        let remotes = open_remotes(self.manifest, args, &mut notes)?;
+        if !remotes.is_empty() {
+            session.tiered = Some(TieredStore::new(session.store.clone(), remotes));
+        }
+        for note in notes {
+            progress.handle(&Event::Note { message: note });
+        }
         let builder = session.builder_with(graph, self.stops);
         let options = Options {
             capacity: Capacity {
@@ -142,6 +151,9 @@ impl Cycle<'_> {
         );
         progress.finish();
         session.save();
+        for warning in session.tiered.iter().flat_map(TieredStore::take_warnings) {
+            say_note(self.colors, &warning);
+        }
         let interrupted = session.interrupt.is_triggered();
         let failed = outcomes
             .iter()
@@ -200,4 +212,54 @@ impl Cycle<'_> {
             interrupted,
         })
     }
+}
+
+/// The manifest's remotes this build uses (none with `--no-remote`, one with `--remote`),
+/// opened. One that cannot be opened is left out with a note in `notes`.
+fn open_remotes(
+    manifest: &Manifest,
+    args: &BuildOptions,
+    notes: &mut Vec<String>,
+) -> Result<Vec<OpenRemote>, Error> {
+    if args.no_remote {
+        return Ok(Vec::new());
+    }
+    if let Some(wanted) = &args.remote
+        && !manifest.remotes.iter().any(|r| &r.name.value == wanted)
+    {
+        let names: Vec<&str> = manifest
+            .remotes
+            .iter()
+            .map(|r| r.name.value.as_str())
+            .collect();
+        return Err(Error::Refused(format!(
+            "the manifest declares no remote `{wanted}` (it has: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let mut opened = Vec::new();
+    for declared in &manifest.remotes {
+        if args
+            .remote
+            .as_ref()
+            .is_some_and(|wanted| *wanted != declared.name.value)
+        {
+            continue;
+        }
+        let config = RemoteConfig {
+            name: declared.name.value.clone(),
+            url: declared.url.value.clone(),
+            read: declared.read,
+            write: declared.write,
+        };
+        match remote::open(&config) {
+            Ok(backend) => opened.push((config, backend)),
+            Err(e) => notes.push(format!("remote `{}` is left out: {e}", config.name)),
+        }
+    }
+    Ok(opened)
 }

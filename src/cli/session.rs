@@ -10,12 +10,14 @@ use crate::exec::interrupt::Interrupt;
 use crate::exec::last_keys::LastKeys;
 use crate::exec::stops::ActionStops;
 use crate::hash::StatCache;
-use crate::store::{LinkMode, LocalStore};
+use crate::store::{LinkMode, LocalStore, TieredStore};
 use crate::workspace::Workspace;
 
 pub struct Session {
     pub root: std::path::PathBuf,
     pub store: LocalStore,
+    /// The local store with the manifest's remotes behind it, when there are any.
+    pub tiered: Option<TieredStore>,
     pub stat_cache: StatCache,
     pub last_keys: LastKeys,
     pub interrupt: Interrupt,
@@ -43,6 +45,7 @@ impl Session {
             last_keys: LastKeys::in_workspace(&root),
             interrupt,
             link_mode: LinkMode::default(),
+            tiered: None,
             store,
             root,
         })
@@ -62,7 +65,10 @@ impl Session {
             graph,
             Context {
                 root: &self.root,
-                store: &self.store,
+                store: match &self.tiered {
+                    Some(tiered) => tiered,
+                    None => &self.store,
+                },
                 stat_cache: &self.stat_cache,
                 last_keys: &self.last_keys,
                 link_mode: self.link_mode,

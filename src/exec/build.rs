@@ -579,7 +579,12 @@ impl Work for Builder<'_> {
                             outputs,
                             duration: started.elapsed(),
                             reasons: Vec::new(),
-                            source: Some("local".into()),
+                            source: Some(
+                                self.cx
+                                    .store
+                                    .source_of(&digest)
+                                    .unwrap_or_else(|| "local".into()),
+                            ),
                             logs: result.stdout_digest.zip(result.stderr_digest),
                         })));
                     }

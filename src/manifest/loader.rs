@@ -7,7 +7,7 @@ use kdl::{KdlDocument, KdlNode};
 
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
-use super::model::{Manifest, Pipeline, Step, Template};
+use super::model::{Manifest, Pipeline, Remote, Step, Template};
 use super::node::Cx;
 use super::params::{Format, Params};
 use super::source::{FileId, Sources, Span, Spanned};
@@ -15,7 +15,7 @@ use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
 pub const TOP_NODES: &[&str] = &[
-    "project", "params", "include", "template", "pipeline", "step", "link",
+    "project", "params", "include", "template", "pipeline", "step", "link", "remote",
 ];
 /// Nodes allowed inside a `pipeline` block.
 pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
@@ -55,6 +55,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         templates: manifest.templates,
         pipelines: manifest.pipelines,
         steps: manifest.steps,
+        remotes: manifest.remotes,
         sources,
     };
     Ok((manifest, diags))
@@ -64,6 +65,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
 struct Parts {
     project: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
+    remotes: Vec<Remote>,
     params_files: Vec<Spanned<String>>,
     params: Params,
     templates: Vec<Template>,
@@ -152,6 +154,52 @@ impl Loader {
                     .single_string(node, "a link mode")
                     .and_then(|mode| check_link_mode(&mut cx, mode));
                 set_once(&mut cx, node, &mut self.manifest.link, mode);
+            }
+            "remote" => {
+                cx.check_props(node, &["url", "read", "write"]);
+                cx.no_children(node);
+                let name = read_name(&mut cx, node, "a remote name");
+                let url = match cx.prop(node, "url") {
+                    Some(entry) => cx.string(entry, "the remote's URL"),
+                    None => {
+                        cx.error(
+                            Diag::new("missing-url", "a remote needs `url=`")
+                                .label(cx.name_span(node), "this remote")
+                                .help("for example `remote \"team\" url=\"file:///mnt/cache\"`"),
+                        );
+                        None
+                    }
+                };
+                let mut switch = |property: &str| {
+                    cx.prop(node, property)
+                        .and_then(|entry| cx.bool(entry, property))
+                        .is_none_or(|value| value.value)
+                };
+                let (read, write) = (switch("read"), switch("write"));
+                if let (Some(name), Some(url)) = (name, url) {
+                    let first = self
+                        .manifest
+                        .remotes
+                        .iter()
+                        .find(|remote| remote.name.value == name.value)
+                        .map(|remote| remote.name.span);
+                    match first {
+                        Some(first) => cx.error(
+                            Diag::new(
+                                "duplicate-remote",
+                                format!("remote `{}` is declared twice", name.value),
+                            )
+                            .label(name.span, "declared again here")
+                            .label(first, "first declared here"),
+                        ),
+                        None => self.manifest.remotes.push(Remote {
+                            name,
+                            url,
+                            read,
+                            write,
+                        }),
+                    }
+                }
             }
             "params" => {
                 cx.check_props(node, &[]);

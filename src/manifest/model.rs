@@ -18,7 +18,20 @@ pub struct Manifest {
     pub pipelines: Vec<Pipeline>,
     /// Every step, wherever it was declared; names are unique across the manifest.
     pub steps: Vec<Step>,
+    /// `remote "team" url="…"`: the caches teammates share, in lookup order.
+    pub remotes: Vec<Remote>,
     pub sources: Sources,
+}
+
+/// A remote cache as declared. Credentials are never here: they come from the environment.
+#[derive(Debug)]
+pub struct Remote {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    /// Look results up in it (default: yes).
+    pub read: bool,
+    /// Upload results to it (default: yes).
+    pub write: bool,
 }
 
 #[derive(Debug)]

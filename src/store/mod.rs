@@ -1,6 +1,6 @@
 //! Where results live: a content-addressed store of blobs (CAS) and an action cache (AC)
-//! mapping action keys to [`ActionResult`]s. The local store is `.zenbuild/cache`; remote
-//! stores come later behind the same trait.
+//! mapping action keys to [`ActionResult`]s. The local store is `.zenbuild/cache`; a
+//! [`TieredStore`] puts the team's remotes behind it.
 
 mod action_result;
 mod copy;
@@ -12,6 +12,7 @@ mod outputs;
 mod restore;
 mod stats;
 mod temp;
+mod tiered;
 
 use std::path::Path;
 
@@ -25,6 +26,7 @@ pub use memory::MemoryStore;
 pub use outputs::{SavedOutputs, clear_outputs, restore_outputs, save_outputs};
 pub use restore::LinkMode;
 pub use stats::StoreStats;
+pub use tiered::TieredStore;
 
 use crate::hash::Digest;
 
@@ -60,6 +62,12 @@ pub trait Store: Send + Sync {
         executable: bool,
         mode: LinkMode,
     ) -> Result<(), StoreError>;
+
+    /// Where the result for `key` came from in this build, when not from the local store
+    /// (`remote:team`).
+    fn source_of(&self, _key: &Digest) -> Option<String> {
+        None
+    }
 }
 
 /// A blob as stored: what an [`OutputFile`] records of it.

@@ -61,6 +61,9 @@ struct ActionEntry {
     outputs: BTreeMap<String, Digest>,
     duration_ms: u64,
     reasons: Vec<String>,
+    /// Where a cached result came from: `local`, or `remote:NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
     error: Option<String>,
 }
 
@@ -124,8 +127,12 @@ impl BuildReport {
             outputs: BTreeMap::new(),
             duration_ms: 0,
             reasons: Vec::new(),
+            source: None,
             error: None,
         };
+        if let Outcome::Cached(done) = outcome {
+            entry.source = Some(done.source.clone().unwrap_or_else(|| "local".into()));
+        }
         match outcome {
             Outcome::Cached(done) | Outcome::Ran(done) => {
                 entry.key = done.key;
@@ -254,7 +261,7 @@ mod tests {
                     {
                         "name": "prepare", "step": "prepare", "status": "cached",
                         "key": null, "outputs": empty, "duration_ms": 0,
-                        "reasons": [], "error": null
+                        "reasons": [], "source": "local", "error": null
                     },
                     {
                         "name": "fit@lr=0.1,depth=3", "step": "fit", "status": "ran",

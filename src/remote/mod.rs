@@ -1,0 +1,61 @@
+//! Remote caches: an action cache and a CAS that teammates and CI share, reached through one
+//! small trait, [`Remote`]. Each backend is a file: a shared directory (`file://`) here; HTTP
+//! and S3 come behind the same trait. [`crate::store::TieredStore`] puts them behind the
+//! local store: lookups go local, then remote by remote; results are uploaded where writing
+//! is allowed.
+//!
+//! The layout is Bazel's HTTP cache's: `ac/<key>` holds an action result (JSON here),
+//! `cas/<digest>` a blob; a missing name is a miss.
+
+mod dir;
+
+use std::path::Path;
+
+pub use dir::DirRemote;
+
+use crate::hash::Digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// One remote as the manifest declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteConfig {
+    pub name: String,
+    pub url: String,
+    /// Look results up in it.
+    pub read: bool,
+    /// Upload results to it.
+    pub write: bool,
+}
+
+/// A remote as configured, with its backend open.
+pub type OpenRemote = (RemoteConfig, Box<dyn Remote>);
+
+pub trait Remote: Send + Sync {
+    /// The action result stored under `key`, as its JSON bytes; `None` on a miss.
+    fn get_action_result(&self, key: &Digest) -> Result<Option<Vec<u8>>, RemoteError>;
+    fn put_action_result(&self, key: &Digest, json: &[u8]) -> Result<(), RemoteError>;
+    fn contains_blob(&self, digest: &Digest) -> Result<bool, RemoteError>;
+    /// Writes the blob's bytes to `destination`; `false` when the remote does not have it.
+    /// The bytes are unchecked: the caller verifies them against `digest`.
+    fn get_blob(&self, digest: &Digest, destination: &Path) -> Result<bool, RemoteError>;
+    fn put_blob(&self, digest: &Digest, source: &Path) -> Result<(), RemoteError>;
+}
+
+/// The backend `config.url` names.
+pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
+    if let Some(path) = config.url.strip_prefix("file://") {
+        return Ok(Box::new(DirRemote::new(Path::new(path))));
+    }
+    let scheme = config.url.split("://").next().unwrap_or("");
+    Err(RemoteError::Refused(format!(
+        "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://)",
+        config.name
+    )))
+}

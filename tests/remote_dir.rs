@@ -1,0 +1,129 @@
+//! A shared directory as the team's remote cache (`file://`): what user A builds, user B
+//! (another workspace with an empty local cache) restores without running anything; a
+//! tampered blob is caught; a remote that fails or may not be written is handled.
+
+mod common;
+use common::{Output, Test};
+
+fn manifest(url: &str, extra: &str) -> String {
+    format!(
+        r#"
+remote "team" url="{url}"{extra}
+step "prepare" {{
+    cmd "sort data.txt > out/sorted.txt"
+    inputs "data.txt"
+    outputs "out/sorted.txt"
+}}
+step "train" {{
+    cmd "wc -l < out/sorted.txt > out/model.txt; cat out/sorted.txt >> out/model.txt"
+    inputs "out/sorted.txt"
+    outputs "out/model.txt"
+}}
+"#
+    )
+}
+
+fn user(url: &str, extra: &str) -> Test {
+    Test::new()
+        .manifest(&manifest(url, extra))
+        .file("data.txt", "b\na\nc\n")
+}
+
+fn url(dir: &std::path::Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// User A builds against the shared directory.
+fn uploaded(shared: &std::path::Path) -> Output {
+    user(&url(shared), "")
+        .build(&[])
+        .run()
+        .success()
+        .stderr_contains("2 ran")
+}
+
+#[test]
+fn what_one_user_builds_another_restores_without_running() {
+    let shared = tempfile::tempdir().unwrap();
+    let a = uploaded(shared.path());
+    assert!(shared.path().join("ac").read_dir().unwrap().count() >= 2);
+
+    let b = user(&url(shared.path()), "").build(&[]).run().success();
+    let report = b.report();
+    assert_eq!(report.cached(), ["prepare", "train"], "{report}");
+    for name in ["prepare", "train"] {
+        assert_eq!(report.action(name)["source"], "remote:team", "{report}");
+    }
+    for path in ["out/sorted.txt", "out/model.txt"] {
+        assert_eq!(b.read(path), a.read(path), "{path}");
+    }
+    // Kept locally: the next build does not ask the remote.
+    let again = b.again().build(&[]).run().success();
+    assert_eq!(again.report().action("train")["source"], "local");
+}
+
+#[test]
+fn a_tampered_blob_is_caught_and_the_step_reruns() {
+    let shared = tempfile::tempdir().unwrap();
+    let a = uploaded(shared.path());
+    let report = a.report();
+    let model = report.output("train", "out/model.txt");
+    std::fs::write(shared.path().join("cas").join(&model), "tampered").unwrap();
+
+    let b = user(&url(shared.path()), "").build(&[]).run().success();
+    let report = b.report();
+    assert_eq!(report.status("prepare"), "cached", "{report}");
+    assert_eq!(report.status("train"), "ran", "{report}");
+    assert_eq!(b.read("out/model.txt"), a.read("out/model.txt"));
+    assert!(
+        b.stderr.contains("remote `team` sent a blob that is not"),
+        "{}",
+        b.stderr
+    );
+}
+
+#[test]
+fn a_read_only_remote_receives_nothing() {
+    let shared = tempfile::tempdir().unwrap();
+    user(&url(shared.path()), " write=#false")
+        .run()
+        .success()
+        .stderr_contains("2 ran");
+    assert!(!shared.path().join("ac").exists());
+    assert!(!shared.path().join("cas").exists());
+}
+
+#[test]
+fn a_failing_remote_is_one_warning_and_the_build_goes_on() {
+    // A "directory" below a regular file can be neither read nor written.
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let broken = format!("file://{}/cache", blocker.path().display());
+    let out = user(&broken, "").run().success().stderr_contains("2 ran");
+    assert_eq!(
+        out.stderr.matches("remote `team` failed").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn no_remote_and_remote_name_choose_what_is_used() {
+    let shared = tempfile::tempdir().unwrap();
+    uploaded(shared.path());
+    user(&url(shared.path()), "")
+        .args(&["build", "--no-remote"])
+        .run()
+        .success()
+        .stderr_contains("2 ran");
+    user(&url(shared.path()), "")
+        .args(&["build", "--remote", "team"])
+        .run()
+        .success()
+        .stderr_contains("0 ran, 2 cached");
+    user(&url(shared.path()), "")
+        .args(&["build", "--remote", "other"])
+        .run()
+        .code(1)
+        .stderr_contains("the manifest declares no remote `other` (it has: team)");
+}
