@@ -1,6 +1,6 @@
 //! Remote caches: an action cache and a CAS that teammates and CI share, reached through one
-//! small trait, [`Remote`]. Each backend is a file: a shared directory (`file://`) here; HTTP
-//! and S3 come behind the same trait. [`crate::store::TieredStore`] puts them behind the
+//! small trait, [`Remote`]. Each backend is a file: a shared directory (`file://`) and an
+//! HTTP cache (`http://`, `https://`); S3 comes behind the same trait. [`crate::store::TieredStore`] puts them behind the
 //! local store: lookups go local, then remote by remote; results are uploaded where writing
 //! is allowed.
 //!
@@ -8,10 +8,12 @@
 //! `cas/<digest>` a blob; a missing name is a miss.
 
 mod dir;
+mod http;
 
 use std::path::Path;
 
 pub use dir::DirRemote;
+pub use http::HttpRemote;
 
 use crate::hash::Digest;
 
@@ -53,9 +55,12 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
     if let Some(path) = config.url.strip_prefix("file://") {
         return Ok(Box::new(DirRemote::new(Path::new(path))));
     }
+    if config.url.starts_with("http://") || config.url.starts_with("https://") {
+        return Ok(Box::new(HttpRemote::new(&config.name, &config.url)));
+    }
     let scheme = config.url.split("://").next().unwrap_or("");
     Err(RemoteError::Refused(format!(
-        "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://)",
+        "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://)",
         config.name
     )))
 }

@@ -2,6 +2,8 @@
 //! manifest and files, the real `zenbuild` binary, and assertions on what it printed.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
