@@ -4,44 +4,29 @@
 //!
 //! Credentials come from the environment, never the manifest: for a remote named `team`,
 //! `ZENBUILD_REMOTE_TEAM_TOKEN` (sent as a bearer token), or `ZENBUILD_REMOTE_TEAM_USER` and
-//! `ZENBUILD_REMOTE_TEAM_PASSWORD` (basic auth). Connections time out after a few seconds;
-//! a request that fails to connect or gets a 5xx is tried again, twice, after 100 and 300 ms.
+//! `ZENBUILD_REMOTE_TEAM_PASSWORD` (basic auth).
 
 use std::fs::File;
-use std::io;
 use std::path::Path;
-use std::time::Duration;
 
-use ureq::Agent;
-use ureq::http::Response;
-
+use super::transport::{Reply, Transport};
 use super::{Remote, RemoteError};
 use crate::hash::Digest;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Until the first byte of a response: a server that accepted a connection but hangs.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
-const BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(300)];
-
 pub struct HttpRemote {
-    name: String,
     base: String,
-    agent: Agent,
+    transport: Transport,
     authorization: Option<String>,
 }
 
 impl HttpRemote {
     pub fn new(name: &str, url: &str) -> HttpRemote {
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-            .build()
-            .into();
+        let base = url.trim_end_matches('/').to_string();
+        let prefix = variable_prefix(name);
+        let help = format!("set {prefix}_TOKEN, or {prefix}_USER and {prefix}_PASSWORD");
         HttpRemote {
-            name: name.to_string(),
-            base: url.trim_end_matches('/').to_string(),
-            agent,
+            transport: Transport::new(&base, help),
+            base,
             authorization: authorization(name),
         }
     }
@@ -50,119 +35,65 @@ impl HttpRemote {
         format!("{}/{area}/{}", self.base, digest.to_hex())
     }
 
-    /// Sends a request made by `request`, trying again on failures that may pass.
-    fn send(
-        &self,
-        request: impl Fn() -> Result<Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Response<ureq::Body>, RemoteError> {
-        let mut attempt = 0;
-        loop {
-            let outcome = request();
-            let retry = match &outcome {
-                Ok(response) => response.status().is_server_error(),
-                Err(
-                    ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::Timeout(_),
-                ) => true,
-                Err(_) => false,
+    fn request(&self, method: &str, url: &str) -> Result<Reply, RemoteError> {
+        let agent = &self.transport.agent;
+        self.transport.send(|| {
+            let request = match method {
+                "HEAD" => agent.head(url),
+                _ => agent.get(url),
             };
-            if !retry || attempt >= BACKOFF.len() {
-                return match outcome {
-                    Ok(response) => self.check(response),
-                    Err(e) => Err(RemoteError::Refused(format!("{}: {e}", self.base))),
-                };
-            }
-            std::thread::sleep(BACKOFF[attempt]);
-            attempt += 1;
-        }
-    }
-
-    /// Passes 2xx and 404 through; anything else is the remote's failure.
-    fn check(&self, response: Response<ureq::Body>) -> Result<Response<ureq::Body>, RemoteError> {
-        let status = response.status().as_u16();
-        match status {
-            200..=299 | 404 => Ok(response),
-            401 | 403 => Err(RemoteError::Refused(format!(
-                "{} refused the credentials (HTTP {status}); set {}_TOKEN, or {}_USER and {}_PASSWORD",
-                self.base,
-                variable_prefix(&self.name),
-                variable_prefix(&self.name),
-                variable_prefix(&self.name),
-            ))),
-            _ => Err(RemoteError::Refused(format!(
-                "{} answered HTTP {status}",
-                self.base
-            ))),
-        }
-    }
-
-    fn get(&self, url: &str) -> Result<Response<ureq::Body>, RemoteError> {
-        self.send(|| {
-            let request = self.agent.get(url);
             match &self.authorization {
                 Some(value) => request.header("Authorization", value).call(),
                 None => request.call(),
             }
         })
     }
-
-    fn put_bytes(&self, url: &str, bytes: &[u8]) -> Result<(), RemoteError> {
-        self.send(|| {
-            let request = self.agent.put(url);
-            match &self.authorization {
-                Some(value) => request.header("Authorization", value).send(bytes),
-                None => request.send(bytes),
-            }
-        })?;
-        Ok(())
-    }
 }
 
 impl Remote for HttpRemote {
     fn get_action_result(&self, key: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
-        let mut response = self.get(&self.url("ac", key))?;
+        let response = self.request("GET", &self.url("ac", key))?;
         if response.status().as_u16() == 404 {
             return Ok(None);
         }
-        let bytes = response
-            .body_mut()
-            .read_to_vec()
-            .map_err(|e| RemoteError::Refused(format!("{}: {e}", self.base)))?;
-        Ok(Some(bytes))
+        self.transport.bytes(response).map(Some)
     }
 
     fn put_action_result(&self, key: &Digest, json: &[u8]) -> Result<(), RemoteError> {
-        self.put_bytes(&self.url("ac", key), json)
+        let url = self.url("ac", key);
+        let agent = &self.transport.agent;
+        self.transport.send(|| {
+            let request = agent.put(&url);
+            match &self.authorization {
+                Some(value) => request.header("Authorization", value).send(json),
+                None => request.send(json),
+            }
+        })?;
+        Ok(())
     }
 
     fn contains_blob(&self, digest: &Digest) -> Result<bool, RemoteError> {
-        let url = self.url("cas", digest);
-        let response = self.send(|| {
-            let request = self.agent.head(&url);
-            match &self.authorization {
-                Some(value) => request.header("Authorization", value).call(),
-                None => request.call(),
-            }
-        })?;
+        let response = self.request("HEAD", &self.url("cas", digest))?;
         Ok(response.status().is_success())
     }
 
     fn get_blob(&self, digest: &Digest, destination: &Path) -> Result<bool, RemoteError> {
-        let mut response = self.get(&self.url("cas", digest))?;
+        let response = self.request("GET", &self.url("cas", digest))?;
         if response.status().as_u16() == 404 {
             return Ok(false);
         }
-        let mut file = File::create(destination)?;
-        let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
-        io::copy(&mut body, &mut file)?;
+        self.transport
+            .save(response, &mut File::create(destination)?)?;
         Ok(true)
     }
 
     fn put_blob(&self, digest: &Digest, source: &Path) -> Result<(), RemoteError> {
         let url = self.url("cas", digest);
+        let agent = &self.transport.agent;
         // Streamed from the file, opened again for each attempt: blobs can be gigabytes.
-        self.send(|| {
+        self.transport.send(|| {
             let file = File::open(source).map_err(ureq::Error::Io)?;
-            let request = self.agent.put(&url);
+            let request = agent.put(&url);
             match &self.authorization {
                 Some(value) => request.header("Authorization", value).send(file),
                 None => request.send(file),

@@ -1,6 +1,6 @@
 //! Remote caches: an action cache and a CAS that teammates and CI share, reached through one
-//! small trait, [`Remote`]. Each backend is a file: a shared directory (`file://`) and an
-//! HTTP cache (`http://`, `https://`); S3 comes behind the same trait. [`crate::store::TieredStore`] puts them behind the
+//! small trait, [`Remote`]. Each backend is a file: a shared directory (`file://`), an HTTP
+//! cache (`http://`, `https://`) and S3 or a store that speaks its API (`s3://`). [`crate::store::TieredStore`] puts them behind the
 //! local store: lookups go local, then remote by remote; results are uploaded where writing
 //! is allowed.
 //!
@@ -9,11 +9,14 @@
 
 mod dir;
 mod http;
+mod s3;
+mod transport;
 
 use std::path::Path;
 
 pub use dir::DirRemote;
 pub use http::HttpRemote;
+pub use s3::S3Remote;
 
 use crate::hash::Digest;
 
@@ -58,9 +61,12 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
     if config.url.starts_with("http://") || config.url.starts_with("https://") {
         return Ok(Box::new(HttpRemote::new(&config.name, &config.url)));
     }
+    if config.url.starts_with("s3://") {
+        return Ok(Box::new(S3Remote::new(&config.url)?));
+    }
     let scheme = config.url.split("://").next().unwrap_or("");
     Err(RemoteError::Refused(format!(
-        "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://)",
+        "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://, s3://)",
         config.name
     )))
 }

