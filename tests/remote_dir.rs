@@ -127,3 +127,45 @@ fn no_remote_and_remote_name_choose_what_is_used() {
         .code(1)
         .stderr_contains("the manifest declares no remote `other` (it has: team)");
 }
+
+#[test]
+fn cache_push_and_pull_move_whole_pipelines() {
+    let shared = tempfile::tempdir().unwrap();
+    let remote = url(shared.path());
+    // Built without the remote, then pushed.
+    let a = user(&remote, "")
+        .args(&["build", "--no-remote"])
+        .run()
+        .success()
+        .stderr_contains("2 ran");
+    assert!(!shared.path().join("ac").exists());
+    let model = a.read("out/model.txt");
+    a.again()
+        .args(&["cache", "push"])
+        .run()
+        .success()
+        .stdout_contains("pushed 2 of 2 actions");
+
+    // Pulled into a fresh workspace, which then builds with no remote at all.
+    let b = user(&remote, "")
+        .args(&["cache", "pull"])
+        .run()
+        .success()
+        .stdout_contains("now in the local cache: 2 of 2 actions");
+    let b = b
+        .again()
+        .args(&["build", "--no-remote"])
+        .run()
+        .success()
+        .stderr_contains("0 ran, 2 cached");
+    assert_eq!(b.read("out/model.txt"), model);
+
+    // Nothing to pull for inputs nobody built.
+    user(&remote, "")
+        .file("data.txt", "other\n")
+        .args(&["cache", "pull"])
+        .run()
+        .success()
+        .stdout_contains("now in the local cache: 0 of 2 actions")
+        .stdout_contains("in no cache under its current key: prepare, train");
+}

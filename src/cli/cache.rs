@@ -1,10 +1,12 @@
-//! `zenbuild cache stats`: what the local cache holds.
+//! `zenbuild cache stats`: what the local cache holds; `push` and `pull` are in
+//! `cache_transfer.rs`.
 
 use clap::Subcommand;
 
+use super::cache_transfer::{Direction, TransferArgs, run as transfer};
 use crate::error::Error;
 use crate::store::LocalStore;
-use crate::ui::print;
+use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
@@ -15,10 +17,18 @@ pub enum CacheCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Upload the cached results of targets to the manifest's writable remotes
+    Push(TransferArgs),
+    /// Download the results of targets from the manifest's remotes into the local cache
+    Pull(TransferArgs),
 }
 
-pub fn run(workspace: &Workspace, command: &CacheCommand) -> Result<(), Error> {
-    let CacheCommand::Stats { json } = command;
+pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Result<(), Error> {
+    let json = match command {
+        CacheCommand::Stats { json } => json,
+        CacheCommand::Push(args) => return transfer(workspace, args, Direction::Push, colors),
+        CacheCommand::Pull(args) => return transfer(workspace, args, Direction::Pull, colors),
+    };
     let store =
         LocalStore::in_workspace(&workspace.root).map_err(|e| Error::Refused(e.to_string()))?;
     let stats = store.stats().map_err(|e| Error::Refused(e.to_string()))?;

@@ -2,6 +2,7 @@
 
 mod build;
 mod cache;
+mod cache_transfer;
 mod check;
 mod clean;
 mod cycle;
@@ -16,6 +17,7 @@ mod list;
 mod log;
 mod metrics;
 mod plan;
+mod remotes;
 mod session;
 mod show;
 mod status;
@@ -69,7 +71,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Remove the outputs steps wrote (the cache keeps them)
     Clean(clean::CleanArgs),
-    /// Inspect the local cache
+    /// Inspect the local cache; push results to and pull them from the remotes
     #[command(subcommand)]
     Cache(cache::CacheCommand),
     /// Validate zenbuild.kdl and print a summary
@@ -156,7 +158,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Plan(args) => plan::run(&workspace()?, &args, out),
         Command::Explain(args) => explain::run(&workspace()?, &args, out),
         Command::Clean(args) => clean::run(&workspace()?, &args, out),
-        Command::Cache(command) => cache::run(&workspace()?, &command),
+        Command::Cache(command) => cache::run(&workspace()?, &command, err),
         Command::Check => check::run(&workspace()?, out),
         Command::Graph(args) => graph::run(&workspace()?, &args),
         Command::List => list::run(&workspace()?, out),

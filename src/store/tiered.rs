@@ -14,13 +14,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::temp::TempPath;
 use super::{ActionResult, Blob, LinkMode, LocalStore, Store, StoreError};
 use crate::hash::Digest;
 use crate::remote::{OpenRemote, Remote, RemoteConfig, RemoteError};
+
+/// How many blobs move at once, per remote operation.
+const TRANSFERS: usize = 8;
 
 struct Tier {
     config: RemoteConfig,
@@ -57,6 +62,22 @@ impl TieredStore {
         &self.local
     }
 
+    /// Uploads `key`'s result, already in the local store, to every writable remote that has
+    /// not failed; says to how many.
+    pub fn push(&self, key: &Digest, result: &ActionResult) -> usize {
+        let mut pushed = 0;
+        for tier in &self.tiers {
+            if !tier.config.write || tier.failed.load(Ordering::SeqCst) {
+                continue;
+            }
+            match self.upload(tier, key, result) {
+                Ok(()) => pushed += 1,
+                Err(e) => self.give_up(tier, &e),
+            }
+        }
+        pushed
+    }
+
     /// What went wrong with remotes since the last call, a line each.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.warnings))
@@ -89,24 +110,19 @@ impl TieredStore {
             ));
             return Ok(None);
         };
-        for digest in result.blobs() {
-            if self.local.contains_blob(&digest).unwrap_or(false) {
-                continue;
-            }
-            // Removed when dropped, whatever happens.
-            let (temporary, file) = TempPath::create(&self.local.temp_dir(), 0o644)
-                .map_err(|e| RemoteError::Refused(e.to_string()))?;
-            drop(file);
-            let stored = match tier.remote.get_blob(&digest, temporary.path())? {
-                true => self.local.put_file(temporary.path(), Some(&digest)),
-                false => return Ok(None),
-            };
-            if let Err(e) = stored {
-                self.warn(format!(
-                    "remote `{}` sent a blob that is not {}: discarded ({e})",
-                    tier.config.name,
-                    digest.short()
-                ));
+        let missing: Vec<Digest> = result
+            .blobs()
+            .into_iter()
+            .filter(|digest| !self.local.contains_blob(digest).unwrap_or(false))
+            .collect();
+        let fetched: Vec<Result<bool, RemoteError>> = transfers().install(|| {
+            missing
+                .par_iter()
+                .map(|digest| self.fetch_blob(tier, digest))
+                .collect()
+        });
+        for outcome in fetched {
+            if !outcome? {
                 return Ok(None);
             }
         }
@@ -117,14 +133,37 @@ impl TieredStore {
         Ok(Some(result))
     }
 
-    fn upload(&self, tier: &Tier, key: &Digest, result: &ActionResult) -> Result<(), RemoteError> {
-        for digest in result.blobs() {
-            if tier.remote.contains_blob(&digest)? {
-                continue;
-            }
-            tier.remote
-                .put_blob(&digest, &self.local.blob_path(&digest))?;
+    /// Downloads one blob into the local store; `false` when the remote lacks it or sent
+    /// other bytes (which are discarded, with a warning).
+    fn fetch_blob(&self, tier: &Tier, digest: &Digest) -> Result<bool, RemoteError> {
+        // Removed when dropped, whatever happens.
+        let (temporary, file) = TempPath::create(&self.local.temp_dir(), 0o644)
+            .map_err(|e| RemoteError::Refused(e.to_string()))?;
+        drop(file);
+        if !tier.remote.get_blob(digest, temporary.path())? {
+            return Ok(false);
         }
+        if let Err(e) = self.local.put_file(temporary.path(), Some(digest)) {
+            self.warn(format!(
+                "remote `{}` sent a blob that is not {}: discarded ({e})",
+                tier.config.name,
+                digest.short()
+            ));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn upload(&self, tier: &Tier, key: &Digest, result: &ActionResult) -> Result<(), RemoteError> {
+        let blobs = result.blobs();
+        transfers().install(|| {
+            blobs.par_iter().try_for_each(|digest| {
+                if tier.remote.contains_blob(digest)? {
+                    return Ok(());
+                }
+                tier.remote.put_blob(digest, &self.local.blob_path(digest))
+            })
+        })?;
         let json = serde_json::to_vec(result)
             .map_err(|e| RemoteError::Refused(format!("cannot encode a result: {e}")))?;
         tier.remote.put_action_result(key, &json)
@@ -154,14 +193,7 @@ impl Store for TieredStore {
 
     fn put_action_result(&self, key: &Digest, result: &ActionResult) -> Result<(), StoreError> {
         self.local.put_action_result(key, result)?;
-        for tier in &self.tiers {
-            if !tier.config.write || tier.failed.load(Ordering::SeqCst) {
-                continue;
-            }
-            if let Err(e) = self.upload(tier, key, result) {
-                self.give_up(tier, &e);
-            }
-        }
+        self.push(key, result);
         Ok(())
     }
 
@@ -191,6 +223,23 @@ impl Store for TieredStore {
     fn source_of(&self, key: &Digest) -> Option<String> {
         lock(&self.sources).get(key).cloned()
     }
+}
+
+/// The threads that move blobs to and from remotes: more than the cores, since transfers
+/// wait on the network, and few enough not to flood a server.
+fn transfers() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(TRANSFERS)
+            .thread_name(|index| format!("zenbuild-transfer-{index}"))
+            .build()
+            .unwrap_or_else(|_| {
+                rayon::ThreadPoolBuilder::new()
+                    .build()
+                    .expect("a thread pool with default settings")
+            })
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
