@@ -57,6 +57,12 @@ fn what_one_user_builds_another_restores_without_running() {
     for path in ["out/sorted.txt", "out/model.txt"] {
         assert_eq!(b.read(path), a.read(path), "{path}");
     }
+    let b = b
+        .again()
+        .args(&["cache", "stats"])
+        .run()
+        .success()
+        .stdout_contains("last run (1): 2 actions: 2 remote:team hits");
     // Kept locally: the next build does not ask the remote.
     let again = b.again().build(&[]).run().success();
     assert_eq!(again.report().action("train")["source"], "local");

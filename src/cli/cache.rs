@@ -1,10 +1,13 @@
-//! `zenbuild cache stats`: what the local cache holds; `push` and `pull` are in
-//! `cache_transfer.rs`.
+//! `zenbuild cache stats`: what the local cache holds, and where the last run's results came
+//! from; `push` and `pull` are in `cache_transfer.rs`.
+
+use std::collections::BTreeMap;
 
 use clap::Subcommand;
 
 use super::cache_transfer::{Direction, TransferArgs, run as transfer};
 use crate::error::Error;
+use crate::lineage::{LINEAGE_DB, MetadataStore, RunId, SqliteStore};
 use crate::store::LocalStore;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -32,19 +35,63 @@ pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Res
     let store =
         LocalStore::in_workspace(&workspace.root).map_err(|e| Error::Refused(e.to_string()))?;
     let stats = store.stats().map_err(|e| Error::Refused(e.to_string()))?;
+    let last = last_run(workspace);
     if *json {
+        let mut value = serde_json::to_value(stats).map_err(|e| Error::Refused(e.to_string()))?;
+        if let Some((run, sources)) = &last {
+            value["last_run"] = serde_json::json!({ "run": run, "actions_by_source": sources });
+        }
         let text =
-            serde_json::to_string_pretty(&stats).map_err(|e| Error::Refused(e.to_string()))?;
+            serde_json::to_string_pretty(&value).map_err(|e| Error::Refused(e.to_string()))?;
         return print(&format!("{text}\n"));
     }
-    print(&format!(
+    let mut text = format!(
         "{}\n  blobs: {} ({})\n  action results: {} ({})\n",
         store.root().display(),
         stats.blobs,
         bytes(stats.blob_bytes),
         stats.action_results,
         bytes(stats.action_result_bytes),
-    ))
+    );
+    if let Some((run, sources)) = last {
+        let total: u64 = sources.values().sum();
+        let parts: Vec<String> = sources
+            .iter()
+            .map(|(source, count)| format!("{count} {source}"))
+            .collect();
+        text.push_str(&format!(
+            "  last run ({run}): {total} actions: {}\n",
+            parts.join(", ")
+        ));
+    }
+    print(&text)
+}
+
+/// The latest run and how many of its actions ran, came from the local cache, or came from
+/// each remote (`ran`, `local cache hits`, `remote:team hits`, `failed`, …).
+fn last_run(workspace: &Workspace) -> Option<(RunId, BTreeMap<String, u64>)> {
+    let db = workspace.root.join(LINEAGE_DB);
+    if !db.exists() {
+        return None;
+    }
+    let store = SqliteStore::open(&db).ok()?;
+    let run = store.runs(1).ok()?.into_iter().next()?;
+    let mut sources = BTreeMap::new();
+    for summary in store.run_actions(run.id).ok()? {
+        let action = summary.action;
+        let source = match (action.status.as_str(), action.executor.as_deref()) {
+            ("cached", Some(executor)) => {
+                let from = executor.strip_prefix("cache:").unwrap_or(executor);
+                match from {
+                    "local" => "local cache hits".to_string(),
+                    remote => format!("{remote} hits"),
+                }
+            }
+            (status, _) => status.to_string(),
+        };
+        *sources.entry(source).or_insert(0) += 1;
+    }
+    Some((run.id, sources))
 }
 
 /// `1.2 MiB`: a byte count for people.
