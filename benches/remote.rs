@@ -209,7 +209,13 @@ fn raw_curl(base: &str, objects: &[String], extra: &[&str]) -> Duration {
     std::fs::write(&config, text).expect("write the curl config");
     let started = Instant::now();
     let status = Command::new("curl")
-        .args(["--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8"])
+        .args([
+            "--no-progress-meter",
+            "--fail",
+            "--parallel",
+            "--parallel-max",
+            "8",
+        ])
         .args(extra)
         .arg("--config")
         .arg(&config)

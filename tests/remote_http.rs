@@ -3,6 +3,8 @@
 //! tampered blob is caught; a server that stops mid-build, a read-only remote and wrong
 //! credentials are handled.
 
+#![cfg(feature = "remote-http")]
+
 mod common;
 use common::nginx::Nginx;
 use common::{Output, Test};

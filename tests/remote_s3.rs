@@ -2,14 +2,16 @@
 //! One server (it takes seconds to start and much memory) serves every scenario, each under
 //! its own prefix, in one test.
 
+#![cfg(feature = "remote-s3")]
+
 mod common;
 use common::seaweed::{ACCESS_KEY, SECRET_KEY, Seaweed};
 use common::{Output, Test};
 
-fn manifest(url: &str) -> String {
+fn manifest(url: &str, extra: &str) -> String {
     format!(
         r#"
-remote "team" url="{url}"
+remote "team" url="{url}"{extra}
 step "prepare" {{
     cmd "sort data.txt > out/sorted.txt"
     inputs "data.txt"
@@ -25,8 +27,12 @@ step "big" {{
 }
 
 fn user(url: &str, secret: &str) -> Test {
+    user_with(url, secret, "")
+}
+
+fn user_with(url: &str, secret: &str, extra: &str) -> Test {
     Test::new()
-        .manifest(&manifest(url))
+        .manifest(&manifest(url, extra))
         .file("data.txt", "b\na\n")
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", secret)
@@ -56,6 +62,40 @@ fn s3_remote_scenarios() {
         b.read("out/big.bin") == a.read("out/big.bin"),
         "byte-identical"
     );
+
+    // A tampered object is caught and its step runs again.
+    let tampered = a.report().output("prepare", "out/sorted.txt");
+    let object = format!(
+        "http://127.0.0.1:{}/zbtest/restore/cas/{tampered}",
+        server.s3_port
+    );
+    let garbage = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(garbage.path(), "tampered").unwrap();
+    // `-T` uploads the file with a signed PUT (curl signs form posts differently).
+    let status = std::process::Command::new("curl")
+        .args(["--no-progress-meter", "--fail", "-T"])
+        .arg(garbage.path())
+        .args(["--aws-sigv4", "aws:amz:us-east-1:s3"])
+        .args(["--user", &format!("{ACCESS_KEY}:{SECRET_KEY}")])
+        .arg(&object)
+        .output()
+        .expect("run curl");
+    assert!(status.status.success(), "tamper with {object}: {status:?}");
+    let c = built(&url, SECRET_KEY);
+    assert_eq!(c.report().status("prepare"), "ran", "{}", c.report());
+    assert!(
+        c.stderr.contains("remote `team` sent a blob that is not"),
+        "{}",
+        c.stderr
+    );
+
+    // A read-only remote receives nothing: after a read-only user built, another still runs.
+    let read_only = server.url("read-only");
+    user_with(&read_only, SECRET_KEY, " write=#false")
+        .run()
+        .success()
+        .stderr_contains("2 ran");
+    built(&read_only, SECRET_KEY).stderr_contains("2 ran");
 
     // Wrong credentials: one warning naming the remote, and a local build.
     let wrong = built(&server.url("wrong"), "not-the-secret");

@@ -8,14 +8,19 @@
 //! `cas/<digest>` a blob; a missing name is a miss.
 
 mod dir;
+#[cfg(feature = "remote-http")]
 mod http;
+#[cfg(feature = "remote-s3")]
 mod s3;
+#[cfg(feature = "remote-http")]
 mod transport;
 
 use std::path::Path;
 
 pub use dir::DirRemote;
+#[cfg(feature = "remote-http")]
 pub use http::HttpRemote;
+#[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
 
 use crate::hash::Digest;
@@ -58,13 +63,23 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
     if let Some(path) = config.url.strip_prefix("file://") {
         return Ok(Box::new(DirRemote::new(Path::new(path))));
     }
-    if config.url.starts_with("http://") || config.url.starts_with("https://") {
-        return Ok(Box::new(HttpRemote::new(&config.name, &config.url)));
-    }
-    if config.url.starts_with("s3://") {
-        return Ok(Box::new(S3Remote::new(&config.url)?));
-    }
     let scheme = config.url.split("://").next().unwrap_or("");
+    match scheme {
+        #[cfg(feature = "remote-http")]
+        "http" | "https" => return Ok(Box::new(HttpRemote::new(&config.name, &config.url))),
+        #[cfg(feature = "remote-s3")]
+        "s3" => return Ok(Box::new(S3Remote::new(&config.url)?)),
+        // Reached only when a feature is left out.
+        #[allow(unreachable_patterns)]
+        "http" | "https" | "s3" => {
+            return Err(RemoteError::Refused(format!(
+                "remote `{}`: this zenbuild was built without `{scheme}://` remotes \
+                 (cargo features remote-http, remote-s3)",
+                config.name
+            )));
+        }
+        _ => {}
+    }
     Err(RemoteError::Refused(format!(
         "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://, s3://)",
         config.name
