@@ -175,3 +175,20 @@ fn cache_push_and_pull_move_whole_pipelines() {
         .stdout_contains("now in the local cache: 0 of 2 actions")
         .stdout_contains("in no cache under its current key: prepare, train");
 }
+
+#[test]
+fn a_machine_switches_writing_off_in_its_environment() {
+    let shared = tempfile::tempdir().unwrap();
+    user(&url(shared.path()), "")
+        .env("ZENBUILD_REMOTE_TEAM_WRITE", "0")
+        .run()
+        .success()
+        .stderr_contains("2 ran");
+    assert!(!shared.path().join("ac").exists());
+    // And on, over a manifest that says `write=#false`.
+    user(&url(shared.path()), " write=#false")
+        .env("ZENBUILD_REMOTE_TEAM_WRITE", "true")
+        .run()
+        .success();
+    assert!(shared.path().join("ac").exists());
+}

@@ -42,12 +42,12 @@ pub fn open_remotes(
         {
             continue;
         }
-        let config = RemoteConfig {
+        let config = remote::with_env_switches(RemoteConfig {
             name: declared.name.value.clone(),
             url: declared.url.value.clone(),
             read: declared.read,
             write: declared.write,
-        };
+        });
         match remote::open(&config) {
             Ok(backend) => opened.push((config, backend)),
             Err(e) => notes.push(format!("remote `{}` is left out: {e}", config.name)),

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::transport::{Reply, Transport};
-use super::{Remote, RemoteError};
+use super::{Remote, RemoteError, env_prefix};
 use crate::hash::Digest;
 
 pub struct HttpRemote {
@@ -22,7 +22,7 @@ pub struct HttpRemote {
 impl HttpRemote {
     pub fn new(name: &str, url: &str) -> HttpRemote {
         let base = url.trim_end_matches('/').to_string();
-        let prefix = variable_prefix(name);
+        let prefix = env_prefix(name);
         let help = format!("set {prefix}_TOKEN, or {prefix}_USER and {prefix}_PASSWORD");
         HttpRemote {
             transport: Transport::new(&base, help),
@@ -103,25 +103,9 @@ impl Remote for HttpRemote {
     }
 }
 
-/// `ZENBUILD_REMOTE_TEAM` for a remote named `team` (letters and digits upper-cased, the
-/// rest `_`).
-fn variable_prefix(name: &str) -> String {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("ZENBUILD_REMOTE_{name}")
-}
-
 /// The `Authorization` header the environment gives the remote `name`, if any.
 fn authorization(name: &str) -> Option<String> {
-    let prefix = variable_prefix(name);
+    let prefix = env_prefix(name);
     let var = |suffix: &str| std::env::var(format!("{prefix}_{suffix}")).ok();
     if let Some(token) = var("TOKEN") {
         return Some(format!("Bearer {token}"));
@@ -170,11 +154,5 @@ mod tests {
         ] {
             assert_eq!(base64(text.as_bytes()), encoded);
         }
-    }
-
-    #[test]
-    fn variable_names() {
-        assert_eq!(variable_prefix("team"), "ZENBUILD_REMOTE_TEAM");
-        assert_eq!(variable_prefix("ci-cache.1"), "ZENBUILD_REMOTE_CI_CACHE_1");
     }
 }

@@ -25,6 +25,18 @@ pub use s3::S3Remote;
 
 use crate::hash::Digest;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn variable_names() {
+        assert_eq!(super::env_prefix("team"), "ZENBUILD_REMOTE_TEAM");
+        assert_eq!(
+            super::env_prefix("ci-cache.1"),
+            "ZENBUILD_REMOTE_CI_CACHE_1"
+        );
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error("{0}")]
@@ -56,6 +68,44 @@ pub trait Remote: Send + Sync {
     /// The bytes are unchecked: the caller verifies them against `digest`.
     fn get_blob(&self, digest: &Digest, destination: &Path) -> Result<bool, RemoteError>;
     fn put_blob(&self, digest: &Digest, source: &Path) -> Result<(), RemoteError>;
+}
+
+/// `ZENBUILD_REMOTE_TEAM` for a remote named `team` (letters and digits upper-cased, the
+/// rest `_`): the start of the environment variables that configure it on this machine.
+pub fn env_prefix(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("ZENBUILD_REMOTE_{name}")
+}
+
+/// `config` with the switches this machine's environment sets: `…_READ` and `…_WRITE`
+/// (`1`, `true`, `yes` or `0`, `false`, `no`), so that CI can write where laptops only read
+/// without two manifests.
+pub fn with_env_switches(mut config: RemoteConfig) -> RemoteConfig {
+    let prefix = env_prefix(&config.name);
+    let switch = |suffix: &str| {
+        let value = std::env::var(format!("{prefix}_{suffix}")).ok()?;
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => Some(true),
+            "0" | "false" | "no" => Some(false),
+            _ => None,
+        }
+    };
+    if let Some(read) = switch("READ") {
+        config.read = read;
+    }
+    if let Some(write) = switch("WRITE") {
+        config.write = write;
+    }
+    config
 }
 
 /// The backend `config.url` names.

@@ -133,6 +133,30 @@ impl LocalStore {
         Ok(self.blob_len(digest)? == Some(size))
     }
 
+    /// Takes a file that arrived whole in the store's temporary directory (a download from a
+    /// remote) as the blob `expected`, without copying it: hashed once, made read-only and
+    /// renamed into place. Bytes that are not `expected` are refused (and the file goes).
+    pub(crate) fn adopt(&self, staged: TempPath, expected: &Digest) -> Result<Blob, StoreError> {
+        let path = staged.path().to_path_buf();
+        let file = hash_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        if file.digest != *expected {
+            return Err(StoreError::CorruptBlob {
+                digest: *expected,
+                actual: file.digest,
+            });
+        }
+        fs::set_permissions(
+            &path,
+            std::os::unix::fs::PermissionsExt::from_mode(BLOB_MODE),
+        )
+        .map_err(|e| StoreError::io(&path, e))?;
+        self.commit_blob(staged, expected)?;
+        Ok(Blob {
+            digest: *expected,
+            size: file.size,
+        })
+    }
+
     /// Publishes a complete temporary file as the blob `digest`.
     fn commit_blob(&self, staged: TempPath, digest: &Digest) -> Result<(), StoreError> {
         let path = self.blob_path(digest);

@@ -143,7 +143,7 @@ impl TieredStore {
         if !tier.remote.get_blob(digest, temporary.path())? {
             return Ok(false);
         }
-        if let Err(e) = self.local.put_file(temporary.path(), Some(digest)) {
+        if let Err(e) = self.local.adopt(temporary, digest) {
             self.warn(format!(
                 "remote `{}` sent a blob that is not {}: discarded ({e})",
                 tier.config.name,
