@@ -3,31 +3,7 @@
 //! tampered blob is caught; a remote that fails or may not be written is handled.
 
 mod common;
-use common::{Output, Test};
-
-fn manifest(url: &str, extra: &str) -> String {
-    format!(
-        r#"
-remote "team" url="{url}"{extra}
-step "prepare" {{
-    cmd "sort data.txt > out/sorted.txt"
-    inputs "data.txt"
-    outputs "out/sorted.txt"
-}}
-step "train" {{
-    cmd "wc -l < out/sorted.txt > out/model.txt; cat out/sorted.txt >> out/model.txt"
-    inputs "out/sorted.txt"
-    outputs "out/model.txt"
-}}
-"#
-    )
-}
-
-fn user(url: &str, extra: &str) -> Test {
-    Test::new()
-        .manifest(&manifest(url, extra))
-        .file("data.txt", "b\na\nc\n")
-}
+use common::{Output, remote_user};
 
 fn url(dir: &std::path::Path) -> String {
     format!("file://{}", dir.display())
@@ -35,7 +11,7 @@ fn url(dir: &std::path::Path) -> String {
 
 /// User A builds against the shared directory.
 fn uploaded(shared: &std::path::Path) -> Output {
-    user(&url(shared), "")
+    remote_user(&url(shared), "")
         .build(&[])
         .run()
         .success()
@@ -48,7 +24,10 @@ fn what_one_user_builds_another_restores_without_running() {
     let a = uploaded(shared.path());
     assert!(shared.path().join("ac").read_dir().unwrap().count() >= 2);
 
-    let b = user(&url(shared.path()), "").build(&[]).run().success();
+    let b = remote_user(&url(shared.path()), "")
+        .build(&[])
+        .run()
+        .success();
     let report = b.report();
     assert_eq!(report.cached(), ["prepare", "train"], "{report}");
     for name in ["prepare", "train"] {
@@ -76,7 +55,10 @@ fn a_tampered_blob_is_caught_and_the_step_reruns() {
     let model = report.output("train", "out/model.txt");
     std::fs::write(shared.path().join("cas").join(&model), "tampered").unwrap();
 
-    let b = user(&url(shared.path()), "").build(&[]).run().success();
+    let b = remote_user(&url(shared.path()), "")
+        .build(&[])
+        .run()
+        .success();
     let report = b.report();
     assert_eq!(report.status("prepare"), "cached", "{report}");
     assert_eq!(report.status("train"), "ran", "{report}");
@@ -91,7 +73,7 @@ fn a_tampered_blob_is_caught_and_the_step_reruns() {
 #[test]
 fn a_read_only_remote_receives_nothing() {
     let shared = tempfile::tempdir().unwrap();
-    user(&url(shared.path()), " write=#false")
+    remote_user(&url(shared.path()), " write=#false")
         .run()
         .success()
         .stderr_contains("2 ran");
@@ -104,7 +86,10 @@ fn a_failing_remote_is_one_warning_and_the_build_goes_on() {
     // A "directory" below a regular file can be neither read nor written.
     let blocker = tempfile::NamedTempFile::new().unwrap();
     let broken = format!("file://{}/cache", blocker.path().display());
-    let out = user(&broken, "").run().success().stderr_contains("2 ran");
+    let out = remote_user(&broken, "")
+        .run()
+        .success()
+        .stderr_contains("2 ran");
     assert_eq!(
         out.stderr.matches("remote `team` failed").count(),
         1,
@@ -117,17 +102,17 @@ fn a_failing_remote_is_one_warning_and_the_build_goes_on() {
 fn no_remote_and_remote_name_choose_what_is_used() {
     let shared = tempfile::tempdir().unwrap();
     uploaded(shared.path());
-    user(&url(shared.path()), "")
+    remote_user(&url(shared.path()), "")
         .args(&["build", "--no-remote"])
         .run()
         .success()
         .stderr_contains("2 ran");
-    user(&url(shared.path()), "")
+    remote_user(&url(shared.path()), "")
         .args(&["build", "--remote", "team"])
         .run()
         .success()
         .stderr_contains("0 ran, 2 cached");
-    user(&url(shared.path()), "")
+    remote_user(&url(shared.path()), "")
         .args(&["build", "--remote", "other"])
         .run()
         .code(1)
@@ -139,7 +124,7 @@ fn cache_push_and_pull_move_whole_pipelines() {
     let shared = tempfile::tempdir().unwrap();
     let remote = url(shared.path());
     // Built without the remote, then pushed.
-    let a = user(&remote, "")
+    let a = remote_user(&remote, "")
         .args(&["build", "--no-remote"])
         .run()
         .success()
@@ -153,7 +138,7 @@ fn cache_push_and_pull_move_whole_pipelines() {
         .stdout_contains("pushed 2 of 2 actions");
 
     // Pulled into a fresh workspace, which then builds with no remote at all.
-    let b = user(&remote, "")
+    let b = remote_user(&remote, "")
         .args(&["cache", "pull"])
         .run()
         .success()
@@ -167,7 +152,7 @@ fn cache_push_and_pull_move_whole_pipelines() {
     assert_eq!(b.read("out/model.txt"), model);
 
     // Nothing to pull for inputs nobody built.
-    user(&remote, "")
+    remote_user(&remote, "")
         .file("data.txt", "other\n")
         .args(&["cache", "pull"])
         .run()
@@ -179,14 +164,14 @@ fn cache_push_and_pull_move_whole_pipelines() {
 #[test]
 fn a_machine_switches_writing_off_in_its_environment() {
     let shared = tempfile::tempdir().unwrap();
-    user(&url(shared.path()), "")
+    remote_user(&url(shared.path()), "")
         .env("ZENBUILD_REMOTE_TEAM_WRITE", "0")
         .run()
         .success()
         .stderr_contains("2 ran");
     assert!(!shared.path().join("ac").exists());
     // And on, over a manifest that says `write=#false`.
-    user(&url(shared.path()), " write=#false")
+    remote_user(&url(shared.path()), " write=#false")
         .env("ZENBUILD_REMOTE_TEAM_WRITE", "true")
         .run()
         .success();

@@ -7,34 +7,10 @@
 
 mod common;
 use common::nginx::Nginx;
-use common::{Output, Test};
-
-fn manifest(url: &str, extra: &str, first_cmd_tail: &str) -> String {
-    format!(
-        r#"
-remote "team" url="{url}"{extra}
-step "prepare" {{
-    cmd "sort data.txt > out/sorted.txt{first_cmd_tail}"
-    inputs "data.txt"
-    outputs "out/sorted.txt"
-}}
-step "train" {{
-    cmd "wc -l < out/sorted.txt > out/model.txt; cat out/sorted.txt >> out/model.txt"
-    inputs "out/sorted.txt"
-    outputs "out/model.txt"
-}}
-"#
-    )
-}
-
-fn user(url: &str, extra: &str) -> Test {
-    Test::new()
-        .manifest(&manifest(url, extra, ""))
-        .file("data.txt", "b\na\nc\n")
-}
+use common::{Output, Test, remote_manifest, remote_user};
 
 fn uploaded(server: &Nginx) -> Output {
-    user(&server.url(), "")
+    remote_user(&server.url(), "")
         .build(&[])
         .run()
         .success()
@@ -46,7 +22,7 @@ fn uploaded(server: &Nginx) -> Output {
 fn what_one_user_builds_another_restores_without_running() {
     let Some(server) = Nginx::start() else { return };
     let a = uploaded(&server);
-    let b = user(&server.url(), "").build(&[]).run().success();
+    let b = remote_user(&server.url(), "").build(&[]).run().success();
     let report = b.report();
     assert_eq!(report.cached(), ["prepare", "train"], "{report}");
     assert_eq!(report.action("train")["source"], "remote:team");
@@ -66,7 +42,7 @@ fn a_tampered_blob_is_caught_and_the_step_reruns() {
     let a = uploaded(&server);
     let model = a.report().output("train", "out/model.txt");
     std::fs::write(server.data().join("cas").join(&model), "tampered").unwrap();
-    let b = user(&server.url(), "").build(&[]).run().success();
+    let b = remote_user(&server.url(), "").build(&[]).run().success();
     let report = b.report();
     assert_eq!(report.status("prepare"), "cached", "{report}");
     assert_eq!(report.status("train"), "ran", "{report}");
@@ -83,7 +59,7 @@ fn a_server_stopped_mid_build_is_one_warning_and_the_build_succeeds() {
     let Some(server) = Nginx::start() else { return };
     let stop = format!("; kill $(cat {})", server.pid_file().display());
     let out = Test::new()
-        .manifest(&manifest(&server.url(), "", &stop))
+        .manifest(&remote_manifest(&server.url(), "", &stop))
         .file("data.txt", "b\na\n")
         .run()
         .success()
@@ -99,7 +75,7 @@ fn a_server_stopped_mid_build_is_one_warning_and_the_build_succeeds() {
 #[test]
 fn a_read_only_remote_receives_no_writes() {
     let Some(server) = Nginx::start() else { return };
-    user(&server.url(), " write=#false")
+    remote_user(&server.url(), " write=#false")
         .run()
         .success()
         .stderr_contains("2 ran");
@@ -113,7 +89,7 @@ fn wrong_credentials_are_one_clear_warning_naming_the_remote() {
     let Some(server) = Nginx::start_with_auth("ci", "secret") else {
         return;
     };
-    let out = user(&server.url(), "")
+    let out = remote_user(&server.url(), "")
         .env("ZENBUILD_REMOTE_TEAM_USER", "ci")
         .env("ZENBUILD_REMOTE_TEAM_PASSWORD", "wrong")
         .run()
@@ -132,13 +108,13 @@ fn wrong_credentials_are_one_clear_warning_naming_the_remote() {
     );
 
     // The right ones upload, and another user restores with them.
-    user(&server.url(), "")
+    remote_user(&server.url(), "")
         .env("ZENBUILD_REMOTE_TEAM_USER", "ci")
         .env("ZENBUILD_REMOTE_TEAM_PASSWORD", "secret")
         .run()
         .success()
         .stderr_lacks("remote `team`");
-    user(&server.url(), "")
+    remote_user(&server.url(), "")
         .env("ZENBUILD_REMOTE_TEAM_USER", "ci")
         .env("ZENBUILD_REMOTE_TEAM_PASSWORD", "secret")
         .run()

@@ -250,6 +250,33 @@ step "train" {
 }
 "#;
 
+/// prepare → train with `remote "team" url=URL` and `extra` on the remote node (`write=#false`),
+/// `first_cmd_tail` appended to prepare's command: the pipeline the remote-cache tests share.
+pub fn remote_manifest(url: &str, extra: &str, first_cmd_tail: &str) -> String {
+    format!(
+        r#"
+remote "team" url="{url}"{extra}
+step "prepare" {{
+    cmd "sort data.txt > out/sorted.txt{first_cmd_tail}"
+    inputs "data.txt"
+    outputs "out/sorted.txt"
+}}
+step "train" {{
+    cmd "wc -l < out/sorted.txt > out/model.txt; cat out/sorted.txt >> out/model.txt"
+    inputs "out/sorted.txt"
+    outputs "out/model.txt"
+}}
+"#
+    )
+}
+
+/// A workspace with [`remote_manifest`] and its data: one user of the team's cache.
+pub fn remote_user(url: &str, extra: &str) -> Test {
+    Test::new()
+        .manifest(&remote_manifest(url, extra, ""))
+        .file("data.txt", "b\na\nc\n")
+}
+
 /// Where [`Test::build`] has zenbuild write its `--report`, relative to the workspace root.
 /// Inside `.zenbuild/`, so that no manifest glob or output directory ever sees it.
 pub const REPORT: &str = ".zenbuild/test-report.json";
