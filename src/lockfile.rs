@@ -170,6 +170,24 @@ impl Lockfile {
         Lockfile::parse(&text).map(Some)
     }
 
+    /// The lockfile of the workspace at `root` as commit `rev` of the git work tree at
+    /// `git_root` has it; `None` when that commit has none.
+    pub fn at_commit(root: &Path, git_root: &Path, rev: &str) -> Result<Option<Lockfile>, String> {
+        let relative = root
+            .strip_prefix(git_root)
+            .unwrap_or(Path::new(""))
+            .join(LOCKFILE);
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        let Some(bytes) = crate::lineage::git::file_at(git_root, rev, &relative)? else {
+            return Ok(None);
+        };
+        let text =
+            String::from_utf8(bytes).map_err(|_| format!("{relative} at `{rev}` is not text"))?;
+        Lockfile::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("at `{rev}`: {e}"))
+    }
+
     pub fn parse(text: &str) -> Result<Lockfile, String> {
         #[derive(Deserialize)]
         struct Version {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use clap::Subcommand;
 
 use super::cache_transfer::{Direction, TransferArgs, run as transfer};
+use super::lineage_db;
 use crate::error::Error;
-use crate::lineage::{LINEAGE_DB, MetadataStore, RunId, SqliteStore};
+use crate::lineage::{MetadataStore, RunId};
 use crate::store::LocalStore;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -70,11 +71,7 @@ pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Res
 /// The latest run and how many of its actions ran, came from the local cache, or came from
 /// each remote (`ran`, `local cache hits`, `remote:team hits`, `failed`, …).
 fn last_run(workspace: &Workspace) -> Option<(RunId, BTreeMap<String, u64>)> {
-    let db = workspace.root.join(LINEAGE_DB);
-    if !db.exists() {
-        return None;
-    }
-    let store = SqliteStore::open(&db).ok()?;
+    let store = lineage_db::open_if_built(workspace).ok()??;
     let run = store.runs(1).ok()?.into_iter().next()?;
     let mut sources = BTreeMap::new();
     for summary in store.run_actions(run.id).ok()? {

@@ -12,12 +12,13 @@ use serde_json::json;
 use super::build::LOCK;
 use super::cache::bytes;
 use super::format::{Format, print_json};
+use super::lineage_db;
 use crate::error::Error;
 use crate::exec::last_keys::LastKeys;
 use crate::exec::lock::WorkspaceLock;
 use crate::hash::Digest;
-use crate::lineage::{LINEAGE_DB, MetadataStore, SqliteStore, git};
-use crate::lockfile::{LOCKFILE, Lockfile};
+use crate::lineage::{MetadataStore, git};
+use crate::lockfile::Lockfile;
 use crate::store::{LocalStore, Roots};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -105,18 +106,9 @@ fn roots(workspace: &Workspace, args: &GcArgs) -> Result<Roots, Error> {
     }
     let current = Lockfile::read(&workspace.root).map_err(Error::Refused)?;
     let mut lockfiles: Vec<Lockfile> = current.into_iter().collect();
-    let relative = workspace
-        .root
-        .strip_prefix(&workspace.git_root)
-        .unwrap_or(std::path::Path::new(""))
-        .join(LOCKFILE);
-    let relative = relative.to_string_lossy().replace('\\', "/");
     for commit in git::recent_and_named_commits(&workspace.git_root, args.keep_commits) {
         // A commit without a lockfile, or with one this zenbuild cannot read, keeps nothing.
-        if let Ok(Some(bytes)) = git::file_at(&workspace.git_root, &commit, &relative)
-            && let Ok(text) = String::from_utf8(bytes)
-            && let Ok(lock) = Lockfile::parse(&text)
-        {
+        if let Ok(Some(lock)) = Lockfile::at_commit(&workspace.root, &workspace.git_root, &commit) {
             lockfiles.push(lock);
         }
     }
@@ -130,16 +122,12 @@ fn roots(workspace: &Workspace, args: &GcArgs) -> Result<Roots, Error> {
             }
         }
     }
-    let db = workspace.root.join(LINEAGE_DB);
-    if db.exists() {
-        let store = SqliteStore::open(&db).map_err(|e| Error::Refused(e.to_string()))?;
+    if let Some(store) = lineage_db::open_if_built(workspace)? {
         let since = SystemTime::now()
             .checked_sub(Duration::from_secs(args.keep_days.saturating_mul(86_400)))
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |since| since.as_millis() as i64);
-        let keys = store
-            .keys_since(since)
-            .map_err(|e| Error::Refused(e.to_string()))?;
+        let keys = store.keys_since(since).map_err(lineage_db::refused)?;
         roots
             .keys
             .extend(keys.iter().filter_map(|key| key.parse::<Digest>().ok()));

@@ -9,19 +9,27 @@ use crate::workspace::Workspace;
 /// The workspace's lineage. Runs left `running` by a build that was killed are closed as
 /// interrupted first, when the workspace lock shows that no build is running.
 pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
-    let path = workspace.root.join(LINEAGE_DB);
-    if !path.exists() {
+    let Some(mut store) = open_if_built(workspace)? else {
         return Err(Error::Refused(
             "no lineage yet: nothing has been built in this workspace".into(),
         ));
-    }
-    let mut store = SqliteStore::open(&path).map_err(|e| Error::Refused(e.to_string()))?;
+    };
     if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)) {
         store
             .close_abandoned_runs()
             .map_err(|e| Error::Refused(e.to_string()))?;
     }
     Ok(store)
+}
+
+/// The workspace's lineage as it is, or `None` when nothing was ever built here (opening
+/// would create an empty database).
+pub fn open_if_built(workspace: &Workspace) -> Result<Option<SqliteStore>, Error> {
+    let path = workspace.root.join(LINEAGE_DB);
+    if !path.exists() {
+        return Ok(None);
+    }
+    SqliteStore::open(&path).map(Some).map_err(refused)
 }
 
 /// A lineage error as the command's error.

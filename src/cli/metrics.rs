@@ -9,9 +9,10 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::format::{Format, print_json};
+use super::lineage_db;
 use crate::error::Error;
+use crate::lineage::MetadataStore;
 use crate::lineage::snapshot::{self, Places, Snapshot};
-use crate::lineage::{LINEAGE_DB, MetadataStore, SqliteStore};
 use crate::store::LocalStore;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -195,12 +196,7 @@ pub fn run_diff(
 }
 
 fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {
-    let db = workspace.root.join(LINEAGE_DB);
-    let store = if db.exists() {
-        Some(SqliteStore::open(&db).map_err(|e| Error::Refused(e.to_string()))?)
-    } else {
-        None
-    };
+    let store = lineage_db::open_if_built(workspace)?;
     let local = LocalStore::in_workspace(&workspace.root)
         .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
     let blob_path = |digest: &crate::hash::Digest| local.blob_path(digest);

@@ -64,15 +64,21 @@ pub fn still_match(root: &Path, patterns: &[String], matched: &Digest) -> bool {
 /// not compile. Each path ends in a NUL, which no path contains, so equal digests are equal
 /// lists.
 fn matched_digest(patterns: &[String], files: &[String]) -> Option<Digest> {
-    let mut set = globset::GlobSetBuilder::new();
-    for pattern in patterns {
-        set.add(glob(pattern).ok()?);
-    }
-    let set = set.build().ok()?;
+    let set = glob_set(patterns)?;
     let mut hasher = blake3::Hasher::new();
     for file in files.iter().filter(|file| set.is_match(file.as_str())) {
         hasher.update(file.as_bytes());
         hasher.update(b"\0");
     }
     Some(Digest::from_hasher(&hasher))
+}
+
+/// One matcher for all of `patterns`, with the rules of [`matcher`]; `None` if one does not
+/// compile.
+pub fn glob_set(patterns: &[String]) -> Option<globset::GlobSet> {
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(glob(pattern).ok()?);
+    }
+    set.build().ok()
 }

@@ -57,13 +57,7 @@ pub fn resolve(
         let store = store.ok_or("no lineage yet: nothing has been built here")?;
         return from_run(run, store);
     }
-    let relative = places
-        .root
-        .strip_prefix(places.git_root)
-        .unwrap_or(Path::new(""))
-        .join(LOCKFILE);
-    let relative = relative.to_string_lossy().replace('\\', "/");
-    let Some(bytes) = super::git::file_at(places.git_root, name, &relative)? else {
+    let Some(lock) = Lockfile::at_commit(places.root, places.git_root, name)? else {
         // No lockfile was committed there: the latest run built at that commit says it.
         let commit = super::git::resolve(places.git_root, name)?;
         let run = store
@@ -71,14 +65,11 @@ pub fn resolve(
             .transpose()
             .map_err(|e| e.to_string())?
             .and_then(|runs| runs.first().copied())
-            .ok_or_else(|| format!("`{name}` has no {relative} and no run was built at it"))?;
+            .ok_or_else(|| format!("`{name}` has no {LOCKFILE} and no run was built at it"))?;
         let mut snapshot = from_run(run, store.ok_or("no lineage")?)?;
         snapshot.source = name.to_string();
         return Ok(snapshot);
     };
-    let text =
-        String::from_utf8(bytes).map_err(|_| format!("{relative} at `{name}` is not text"))?;
-    let lock = Lockfile::parse(&text).map_err(|e| format!("at `{name}`: {e}"))?;
     Ok(from_lock(name, &lock, places, store))
 }
 

@@ -6,10 +6,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use globset::{GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
 use crate::Manifest;
-use crate::graph::{ActionId, ArtifactKind, Graph};
+use crate::graph::{ActionId, ArtifactKind, Graph, globs};
 
 /// What a changed path is to the build.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,7 +70,8 @@ impl WatchPlan {
             .as_ref()
             .map(|globs| globs.patterns.clone())
             .unwrap_or_default();
-        let globs = glob_set(&patterns);
+        // Compiled when the graph was: every pattern here compiles.
+        let globs = globs::glob_set(&patterns);
         let mut wanted: Vec<(PathBuf, bool)> = Vec::new();
         for (path, is_dir) in &sources {
             let absolute = root.join(path);
@@ -181,22 +182,6 @@ impl WatchPlan {
         }
         affected
     }
-}
-
-fn glob_set(patterns: &[String]) -> Option<GlobSet> {
-    if patterns.is_empty() {
-        return None;
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        if let Ok(glob) = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
-            .literal_separator(true)
-            .build()
-        {
-            builder.add(glob);
-        }
-    }
-    builder.build().ok()
 }
 
 /// The directory part of a glob before its first wildcard: `src` for `src/**/*.py`.
