@@ -246,6 +246,9 @@ step "slow" {
         assert!(child.try_wait().unwrap().is_none(), "zenbuild ended early");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Finished actions are written in batches, at the latest once the scheduler has waited
+    // 50 ms with nothing finishing; the slow step runs for seconds.
+    std::thread::sleep(Duration::from_millis(500));
     child.kill().expect("kill -9 zenbuild");
     let _ = wait(child);
 

@@ -394,11 +394,18 @@ impl<'a> Builder<'a> {
         let declared = self.graph.output_paths(action);
         clear_outputs(self.cx.root, &declared)
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
+        // Checked before created: a `mkdir` that finds its directory still takes the parent's
+        // lock, which a thousand short steps writing into one directory contend for.
         for (path, _) in &declared {
-            if let Some(parent) = self.cx.root.join(path).parent() {
+            if let Some(parent) = self.cx.root.join(path).parent()
+                && !parent.is_dir()
+            {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("cannot create the directory of `{path}`: {e}"))?;
             }
+        }
+        if workdir.is_dir() {
+            return Ok(());
         }
         std::fs::create_dir_all(workdir)
             .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))

@@ -18,6 +18,9 @@ pub enum Event {
     Finished { id: ActionId, outcome: Outcome },
     /// Something the user should know that is not an action's result.
     Note { message: String },
+    /// Nothing has finished for a moment while steps run: a chance to write down what
+    /// finished before, since the running steps may take hours.
+    Waiting,
 }
 
 /// How an action ended.

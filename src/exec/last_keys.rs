@@ -1,15 +1,21 @@
 //! The key each action had when it last finished, so that `explain` and the build can say
 //! what changed since.
 //!
-//! Two parts under `.zenbuild/state/`: `last-keys`, one JSON line per action (its name, key
+//! Two files under `.zenbuild/state/`: `last-keys`, one JSON line per action (its name, key
 //! digest, and the digests of the outputs it left), read once when a build starts and written
-//! once at its end if anything changed; and `keys/<digest>.json`, each key's fields, written
-//! once per distinct key. A no-op build of thousands of cached actions writes nothing here,
-//! and an action whose key and outputs are unchanged needs no action-cache lookup at all.
+//! once at its end if anything changed; and `keys.jsonl`, each key's fields on a line of its
+//! own (`<digest> <json>`), appended once per distinct key at the end of the build. A no-op
+//! build of thousands of cached actions writes nothing here, and an action whose key and
+//! outputs are unchanged needs no action-cache lookup at all.
+//!
+//! One appended file rather than a file per key: a cold build of a thousand short steps would
+//! otherwise create a thousand files, and creating a file is among the costliest things a
+//! build does per step. Keys no action refers to any more are dropped once they outnumber the
+//! live ones.
 
-use std::collections::HashMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,17 +43,43 @@ struct Line {
 
 pub const STATE_DIR: &str = ".zenbuild/state";
 
+/// The key records' file in [`STATE_DIR`].
+const KEYS_FILE: &str = "keys.jsonl";
+
+/// Compaction waits until the pack holds this many lines at least, so that small projects
+/// never rewrite it.
+const COMPACT_AFTER: usize = 4096;
+
 #[derive(Debug)]
 pub struct LastKeys {
     dir: PathBuf,
     index: Mutex<HashMap<String, Finished>>,
     changed: AtomicBool,
+    pack: Mutex<Pack>,
+}
+
+/// What is known of `keys.jsonl` in this process.
+#[derive(Debug, Default)]
+struct Pack {
+    /// The digests it holds, read the first time a key is set (never in a no-op).
+    stored: Option<Stored>,
+    /// Records set in this build, appended by `save`.
+    pending: Vec<(Digest, String)>,
+}
+
+#[derive(Debug)]
+struct Stored {
+    digests: HashSet<Digest>,
+    lines: usize,
+    /// A torn last line, left by a crash during an append, that the next append must not
+    /// continue.
+    torn: bool,
 }
 
 impl LastKeys {
     /// The record of the workspace at `root`; a missing or unreadable index is an empty one,
     /// which only costs explanations ("never built"), never correctness.
-    pub fn in_workspace(root: &Path) -> LastKeys {
+    pub fn in_workspace(root: &std::path::Path) -> LastKeys {
         let dir = root.join(STATE_DIR);
         let text = std::fs::read_to_string(dir.join("last-keys")).unwrap_or_default();
         let index = text
@@ -59,6 +91,7 @@ impl LastKeys {
             dir,
             index: Mutex::new(index),
             changed: AtomicBool::new(false),
+            pack: Mutex::new(Pack::default()),
         }
     }
 
@@ -68,11 +101,34 @@ impl LastKeys {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn pack(&self) -> std::sync::MutexGuard<'_, Pack> {
+        self.pack
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The key `action` had last time, if it ever finished and its record is readable.
     pub fn get(&self, action: &str) -> Option<ActionKey> {
         let digest = self.index().get(action)?.key;
-        let bytes = std::fs::read(self.record_path(&digest)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let pending = self
+            .pack()
+            .pending
+            .iter()
+            .find(|(pending, _)| *pending == digest)
+            .map(|(_, json)| json.clone());
+        let json = match pending {
+            Some(json) => json,
+            None => {
+                let text = std::fs::read_to_string(self.dir.join(KEYS_FILE)).ok()?;
+                let hex = digest.to_hex();
+                // The newest record wins, should a key ever have been written twice.
+                text.lines()
+                    .rev()
+                    .find_map(|line| line.strip_prefix(hex.as_str())?.strip_prefix(' '))?
+                    .to_string()
+            }
+        };
+        serde_json::from_str(&json).ok()
     }
 
     /// How `action` last finished.
@@ -90,48 +146,115 @@ impl LastKeys {
         if self.index().get(action) == Some(&finished) {
             return Ok(());
         }
-        let record = self.record_path(&finished.key);
-        if !record.exists() {
-            let json = serde_json::to_vec_pretty(key).map_err(io::Error::other)?;
-            write(&record, &json)?;
+        {
+            let mut pack = self.pack();
+            let pack = &mut *pack;
+            let stored = pack
+                .stored
+                .get_or_insert_with(|| read_stored(&self.dir.join(KEYS_FILE)));
+            if stored.digests.insert(finished.key) {
+                let json = serde_json::to_string(key).map_err(io::Error::other)?;
+                pack.pending.push((finished.key, json));
+            }
         }
         self.index().insert(action.to_string(), finished);
         self.changed.store(true, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Writes the index if anything changed since it was read.
+    /// Writes the key records set in this build and the index, if anything changed since
+    /// it was read. The records go first: an index naming a key whose record is missing
+    /// would cost an explanation.
     pub fn save(&self) -> io::Result<()> {
         if !self.changed.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let mut lines: Vec<String> = self
-            .index()
-            .iter()
+        std::fs::create_dir_all(&self.dir)?;
+        let index = self.index().clone();
+        self.save_pack(&index)?;
+        let mut lines: Vec<String> = index
+            .into_iter()
             .filter_map(|(action, finished)| {
-                let line = Line {
-                    action: action.clone(),
-                    finished: finished.clone(),
-                };
-                serde_json::to_string(&line).ok().map(|json| json + "\n")
+                serde_json::to_string(&Line { action, finished })
+                    .ok()
+                    .map(|json| json + "\n")
             })
             .collect();
         lines.sort();
-        write(&self.dir.join("last-keys"), lines.concat().as_bytes())
+        write_atomically(
+            &self.dir.join("last-keys"),
+            lines.concat().as_bytes(),
+            Durability::Rename,
+        )
     }
 
-    fn record_path(&self, digest: &Digest) -> PathBuf {
-        self.dir.join("keys").join(format!("{digest}.json"))
+    /// Appends the pending records, or rewrites the pack with only the keys `index` refers to
+    /// once the others outnumber them. No fsync: a torn record reads as none, which only
+    /// costs an explanation.
+    fn save_pack(&self, index: &HashMap<String, Finished>) -> io::Result<()> {
+        let mut guard = self.pack();
+        let pack = &mut *guard;
+        let Some(stored) = pack.stored.as_mut() else {
+            return Ok(());
+        };
+        let path = self.dir.join(KEYS_FILE);
+        let live: HashSet<Digest> = index.values().map(|finished| finished.key).collect();
+        let lines = stored.lines + pack.pending.len();
+        if lines >= COMPACT_AFTER && lines > 2 * live.len() {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut kept: HashMap<Digest, String> = old
+                .lines()
+                .filter_map(|line| {
+                    let (hex, json) = line.split_once(' ')?;
+                    Some((hex.parse().ok()?, json.to_string()))
+                })
+                .chain(pack.pending.drain(..))
+                .filter(|(digest, _)| live.contains(digest))
+                .collect();
+            let mut text = String::new();
+            for (digest, json) in kept.drain() {
+                text.push_str(&format!("{digest} {json}\n"));
+            }
+            write_atomically(&path, text.as_bytes(), Durability::Rename)?;
+            pack.stored = Some(Stored {
+                digests: live,
+                lines: text.lines().count(),
+                torn: false,
+            });
+            return Ok(());
+        }
+        let mut text = String::new();
+        if stored.torn {
+            text.push('\n');
+        }
+        for (digest, json) in &pack.pending {
+            text.push_str(&format!("{digest} {json}\n"));
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        // One write, so that two records never interleave and a crash tears only the last.
+        file.write_all(text.as_bytes())?;
+        stored.lines = lines;
+        stored.torn = false;
+        pack.pending.clear();
+        Ok(())
     }
 }
 
-/// Replaces `path` in one rename, creating its directory. No fsync: a torn index or record
-/// reads as none, which only costs an explanation and a cache lookup.
-fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+/// The digests `keys.jsonl` holds; a missing file holds none.
+fn read_stored(path: &std::path::Path) -> Stored {
+    let text = std::fs::read(path).unwrap_or_default();
+    let digests = text
+        .split(|&byte| byte == b'\n')
+        .filter_map(|line| std::str::from_utf8(line.get(..64)?).ok()?.parse().ok())
+        .collect();
+    Stored {
+        digests,
+        lines: text.iter().filter(|&&byte| byte == b'\n').count(),
+        torn: text.last().is_some_and(|&byte| byte != b'\n'),
     }
-    write_atomically(path, bytes, Durability::Rename)
 }
 
 #[cfg(test)]
@@ -202,9 +325,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = LastKeys::in_workspace(dir.path());
         set(&keys, "a", "x");
-        std::fs::write(keys.record_path(&key("x").digest()), b"{ not json").unwrap();
+        keys.save().unwrap();
+        let pack = dir.path().join(STATE_DIR).join(KEYS_FILE);
+        std::fs::write(&pack, format!("{} {{ not json\n", key("x").digest())).unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
         assert!(keys.get("a").is_none());
         std::fs::write(dir.path().join(STATE_DIR).join("last-keys"), b"garbage\n").unwrap();
         assert!(LastKeys::in_workspace(dir.path()).get("a").is_none());
+    }
+
+    #[test]
+    fn key_records_are_appended_to_one_file_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        set(&keys, "a", "x");
+        set(&keys, "b", "y");
+        keys.save().unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "a", "z");
+        again.save().unwrap();
+        let pack = std::fs::read_to_string(dir.path().join(STATE_DIR).join(KEYS_FILE)).unwrap();
+        assert_eq!(pack.lines().count(), 3);
+        let third = LastKeys::in_workspace(dir.path());
+        assert_eq!(third.get("a").unwrap().cmd, "z");
+        assert_eq!(third.get("b").unwrap().cmd, "y");
+    }
+
+    #[test]
+    fn a_torn_last_record_does_not_swallow_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        set(&keys, "a", "x");
+        keys.save().unwrap();
+        let pack = dir.path().join(STATE_DIR).join(KEYS_FILE);
+        let mut text = std::fs::read_to_string(&pack).unwrap();
+        text.push_str(&format!("{} {{\"cmd\":", key("torn").digest()));
+        std::fs::write(&pack, text).unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "b", "y");
+        again.save().unwrap();
+        let third = LastKeys::in_workspace(dir.path());
+        assert_eq!(third.get("a").unwrap().cmd, "x");
+        assert_eq!(third.get("b").unwrap().cmd, "y");
+    }
+
+    #[test]
+    fn keys_no_action_refers_to_are_dropped_once_they_outnumber_the_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        for n in 0..COMPACT_AFTER {
+            set(&keys, "a", &format!("cmd {n}"));
+        }
+        set(&keys, "b", "kept");
+        keys.save().unwrap();
+        let pack = std::fs::read_to_string(dir.path().join(STATE_DIR).join(KEYS_FILE)).unwrap();
+        assert_eq!(pack.lines().count(), 2);
+        let again = LastKeys::in_workspace(dir.path());
+        assert_eq!(
+            again.get("a").unwrap().cmd,
+            format!("cmd {}", COMPACT_AFTER - 1)
+        );
+        assert_eq!(again.get("b").unwrap().cmd, "kept");
     }
 }

@@ -7,15 +7,18 @@
 //! [`run`] rather than delivered by the terminal.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{self, Child, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::exit_watch::{ExitWatch, SLOWEST_POLL};
 use super::interrupt::Interrupt;
+use super::log_pipe::LogPipe;
 
 /// The variables a step inherits from zenbuild's own environment; every other one it must
 /// declare. PATH, so that the tools a user runs by hand are found the same way in a step;
@@ -24,10 +27,6 @@ pub const INHERITED_ENV: [&str; 2] = ["PATH", "HOME"];
 
 /// How long a stopped step gets between SIGTERM and SIGKILL to save what it can.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-
-/// Polling starts fast, so that a quick step is noticed within a millisecond or two, and
-/// slows down to this, so that a step running for hours costs ~20 wake-ups a second.
-const SLOWEST_POLL: Duration = Duration::from_millis(50);
 
 /// One command to run, with everything resolved.
 #[derive(Debug)]
@@ -83,45 +82,56 @@ pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
     if interrupt.is_triggered() {
         return RunOutcome::Interrupted;
     }
-    let mut child = match spawn(command) {
-        Ok(child) => child,
+    let (mut child, mut logs) = match spawn(command) {
+        Ok(spawned) => spawned,
         Err(error) => return RunOutcome::SpawnFailed(error),
     };
     let started = Instant::now();
     let deadline = command.timeout.map(|timeout| started + timeout);
-    let mut poll = Backoff::new();
-    // Polling rather than a blocking wait, because the interrupt and the deadline must be
-    // watched at the same time; signals go to the group, so the `Child` is needed only here.
-    loop {
+    let mut watch = ExitWatch::new(&child);
+    // Naps rather than a blocking wait, because the interrupt, the deadline and the output
+    // must be watched at the same time; signals go to the group, so the `Child` is needed
+    // only here.
+    let outcome = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return finished(status, started.elapsed()),
+            Ok(Some(status)) => break finished(status, started.elapsed()),
             Ok(None) => {}
             Err(error) => {
-                stop(&mut child, Duration::ZERO, interrupt);
-                return RunOutcome::WaitFailed(error);
+                stop(&mut child, Duration::ZERO, interrupt, &mut logs);
+                break RunOutcome::WaitFailed(error);
             }
         }
         if interrupt.is_triggered() {
-            stop(&mut child, command.grace, interrupt);
-            return RunOutcome::Interrupted;
+            stop(&mut child, command.grace, interrupt, &mut logs);
+            break RunOutcome::Interrupted;
         }
         let now = Instant::now();
-        let mut nap = poll.next();
+        let mut nap = SLOWEST_POLL;
         if let Some(deadline) = deadline {
             if now >= deadline {
                 let after = started.elapsed();
-                stop(&mut child, command.grace, interrupt);
-                return RunOutcome::TimedOut { after };
+                stop(&mut child, command.grace, interrupt, &mut logs);
+                break RunOutcome::TimedOut { after };
             }
             nap = nap.min(deadline - now);
         }
-        thread::sleep(nap);
-    }
+        watch.nap(nap, &pipes(&logs));
+        logs.iter_mut().for_each(LogPipe::pump);
+    };
+    logs.iter_mut().for_each(LogPipe::finish);
+    outcome
 }
 
-fn spawn(command: &Command) -> io::Result<Child> {
-    let stdout = create_log(command.stdout_path)?;
-    let stderr = create_log(command.stderr_path)?;
+/// The open pipes of a step's logs, to wait on.
+fn pipes(logs: &[LogPipe]) -> Vec<RawFd> {
+    logs.iter().filter_map(LogPipe::fd).collect()
+}
+
+fn spawn(command: &Command) -> io::Result<(Child, [LogPipe; 2])> {
+    let stdout_log = LogPipe::prepare(command.stdout_path)
+        .map_err(|error| log_error(command.stdout_path, error))?;
+    let stderr_log = LogPipe::prepare(command.stderr_path)
+        .map_err(|error| log_error(command.stderr_path, error))?;
     let inherited = INHERITED_ENV
         .iter()
         .filter_map(|name| std::env::var_os(name).map(|value| (*name, value)));
@@ -138,26 +148,33 @@ fn spawn(command: &Command) -> io::Result<Child> {
         // A step in a background process group that read the terminal would be stopped by
         // SIGTTIN and hang the build; with /dev/null it reads end-of-file instead.
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         // The group id becomes the child's pid, which `stop` relies on.
         .process_group(0);
-    process
+    let mut child = process
         .spawn()
-        .map_err(|error| spawn_error(command.workdir, error))
+        .map_err(|error| spawn_error(command.workdir, error))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        unreachable!("both streams were asked for as pipes");
+    };
+    let started = LogPipe::new(stdout, command.stdout_path, stdout_log).and_then(|out| {
+        LogPipe::new(stderr, command.stderr_path, stderr_log).map(|err| [out, err])
+    });
+    match started {
+        Ok(logs) => Ok((child, logs)),
+        Err(error) => {
+            stop(&mut child, Duration::ZERO, &Interrupt::new(), &mut []);
+            Err(error)
+        }
+    }
 }
 
-fn create_log(path: &Path) -> io::Result<File> {
-    let context = |error: io::Error| {
-        io::Error::new(
-            error.kind(),
-            format!("cannot create log file {}: {error}", path.display()),
-        )
-    };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(context)?;
-    }
-    File::create(path).map_err(context)
+fn log_error(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("cannot create log file {}: {error}", path.display()),
+    )
 }
 
 /// The OS says only "No such file or directory", which reads as if `sh` were missing.
@@ -195,12 +212,13 @@ fn finished(status: ExitStatus, duration: Duration) -> RunOutcome {
 /// The group is signalled only while its id cannot belong to anyone else: before the shell is
 /// reaped its pid (the group id) stays reserved, and afterwards only while the last probe
 /// found members left in the group, which also keep the id reserved.
-fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt) {
+fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt, logs: &mut [LogPipe]) {
     // std reports pids as u32; they are positive pid_t values.
     let group = child.id() as libc::pid_t;
     signal_group(group, libc::SIGTERM);
     let deadline = Instant::now() + grace;
-    let mut poll = Backoff::new();
+    let mut watch = ExitWatch::new(child);
+    let mut probe = Duration::from_millis(1);
     let mut reaped = false;
     loop {
         // An error means there is nothing left to reap either.
@@ -213,7 +231,18 @@ fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt) {
         if now >= deadline || interrupt.is_urgent() {
             break;
         }
-        thread::sleep(poll.next().min(deadline - now));
+        // Once the shell is reaped its pidfd stays readable, so the rest of the grace period
+        // is spent in sleeps that double, probing the group after each. Until then the logs
+        // are kept flowing: a step that prints while it cleans up must not block on a full
+        // pipe and be killed for it.
+        if reaped {
+            logs.iter_mut().for_each(LogPipe::finish);
+            thread::sleep(probe.min(deadline - now));
+            probe = (probe * 2).min(SLOWEST_POLL);
+        } else {
+            watch.nap(deadline - now, &pipes(logs));
+            logs.iter_mut().for_each(LogPipe::pump);
+        }
     }
     signal_group(group, libc::SIGKILL);
     if !reaped {
@@ -265,21 +294,6 @@ fn runs_in_group(process: &Path, group: libc::pid_t) -> bool {
     let state = fields.next();
     let process_group = fields.nth(1).and_then(|pgrp| pgrp.parse().ok());
     state != Some("Z") && process_group == Some(group)
-}
-
-/// Sleeps that double from 1 ms to [`SLOWEST_POLL`].
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Backoff {
-        Backoff(Duration::from_millis(1))
-    }
-
-    fn next(&mut self) -> Duration {
-        let nap = self.0;
-        self.0 = (nap * 2).min(SLOWEST_POLL);
-        nap
-    }
 }
 
 #[cfg(test)]

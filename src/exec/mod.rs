@@ -5,10 +5,12 @@
 pub mod build;
 pub mod event;
 pub mod executor;
+pub mod exit_watch;
 pub mod interrupt;
 pub mod last_keys;
 pub mod local;
 pub mod lock;
+pub mod log_pipe;
 pub mod reason;
 pub mod resources;
 pub mod scheduler;

@@ -89,6 +89,7 @@ pub fn run<W: Work>(
             let message = match results.recv_timeout(Duration::from_millis(50)) {
                 Ok(message) => message,
                 Err(RecvTimeoutError::Timeout) => {
+                    emit(Event::Waiting);
                     walk.stopping |= stop();
                     continue;
                 }

@@ -1,7 +1,9 @@
 //! Records a build in the lineage store, from the events the scheduler emits: the run when it
-//! starts, each action as it finishes, and the outcome at the end. Cached actions are written
-//! in batches; whatever has finished is written before a command starts, so a build killed
-//! while a step runs keeps everything done before it.
+//! starts, each action as it finishes, and the outcome at the end. Finished actions are
+//! written in batches, at least every [`FLUSH_EVERY`] and whenever the scheduler has waited a
+//! moment with nothing finishing, so a build killed while a long step runs keeps everything
+//! done before it. One transaction per action would cost a thousand short steps more than
+//! running them.
 //!
 //! Lineage is a record, not the build: when the store cannot be opened or written, the build
 //! goes on and the recorder says once why its run is missing or partial.
@@ -127,8 +129,8 @@ impl<'g> Recorder<'g> {
     pub fn handle(&mut self, event: &Event) {
         let (id, outcome) = match event {
             Event::Finished { id, outcome } => (id, outcome),
-            // A command may run for hours: what finished before it starts is written now.
-            Event::Running { .. } => return self.flush(),
+            // The running steps may take hours: what finished before is written now.
+            Event::Waiting => return self.flush(),
             _ => return,
         };
         match outcome {
@@ -141,10 +143,7 @@ impl<'g> Recorder<'g> {
         }
         let record = self.action_record(*id, outcome);
         self.pending.push(record);
-        // Cached actions finish by the thousand and are batched; one that ran took long
-        // enough that a write of its own costs nothing.
-        let ran = matches!(outcome, Outcome::Ran(_) | Outcome::Failed(_));
-        if ran || self.last_flush.elapsed() >= FLUSH_EVERY {
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
     }

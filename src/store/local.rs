@@ -159,11 +159,7 @@ impl LocalStore {
 
     /// Publishes a complete temporary file as the blob `digest`.
     fn commit_blob(&self, staged: TempPath, digest: &Digest) -> Result<(), StoreError> {
-        let path = self.blob_path(digest);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-        }
-        staged.persist(&path)
+        staged.persist(&self.blob_path(digest))
     }
 }
 
@@ -193,9 +189,6 @@ impl Store for LocalStore {
         file.write_all(&json)
             .map_err(|e| StoreError::io(staged.path(), e))?;
         drop(file);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-        }
         // Replaces an older result for the same key: the newest run wins.
         staged.persist(&path)
     }

@@ -64,12 +64,26 @@ impl TempPath {
     }
 
     /// Renames the file to `to`, replacing a file or symlink there (never writing into it:
-    /// an old output that is a hard link into the store keeps its bytes).
+    /// an old output that is a hard link into the store keeps its bytes), and creating the
+    /// directory of `to` if it is missing.
+    ///
+    /// The directory is created only after a rename failed for want of it, not checked for
+    /// first: a cold build commits thousands of blobs into a few hundred shard directories,
+    /// and a `mkdir` that finds its directory there still takes the parent's lock.
     pub(crate) fn persist(mut self, to: &Path) -> Result<(), StoreError> {
         let Some(path) = self.path.take() else {
             return Ok(());
         };
-        std::fs::rename(&path, to).map_err(|e| {
+        let mut renamed = std::fs::rename(&path, to);
+        // Retried whether or not the directory is there now: another thread may have
+        // created it since this rename failed.
+        if let Err(e) = &renamed
+            && e.kind() == std::io::ErrorKind::NotFound
+            && let Some(parent) = to.parent()
+        {
+            renamed = std::fs::create_dir_all(parent).and_then(|()| std::fs::rename(&path, to));
+        }
+        renamed.map_err(|e| {
             let _ = std::fs::remove_file(&path);
             StoreError::io(to, e)
         })
@@ -92,4 +106,25 @@ fn unique_name() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_persisting_into_one_missing_directory_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let shard = dir.path().join("cas/af");
+        std::thread::scope(|scope| {
+            for n in 0..8 {
+                let (dir, shard) = (dir.path(), &shard);
+                scope.spawn(move || {
+                    let (staged, _file) = TempPath::create(dir, 0o444).unwrap();
+                    staged.persist(&shard.join(format!("blob{n}"))).unwrap();
+                });
+            }
+        });
+        assert_eq!(std::fs::read_dir(&shard).unwrap().count(), 8);
+    }
 }

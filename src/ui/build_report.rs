@@ -99,7 +99,7 @@ impl BuildReport {
                 let entry = self.entry(*id, outcome, graph);
                 self.actions.insert(*id, entry);
             }
-            Event::Running { .. } | Event::Note { .. } => {}
+            Event::Running { .. } | Event::Note { .. } | Event::Waiting => {}
         }
     }
 

@@ -333,6 +333,7 @@ impl Progress {
                 let line = self.look.note(message);
                 self.say(&[line]);
             }
+            Event::Waiting => {}
         }
     }
 
