@@ -29,17 +29,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = {"ninja": "ninja==1.13.0", "snakemake": "snakemake==9.27.0", "dvc": "dvc==3.67.0"}
+# The reference for hashing throughput: BLAKE3's own multithreaded mmap hashing, one process.
+BLAKE3 = "blake3==1.0.8"
 RACY_WAIT = 2.1  # zenbuild trusts no signature younger than 2 s: let the no-ops be no-ops
 
 
-# --- workloads: a list of steps (name, inputs, output) over source files -------------------
+# --- workloads ------------------------------------------------------------------------------
+
+
+class Workload:
+    """Steps (name, inputs, output) over sources; `change` is the source the incremental and
+    touch cases edit. Sources are text, or a callable that writes the file (big ones), made
+    once and hard-linked into every tool's workspace."""
+
+    def __init__(self, sources, steps, change, incremental=True):
+        self.sources, self.steps, self.change = sources, steps, change
+        self.incremental = incremental
 
 
 def wide(n):
     """n independent steps, each reading its own source file."""
     sources = {f"src/{i}.txt": f"source {i}\n" for i in range(n)}
     steps = [(f"s{i}", [f"src/{i}.txt"], f"out/{i}.txt") for i in range(n)]
-    return sources, steps
+    return Workload(sources, steps, "src/0.txt")
 
 
 def dag(depth, width):
@@ -53,7 +65,38 @@ def dag(depth, width):
             else:
                 inputs = [f"out/{layer - 1}_{i}.txt", f"out/{layer - 1}_{(i + 1) % width}.txt"]
             steps.append((f"s{layer}_{i}", inputs, f"out/{layer}_{i}.txt"))
-    return sources, steps
+    return Workload(sources, steps, "src/0.txt")
+
+
+# One step over a directory: tools that take a directory as an input (zenbuild, DVC) are
+# given the directory; the others every file in it, which is how they would have to be told.
+BIGDIR_CMD = "find data -type f | LC_ALL=C sort | xargs cat > out/all.txt"
+
+
+def bigdir(files):
+    """One step reading a directory of `files` small files, 1,000 to a subdirectory."""
+    sources = {f"data/{i // 1000}/{i}.txt": f"record {i}\n" for i in range(files)}
+    return Workload(sources, [("concat", ["data"], "out/all.txt")], "data/0/0.txt")
+
+
+BIGFILE_BYTES = 2 << 30
+
+
+def write_big(path):
+    # Not zeros (a file system could store those sparsely) nor os.urandom (slow): a random
+    # 64 MiB block, varied per copy so that no two blocks are alike.
+    block = bytearray(os.urandom(64 << 20))
+    with open(path, "wb") as f:
+        for n in range(BIGFILE_BYTES // len(block)):
+            block[:8] = n.to_bytes(8, "little")
+            f.write(block)
+
+
+def bigfile():
+    """One step over a 2 GiB file; `wc -c <` costs nothing, so a tool's first build is its
+    hashing. The incremental case is left out: it would rewrite 2 GiB per tool and run."""
+    return Workload({"big.bin": write_big}, [("count", ["big.bin"], "out/count.txt")],
+                    "big.bin", incremental=False)
 
 
 WORKLOADS = {
@@ -61,24 +104,52 @@ WORKLOADS = {
     "wide-1000": lambda: wide(1000),
     "wide-10000": lambda: wide(10000),
     "dag-10x50": lambda: dag(10, 50),
+    "bigdir-10000": lambda: bigdir(10_000),
+    "bigdir-100000": lambda: bigdir(100_000),
+    "bigfile": bigfile,
 }
-QUICK = ["wide-100", "wide-1000", "dag-10x50"]
-# In --quick mode the slow peers only take workloads this small: Snakemake needs minutes and
-# DVC many more for a cold build of a thousand steps.
-QUICK_LIMITS = {"snakemake": 100, "dvc": 100}
+QUICK = ["wide-100", "wide-1000", "dag-10x50", "bigdir-10000"]
+
+
+def takes_part(tool, workload, quick):
+    """Snakemake needs minutes and DVC many more for a cold build of a thousand steps
+    (DVC ran 234 of 1,000 in 300 s here), so they take only the workloads they finish in
+    minutes."""
+    steps = len(WORKLOADS[workload]().steps) if workload.startswith(("wide", "dag")) else 1
+    if quick and tool in ("dvc", "snakemake"):
+        return workload == "wide-100"
+    if tool == "dvc":
+        return steps <= 100 and workload != "bigdir-100000"
+    if tool == "snakemake":
+        return steps <= 1000 and workload != "bigdir-100000"
+    # make takes seconds per no-op over 10,000 prerequisites, and grows faster than they do.
+    if tool == "make":
+        return workload != "bigdir-100000"
+    return True
 
 
 # --- one generator per tool ----------------------------------------------------------------
 
 
 def command(inputs, output):
+    if inputs == ["data"]:
+        return BIGDIR_CMD
+    if inputs == ["big.bin"]:
+        return f"wc -c < big.bin > {output}"
     return f"cat {' '.join(inputs)} > {output}"
 
 
-def gen_zenbuild(steps):
+def expanded(inputs, sources):
+    """The inputs as a tool without directory inputs must list them."""
+    if inputs == ["data"]:
+        return sorted(p for p in sources if p.startswith("data/"))
+    return inputs
+
+
+def gen_zenbuild(steps, sources):
     lines = ['project "compare"', 'pipeline "all" default=#true {']
     for name, inputs, output in steps:
-        ins = " ".join(f'"{p}"' for p in inputs)
+        ins = " ".join(f'"{p}/"' if p == "data" else f'"{p}"' for p in inputs)
         lines += [
             f'    step "{name}" {{',
             f'        cmd "{command(inputs, output)}"',
@@ -90,34 +161,44 @@ def gen_zenbuild(steps):
     return {"zenbuild.kdl": "\n".join(lines) + "\n"}
 
 
-def gen_make(steps):
+def gen_make(steps, sources):
     outputs = " ".join(o for _, _, o in steps)
     lines = [f"all: {outputs}", ""]
     for _, inputs, output in steps:
-        lines += [f"{output}: {' '.join(inputs)}", f"\t@mkdir -p out && {command(inputs, output)}", ""]
+        deps = " ".join(expanded(inputs, sources))
+        lines += [f"{output}: {deps}", f"\t@mkdir -p out && {command(inputs, output)}", ""]
     return {"Makefile": "\n".join(lines)}
 
 
-def gen_ninja(steps):
-    lines = ["rule cat", "  command = mkdir -p out && cat $in > $out", ""]
-    for _, inputs, output in steps:
-        lines.append(f"build {output}: cat {' '.join(inputs)}")
+def gen_ninja(steps, sources):
+    lines = []
+    for n, (_, inputs, output) in enumerate(steps):
+        if inputs[0] in ("data", "big.bin"):
+            lines += [f"rule r{n}", f"  command = mkdir -p out && {command(inputs, output)}", ""]
+            rule = f"r{n}"
+        elif n == 0 or rule != "cat":
+            lines += ["rule cat", "  command = mkdir -p out && cat $in > $out", ""]
+            rule = "cat"
+        lines.append(f"build {output}: {rule} {' '.join(expanded(inputs, sources))}")
     return {"build.ninja": "\n".join(lines) + "\n"}
 
 
-def gen_snakemake(steps):
+def gen_snakemake(steps, sources):
     outputs = ", ".join(f'"{o}"' for _, _, o in steps)
     lines = [f"rule all:\n    input: [{outputs}]\n"]
     for name, inputs, output in steps:
-        ins = ", ".join(f'"{p}"' for p in inputs)
+        ins = ", ".join(f'"{p}"' for p in expanded(inputs, sources))
+        shell = command(inputs, output).replace(output, "{output}")
+        if inputs[0].startswith(("src/", "out/")):
+            shell = "cat {input} > {output}"
         lines.append(
             f"rule {name}:\n    input: [{ins}]\n    output: \"{output}\"\n"
-            f"    shell: \"cat {{input}} > {{output}}\"\n"
+            f"    shell: \"{shell}\"\n"
         )
     return {"Snakefile": "\n".join(lines)}
 
 
-def gen_dvc(steps):
+def gen_dvc(steps, sources):
     lines = ["stages:"]
     for name, inputs, output in steps:
         lines += [f"  {name}:", f"    cmd: {command(inputs, output)}", "    deps:"]
@@ -134,15 +215,29 @@ class Tool:
         self.name, self.generate, self.argv, self.setup = name, generate, argv, setup
         self.env = env or {}
 
-    def run(self, cwd):
+    def run(self, cwd, argv_prefix=()):
         started = time.perf_counter()
         done = subprocess.run(
-            self.argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **self.env}
+            [*argv_prefix, *self.argv], cwd=cwd, capture_output=True, text=True,
+            env={**os.environ, **self.env},
         )
         took = time.perf_counter() - started
         if done.returncode != 0:
             sys.exit(f"{self.name} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
         return took
+
+    def peak_memory(self, cwd):
+        """Peak resident memory of one run, in bytes, as GNU time reports it; None without
+        it. Not this script's own wait4: a child forked from Python starts with Python's
+        memory, which the kernel counts as the child's peak."""
+        if not Path(GNU_TIME).exists():
+            return None
+        with tempfile.NamedTemporaryFile("r") as report:
+            self.run(cwd, (GNU_TIME, "-f", "%M", "-o", report.name))
+            return int(report.read().split()[-1]) * 1024
+
+
+GNU_TIME = "/usr/bin/time"
 
 
 def tools(wanted, zenbuild, venv):
@@ -166,9 +261,11 @@ def tools(wanted, zenbuild, venv):
     return [table[name] for name in wanted]
 
 
-def install_peers(wanted):
+def install_peers(wanted, workloads):
     """A private virtualenv with the pinned peers pip provides; None when none is wanted."""
     needed = [PINNED[t] for t in wanted if t in PINNED]
+    if "bigfile" in workloads:
+        needed.append(BLAKE3)
     if not needed:
         return None
     venv = Path(tempfile.gettempdir()) / "zenbuild-compare-venv"
@@ -178,17 +275,48 @@ def install_peers(wanted):
     return venv
 
 
+BLAKE3_TIMING = """
+import statistics, sys, time, blake3
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(sys.argv[1])
+    times.append(time.perf_counter() - started)
+print(statistics.median(times))
+"""
+
+
+def blake3_seconds(venv, path, runs):
+    """Median seconds for BLAKE3 (all cores, mmap) over `path`, in one process."""
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", BLAKE3_TIMING, str(path), str(runs)],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
 # --- one workload, every tool --------------------------------------------------------------
 
 
-def workspace(tool, sources, steps):
-    root = Path(tempfile.mkdtemp(prefix=f"compare-{tool.name}-"))
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    for path, text in sources.items():
+def masters(base, workload):
+    """Every source written once, under `base`, for the workspaces to hard-link: a hundred
+    thousand files made five times over would cost more than the benchmark."""
+    root = Path(tempfile.mkdtemp(prefix="compare-sources-", dir=base))
+    for path, text in workload.sources.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
+        if callable(text):
+            text(root / path)
+        else:
+            (root / path).write_text(text)
+    return root
+
+
+def workspace(base, tool, workload, sources_root):
+    root = Path(tempfile.mkdtemp(prefix=f"compare-{tool.name}-", dir=base))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    for path in workload.sources:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        os.link(sources_root / path, root / path)
     (root / "out").mkdir()
-    for path, text in tool.generate(steps).items():
+    for path, text in tool.generate(workload.steps, workload.sources).items():
         (root / path).write_text(text)
     if tool.setup:
         subprocess.run(tool.setup, cwd=root, check=True, capture_output=True)
@@ -202,19 +330,28 @@ def outputs_digest(root, steps):
     return digest.hexdigest()
 
 
-def measure(workload, tools_, runs, quick):
-    sources, steps = WORKLOADS[workload]()
-    if quick:
-        tools_ = [t for t in tools_ if QUICK_LIMITS.get(t.name, len(steps)) >= len(steps)]
-    first_source = next(iter(sources))
-    roots = {t.name: workspace(t, sources, steps) for t in tools_}
-    times = {t.name: {"cold": [], "noop": [], "incremental": [], "touch": []} for t in tools_}
+def edit(path, text):
+    """Replaces the file the way an editor saves it, so that the other tools' hard links keep
+    the old bytes."""
+    temp = path.with_name(path.name + ".new")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def measure(base, workload_name, tools_, runs, quick):
+    workload = WORKLOADS[workload_name]()
+    tools_ = [t for t in tools_ if takes_part(t.name, workload_name, quick)]
+    sources_root = masters(base, workload)
+    roots = {t.name: workspace(base, t, workload, sources_root) for t in tools_}
+    cases = ["cold", "noop", "incremental", "touch"]
+    times = {t.name: {case: [] for case in cases} for t in tools_}
+    memory = {t.name: [] for t in tools_}
     # The cold build, once per tool (a cold build is only cold once).
     for t in tools_:
         times[t.name]["cold"].append(t.run(roots[t.name]))
-    digests = {t.name: outputs_digest(roots[t.name], steps) for t in tools_}
+    digests = {t.name: outputs_digest(roots[t.name], workload.steps) for t in tools_}
     if len(set(digests.values())) != 1:
-        sys.exit(f"the tools' outputs differ on {workload}: {digests}")
+        sys.exit(f"the tools' outputs differ on {workload_name}: {digests}")
     for run in range(runs):
         # Settle before each no-op: a tool may finish its bookkeeping on the first rebuild
         # after a change (zenbuild records its up-to-date shortcut once files are 2 s old).
@@ -224,19 +361,34 @@ def measure(workload, tools_, runs, quick):
         for t in tools_:
             times[t.name]["noop"].append(t.run(roots[t.name]))
         for t in tools_:
-            path = roots[t.name] / first_source
-            path.write_text(f"changed {run}\n")
-            times[t.name]["incremental"].append(t.run(roots[t.name]))
+            memory[t.name].append(t.peak_memory(roots[t.name]))
+        if workload.incremental:
+            for t in tools_:
+                edit(roots[t.name] / workload.change, f"changed {run}\n")
+                times[t.name]["incremental"].append(t.run(roots[t.name]))
         time.sleep(RACY_WAIT)
         for t in tools_:
             t.run(roots[t.name])
-            path = roots[t.name] / first_source
-            later = time.time() + 3600
-            os.utime(path, (later, later))
+            # Now, not later: a time in the future would keep zenbuild from trusting the
+            # file's signature again for as long.
+            now = time.time()
+            os.utime(roots[t.name] / workload.change, (now, now))
             times[t.name]["touch"].append(t.run(roots[t.name]))
-    for root in roots.values():
-        shutil.rmtree(root, ignore_errors=True)
-    return {name: {k: statistics.median(v) for k, v in cases.items()} for name, cases in times.items()}
+    results = {
+        name: {case: statistics.median(v) for case, v in by_case.items() if v}
+        for name, by_case in times.items()
+    }
+    for name in results:
+        peaks = [peak for peak in memory[name] if peak is not None]
+        if peaks:
+            results[name]["noop_peak_bytes"] = max(peaks)
+    if workload_name == "bigfile" and "zenbuild" in results and BLAKE3_VENV:
+        seconds = blake3_seconds(BLAKE3_VENV, sources_root / "big.bin", max(runs, 3))
+        results["blake3"] = {"cold": seconds}
+    return results
+
+
+BLAKE3_VENV = None
 
 
 def table(results, tools_):
@@ -246,51 +398,98 @@ def table(results, tools_):
         + " | ".join(f"zenbuild/{n}" for n in names if n != "zenbuild") + " |",
         "|---|---|" + "---|" * (2 * len(names) - 1),
     ]
+
+    def cell(by_tool, name, case):
+        value = by_tool.get(name, {}).get(case)
+        if value is None:
+            return "—"
+        if case == "noop_peak_bytes":
+            return f"{value / 1e6:.0f} MB"
+        return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.1f} s"
+
     for workload, by_tool in results.items():
-        for case in ["cold", "noop", "incremental", "touch"]:
-            cells = [
-                f"{by_tool[n][case] * 1000:.1f} ms" if n in by_tool else "—" for n in names
-            ]
+        for case in ["cold", "noop", "incremental", "touch", "noop_peak_bytes"]:
+            if not any(case in by_tool.get(n, {}) for n in names):
+                continue
+            cells = [cell(by_tool, n, case) for n in names]
             ratios = [
                 f"{by_tool['zenbuild'][case] / by_tool[n][case]:.3g}×"
-                if n in by_tool and "zenbuild" in by_tool
+                if case in by_tool.get(n, {}) and case in by_tool.get("zenbuild", {})
                 else "—"
                 for n in names
                 if n != "zenbuild"
             ]
-            lines.append(f"| {workload} | {case} | " + " | ".join(cells + ratios) + " |")
+            label = "no-op peak memory" if case == "noop_peak_bytes" else case
+            lines.append(f"| {workload} | {label} | " + " | ".join(cells + ratios) + " |")
+        if "blake3" in by_tool and "zenbuild" in by_tool:
+            size = BIGFILE_BYTES / 1e9
+            zb, b3 = by_tool["zenbuild"]["cold"], by_tool["blake3"]["cold"]
+            lines.append(
+                f"| {workload} | hashing | zenbuild's cold build {size / zb:.2f} GB/s; BLAKE3 alone "
+                f"(all cores, mmap, one process) {size / b3:.2f} GB/s: {b3 / zb:.0%} |"
+                + " |" * (2 * len(names) - 2)
+            )
     return "\n".join(lines)
 
 
+def machine(base):
+    fs = subprocess.run(["df", "-T", str(base)], capture_output=True, text=True).stdout.split()
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": os.uname().release,
+        "file_system": fs[-6] if len(fs) >= 7 else "?",
+        "dir": str(base),
+    }
+
+
 def main():
+    global BLAKE3_VENV
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small workloads, 3 runs (minutes)")
     parser.add_argument("--tools", default="zenbuild,make,ninja,snakemake,dvc")
     parser.add_argument("--workloads", default="")
     parser.add_argument("--runs", type=int, default=0)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where the workspaces go (default: the temp directory)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     wanted = [t for t in args.tools.split(",") if t]
     workloads = [w for w in args.workloads.split(",") if w] or (
         QUICK if args.quick else list(WORKLOADS)
     )
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
     runs = args.runs or (3 if args.quick else 5)
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     zenbuild = ROOT / "target" / "release" / "zenbuild"
-    venv = install_peers(wanted)
+    venv = install_peers(wanted, workloads)
+    BLAKE3_VENV = venv if "bigfile" in workloads else None
     tools_ = tools(wanted, zenbuild, venv)
+    versions = {}
     for t in tools_:
         version = subprocess.run(
             [t.argv[0], "--version"], capture_output=True, text=True
         ).stdout.strip().splitlines()
-        print(f"{t.name}: {version[0] if version else '?'}", file=sys.stderr)
+        versions[t.name] = version[0] if version else "?"
+        print(f"{t.name}: {versions[t.name]}", file=sys.stderr)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="zenbuild-compare-", dir=args.dir))
     results = {}
-    for workload in workloads:
-        print(f"{workload} …", file=sys.stderr)
-        results[workload] = measure(workload, tools_, runs, args.quick)
+    try:
+        for workload in workloads:
+            print(f"{workload} …", file=sys.stderr)
+            results[workload] = measure(base, workload, tools_, runs, args.quick)
+    finally:
+        # Removed at the end, not after each workload: file systems slow down creating files
+        # for a while after many were deleted (ext4 skips recently freed inodes), which would
+        # fall on whichever tool builds first.
+        shutil.rmtree(base, ignore_errors=True)
     print(table(results, tools_))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        report = {"machine": machine(args.dir), "versions": versions, "runs": runs,
+                  "results": results}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

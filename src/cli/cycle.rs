@@ -197,6 +197,7 @@ impl Cycle<'_> {
                 self.targets,
                 self.selection,
                 self.started_ns,
+                &|path, stat| session.stat_cache.known_digest(path, stat),
             );
         } else {
             up_to_date::forget(&workspace.root);

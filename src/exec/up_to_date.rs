@@ -23,6 +23,12 @@
 //! of another version, and the build goes the whole way, explains itself, and writes a new
 //! record if it again finds nothing to do.
 //!
+//! A regular file is recorded with its digest as well, when the stat cache knows it: a file
+//! whose signature changed but whose type, mode and size did not is hashed again, and if its
+//! bytes are the same it is still up to date (a `touch`, a checkout or an editor's save of the
+//! same bytes runs nothing, as it would the whole way). The record then takes the new
+//! signature, once it is old enough to trust.
+//!
 //! Only signatures that were old when the build started are recorded (the stat cache's racy
 //! rule): a file changed while the build read it, or too soon before for its timestamp to tell
 //! a later write apart, keeps the record from being written. After a build that ran or
@@ -40,7 +46,10 @@ use crate::atomic_write::{Durability, write_atomically};
 use crate::binary::{self, Reader, STAT_LEN};
 use crate::graph::globs::still_match;
 use crate::graph::{ActionId, ArtifactKind, Graph};
-use crate::hash::{CACHE_VERSION, Digest, FileStat, Platform, RACY_WINDOW_NS, tree_paths};
+use crate::hash::{
+    CACHE_VERSION, Digest, FileStat, FileSystem, Platform, RACY_WINDOW_NS, RealFileSystem,
+    tree_paths,
+};
 use crate::lockfile::LOCKFILE;
 use crate::manifest::Manifest;
 
@@ -49,7 +58,7 @@ pub const UP_TO_DATE: &str = ".zenbuild/state/up-to-date";
 
 const MAGIC: &[u8; 8] = b"zbfresh\n";
 /// Bump when the layout changes: an old record is then ignored, never misread.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Below this many files, stats are taken on this thread: starting rayon's threads costs more.
 const PARALLEL_STATS: usize = 4_096;
 
@@ -64,26 +73,33 @@ enum Look {
     /// `lstat`, only device, inode and type: a directory on the way to an artifact, whose
     /// listing does not matter but which must not have become something else.
     Identity = 2,
+    /// `lstat`, every field, and the digest of the bytes to fall back on: a regular file.
+    Content = 3,
 }
 
 impl Look {
     fn from_u8(value: u8) -> Option<Look> {
-        [Look::Signature, Look::Followed, Look::Identity]
-            .into_iter()
-            .find(|look| *look as u8 == value)
+        [
+            Look::Signature,
+            Look::Followed,
+            Look::Identity,
+            Look::Content,
+        ]
+        .into_iter()
+        .find(|look| *look as u8 == value)
     }
 
     fn stat(self, path: &Path) -> io::Result<FileStat> {
         let meta = match self {
             Look::Followed => std::fs::metadata(path)?,
-            Look::Signature | Look::Identity => std::fs::symlink_metadata(path)?,
+            Look::Signature | Look::Identity | Look::Content => std::fs::symlink_metadata(path)?,
         };
         Ok(FileStat::of(&meta))
     }
 
     fn matches(self, recorded: &FileStat, now: &FileStat) -> bool {
         match self {
-            Look::Signature | Look::Followed => recorded == now,
+            Look::Signature | Look::Followed | Look::Content => recorded == now,
             Look::Identity => recorded.same_object(now),
         }
     }
@@ -116,7 +132,8 @@ fn tool() -> String {
 /// up to date; `None` when the build must go the whole way to find out.
 pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
     let bytes = std::fs::read(root.join(UP_TO_DATE)).ok()?;
-    let mut reader = Reader(binary::unseal(&bytes)?);
+    let unsealed = binary::unseal(&bytes)?;
+    let mut reader = Reader(unsealed);
     if reader.take(MAGIC.len())? != MAGIC
         || reader.u32()? != VERSION
         || reader.bytes()? != tool().as_bytes()
@@ -154,26 +171,36 @@ pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
         }
         _ => return None,
     };
+    let entries_at = unsealed.len() - reader.0.len();
     let count = reader.count(1 + 8 + STAT_LEN)?;
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
         let look = Look::from_u8(reader.u8()?)?;
         let path = OsStr::from_bytes(reader.bytes()?);
-        entries.push((look, path, reader.stat()?));
+        let stat = reader.stat()?;
+        let digest = match look {
+            Look::Content => Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?)),
+            _ => None,
+        };
+        entries.push(Entry {
+            look,
+            path,
+            stat,
+            digest,
+        });
     }
     if !reader.is_empty() {
         return None;
     }
-    let unchanged = |(look, path, recorded): &(Look, &OsStr, FileStat)| {
-        look.stat(&root.join(path))
-            .is_ok_and(|now| look.matches(recorded, &now))
-    };
-    let all_unchanged = if entries.len() < PARALLEL_STATS {
-        entries.iter().all(unchanged)
+    // Before any stat, so that the racy rule errs on the side of hashing again.
+    let now_ns = RealFileSystem.now_ns();
+    let seen = |entry: &Entry| entry.now(root);
+    let seen: Vec<Seen> = if entries.len() < PARALLEL_STATS {
+        entries.iter().map(seen).collect()
     } else {
-        entries.par_iter().all(unchanged)
+        entries.par_iter().map(seen).collect()
     };
-    if !all_unchanged {
+    if seen.contains(&Seen::Changed) {
         return None;
     }
     if let Some((patterns, matched)) = globs
@@ -181,7 +208,102 @@ pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
     {
         return None;
     }
+    if seen.iter().any(|seen| matches!(seen, Seen::SameBytes(_))) {
+        // Losing this costs the next no-op a hash, never a wrong answer.
+        let _ = renew(root, &unsealed[..entries_at], &entries, &seen, now_ns);
+    }
     Some(actions)
+}
+
+/// The digest the stat cache knows for a path with a signature, without reading the file.
+pub type KnownDigest<'a> = dyn Fn(&Path, &FileStat) -> Option<Digest> + Sync + 'a;
+
+/// One path of the record, as written: how it is looked at, the path, its signature, and its
+/// digest for [`Look::Content`].
+type Recorded = (Look, String, FileStat, Option<Digest>);
+
+/// One path of the record, as read.
+struct Entry<'a> {
+    look: Look,
+    path: &'a OsStr,
+    stat: FileStat,
+    digest: Option<Digest>,
+}
+
+/// What a path of the record looks like now.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Unchanged,
+    /// Another signature, the same bytes.
+    SameBytes(FileStat),
+    Changed,
+}
+
+impl Entry<'_> {
+    fn now(&self, root: &Path) -> Seen {
+        let path = root.join(self.path);
+        let Ok(now) = self.look.stat(&path) else {
+            return Seen::Changed;
+        };
+        if self.look.matches(&self.stat, &now) {
+            return Seen::Unchanged;
+        }
+        // The mode holds the executable bit, which enters keys; the size is a cheap no.
+        let Some(digest) = self.digest else {
+            return Seen::Changed;
+        };
+        if !now.is_file() || now.mode != self.stat.mode || now.size != self.stat.size {
+            return Seen::Changed;
+        }
+        match crate::hash::hash_file(&path) {
+            Ok(file) if file.digest == digest && file.size == now.size => Seen::SameBytes(now),
+            _ => Seen::Changed,
+        }
+    }
+}
+
+/// Writes the record again with the signatures of files found to hold the same bytes, those
+/// old enough to trust; the rest keep their old ones and are hashed again next time.
+fn renew(
+    root: &Path,
+    head: &[u8],
+    entries: &[Entry],
+    seen: &[Seen],
+    now_ns: i64,
+) -> io::Result<()> {
+    let trusted_before = now_ns.saturating_sub(RACY_WINDOW_NS);
+    let mut out = head.to_vec();
+    binary::put_u64(&mut out, entries.len() as u64);
+    for (entry, seen) in entries.iter().zip(seen) {
+        let stat = match seen {
+            Seen::SameBytes(now) if now.changed_ns() < trusted_before => now,
+            _ => &entry.stat,
+        };
+        put_entry(
+            &mut out,
+            entry.look,
+            entry.path,
+            stat,
+            entry.digest.as_ref(),
+        );
+    }
+    binary::seal(&mut out);
+    write_atomically(&root.join(UP_TO_DATE), &out, Durability::Rename)
+}
+
+fn put_entry(
+    out: &mut Vec<u8>,
+    look: Look,
+    path: &OsStr,
+    stat: &FileStat,
+    digest: Option<&Digest>,
+) {
+    out.push(look as u8);
+    binary::put_bytes(out, path.as_bytes());
+    binary::put_stat(out, stat);
+    if let Some(digest) = digest {
+        out.extend_from_slice(digest.as_bytes());
+    }
 }
 
 /// Writes the record for a build of `selected` in which every action was cached, if every
@@ -194,8 +316,9 @@ pub fn record(
     selected: &[ActionId],
     selection: &str,
     started_ns: i64,
+    digests: &KnownDigest<'_>,
 ) -> io::Result<bool> {
-    let Some(entries) = entries(root, graph, selected, started_ns) else {
+    let Some(entries) = entries(root, graph, selected, started_ns, digests) else {
         forget(root);
         return Ok(false);
     };
@@ -223,10 +346,8 @@ pub fn record(
         }
     }
     binary::put_u64(&mut out, entries.len() as u64);
-    for (look, path, stat) in &entries {
-        out.push(*look as u8);
-        binary::put_bytes(&mut out, path.as_bytes());
-        binary::put_stat(&mut out, stat);
+    for (look, path, stat, digest) in &entries {
+        put_entry(&mut out, *look, OsStr::new(path), stat, digest.as_ref());
     }
     binary::seal(&mut out);
     write_atomically(&root.join(UP_TO_DATE), &out, Durability::Rename)?;
@@ -246,7 +367,8 @@ fn entries(
     graph: &Graph,
     selected: &[ActionId],
     started_ns: i64,
-) -> Option<Vec<(Look, String, FileStat)>> {
+    digests: &KnownDigest<'_>,
+) -> Option<Vec<Recorded>> {
     let mut paths: Vec<(Look, String)> = Vec::new();
     let mut seen_artifacts = vec![false; graph.artifacts.len()];
     let mut seen_dirs = HashSet::new();
@@ -281,9 +403,20 @@ fn entries(
     paths.push((Look::Signature, LOCKFILE.to_string()));
     let trusted_before = started_ns.saturating_sub(RACY_WINDOW_NS);
     let stat = |(look, path): (Look, String)| {
-        let stat = look.stat(&root.join(&path)).ok()?;
+        let full = root.join(&path);
+        let stat = look.stat(&full).ok()?;
         let old_enough = look == Look::Identity || stat.changed_ns() < trusted_before;
-        old_enough.then_some((look, path, stat))
+        if !old_enough {
+            return None;
+        }
+        // The lockfile is not an action's file: a build must see it changed, whatever its bytes.
+        let digest = (look == Look::Signature && stat.is_file() && path != LOCKFILE)
+            .then(|| digests(&full, &stat))
+            .flatten();
+        match digest {
+            Some(digest) => Some((Look::Content, path, stat, Some(digest))),
+            None => Some((look, path, stat, None)),
+        }
     };
     if paths.len() < PARALLEL_STATS {
         paths.into_iter().map(stat).collect()

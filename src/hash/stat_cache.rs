@@ -140,6 +140,13 @@ impl StatCache {
         Ok(file)
     }
 
+    /// The digest remembered for `path` if its entry has exactly the signature `stat` and is
+    /// trusted; never reads the file.
+    pub fn known_digest(&self, path: &Path, stat: &FileStat) -> Option<Digest> {
+        let entry = self.entries.get(path.as_os_str())?;
+        (entry.stat == *stat && entry.trusted()).then_some(entry.digest)
+    }
+
     /// Writes the cache if anything changed since it was loaded or last saved; says whether
     /// it wrote. Another zenbuild saving at the same time may win the rename: then entries
     /// only this one recorded are lost, and hashed again next time.
