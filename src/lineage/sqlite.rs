@@ -176,11 +176,14 @@ impl MetadataStore for SqliteStore {
                                       duration_ms, executor, cmd, reasons)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            let mut upsert_artifact = tx.prepare_cached(
-                "INSERT INTO artifacts (path, digest, size) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (path, digest) DO UPDATE SET size = coalesce(excluded.size, size)
-                 RETURNING id",
-            )?;
+            // Looked up before inserted: most artifacts of a build were recorded by an earlier
+            // one, and a read dirties no page where an upsert rewrites the row every time.
+            let mut find_artifact = tx
+                .prepare_cached("SELECT id, size FROM artifacts WHERE path = ?1 AND digest = ?2")?;
+            let mut insert_artifact = tx
+                .prepare_cached("INSERT INTO artifacts (path, digest, size) VALUES (?1, ?2, ?3)")?;
+            let mut fill_size =
+                tx.prepare_cached("UPDATE artifacts SET size = ?2 WHERE id = ?1")?;
             let mut insert_edge = tx.prepare_cached(
                 "INSERT OR IGNORE INTO edges (action_id, role, artifact_id, ran)
                  VALUES (?1, ?2, ?3, ?4)",
@@ -210,10 +213,27 @@ impl MetadataStore for SqliteStore {
                 for (role, artifacts) in [("in", &action.inputs), ("out", &action.outputs)] {
                     for artifact in artifacts {
                         let size = artifact.size.map(|size| size as i64);
-                        let artifact_id: i64 = upsert_artifact
-                            .query_row(params![artifact.path, artifact.digest, size], |row| {
-                                row.get(0)
-                            })?;
+                        let found: Option<(i64, Option<i64>)> = find_artifact
+                            .query_row(params![artifact.path, artifact.digest], |row| {
+                                Ok((row.get(0)?, row.get(1)?))
+                            })
+                            .optional()?;
+                        let artifact_id = match found {
+                            Some((id, known)) => {
+                                if known.is_none() && size.is_some() {
+                                    fill_size.execute(params![id, size])?;
+                                }
+                                id
+                            }
+                            None => {
+                                insert_artifact.execute(params![
+                                    artifact.path,
+                                    artifact.digest,
+                                    size
+                                ])?;
+                                tx.last_insert_rowid()
+                            }
+                        };
                         insert_edge.execute(params![action_id, role, artifact_id, ran])?;
                     }
                 }
