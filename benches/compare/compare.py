@@ -350,20 +350,39 @@ def measure(base, workload_name, tools_, runs, quick):
     parts = {t.name: takes_part(t.name, workload_name, quick) for t in tools_}
     tools_ = [t for t in tools_ if parts[t.name]]
     sources_root = masters(base, workload)
-    roots = {t.name: workspace(base, t, workload, sources_root) for t in tools_}
+    # A cold build is only cold once: each run's is in a workspace of its own, and the first
+    # one goes on to the other cases.
+    cold_roots = {
+        t.name: [workspace(base, t, workload, sources_root) for _ in range(runs)]
+        for t in tools_
+        if parts[t.name] == "cold"
+    }
+    roots = {
+        t.name: cold_roots[t.name][0]
+        if t.name in cold_roots
+        else workspace(base, t, workload, sources_root)
+        for t in tools_
+    }
+    # Written back now, not while a tool hashes them.
+    os.sync()
     cases = ["cold", "noop", "incremental", "touch"]
     times = {t.name: {case: [] for case in cases} for t in tools_}
     memory = {t.name: [] for t in tools_}
-    # The cold build, once per tool (a cold build is only cold once).
-    for t in tools_:
-        if parts[t.name] == "cold":
-            times[t.name]["cold"].append(t.run(roots[t.name]))
-    built = next(t.name for t in tools_ if parts[t.name] == "cold")
+    for run in range(runs):
+        for t in tools_:
+            if t.name in cold_roots:
+                times[t.name]["cold"].append(t.run(cold_roots[t.name][run]))
+    built = next(iter(cold_roots))
     for t in tools_:
         if parts[t.name] == "seeded":
             for _, _, output in workload.steps:
                 shutil.copyfile(roots[built] / output, roots[t.name] / output)
-    digests = {t.name: outputs_digest(roots[t.name], workload.steps) for t in tools_}
+    digests = {
+        f"{name} {n}": outputs_digest(root, workload.steps)
+        for name, each in cold_roots.items()
+        for n, root in enumerate(each)
+    }
+    digests.update({t.name: outputs_digest(roots[t.name], workload.steps) for t in tools_})
     if len(set(digests.values())) != 1:
         sys.exit(f"the tools' outputs differ on {workload_name}: {digests}")
     for run in range(runs):

@@ -404,6 +404,27 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_step_leaves_no_log_files() {
+        let fixture = Fixture::new();
+        assert_eq!(exit_code(&fixture.run("true")), 0);
+        assert!(!fixture.stdout_path.exists());
+        assert!(!fixture.stderr_path.exists());
+    }
+
+    #[test]
+    fn a_process_left_behind_holding_the_output_does_not_hold_the_step() {
+        let fixture = Fixture::new();
+        let started = Instant::now();
+        let outcome = fixture.run("sleep 30 & echo $! > straggler; echo done");
+        assert_eq!(exit_code(&outcome), 0);
+        assert!(started.elapsed() < Duration::from_secs(10), "{outcome:?}");
+        assert_eq!(fixture.read("logs/stdout"), "done\n");
+        let straggler: libc::pid_t = fixture.read("straggler").trim().parse().unwrap();
+        // SAFETY: kill with a pid the step printed; at worst it names no process.
+        unsafe { libc::kill(straggler, libc::SIGKILL) };
+    }
+
+    #[test]
     fn runs_in_the_working_directory() {
         let fixture = Fixture::new();
         assert_eq!(exit_code(&fixture.run("pwd -P > where")), 0);

@@ -272,6 +272,11 @@ fn renew(
     now_ns: i64,
 ) -> io::Result<()> {
     let trusted_before = now_ns.saturating_sub(RACY_WINDOW_NS);
+    let renewed =
+        |seen: &Seen| matches!(seen, Seen::SameBytes(now) if now.changed_ns() < trusted_before);
+    if !seen.iter().any(renewed) {
+        return Ok(());
+    }
     let mut out = head.to_vec();
     binary::put_u64(&mut out, entries.len() as u64);
     for (entry, seen) in entries.iter().zip(seen) {
