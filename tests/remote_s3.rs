@@ -100,12 +100,7 @@ fn s3_remote_scenarios() {
     // Wrong credentials: one warning naming the remote, and a local build.
     let wrong = built(&server.url("wrong"), "not-the-secret");
     assert_eq!(wrong.report().ran(), ["prepare", "big"]);
-    assert_eq!(
-        wrong.stderr.matches("remote `team` failed").count(),
-        1,
-        "{}",
-        wrong.stderr
-    );
+    let wrong = wrong.stderr_contains_once("remote `team` failed");
     assert!(
         wrong.stderr.contains("refused the credentials (HTTP 403)"),
         "{}",
@@ -117,10 +112,5 @@ fn s3_remote_scenarios() {
     drop(server);
     let gone = built(&gone_url, SECRET_KEY);
     assert_eq!(gone.report().ran(), ["prepare", "big"]);
-    assert_eq!(
-        gone.stderr.matches("remote `team` failed").count(),
-        1,
-        "{}",
-        gone.stderr
-    );
+    gone.stderr_contains_once("remote `team` failed");
 }

@@ -462,6 +462,17 @@ impl Output {
         self
     }
 
+    /// Asserts that `text` appears in stderr exactly once: a warning said once, not per file.
+    pub fn stderr_contains_once(self, text: &str) -> Output {
+        assert_eq!(
+            self.stderr.matches(text).count(),
+            1,
+            "stderr should have {text:?} once\n{}",
+            self.dump()
+        );
+        self
+    }
+
     pub fn stderr_lacks(self, text: &str) -> Output {
         assert!(
             !self.stderr.contains(text),
