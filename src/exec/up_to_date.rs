@@ -239,6 +239,17 @@ enum Seen {
     Changed,
 }
 
+impl Seen {
+    /// The new signature of a file that holds the same bytes, once it changed before
+    /// `trusted_before` and may therefore be recorded.
+    fn trusted_new(&self, trusted_before: i64) -> Option<&FileStat> {
+        match self {
+            Seen::SameBytes(now) if now.changed_ns() < trusted_before => Some(now),
+            _ => None,
+        }
+    }
+}
+
 impl Entry<'_> {
     fn now(&self, root: &Path) -> Seen {
         let path = root.join(self.path);
@@ -255,7 +266,8 @@ impl Entry<'_> {
         if !now.is_file() || now.mode != self.stat.mode || now.size != self.stat.size {
             return Seen::Changed;
         }
-        match crate::hash::hash_file(&path) {
+        // Hashed as the stat just taken saw it; a size that moved meanwhile is no match.
+        match RealFileSystem.hash(&path, &now) {
             Ok(file) if file.digest == digest && file.size == now.size => Seen::SameBytes(now),
             _ => Seen::Changed,
         }
@@ -272,18 +284,16 @@ fn renew(
     now_ns: i64,
 ) -> io::Result<()> {
     let trusted_before = now_ns.saturating_sub(RACY_WINDOW_NS);
-    let renewed =
-        |seen: &Seen| matches!(seen, Seen::SameBytes(now) if now.changed_ns() < trusted_before);
-    if !seen.iter().any(renewed) {
+    if !seen
+        .iter()
+        .any(|seen| seen.trusted_new(trusted_before).is_some())
+    {
         return Ok(());
     }
     let mut out = head.to_vec();
     binary::put_u64(&mut out, entries.len() as u64);
     for (entry, seen) in entries.iter().zip(seen) {
-        let stat = match seen {
-            Seen::SameBytes(now) if now.changed_ns() < trusted_before => now,
-            _ => &entry.stat,
-        };
+        let stat = seen.trusted_new(trusted_before).unwrap_or(&entry.stat);
         put_entry(
             &mut out,
             entry.look,
