@@ -72,7 +72,12 @@ def dag(depth, width):
 # given the directory; the others every file in it, which is how they would have to be told.
 # The step lists the files without reading them (a tenth of a second for 100,000), so that
 # the time is the tool's: finding out that one of them changed.
-BIGDIR_CMD = "find data -type f | LC_ALL=C sort | tail -n 3 > out/last.txt"
+# Steps with a command of their own, by their inputs; every other step is `cat` of its inputs.
+# `{output}` is filled in per tool (Snakemake's own placeholder has the same spelling).
+OWN_COMMANDS = {
+    ("data",): "find data -type f | LC_ALL=C sort | tail -n 3 > {output}",
+    ("big.bin",): "wc -c < big.bin > {output}",
+}
 
 
 def bigdir(files):
@@ -113,14 +118,13 @@ WORKLOADS = {
 QUICK = ["wide-100", "wide-1000", "dag-10x50", "bigdir-10000"]
 
 
-def takes_part(tool, workload, quick):
+def takes_part(tool, workload, steps, quick):
     """How `tool` takes part in `workload`: "cold" (every case), "seeded" (its outputs are
     copied from another tool's cold build, then every case but cold is timed) or None.
 
     Snakemake needs minutes and DVC many more for a cold build of a thousand steps (DVC ran
     234 of 1,000 in 300 s here), so they take only the workloads they finish in minutes;
     Snakemake's no-op on wide-10000 (16 s) is still measured, on seeded outputs."""
-    steps = len(WORKLOADS[workload]().steps) if workload.startswith(("wide", "dag")) else 1
     if quick and tool in ("dvc", "snakemake"):
         return "cold" if workload == "wide-100" else None
     if tool == "dvc":
@@ -139,11 +143,8 @@ def takes_part(tool, workload, quick):
 
 
 def command(inputs, output):
-    if inputs == ["data"]:
-        return BIGDIR_CMD
-    if inputs == ["big.bin"]:
-        return f"wc -c < big.bin > {output}"
-    return f"cat {' '.join(inputs)} > {output}"
+    own = OWN_COMMANDS.get(tuple(inputs))
+    return own.format(output=output) if own else f"cat {' '.join(inputs)} > {output}"
 
 
 def expanded(inputs, sources):
@@ -178,14 +179,13 @@ def gen_make(steps, sources):
 
 
 def gen_ninja(steps, sources):
-    lines = []
+    lines = ["rule cat", "  command = mkdir -p out && cat $in > $out", ""]
     for n, (_, inputs, output) in enumerate(steps):
-        if inputs[0] in ("data", "big.bin"):
-            lines += [f"rule r{n}", f"  command = mkdir -p out && {command(inputs, output)}", ""]
+        rule = "cat"
+        own = OWN_COMMANDS.get(tuple(inputs))
+        if own:
             rule = f"r{n}"
-        elif n == 0 or rule != "cat":
-            lines += ["rule cat", "  command = mkdir -p out && cat $in > $out", ""]
-            rule = "cat"
+            lines += [f"rule {rule}", f"  command = mkdir -p out && {own.format(output='$out')}", ""]
         lines.append(f"build {output}: {rule} {' '.join(expanded(inputs, sources))}")
     return {"build.ninja": "\n".join(lines) + "\n"}
 
@@ -195,9 +195,7 @@ def gen_snakemake(steps, sources):
     lines = [f"rule all:\n    input: [{outputs}]\n"]
     for name, inputs, output in steps:
         ins = ", ".join(f'"{p}"' for p in expanded(inputs, sources))
-        shell = command(inputs, output).replace(output, "{output}")
-        if inputs[0].startswith(("src/", "out/")):
-            shell = "cat {input} > {output}"
+        shell = OWN_COMMANDS.get(tuple(inputs), "cat {input} > {output}")
         lines.append(
             f"rule {name}:\n    input: [{ins}]\n    output: \"{output}\"\n"
             f"    shell: \"{shell}\"\n"
@@ -347,7 +345,8 @@ def edit(path, text):
 
 def measure(base, workload_name, tools_, runs, quick):
     workload = WORKLOADS[workload_name]()
-    parts = {t.name: takes_part(t.name, workload_name, quick) for t in tools_}
+    steps = len(workload.steps)
+    parts = {t.name: takes_part(t.name, workload_name, steps, quick) for t in tools_}
     tools_ = [t for t in tools_ if parts[t.name]]
     sources_root = masters(base, workload)
     # A cold build is only cold once: each run's is in a workspace of its own, and the first
