@@ -154,6 +154,9 @@ impl Cycle<'_> {
         for warning in session.tiered.iter().flat_map(TieredStore::take_warnings) {
             say_note(self.colors, &warning);
         }
+        for warning in builder.take_warnings() {
+            say_note(self.colors, &warning);
+        }
         let interrupted = session.interrupt.is_triggered();
         let failed = outcomes
             .iter()

@@ -17,10 +17,10 @@ use super::resources::Grant;
 use super::scheduler::{Check, Work};
 use super::stops::ActionStops;
 use crate::graph::{Action, ActionId, ArtifactId, ArtifactKind, Graph};
-use crate::hash::{ActionKey, Digest, InputDigest, Platform, SYMLINK_HEADER, StatCache, hash_tree};
+use crate::hash::{ActionKey, Digest, InputDigest, Platform, StatCache, hash_tree, symlink_digest};
 use crate::store::{
-    ActionResult, ExecutionMetadata, LinkMode, Store, StoreError, clear_outputs, restore_outputs,
-    save_outputs,
+    ActionResult, ExecutionMetadata, LinkMode, Store, StoreError, check_result, clear_outputs,
+    create_output_parents, restore_outputs, save_outputs,
 };
 
 /// Where the latest captured output of each action is kept for people to read.
@@ -53,6 +53,8 @@ pub struct Builder<'a> {
     /// Inputs that lie inside another step's output directory, by path: their digests come
     /// from that directory's recorded listing.
     nested: HashMap<String, ArtifactId>,
+    /// What the user should hear about once the build ends (a cached result refused).
+    warnings: Mutex<Vec<String>>,
 }
 
 /// What a check learned that running needs.
@@ -81,7 +83,53 @@ impl<'a> Builder<'a> {
             platform: Platform::current(),
             produced: Mutex::new(HashMap::new()),
             nested,
+            warnings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// What went wrong with cached results in this build, a line each, for the build to show.
+    pub fn take_warnings(&self) -> Vec<String> {
+        let mut warnings = self
+            .warnings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::take(&mut *warnings)
+    }
+
+    /// `result` if it may be restored for `action` (see [`check_result`]). One that may not is
+    /// removed from this machine's cache, so that it is never trusted again, and the build is
+    /// told once; the reason comes back for the rerun's explanation.
+    fn usable(
+        &self,
+        action: &Action,
+        digest: &Digest,
+        result: ActionResult,
+    ) -> Result<ActionResult, String> {
+        let declared = self.graph.output_paths(action);
+        let Err(unusable) = check_result(&result, &declared) else {
+            return Ok(result);
+        };
+        let from = match self.cx.store.source_of(digest) {
+            Some(source) => format!(
+                " from remote `{}`",
+                source.strip_prefix("remote:").unwrap_or(&source)
+            ),
+            None => String::new(),
+        };
+        let dropped = match self.cx.store.forget_action_result(digest) {
+            Ok(()) => "was dropped",
+            Err(_) => "is ignored",
+        };
+        let warning = format!(
+            "the cached result of `{}`{from} (key {}) cannot be used and {dropped}, so the step runs: {unusable}",
+            action.name,
+            digest.short()
+        );
+        self.warnings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(warning);
+        Err(format!("its cached result cannot be used: {unusable}"))
     }
 
     /// The action's key as of now: its inputs hashed (or taken from the outputs finished in
@@ -394,16 +442,8 @@ impl<'a> Builder<'a> {
         let declared = self.graph.output_paths(action);
         clear_outputs(self.cx.root, &declared)
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
-        // Checked before created: a `mkdir` that finds its directory still takes the parent's
-        // lock, which a thousand short steps writing into one directory contend for.
-        for (path, _) in &declared {
-            if let Some(parent) = self.cx.root.join(path).parent()
-                && !parent.is_dir()
-            {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create the directory of `{path}`: {e}"))?;
-            }
-        }
+        create_output_parents(self.cx.root, &declared)
+            .map_err(|e| format!("cannot create the directories of its outputs: {e}"))?;
         if workdir.is_dir() {
             return Ok(());
         }
@@ -421,6 +461,7 @@ impl<'a> Builder<'a> {
         let declared = self.graph.output_paths(action);
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
+
         let (stdout_path, stderr_path) = self.log_paths(action);
         let stdout_digest = Some(
             self.cx
@@ -447,7 +488,7 @@ impl<'a> Builder<'a> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        Ok(ActionResult {
+        let result = ActionResult {
             output_files,
             output_symlinks,
             output_directories,
@@ -461,7 +502,12 @@ impl<'a> Builder<'a> {
                 worker: "local".into(),
             },
             metrics,
-        })
+        };
+        // What is stored must be restorable anywhere: a result that every restore would
+        // refuse (a symlink out of its directory) is refused now, with the step to blame.
+        check_result(&result, &declared)
+            .map_err(|unusable| StoreError::bad_output(unusable.path, unusable.problem))?;
+        Ok(result)
     }
 }
 
@@ -513,6 +559,12 @@ impl Builder<'_> {
         if action.cache
             && let Ok(Some(result)) = self.cx.store.get_action_result(&digest)
         {
+            if let Err(unusable) = check_result(&result, &self.graph.output_paths(action)) {
+                return Preview::Runs {
+                    key: digest,
+                    reasons: vec![format!("its cached result cannot be used: {unusable}")],
+                };
+            }
             let restore = !self.outputs_in_place(&result);
             self.record(action, &result);
             return Preview::Cached {
@@ -568,7 +620,20 @@ impl Work for Builder<'_> {
                 reasons,
             });
         }
-        let unusable = match self.cx.store.get_action_result(&digest) {
+        let found = match self.cx.store.get_action_result(&digest) {
+            Ok(Some(result)) => match self.usable(action, &digest, result) {
+                Ok(result) => Ok(Some(result)),
+                Err(unusable) => {
+                    return Check::Run(Pending {
+                        key,
+                        digest,
+                        reasons: vec![unusable],
+                    });
+                }
+            },
+            other => other,
+        };
+        let unusable = match found {
             Ok(Some(result)) => {
                 let restored = if self.outputs_in_place(&result) {
                     Ok(())
@@ -689,8 +754,8 @@ pub(super) fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bo
         .iter()
         .map(|file| (file.path.clone(), file.digest, file.executable));
     let links = result.output_symlinks.iter().map(|link| {
-        let bytes = [SYMLINK_HEADER, link.target.as_bytes()].concat();
-        (link.path.clone(), Digest::of(&bytes), false)
+        let digest = symlink_digest(link.target.as_bytes()).digest;
+        (link.path.clone(), digest, false)
     });
     let dirs = result
         .output_directories

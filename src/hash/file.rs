@@ -83,16 +83,20 @@ pub(crate) fn hash_stated(path: &Path, stat: &FileStat) -> io::Result<FileDigest
 
 fn hash_symlink(path: &Path) -> io::Result<FileDigest> {
     let target = std::fs::read_link(path).map_err(|e| at(path, e))?;
-    let target = target.as_os_str().as_encoded_bytes();
+    Ok(symlink_digest(target.as_os_str().as_encoded_bytes()))
+}
+
+/// What a symlink with this target text hashes to, wherever the text comes from.
+pub fn symlink_digest(target: &[u8]) -> FileDigest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(SYMLINK_HEADER);
     hasher.update(target);
-    Ok(FileDigest {
+    FileDigest {
         digest: Digest::from_hasher(&hasher),
         size: target.len() as u64,
         executable: false,
         kind: FileKind::Symlink,
-    })
+    }
 }
 
 thread_local! {

@@ -16,7 +16,9 @@ mod tree;
 
 pub use action_key::{ActionKey, CACHE_VERSION, InputDigest, Platform, canonical_json};
 pub use digest::{BadDigest, Digest};
-pub use file::{FileDigest, FileKind, PARALLEL_THRESHOLD, SYMLINK_HEADER, hash_file};
+pub use file::{
+    FileDigest, FileKind, PARALLEL_THRESHOLD, SYMLINK_HEADER, hash_file, symlink_digest,
+};
 pub use file_system::{FileStat, FileSystem, RealFileSystem};
 pub use stat_cache::{RACY_WINDOW_NS, StatCache};
-pub use tree::{TREE_HEADER, TreeDigest, hash_tree, tree_paths};
+pub use tree::{TREE_HEADER, TreeDigest, digest_listing, hash_tree, tree_paths};

@@ -68,6 +68,79 @@ pub fn tree_paths(root: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((dirs.into_iter().map(|dir| dir.relative).collect(), files))
 }
 
+/// The Merkle digest [`hash_tree`] would give a directory holding exactly `files` (each file
+/// and symlink by its path below the root, with its digest) and `dirs` (directories below the
+/// root; the empty ones must be among them, the others may be): how a listing that came from
+/// somewhere else, such as a cached result, is checked against the digest it claims. `None`
+/// when the listing contradicts itself: a path that is not made of plain names, or a name
+/// used twice in one directory.
+pub fn digest_listing<'a>(
+    files: impl IntoIterator<Item = (&'a Path, FileDigest)>,
+    dirs: impl IntoIterator<Item = &'a Path>,
+) -> Option<Digest> {
+    let mut tree = vec![Dir {
+        relative: PathBuf::new(),
+        entries: Vec::new(),
+    }];
+    let mut index = std::collections::HashMap::from([(PathBuf::new(), 0)]);
+    let mut digests = Vec::new();
+    for dir in dirs {
+        dir_index(&mut tree, &mut index, dir)?;
+    }
+    for (path, digest) in files {
+        let name = path.file_name()?.to_os_string();
+        let parent = dir_index(&mut tree, &mut index, path.parent()?)?;
+        tree[parent]
+            .entries
+            .push((name, Child::File(digests.len())));
+        digests.push(digest);
+    }
+    for dir in &mut tree {
+        dir.entries
+            .sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+        if dir.entries.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return None;
+        }
+    }
+    // Every directory was made after its parent, as `fold_dirs` needs.
+    Some(fold_dirs(&tree, &digests)[0])
+}
+
+/// The index of the directory `path` in `tree`, adding it and any missing parent.
+fn dir_index(
+    tree: &mut Vec<Dir>,
+    index: &mut std::collections::HashMap<PathBuf, usize>,
+    path: &Path,
+) -> Option<usize> {
+    if let Some(&known) = index.get(path) {
+        return Some(known);
+    }
+    let mut current = 0;
+    let mut so_far = PathBuf::new();
+    for component in path.components() {
+        let std::path::Component::Normal(name) = component else {
+            return None;
+        };
+        so_far.push(name);
+        current = match index.get(&so_far) {
+            Some(&known) => known,
+            None => {
+                let new = tree.len();
+                tree.push(Dir {
+                    relative: so_far.clone(),
+                    entries: Vec::new(),
+                });
+                tree[current]
+                    .entries
+                    .push((name.to_os_string(), Child::Dir(new)));
+                index.insert(so_far.clone(), new);
+                new
+            }
+        };
+    }
+    Some(current)
+}
+
 /// The values are part of the encoding.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -240,6 +313,34 @@ mod tests {
 
     fn digest(root: &Path) -> Digest {
         hash_tree(root, &StatCache::in_memory()).unwrap().digest
+    }
+
+    /// A listing gives the digest of the directory it lists, and a contradictory one none.
+    #[test]
+    fn a_listing_has_the_digest_of_the_tree_it_lists() {
+        let dir = dataset();
+        fs::create_dir_all(dir.path().join("empty/inner")).unwrap();
+        let tree = hash_tree(dir.path(), &StatCache::in_memory()).unwrap();
+        let files = tree
+            .files
+            .iter()
+            .map(|(path, file)| (path.as_path(), *file));
+        let empty = [Path::new("empty/inner")];
+        assert_eq!(digest_listing(files.clone(), empty), Some(tree.digest));
+        // Without the empty directory, or with a file left out, it is another tree.
+        assert_ne!(digest_listing(files.clone(), []), Some(tree.digest));
+        assert_ne!(
+            digest_listing(files.clone().skip(1), empty),
+            Some(tree.digest)
+        );
+        // A name used twice, or a path that climbs, is no tree at all.
+        let twice = files.clone().chain(files.clone().take(1));
+        assert_eq!(digest_listing(twice, empty), None);
+        let (_, first) = tree.files[0];
+        let climbing = [(Path::new("../x"), first)];
+        assert_eq!(digest_listing(climbing, []), None);
+        let file_as_dir = [(Path::new("prepare.sh"), first)];
+        assert_eq!(digest_listing(file_as_dir, [Path::new("prepare.sh")]), None);
     }
 
     /// The encoding, spelled out byte by byte as the module documents it.

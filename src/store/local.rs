@@ -25,7 +25,7 @@ use super::copy::copy_hashing;
 use super::error::StoreError;
 use super::restore::{LinkMode, restore_file};
 use super::temp::{TEMP_SUFFIX, TempPath};
-use super::{ActionResult, Blob, Store};
+use super::{ActionResult, Blob, Place, Store};
 use crate::hash::{Digest, hash_file};
 
 /// Where the local store lives, relative to the workspace root.
@@ -247,18 +247,27 @@ impl Store for LocalStore {
     fn restore_blob(
         &self,
         digest: &Digest,
-        destination: &Path,
+        place: &Place,
         executable: bool,
         mode: LinkMode,
     ) -> Result<(), StoreError> {
         restore_file(
             &self.blob_path(digest),
             digest,
-            destination,
+            place,
             executable,
             mode,
             &self.temp_dir(),
         )
+    }
+
+    fn forget_action_result(&self, key: &Digest) -> Result<(), StoreError> {
+        let path = self.action_result_path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(path, e)),
+        }
     }
 }
 

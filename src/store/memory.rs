@@ -2,11 +2,13 @@
 //! store's client takes (blobs and results by digest, nothing on the local disk).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::beneath::TempAt;
 use super::error::StoreError;
-use super::{ActionResult, Blob, LinkMode, Store};
+use super::{ActionResult, Blob, LinkMode, Place, Store};
 use crate::hash::Digest;
 
 #[derive(Default)]
@@ -76,7 +78,7 @@ impl Store for MemoryStore {
     fn restore_blob(
         &self,
         digest: &Digest,
-        destination: &Path,
+        place: &Place,
         executable: bool,
         _: LinkMode,
     ) -> Result<(), StoreError> {
@@ -92,14 +94,16 @@ impl Store for MemoryStore {
                 actual,
             });
         }
-        if let Some(parent) = destination.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-        }
-        let _ = std::fs::remove_file(destination);
-        std::fs::write(destination, &bytes).map_err(|e| StoreError::io(destination, e))?;
         let mode = if executable { 0o755 } else { 0o644 };
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(destination, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| StoreError::io(destination, e))
+        let io = |e| StoreError::io(place.shown, e);
+        let (staged, mut file) = TempAt::create(place.dir, mode).map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        drop(file);
+        staged.persist(place).map_err(io)
+    }
+
+    fn forget_action_result(&self, key: &Digest) -> Result<(), StoreError> {
+        lock(&self.results).remove(key);
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! [`TieredStore`] puts the team's remotes behind it.
 
 mod action_result;
+mod beneath;
 mod copy;
 mod error;
 mod gc;
@@ -10,6 +11,7 @@ mod local;
 mod memory;
 mod outputs;
 mod restore;
+mod result_check;
 mod stats;
 mod temp;
 mod tiered;
@@ -19,12 +21,16 @@ use std::path::Path;
 pub use action_result::{
     ActionResult, ExecutionMetadata, OutputDirectory, OutputFile, OutputSymlink,
 };
+pub use beneath::Place;
 pub use error::StoreError;
 pub use gc::{GcReport, Removed, Roots};
 pub use local::{CACHE_DIR, LocalStore, STALE_TEMP_AGE};
 pub use memory::MemoryStore;
-pub use outputs::{SavedOutputs, clear_outputs, restore_outputs, save_outputs};
+pub use outputs::{
+    SavedOutputs, clear_outputs, create_output_parents, restore_outputs, save_outputs,
+};
 pub use restore::LinkMode;
+pub use result_check::{Unusable, check_result};
 pub use stats::StoreStats;
 pub use tiered::TieredStore;
 
@@ -52,16 +58,20 @@ pub trait Store: Send + Sync {
     /// changed meanwhile) is refused.
     fn put_file(&self, path: &Path, known: Option<&Digest>) -> Result<Blob, StoreError>;
 
-    /// Puts the blob back at `destination`, replacing whatever is there, after checking that
-    /// its bytes still hash to `digest` (a corrupt blob is dropped from the store and
-    /// reported as [`StoreError::CorruptBlob`]).
+    /// Puts the blob back at `place`, replacing whatever is there, after checking that its
+    /// bytes still hash to `digest` (a corrupt blob is dropped from the store and reported
+    /// as [`StoreError::CorruptBlob`]).
     fn restore_blob(
         &self,
         digest: &Digest,
-        destination: &Path,
+        place: &Place,
         executable: bool,
         mode: LinkMode,
     ) -> Result<(), StoreError>;
+
+    /// Removes the result stored on this machine for `key`, because it cannot be used: the
+    /// next lookup is a miss (or asks the remotes again), and the rerun stores a good one.
+    fn forget_action_result(&self, key: &Digest) -> Result<(), StoreError>;
 
     /// Where the result for `key` came from in this build, when not from the local store
     /// (`remote:team`).

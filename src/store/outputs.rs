@@ -8,9 +8,13 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::FileType;
+
+use super::beneath::{Beneath, Place, split};
 use super::error::StoreError;
 use super::{ActionResult, LinkMode, OutputDirectory, OutputFile, OutputSymlink, Store};
 use crate::hash::{FileKind, StatCache, TreeDigest, hash_tree};
@@ -31,20 +35,22 @@ pub fn save_outputs(
     let mut files = Vec::new();
     let mut symlinks = Vec::new();
     let mut directories = Vec::new();
+    let beneath = Beneath::open(workspace_root)?;
     for &(path, is_dir) in declared {
         let path = path.trim_end_matches('/');
         let absolute = workspace_root.join(relative(path)?);
-        let meta = match fs::symlink_metadata(&absolute) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::MissingOutput {
-                    path: path.to_string(),
-                });
-            }
-            Err(e) => return Err(StoreError::io(&absolute, e)),
+        // Looked at through directories opened without following links: an output behind a
+        // symlink the step made (`out -> /tmp/elsewhere`) is not in the workspace at all.
+        let Some(file_type) = beneath.lstat(relative(path)?)? else {
+            return Err(StoreError::MissingOutput {
+                path: path.to_string(),
+            });
         };
-        let file_type = meta.file_type();
-        match (is_dir, file_type.is_dir(), file_type.is_symlink()) {
+        let (dir, link) = (
+            file_type == FileType::Directory,
+            file_type == FileType::Symlink,
+        );
+        match (is_dir, dir, link) {
             (true, true, _) => directories.push(save_directory(store, path, &absolute, cache)?),
             (true, false, _) => {
                 return Err(StoreError::bad_output(
@@ -144,73 +150,99 @@ fn empty_directories(path: &str, tree: &TreeDigest) -> Result<Vec<String>, Store
 
 /// Removes every declared output, before the step runs again. Run steps only after this:
 /// an output restored as a hard link is the store's own file, and a step that rewrote it in
-/// place would fail on its read-only mode, or, as root, write into the store.
+/// place would fail on its read-only mode, or, as root, write into the store. Nothing is
+/// removed through a symlink: one on the way to an output is an error naming it.
 pub fn clear_outputs(workspace_root: &Path, declared: &[(&str, bool)]) -> Result<(), StoreError> {
+    let beneath = Beneath::open(workspace_root)?;
     for &(path, _) in declared {
-        remove_any(&workspace_root.join(relative(path.trim_end_matches('/'))?))?;
+        beneath.remove(relative(path.trim_end_matches('/'))?)?;
+    }
+    Ok(())
+}
+
+/// Creates the directories that hold the declared outputs, where a step will write them,
+/// never through a symlink.
+pub fn create_output_parents(
+    workspace_root: &Path,
+    declared: &[(&str, bool)],
+) -> Result<(), StoreError> {
+    let beneath = Beneath::open(workspace_root)?;
+    for &(path, _) in declared {
+        let (parent, _) = split(relative(path.trim_end_matches('/'))?)?;
+        // Opened before any is made: a `mkdir` that finds its directory still takes the
+        // parent's lock, which a thousand short steps writing into one directory contend for.
+        beneath.create_dir_all(parent)?;
     }
     Ok(())
 }
 
 /// Puts back every output `result` records under `workspace_root`, replacing what is there.
-/// A corrupt or missing blob stops the restore with the outputs half restored: the caller
-/// then runs the step, which writes them all again.
+/// Check the result with [`super::check_result`] first: this only refuses paths that leave
+/// the workspace, and writes nothing through a symlink. A corrupt or missing blob stops the
+/// restore with the outputs half restored: the caller then runs the step, which writes them
+/// all again.
 pub fn restore_outputs(
     store: &dyn Store,
     workspace_root: &Path,
     result: &ActionResult,
     mode: LinkMode,
 ) -> Result<(), StoreError> {
+    let beneath = Beneath::open(workspace_root)?;
     for directory in &result.output_directories {
-        let base = workspace_root.join(relative(&directory.path)?);
-        remove_any(&base)?;
-        fs::create_dir_all(&base).map_err(|e| StoreError::io(&base, e))?;
+        let base = relative(&directory.path)?;
+        beneath.remove(base)?;
+        beneath.create_dir_all(base)?;
         for empty in &directory.empty_directories {
-            let path = base.join(relative(empty)?);
-            fs::create_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
+            beneath.create_dir_all(&base.join(relative(empty)?))?;
         }
-        restore_files(store, &base, &directory.files, mode)?;
-        restore_symlinks(&base, &directory.symlinks)?;
+        restore_files(store, &beneath, base, &directory.files, mode)?;
+        restore_symlinks(&beneath, base, &directory.symlinks)?;
     }
-    restore_files(store, workspace_root, &result.output_files, mode)?;
-    restore_symlinks(workspace_root, &result.output_symlinks)
+    restore_files(store, &beneath, Path::new(""), &result.output_files, mode)?;
+    restore_symlinks(&beneath, Path::new(""), &result.output_symlinks)
 }
 
 fn restore_files(
     store: &dyn Store,
+    beneath: &Beneath,
     base: &Path,
     files: &[OutputFile],
     mode: LinkMode,
 ) -> Result<(), StoreError> {
+    // Files come in tree order, so the directory of one is mostly that of the one before.
+    let mut open: Option<(PathBuf, OwnedFd)> = None;
     for file in files {
-        let destination = base.join(relative(&file.path)?);
-        store.restore_blob(&file.digest, &destination, file.executable, mode)?;
+        let path = base.join(relative(&file.path)?);
+        let (parent, name) = split(&path)?;
+        let dir = match open.take() {
+            Some((known, fd)) if known == parent => fd,
+            _ => beneath.dir(parent, true)?.ok_or_else(|| {
+                StoreError::io(beneath.shown(parent), io::ErrorKind::NotFound.into())
+            })?,
+        };
+        let shown = beneath.shown(&path);
+        let place = Place {
+            dir: dir.as_fd(),
+            name,
+            shown: &shown,
+        };
+        store.restore_blob(&file.digest, &place, file.executable, mode)?;
+        open = Some((parent.to_path_buf(), dir));
     }
     Ok(())
 }
 
-/// Symlinks come last, so that none can redirect where a file of the same result is written.
-fn restore_symlinks(base: &Path, symlinks: &[OutputSymlink]) -> Result<(), StoreError> {
+/// Symlinks come last, so that none can redirect where a file of the same result is written
+/// (and none could anyway: nothing is written through a link).
+fn restore_symlinks(
+    beneath: &Beneath,
+    base: &Path,
+    symlinks: &[OutputSymlink],
+) -> Result<(), StoreError> {
     for link in symlinks {
-        let destination = base.join(relative(&link.path)?);
-        if let Some(parent) = destination.parent() {
-            fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-        }
-        remove_any(&destination)?;
-        symlink(&link.target, &destination).map_err(|e| StoreError::io(&destination, e))?;
+        beneath.symlink(&base.join(relative(&link.path)?), &link.target)?;
     }
     Ok(())
-}
-
-/// Removes a file, symlink (not what it points to) or whole directory; nothing there is fine.
-fn remove_any(path: &Path) -> Result<(), StoreError> {
-    let removed = match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => Err(e),
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-    };
-    removed.map_err(|e| StoreError::io(path, e))
 }
 
 /// `path` as a path below the workspace root. Action results may come from a remote store,
@@ -251,12 +283,20 @@ fn utf8(directory: &str, inside: &Path) -> Result<String, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     use super::*;
     use crate::store::LocalStore;
 
     const ALL: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
+
+    fn remove_any(path: &Path) -> std::io::Result<()> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+            Ok(_) => fs::remove_file(path),
+            Err(_) => Ok(()),
+        }
+    }
 
     struct Workspace {
         dir: tempfile::TempDir,

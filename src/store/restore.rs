@@ -7,18 +7,24 @@
 //! instead of restoring wrong bytes.
 //!
 //! The new file is built under a temporary name (in the store's `tmp/` when it is on the same
-//! file system, else beside the destination) and renamed over the destination. So whatever
+//! file system and may be written, else beside the destination) and renamed over the
+//! destination, which is a name in a directory opened without following symlinks
+//! ([`super::beneath`]). So whatever
 //! was there is replaced, never written into: an old output that is a hard link into the
 //! store keeps the store's bytes intact, and a killed restore leaves the old file or the new
 //! one, never half of one.
 
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use rustix::fs::{AtFlags, FileType};
+
+use super::beneath::{Place, TempAt, remove_at};
 use super::copy::{copy_hashing, hash_open};
 use super::error::StoreError;
 use super::temp::TempPath;
@@ -51,37 +57,28 @@ const WRITABLE_EXECUTABLE: u32 = 0o777;
 const READ_ONLY: u32 = 0o444;
 const READ_ONLY_EXECUTABLE: u32 = 0o555;
 
-/// Restores `blob`, stored under `digest`, to `destination`, creating its parent directories
-/// and replacing whatever is there. `temp_dir` is the store's directory for temporary files.
+/// Restores `blob`, stored under `digest`, to `place`, replacing whatever is there.
+/// `temp_dir` is the store's directory for temporary files.
 pub(crate) fn restore_file(
     blob: &Path,
     digest: &Digest,
-    destination: &Path,
+    place: &Place,
     executable: bool,
     mode: LinkMode,
     temp_dir: &Path,
 ) -> Result<(), StoreError> {
-    let parent = match destination.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-    let staging = if same_device(temp_dir, parent) {
-        temp_dir
-    } else {
-        parent
-    };
+    let staging = Staging::for_place(place, temp_dir);
     let staged = match (mode, executable) {
-        (LinkMode::Hardlink, false) => match link(blob, digest, destination, staging)? {
+        (LinkMode::Hardlink, false) => match link(blob, digest, place, &staging)? {
             Linked::AlreadyThere => return Ok(()),
             Linked::Staged(staged) => staged,
-            Linked::Refused => copy(blob, digest, staging, READ_ONLY)?,
+            Linked::Refused => copy(blob, digest, &staging, READ_ONLY)?,
         },
-        (LinkMode::Hardlink, true) => copy(blob, digest, staging, READ_ONLY_EXECUTABLE)?,
-        (LinkMode::Reflink, _) => clone_or_copy(blob, digest, staging, writable(executable))?,
-        (LinkMode::Copy, _) => copy(blob, digest, staging, writable(executable))?,
+        (LinkMode::Hardlink, true) => copy(blob, digest, &staging, READ_ONLY_EXECUTABLE)?,
+        (LinkMode::Reflink, _) => clone_or_copy(blob, digest, &staging, writable(executable))?,
+        (LinkMode::Copy, _) => copy(blob, digest, &staging, writable(executable))?,
     };
-    replace(staged, destination)
+    replace(staged, place)
 }
 
 fn writable(executable: bool) -> u32 {
@@ -92,22 +89,95 @@ fn writable(executable: bool) -> u32 {
     }
 }
 
-enum Linked {
+/// Where the new file is built before it is renamed into place: in the store's `tmp/` when
+/// that is on the destination's file system (a rename never crosses one), else in the
+/// destination's own directory; and there too when the store cannot be written (a cache
+/// shared read-only), since restoring only reads it.
+struct Staging<'a> {
+    store: Option<&'a Path>,
+    beside: BorrowedFd<'a>,
+}
+
+enum Staged<'a> {
+    InStore(TempPath),
+    Beside(TempAt<'a>),
+}
+
+impl<'a> Staging<'a> {
+    fn for_place(place: &Place<'a>, temp_dir: &'a Path) -> Staging<'a> {
+        let same_device = match (rustix::fs::fstat(place.dir), fs::metadata(temp_dir)) {
+            (Ok(dir), Ok(temp)) => dir.st_dev == temp.dev(),
+            _ => false,
+        };
+        Staging {
+            store: same_device.then_some(temp_dir),
+            beside: place.dir,
+        }
+    }
+
+    fn create(&self, mode: u32, shown: &Path) -> Result<(Staged<'a>, File), StoreError> {
+        if let Some(temp_dir) = self.store {
+            match TempPath::create(temp_dir, mode) {
+                Ok((staged, file)) => return Ok((Staged::InStore(staged), file)),
+                Err(e) if !read_only(&e) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        TempAt::create(self.beside, mode)
+            .map(|(staged, file)| (Staged::Beside(staged), file))
+            .map_err(|e| StoreError::io(shown, e))
+    }
+
+    /// A new hard link to `blob`; the error is returned bare so that the caller can copy.
+    fn hard_link(&self, blob: &Path) -> io::Result<Staged<'a>> {
+        if let Some(temp_dir) = self.store {
+            match TempPath::hard_link(blob, temp_dir) {
+                Ok(staged) => return Ok(Staged::InStore(staged)),
+                Err(e) if !is_read_only(&e) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        TempAt::hard_link(blob, self.beside).map(Staged::Beside)
+    }
+}
+
+impl Staged<'_> {
+    fn path_for_errors<'p>(&'p self, shown: &'p Path) -> &'p Path {
+        match self {
+            Staged::InStore(staged) => staged.path(),
+            Staged::Beside(_) => shown,
+        }
+    }
+}
+
+/// Whether creating a file in the store failed because the store may not be written.
+fn read_only(error: &StoreError) -> bool {
+    matches!(error, StoreError::Io { source, .. } if is_read_only(source))
+}
+
+fn is_read_only(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+enum Linked<'a> {
     /// The destination already is this blob.
     AlreadyThere,
-    Staged(TempPath),
+    Staged(Staged<'a>),
     /// The file system would not link (another device, too many links): copy instead.
     Refused,
 }
 
 /// Hashes the blob, then links it. The check reads the whole blob, which is what makes a
 /// hardlinked output as trustworthy as a copied one.
-fn link(
+fn link<'a>(
     blob: &Path,
     digest: &Digest,
-    destination: &Path,
-    staging: &Path,
-) -> Result<Linked, StoreError> {
+    place: &Place,
+    staging: &Staging<'a>,
+) -> Result<Linked<'a>, StoreError> {
     let actual = match hash_file(blob) {
         Ok(file) => file.digest,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -120,19 +190,25 @@ fn link(
     }
     // Renaming a link over another link to the same file would do nothing and leave the
     // temporary name behind; there is nothing to do anyway.
-    if same_file(blob, destination) {
+    if same_file(blob, place) {
         return Ok(Linked::AlreadyThere);
     }
-    Ok(match TempPath::hard_link(blob, staging) {
+    Ok(match staging.hard_link(blob) {
         Ok(staged) => Linked::Staged(staged),
         Err(_) => Linked::Refused,
     })
 }
 
-fn copy(blob: &Path, digest: &Digest, staging: &Path, mode: u32) -> Result<TempPath, StoreError> {
+fn copy<'a>(
+    blob: &Path,
+    digest: &Digest,
+    staging: &Staging<'a>,
+    mode: u32,
+) -> Result<Staged<'a>, StoreError> {
     let mut source = open_blob(blob, digest)?;
-    let (staged, mut file) = TempPath::create(staging, mode)?;
-    let (actual, _) = copy_hashing(&mut source, blob, &mut file, staged.path())?;
+    let shown = Path::new("(staged restore)");
+    let (staged, mut file) = staging.create(mode, shown)?;
+    let (actual, _) = copy_hashing(&mut source, blob, &mut file, staged.path_for_errors(shown))?;
     if actual != *digest {
         return Err(corrupt(blob, digest, actual));
     }
@@ -141,24 +217,25 @@ fn copy(blob: &Path, digest: &Digest, staging: &Path, mode: u32) -> Result<TempP
 
 /// Clones the blob, then hashes the clone: the same bytes as the blob, and on a file system
 /// without reflinks the copy that follows reads the blob only once.
-fn clone_or_copy(
+fn clone_or_copy<'a>(
     blob: &Path,
     digest: &Digest,
-    staging: &Path,
+    staging: &Staging<'a>,
     mode: u32,
-) -> Result<TempPath, StoreError> {
+) -> Result<Staged<'a>, StoreError> {
     let mut source = open_blob(blob, digest)?;
-    let (staged, mut file) = TempPath::create(staging, mode)?;
+    let shown = Path::new("(staged restore)");
+    let (staged, mut file) = staging.create(mode, shown)?;
+    let at = staged.path_for_errors(shown).to_path_buf();
     let actual = if reflink_copy::reflink_file(&source, &file).is_ok() {
-        rewind(&mut file, staged.path())?;
-        hash_open(&mut file, staged.path())?.0
+        rewind(&mut file, &at)?;
+        hash_open(&mut file, &at)?.0
     } else {
         // A failed clone leaves the target's content unspecified: start both files over.
-        file.set_len(0)
-            .map_err(|e| StoreError::io(staged.path(), e))?;
-        rewind(&mut file, staged.path())?;
+        file.set_len(0).map_err(|e| StoreError::io(&at, e))?;
+        rewind(&mut file, &at)?;
         rewind(&mut source, blob)?;
-        copy_hashing(&mut source, blob, &mut file, staged.path())?.0
+        copy_hashing(&mut source, blob, &mut file, &at)?.0
     };
     if actual != *digest {
         return Err(corrupt(blob, digest, actual));
@@ -189,25 +266,28 @@ fn corrupt(blob: &Path, digest: &Digest, actual: Digest) -> StoreError {
     }
 }
 
-/// Puts the staged file at `destination`. A file or symlink there is replaced by the rename
-/// itself; a directory has to go first.
-fn replace(staged: TempPath, destination: &Path) -> Result<(), StoreError> {
-    if fs::symlink_metadata(destination).is_ok_and(|meta| meta.is_dir()) {
-        fs::remove_dir_all(destination).map_err(|e| StoreError::io(destination, e))?;
+/// Puts the staged file at `place`. A file or symlink there is replaced by the rename itself;
+/// a directory has to go first (removed without following any link inside it).
+fn replace(staged: Staged, place: &Place) -> Result<(), StoreError> {
+    let is_dir = rustix::fs::statat(place.dir, place.name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Directory);
+    if is_dir {
+        remove_at(place.dir, place.name).map_err(|e| StoreError::io(place.shown, e))?;
     }
-    staged.persist(destination)
+    match staged {
+        Staged::Beside(staged) => staged
+            .persist(place)
+            .map_err(|e| StoreError::io(place.shown, e)),
+        Staged::InStore(staged) => staged.persist_at(place),
+    }
 }
 
-fn same_device(a: &Path, b: &Path) -> bool {
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev(),
-        _ => false,
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+fn same_file(blob: &Path, place: &Place) -> bool {
+    match (
+        fs::symlink_metadata(blob),
+        rustix::fs::statat(place.dir, place.name, AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.st_dev && a.ino() == b.st_ino,
         _ => false,
     }
 }
@@ -221,6 +301,26 @@ mod tests {
     use crate::store::{LocalStore, Store};
 
     const ALL: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
+
+    /// Restores through a [`Place`] in `destination`'s directory, as `restore_outputs` does.
+    pub(super) fn restore_to(
+        store: &dyn Store,
+        digest: &Digest,
+        destination: &Path,
+        executable: bool,
+        mode: LinkMode,
+    ) -> Result<(), StoreError> {
+        let parent = destination.parent().unwrap();
+        fs::create_dir_all(parent).unwrap();
+        let beneath = crate::store::beneath::Beneath::open(parent).unwrap();
+        let dir = beneath.dir(Path::new(""), false).unwrap().unwrap();
+        let place = Place {
+            dir: std::os::fd::AsFd::as_fd(&dir),
+            name: destination.file_name().unwrap(),
+            shown: destination,
+        };
+        store.restore_blob(digest, &place, executable, mode)
+    }
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -259,9 +359,7 @@ mod tests {
         let blob = store.blob_path(&digest);
         for mode in ALL {
             let destination = dir.path().join(format!("{mode:?}/nested/model.bin"));
-            store
-                .restore_blob(&digest, &destination, false, mode)
-                .unwrap();
+            restore_to(&store, &digest, &destination, false, mode).unwrap();
             assert_eq!(
                 fs::read(&destination).unwrap(),
                 b"model weights",
@@ -291,9 +389,7 @@ mod tests {
         let blob = store.blob_path(&digest);
         for mode in ALL {
             let destination = dir.path().join(format!("{mode:?}.sh"));
-            store
-                .restore_blob(&digest, &destination, true, mode)
-                .unwrap();
+            restore_to(&store, &digest, &destination, true, mode).unwrap();
             assert_ne!(mode_of(&destination) & 0o100, 0, "{mode:?}");
             // Even in hardlink mode: the mode is the inode's, so the blob must not change.
             assert_ne!(inode(&destination), inode(&blob), "{mode:?}");
@@ -315,9 +411,7 @@ mod tests {
             let destination = dir.path().join("out.bin");
             fs::write(&destination, b"previous output").unwrap();
 
-            let error = store
-                .restore_blob(&digest, &destination, false, mode)
-                .unwrap_err();
+            let error = restore_to(&store, &digest, &destination, false, mode).unwrap_err();
             assert!(error.is_corrupt(), "{mode:?}: {error}");
             assert!(
                 matches!(error, StoreError::CorruptBlob { digest: d, actual } if d == digest && actual == Digest::of(b"the real"))
@@ -334,9 +428,8 @@ mod tests {
         let (dir, store) = store();
         let digest = Digest::of(b"never stored");
         for mode in ALL {
-            let error = store
-                .restore_blob(&digest, &dir.path().join("x"), false, mode)
-                .unwrap_err();
+            let error =
+                restore_to(&store, &digest, &dir.path().join("x"), false, mode).unwrap_err();
             assert!(matches!(error, StoreError::MissingBlob { digest: d } if d == digest));
         }
     }
@@ -351,12 +444,8 @@ mod tests {
         let destination = dir.path().join("out/model.bin");
         for first in ALL {
             for second in ALL {
-                store
-                    .restore_blob(&digest, &destination, false, first)
-                    .unwrap();
-                store
-                    .restore_blob(&digest, &destination, false, second)
-                    .unwrap();
+                restore_to(&store, &digest, &destination, false, first).unwrap();
+                restore_to(&store, &digest, &destination, false, second).unwrap();
                 assert_eq!(fs::read(&destination).unwrap(), b"v1");
                 assert_eq!(fs::read(&blob).unwrap(), b"v1", "{first:?} then {second:?}");
             }
@@ -370,20 +459,14 @@ mod tests {
         // A directory, a symlink, a modified copy: each replaced.
         fs::remove_file(&destination).unwrap();
         fs::create_dir_all(destination.join("inside")).unwrap();
-        store
-            .restore_blob(&digest, &destination, false, LinkMode::Copy)
-            .unwrap();
+        restore_to(&store, &digest, &destination, false, LinkMode::Copy).unwrap();
         assert_eq!(fs::read(&destination).unwrap(), b"v1");
         fs::remove_file(&destination).unwrap();
         std::os::unix::fs::symlink(&blob, &destination).unwrap();
-        store
-            .restore_blob(&digest, &destination, false, LinkMode::Copy)
-            .unwrap();
+        restore_to(&store, &digest, &destination, false, LinkMode::Copy).unwrap();
         assert!(fs::symlink_metadata(&destination).unwrap().is_file());
         fs::write(&destination, b"edited by hand").unwrap();
-        store
-            .restore_blob(&digest, &destination, false, LinkMode::Hardlink)
-            .unwrap();
+        restore_to(&store, &digest, &destination, false, LinkMode::Hardlink).unwrap();
         assert_eq!(fs::read(&destination).unwrap(), b"v1");
         assert_eq!(fs::read(&blob).unwrap(), b"v1");
     }
@@ -395,9 +478,7 @@ mod tests {
         let (dir, store) = store();
         let digest = store.put_bytes(b"pristine").unwrap();
         let destination = dir.path().join("model.bin");
-        store
-            .restore_blob(&digest, &destination, false, LinkMode::Hardlink)
-            .unwrap();
+        restore_to(&store, &digest, &destination, false, LinkMode::Hardlink).unwrap();
         match fs::OpenOptions::new().write(true).open(&destination) {
             Err(e) => {
                 assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
@@ -407,9 +488,8 @@ mod tests {
                 file.write_all(b"tampered").unwrap();
                 drop(file);
                 let again = dir.path().join("again.bin");
-                let error = store
-                    .restore_blob(&digest, &again, false, LinkMode::Hardlink)
-                    .unwrap_err();
+                let error =
+                    restore_to(&store, &digest, &again, false, LinkMode::Hardlink).unwrap_err();
                 assert!(error.is_corrupt());
                 assert!(!again.exists());
                 assert!(!store.contains_blob(&digest).unwrap());
@@ -421,6 +501,7 @@ mod tests {
 /// Needs a second file system; /dev/shm (tmpfs) is one on most Linux machines.
 #[cfg(test)]
 mod across_file_systems {
+    use super::tests::restore_to;
     use super::*;
     use crate::store::{LocalStore, Store};
 
@@ -430,16 +511,16 @@ mod across_file_systems {
         let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
             return;
         };
-        if same_device(store_dir.path(), other.path()) {
+        if fs::metadata(store_dir.path()).unwrap().dev()
+            == fs::metadata(other.path()).unwrap().dev()
+        {
             return;
         }
         let store = LocalStore::open(store_dir.path().join("cache")).unwrap();
         let digest = store.put_bytes(b"far away").unwrap();
         for mode in [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy] {
             let destination = other.path().join(format!("{mode:?}/out.bin"));
-            store
-                .restore_blob(&digest, &destination, false, mode)
-                .unwrap();
+            restore_to(&store, &digest, &destination, false, mode).unwrap();
             assert_eq!(fs::read(&destination).unwrap(), b"far away");
             let meta = fs::metadata(&destination).unwrap();
             assert_eq!(meta.nlink(), 1, "{mode:?}: a copy, not a link");

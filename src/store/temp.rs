@@ -13,6 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::beneath::Place;
 use super::error::StoreError;
 
 /// Ends every temporary name, so a sweep recognises what it may delete.
@@ -90,6 +91,20 @@ impl TempPath {
     }
 }
 
+impl TempPath {
+    /// Renames the file to a name in a directory opened without following symlinks,
+    /// replacing a file or symlink there.
+    pub(crate) fn persist_at(mut self, place: &Place) -> Result<(), StoreError> {
+        let Some(path) = self.path.take() else {
+            return Ok(());
+        };
+        rustix::fs::renameat(rustix::fs::CWD, &path, place.dir, place.name).map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            StoreError::io(place.shown, e.into())
+        })
+    }
+}
+
 impl Drop for TempPath {
     fn drop(&mut self) {
         if let Some(path) = self.path.take() {
@@ -99,7 +114,7 @@ impl Drop for TempPath {
 }
 
 /// Unique among live processes: the pid tells processes apart, the counter threads and calls.
-fn unique_name() -> String {
+pub(crate) fn unique_name() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         ".zenbuild-{}-{}{TEMP_SUFFIX}",

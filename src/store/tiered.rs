@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::temp::TempPath;
-use super::{ActionResult, Blob, LinkMode, LocalStore, Store, StoreError};
+use super::{ActionResult, Blob, LinkMode, LocalStore, Place, Store, StoreError};
 use crate::hash::Digest;
 use crate::remote::{OpenRemote, Remote, RemoteConfig, RemoteError};
 
@@ -212,12 +212,15 @@ impl Store for TieredStore {
     fn restore_blob(
         &self,
         digest: &Digest,
-        destination: &Path,
+        place: &Place,
         executable: bool,
         mode: LinkMode,
     ) -> Result<(), StoreError> {
-        self.local
-            .restore_blob(digest, destination, executable, mode)
+        self.local.restore_blob(digest, place, executable, mode)
+    }
+
+    fn forget_action_result(&self, key: &Digest) -> Result<(), StoreError> {
+        self.local.forget_action_result(key)
     }
 
     fn source_of(&self, key: &Digest) -> Option<String> {
