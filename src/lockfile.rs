@@ -225,14 +225,20 @@ impl Lockfile {
 }
 
 /// Brings the lockfile at `root` up to date with a successful build: the entries of the
-/// actions in `outcomes` replaced, those of actions `graph` no longer has dropped. Says whether
-/// the file changed. An unreadable lockfile (a merge conflict) is replaced whole.
+/// actions in `outcomes` replaced, those of actions `graph` no longer has dropped. An
+/// unreadable lockfile (a merge conflict) is replaced whole.
+///
+/// Returns a line for each cached action whose outputs differ from those the lockfile recorded
+/// under the same key: the cache and the lockfile then disagree about what that key makes. A
+/// step that is not deterministic does that legitimately, a cache entry edited by hand
+/// does it too, and only running the step again can tell (`zenbuild verify`). The lockfile
+/// takes what was restored, since those are the files now in the workspace.
 pub fn update(
     root: &Path,
     graph: &Graph,
     outcomes: &[(ActionId, Outcome)],
     last_keys: &LastKeys,
-) -> Result<bool, String> {
+) -> Result<Vec<String>, String> {
     let mut lock = match Lockfile::read(root) {
         Ok(found) => found.unwrap_or_default(),
         Err(e) if e.contains("newer zenbuild") => return Err(e),
@@ -241,6 +247,7 @@ pub fn update(
     lock.version = LOCK_VERSION;
     lock.actions
         .retain(|name, _| graph.action_by_name(name).is_some());
+    let mut disagreements = Vec::new();
     for (id, outcome) in outcomes {
         let (Outcome::Ran(done) | Outcome::Cached(done)) = outcome else {
             continue;
@@ -254,13 +261,49 @@ pub fn update(
             .iter()
             .map(|&metric| graph.artifact(metric).display_path())
             .collect();
-        lock.actions.insert(
-            action.name.clone(),
-            Locked::new(&action.step, key, &finished.outputs, metrics),
-        );
+        let entry = Locked::new(&action.step, key, &finished.outputs, metrics);
+        if matches!(outcome, Outcome::Cached(_))
+            && let Some(old) = lock.actions.get(&action.name)
+            && old.key == entry.key
+            && let Some(line) = disagreement(&action.name, old, &entry)
+        {
+            disagreements.push(line);
+        }
+        lock.actions.insert(action.name.clone(), entry);
     }
     lock.write(root)
-        .map_err(|e| format!("cannot write {LOCKFILE}: {e}"))
+        .map_err(|e| format!("cannot write {LOCKFILE}: {e}"))?;
+    Ok(disagreements)
+}
+
+/// What `cached` restored that `old`, recorded under the same key, says the key made otherwise.
+fn disagreement(name: &str, old: &Locked, cached: &Locked) -> Option<String> {
+    let differing: Vec<String> = cached
+        .outputs
+        .iter()
+        .filter(|(path, digest)| old.outputs.get(*path) != Some(*digest))
+        .map(|(path, digest)| {
+            let was = old.outputs.get(path).map_or("nothing", |d| short(d));
+            format!(
+                "`{path}` is {} in the cache, {was} in {LOCKFILE}",
+                short(digest)
+            )
+        })
+        .collect();
+    if differing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the cache and {LOCKFILE} disagree about what `{name}` makes under key {}: {}; \
+         {LOCKFILE} now records what was restored. The step may not be deterministic, or a \
+         cache entry was changed: `zenbuild verify {name}` runs it again and says which",
+        short(&cached.key),
+        differing.join(", ")
+    ))
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..8).unwrap_or(digest)
 }
 
 #[cfg(test)]

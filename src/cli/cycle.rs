@@ -181,11 +181,15 @@ impl Cycle<'_> {
                 );
             }
         }
-        if !incomplete
-            && !interrupted
-            && let Err(e) = lockfile::update(&workspace.root, graph, &outcomes, &session.last_keys)
-        {
-            say_note(self.colors, &e);
+        if !incomplete && !interrupted {
+            match lockfile::update(&workspace.root, graph, &outcomes, &session.last_keys) {
+                Ok(disagreements) => {
+                    for line in disagreements {
+                        say_note(self.colors, &line);
+                    }
+                }
+                Err(e) => say_note(self.colors, &e),
+            }
         }
         let all_cached = outcomes.len() == self.targets.len()
             && outcomes

@@ -4,6 +4,7 @@
 
 pub mod nginx;
 pub mod seaweed;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
