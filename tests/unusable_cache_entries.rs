@@ -114,3 +114,26 @@ fn a_local_entry_that_disagrees_with_the_lockfile_is_reported() {
         .code(1)
         .stderr_contains("a: differs");
 }
+
+/// `verify` puts the cached outputs back after its rerun: the same entry that a build refuses
+/// must not be restored by it either.
+#[test]
+fn verify_never_restores_an_entry_a_build_would_refuse() {
+    let out = built();
+    let digest = {
+        let report = out.report();
+        report.output("a", "out/a.txt")
+    };
+    edit_entry(&out, "a", |entry| {
+        let files = entry["output_files"].as_array_mut().unwrap();
+        files.push(json!({
+            "path": ".git/hooks/pre-commit", "digest": digest, "size": 7, "executable": true
+        }));
+    });
+    let out = out
+        .again()
+        .args(&["verify", "a"])
+        .run()
+        .stderr_contains("its cached result cannot be used");
+    assert!(!out.exists(".git/hooks/pre-commit"));
+}

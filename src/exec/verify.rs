@@ -10,7 +10,7 @@ use super::build::{Builder, recorded_outputs};
 use super::resources::Grant;
 use crate::graph::ActionId;
 use crate::hash::{Digest, hash_tree};
-use crate::store::restore_outputs;
+use crate::store::{check_result, restore_outputs};
 
 /// What rerunning one action showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +45,12 @@ impl Builder<'_> {
             }
             Err(e) => return Verdict::Failed(format!("cannot read the cache: {e}")),
         };
+        // Put back after the rerun, so held to what any restore is held to.
+        if let Err(unusable) = check_result(&result, &self.graph.output_paths(action)) {
+            return Verdict::NotCached(format!(
+                "its cached result cannot be used (a build drops it and runs the step): {unusable}"
+            ));
+        }
         let grant = Grant {
             cpus: action.resources.cpus,
             memory: action.resources.memory.unwrap_or(0),
