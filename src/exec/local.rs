@@ -90,10 +90,18 @@ pub enum RunOutcome {
 /// exits get SIGKILL at once, and `run` returns only once they are gone. Processes that left
 /// the group (`setsid`, a daemon) are beyond reach: they are neither waited for nor killed.
 pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
+    run_recorded(command, interrupt, group_log::active())
+}
+
+/// [`run`], recording the step's group in `groups`.
+fn run_recorded(
+    command: &Command,
+    interrupt: &Interrupt,
+    groups: Option<Arc<GroupLog>>,
+) -> RunOutcome {
     if interrupt.is_triggered() {
         return RunOutcome::Interrupted;
     }
-    let groups = group_log::active();
     let (mut child, mut logs) = match spawn(command, groups.as_ref()) {
         Ok(spawned) => spawned,
         Err(error) => return RunOutcome::SpawnFailed(error),
@@ -486,13 +494,10 @@ mod tests {
         let env = BTreeMap::from([("LOG".to_string(), path.display().to_string())]);
         let mut command = fixture.command("echo $$ > shell; cp \"$LOG\" during; sleep 30 &");
         command.env = &env;
-        group_log::activate(&log);
-        let outcome = run(&command, &Interrupt::new());
-        group_log::deactivate(&log);
+        let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
         assert_eq!(exit_code(&outcome), 0);
 
         let shell: libc::pid_t = fixture.read("shell").trim().parse().unwrap();
-        // Other tests running meanwhile may have recorded their steps as well.
         let during = fixture.read("during");
         let line = during
             .lines()
@@ -503,10 +508,7 @@ mod tests {
         assert_eq!(fields[3], unsafe { libc::getsid(0) }.to_string(), "{line}");
         assert!(fields[2].parse::<u64>().unwrap() > 0, "{line}");
         assert!(
-            log.unfinished()
-                .unwrap()
-                .iter()
-                .all(|started| started.group != shell),
+            log.unfinished().unwrap().is_empty(),
             "its group is still unfinished: {}",
             fixture.read("state/process-groups")
         );
