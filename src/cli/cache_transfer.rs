@@ -11,13 +11,14 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::build::BuildOptions;
+use super::build::{BuildOptions, LOCK};
 use super::plan::preview_all;
 use super::remotes::open_remotes;
 use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::build::Preview;
+use crate::exec::lock::WorkspaceLock;
 use crate::store::{Store, TieredStore};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -57,6 +58,12 @@ pub fn run(
             "the manifest declares no remote cache (`remote NAME url=…`)".into(),
         ));
     }
+    // Pull writes the local cache and the stat cache; push reads blobs that a `gc` or a
+    // `clean --cache` running meanwhile would delete, and hashes outputs a build is writing.
+    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+        eprintln!("note: waiting for {holder} to finish in this workspace");
+    })
+    .map_err(|e| Error::io("cannot lock the workspace", e))?;
     let mut session = Session::open(workspace)?;
     let tiered = TieredStore::new(session.store.clone(), remotes);
     let bar =

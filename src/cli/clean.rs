@@ -3,8 +3,10 @@
 
 use clap::Args;
 
+use super::build::LOCK;
 use super::targets::select;
 use crate::error::Error;
+use crate::exec::lock::WorkspaceLock;
 use crate::store::{CACHE_DIR, clear_outputs};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -23,6 +25,11 @@ pub struct CleanArgs {
 pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let actions = select(&graph, &args.targets)?;
+    // A build running meanwhile would find its outputs or its cache gone under it.
+    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+        eprintln!("note: waiting for {holder} to finish in this workspace");
+    })
+    .map_err(|e| Error::io("cannot lock the workspace", e))?;
     let mut removed = 0;
     for id in &actions {
         let mut declared = graph.output_paths(graph.action(*id));

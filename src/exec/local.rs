@@ -5,20 +5,30 @@
 //! process group of its own, so that stopping it (a timeout, Ctrl-C) stops everything it
 //! started, not only the shell; see [`super::interrupt`] for why Ctrl-C is forwarded by
 //! [`run`] rather than delivered by the terminal.
+//!
+//! A step is over when its shell exits: whatever it left running in its group is killed then,
+//! before its outputs are hashed, so that what is stored is what the step left at its exit and
+//! nothing writes into the workspace afterwards. While the workspace lock is held, each group
+//! is recorded in the lock's [`GroupLog`] from its first instant until it is empty, for the
+//! case where zenbuild itself dies (see [`super::orphans`]).
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{self, Child, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::exit_watch::{ExitWatch, SLOWEST_POLL};
+use super::group_log::{self, GroupLog};
 use super::interrupt::Interrupt;
 use super::log_pipe::LogPipe;
+use super::orphans::STOP_TIMEOUT;
+#[cfg(target_os = "linux")]
+use super::proc_stat::ProcStat;
 
 /// The variables a step inherits from zenbuild's own environment; every other one it must
 /// declare. PATH, so that the tools a user runs by hand are found the same way in a step;
@@ -76,16 +86,28 @@ pub enum RunOutcome {
 /// wins over a declared one.
 ///
 /// A stopped step's group gets SIGTERM, then SIGKILL once `command.grace` has passed (or at
-/// once on a second Ctrl-C). Processes a step leaves behind after exiting normally, or that
-/// left its group (`setsid`), are not touched.
+/// once on a second Ctrl-C). Processes a step leaves behind in its group when its shell
+/// exits get SIGKILL at once, and `run` returns only once they are gone. Processes that left
+/// the group (`setsid`, a daemon) are beyond reach: they are neither waited for nor killed.
 pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
+    run_recorded(command, interrupt, group_log::active())
+}
+
+/// [`run`], recording the step's group in `groups`.
+fn run_recorded(
+    command: &Command,
+    interrupt: &Interrupt,
+    groups: Option<Arc<GroupLog>>,
+) -> RunOutcome {
     if interrupt.is_triggered() {
         return RunOutcome::Interrupted;
     }
-    let (mut child, mut logs) = match spawn(command) {
+    let (mut child, mut logs) = match spawn(command, groups.as_ref()) {
         Ok(spawned) => spawned,
         Err(error) => return RunOutcome::SpawnFailed(error),
     };
+    // std reports pids as u32; they are positive pid_t values.
+    let group = child.id() as libc::pid_t;
     let started = Instant::now();
     let deadline = command.timeout.map(|timeout| started + timeout);
     let mut watch = ExitWatch::new(&child);
@@ -118,8 +140,40 @@ pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
         watch.nap(nap, &pipes(&logs));
         logs.iter_mut().for_each(LogPipe::pump);
     };
+    // The shell is reaped by now, and every way out of the loop above either found the
+    // group empty or sent it SIGKILL; what is left is killed and waited for here.
+    let left = empty_group(group, groups.as_deref());
     logs.iter_mut().for_each(LogPipe::finish);
-    outcome
+    match left {
+        Ok(()) => outcome,
+        Err(error) => RunOutcome::WaitFailed(error),
+    }
+}
+
+/// Kills whatever is still running in `group` (its leader, the shell, already reaped) and
+/// waits until none of it can run, then records the group as ended. An error when something
+/// outlasts [`STOP_TIMEOUT`]: only a process in uninterruptible sleep can, and the step must
+/// not be taken as finished while it may still write.
+///
+/// The group is signalled only after a probe found a member in it, which keeps its id
+/// reserved; see [`stop`].
+fn empty_group(group: libc::pid_t, groups: Option<&GroupLog>) -> io::Result<()> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    let mut nap = Duration::from_millis(1);
+    while group_is_running(group) {
+        if Instant::now() >= deadline {
+            return Err(io::Error::other(format!(
+                "the processes it left running in its process group {group} do not stop"
+            )));
+        }
+        signal_group(group, libc::SIGKILL);
+        thread::sleep(nap);
+        nap = (nap * 2).min(SLOWEST_POLL);
+    }
+    if let Some(groups) = groups {
+        groups.ended(group);
+    }
+    Ok(())
 }
 
 /// The open pipes of a step's logs, to wait on.
@@ -127,7 +181,7 @@ fn pipes(logs: &[LogPipe]) -> Vec<RawFd> {
     logs.iter().filter_map(LogPipe::fd).collect()
 }
 
-fn spawn(command: &Command) -> io::Result<(Child, [LogPipe; 2])> {
+fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child, [LogPipe; 2])> {
     let stdout_log = LogPipe::prepare(command.stdout_path)
         .map_err(|error| log_error(command.stdout_path, error))?;
     let stderr_log = LogPipe::prepare(command.stderr_path)
@@ -152,6 +206,14 @@ fn spawn(command: &Command) -> io::Result<(Child, [LogPipe; 2])> {
         .stderr(Stdio::piped())
         // The group id becomes the child's pid, which `stop` relies on.
         .process_group(0);
+    #[cfg(target_os = "linux")]
+    if let Some(groups) = groups {
+        // SAFETY: the recorder runs between fork and exec and makes only async-signal-safe
+        // system calls on buffers on its stack; see `GroupLog::recorder`.
+        unsafe { process.pre_exec(groups.recorder()) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = groups;
     let mut child = process
         .spawn()
         .map_err(|error| spawn_error(command.workdir, error))?;
@@ -165,6 +227,8 @@ fn spawn(command: &Command) -> io::Result<(Child, [LogPipe; 2])> {
         Ok(logs) => Ok((child, logs)),
         Err(error) => {
             stop(&mut child, Duration::ZERO, &Interrupt::new(), &mut []);
+            // A group that will not empty stays in the log for the next lock holder.
+            let _ = empty_group(child.id() as libc::pid_t, groups.map(Arc::as_ref));
             Err(error)
         }
     }
@@ -260,45 +324,27 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int) {
 /// Whether a process that can still run is in the group. Probing with killpg counts zombies
 /// too, and where no init reaps orphans (a container started without one, some sandboxes) the
 /// shell's children linger as zombies: every stop would wait out its whole grace period. On
-/// Linux the members are therefore looked up in /proc.
+/// Linux the members are therefore looked up in /proc, but only when the probe finds any: a
+/// step that left nothing behind, the usual case, costs one system call.
 fn group_is_running(group: libc::pid_t) -> bool {
-    #[cfg(target_os = "linux")]
-    if let Ok(processes) = fs::read_dir("/proc") {
-        return processes
-            .flatten()
-            .any(|process| runs_in_group(&process.path(), group));
-    }
     // SAFETY: signal 0 only checks that the group exists; nothing is delivered.
     let probed = unsafe { libc::killpg(group, 0) };
-    probed == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-#[cfg(target_os = "linux")]
-fn runs_in_group(process: &Path, group: libc::pid_t) -> bool {
-    let is_pid = process
-        .file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name.bytes().all(|byte| byte.is_ascii_digit()));
-    // A process that ended since the directory was listed has no stat left to read.
-    let Some(stat) = is_pid
-        .then(|| fs::read_to_string(process.join("stat")).ok())
-        .flatten()
-    else {
+    if probed != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
         return false;
-    };
-    // `pid (name) state ppid pgrp …`, where the name may hold spaces and parentheses.
-    let Some((_, fields)) = stat.rsplit_once(')') else {
-        return false;
-    };
-    let mut fields = fields.split_whitespace();
-    let state = fields.next();
-    let process_group = fields.nth(1).and_then(|pgrp| pgrp.parse().ok());
-    state != Some("Z") && process_group == Some(group)
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(processes) = ProcStat::all() {
+        return processes
+            .iter()
+            .any(|process| process.group == group && process.is_alive());
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::fs;
     use std::path::PathBuf;
 
     use tempfile::TempDir;
@@ -419,9 +465,53 @@ mod tests {
         assert_eq!(exit_code(&outcome), 0);
         assert!(started.elapsed() < Duration::from_secs(10), "{outcome:?}");
         assert_eq!(fixture.read("logs/stdout"), "done\n");
-        let straggler: libc::pid_t = fixture.read("straggler").trim().parse().unwrap();
-        // SAFETY: kill with a pid the step printed; at worst it names no process.
-        unsafe { libc::kill(straggler, libc::SIGKILL) };
+        // Killed rather than waited for, and gone by the time `run` returns: it can write
+        // nothing into the outputs that are hashed next. No grace: the step is over.
+        let straggler = fixture.read("straggler");
+        let gone =
+            fs::read_to_string(format!("/proc/{}/stat", straggler.trim())).map_or(true, |stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            });
+        assert!(gone, "the straggler {straggler} still runs");
+    }
+
+    #[test]
+    fn a_straggler_cannot_change_an_output_after_the_step_exits() {
+        let fixture = Fixture::new();
+        let outcome = fixture.run("(sleep 0.3; echo late > out) & echo early > out");
+        assert_eq!(exit_code(&outcome), 0);
+        thread::sleep(Duration::from_millis(600));
+        assert_eq!(fixture.read("out"), "early\n");
+    }
+
+    #[test]
+    fn a_step_is_in_the_group_log_from_its_start_until_its_group_is_empty() {
+        let fixture = Fixture::new();
+        let path = fixture.dir.path().join("state/process-groups");
+        let log = Arc::new(GroupLog::open(&path).unwrap());
+        let env = BTreeMap::from([("LOG".to_string(), path.display().to_string())]);
+        let mut command = fixture.command("echo $$ > shell; cp \"$LOG\" during; sleep 30 &");
+        command.env = &env;
+        let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
+        assert_eq!(exit_code(&outcome), 0);
+
+        let shell: libc::pid_t = fixture.read("shell").trim().parse().unwrap();
+        let during = fixture.read("during");
+        let line = during
+            .lines()
+            .find(|line| line.starts_with(&format!("start {shell} ")))
+            .unwrap_or_else(|| panic!("the shell {shell} is not in the log: {during:?}"));
+        let fields: Vec<&str> = line.split(' ').collect();
+        // SAFETY: getsid has no preconditions.
+        assert_eq!(fields[3], unsafe { libc::getsid(0) }.to_string(), "{line}");
+        assert!(fields[2].parse::<u64>().unwrap() > 0, "{line}");
+        assert!(
+            log.unfinished().unwrap().is_empty(),
+            "its group is still unfinished: {}",
+            fixture.read("state/process-groups")
+        );
     }
 
     #[test]

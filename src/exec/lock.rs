@@ -1,15 +1,24 @@
 //! One build at a time per workspace: a second `zenbuild` waits for the first (and says so)
 //! instead of failing or racing it for the same outputs.
+//!
+//! Taking the lock also makes sure that no process of an earlier holder is left to race this
+//! one: what a killed build's steps left running is killed first (see [`super::orphans`]), and
+//! the steps started while the lock is held are recorded for the next holder to do the same.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
+
+use super::group_log::{self, GroupLog};
+use super::orphans;
 
 /// Held for the length of a build; the lock is released when this is dropped (or when the
 /// process dies, even by kill -9, because it is an OS file lock).
 #[derive(Debug)]
 pub struct WorkspaceLock {
     _file: File,
+    groups: Arc<GroupLog>,
 }
 
 impl WorkspaceLock {
@@ -31,25 +40,43 @@ impl WorkspaceLock {
             }
             Err(TryLockError::Error(err)) => return Err(err),
         }
-        WorkspaceLock::held(file)
+        WorkspaceLock::held(file, path)
     }
 
     /// Takes the lock at `path` if nobody holds it; `None` if somebody does.
     pub fn try_acquire(path: &Path) -> io::Result<Option<WorkspaceLock>> {
         let file = open(path)?;
         match file.try_lock() {
-            Ok(()) => WorkspaceLock::held(file).map(Some),
+            Ok(()) => WorkspaceLock::held(file, path).map(Some),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(err)) => Err(err),
         }
     }
 
-    /// Says who holds it, for the message a waiting process prints.
-    fn held(mut file: File) -> io::Result<WorkspaceLock> {
+    /// Says who holds it, for the message a waiting process prints; stops what an earlier
+    /// holder left running and starts recording this one's steps.
+    fn held(mut file: File, path: &Path) -> io::Result<WorkspaceLock> {
         file.set_len(0)?;
         write!(file, "zenbuild (pid {})", std::process::id())?;
         file.flush()?;
-        Ok(WorkspaceLock { _file: file })
+        let groups = Arc::new(GroupLog::open(&group_log::path_beside(path))?);
+        orphans::stop_left_over(&groups)?;
+        group_log::activate(&groups);
+        Ok(WorkspaceLock {
+            _file: file,
+            groups,
+        })
+    }
+}
+
+impl Drop for WorkspaceLock {
+    fn drop(&mut self) {
+        group_log::deactivate(&self.groups);
+        // Every step of a build that ends normally has ended; a log left non-empty is for the
+        // next holder to deal with.
+        if self.groups.unfinished().is_ok_and(|left| left.is_empty()) {
+            let _ = self.groups.clear();
+        }
     }
 }
 

@@ -621,3 +621,5 @@ impl Output {
         format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
     }
 }
+
+pub mod processes;
