@@ -84,3 +84,45 @@ step "slow" {
     out.success();
     assert!(stopped, "the killed build's step survived `zenbuild clean`");
 }
+
+/// A process that left its step's group (`setsid`) still holds the build's descriptor of the
+/// group log: the next command finds it there and stops it too.
+#[test]
+fn a_process_that_left_its_step_s_group_is_stopped_as_well() {
+    let test = Test::new().manifest(
+        r#"
+step "detach" {
+    cmd "setsid sh -c 'echo $$ > detached.pid; sleep 3; echo late > late.txt' & touch detach.started; sleep 30"
+    outputs "out.txt"
+}
+"#,
+    );
+    let mut killed = test.spawn(&["build"]);
+    wait_for(&test.path().join("detach.started"), &mut killed);
+    let pid_file = test.path().join("detached.pid");
+    while !pid_file.exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill_9(&mut killed);
+    let detached: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = test.args(&["clean"]).run();
+    // Alive: listed and not a zombie (reaped or not, a zombie cannot write).
+    let alive = std::fs::read_to_string(format!("/proc/{detached}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    });
+    // SAFETY: kill has no memory-safety preconditions; cleaning up after a failure.
+    unsafe { libc::kill(detached, libc::SIGKILL) };
+    let out = out.success();
+    assert!(!alive, "the detached process outlived the next command");
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(!out.exists("late.txt"));
+}

@@ -2,22 +2,25 @@
 //! after a build that was killed (`kill -9`, a crash, the OOM killer) can stop what is left of
 //! its steps before they write into the next build's outputs (see [`super::orphans`]).
 //!
-//! An append-only log, `.zenbuild/state/process-groups`: `start PID STARTTIME SESSION` when a
-//! step's shell starts (its pid is its group's id), `end PID` once its group is empty. Each line
-//! is one `write` to a file opened with `O_APPEND`, so lines never interleave. Each write
+//! An append-only log, `.zenbuild/state/process-groups`: `start PID STARTTIME SESSION` once a
+//! step's shell started (its pid is its group's id), `end PID` once its group is empty. Each
+//! line is one `write` to a file opened with `O_APPEND`, so lines never interleave. Each write
 //! starts with its newline rather than ending with it, so that a line cut short (a full disk)
 //! cannot swallow the next one; it is skipped.
 //!
-//! The `start` line is written by the step's own process, after `fork` and before `exec`. So a
-//! step that runs is always recorded, even if zenbuild dies the instant it forked; and the
-//! next build cannot miss it either: until that `exec`, the child still holds zenbuild's
-//! descriptor of the workspace lock (close-on-exec closes it only then), so the lock stays
-//! taken until the line is written.
+//! The `start` line is written by zenbuild just after the spawn, so a build killed in between
+//! leaves a step the log does not name. The log's own descriptor covers that instant: the
+//! build holds an exclusive `flock` on it, and every step inherits the descriptor (it is
+//! handed down at each spawn, and only then), so the lock stays held while any process of the
+//! build lives, from the first instant of each step, whatever group or session it moves to.
+//! The next lock holder finds the lock taken and the holders in `/proc/*/fd`. Starting a step
+//! with `posix_spawn` and a line written afterwards costs nothing next to a `fork`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +44,8 @@ pub struct Started {
 pub struct GroupLog {
     file: File,
     path: PathBuf,
+    /// Spawns under way, while which the descriptor is inheritable.
+    under_way: Mutex<usize>,
 }
 
 impl GroupLog {
@@ -52,6 +57,7 @@ impl GroupLog {
         Ok(GroupLog {
             file,
             path: path.to_path_buf(),
+            under_way: Mutex::new(0),
         })
     }
 
@@ -110,95 +116,86 @@ impl GroupLog {
         Ok(())
     }
 
-    /// What a step's freshly forked process runs before `exec` to append its `start` line.
-    /// It refuses to let the step start when the line cannot be written: an unrecorded step
-    /// could outlive a killed build unnoticed.
-    pub fn recorder(
-        self: &Arc<GroupLog>,
-    ) -> impl FnMut() -> io::Result<()> + Send + Sync + 'static {
-        let log = Arc::clone(self);
-        move || record_self(log.file.as_raw_fd())
+    /// Records that the step whose shell is `pid` started (read from `/proc`, where the
+    /// shell's start time tells it from a later process with the same pid).
+    pub fn started(&self, pid: libc::pid_t) {
+        let Some(stat) = ProcStat::of(pid) else {
+            // No /proc, or the shell already ended: its descriptor is all that is needed.
+            return;
+        };
+        let line = format!("\nstart {} {} {}", stat.pid, stat.start_time, stat.session);
+        let _ = (&self.file).write_all(line.as_bytes());
     }
-}
 
-/// Runs in the child between `fork` and `exec`, where only async-signal-safe calls are
-/// allowed: no allocation, no locks; plain system calls on a buffer on the stack.
-fn record_self(log: RawFd) -> io::Result<()> {
-    let mut stat = [0u8; 1024];
-    let length = read_own_stat(&mut stat)?;
-    let me = ProcStat::parse(&stat[..length]).ok_or(io::ErrorKind::InvalidData)?;
-    let mut line = Line::default();
-    line.push(b"\nstart ");
-    line.number(me.pid as u64);
-    line.push(b" ");
-    line.number(me.start_time);
-    line.push(b" ");
-    line.number(me.session as u64);
-    // SAFETY: the buffer is valid for `line.length` bytes; the descriptor is the log, which
-    // the `Arc` the closure holds keeps open in the parent and so in this copy of it.
-    let written = unsafe { libc::write(log, line.bytes.as_ptr().cast(), line.length) };
-    if written != line.length as isize {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn read_own_stat(buffer: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: a NUL-terminated path; the descriptor is closed before returning.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/stat".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // One read returns the whole line: procfs produces it at once, and it is far shorter
-    // than the buffer (the name is at most 16 bytes).
-    // SAFETY: the buffer is valid for its length.
-    let read = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
-    let error = io::Error::last_os_error();
-    // SAFETY: `fd` was opened above and is not used afterwards.
-    unsafe { libc::close(fd) };
-    usize::try_from(read).map_err(|_| error)
-}
-
-/// A line built on the stack.
-struct Line {
-    bytes: [u8; 96],
-    length: usize,
-}
-
-impl Default for Line {
-    fn default() -> Line {
-        Line {
-            bytes: [0; 96],
-            length: 0,
+    /// Takes the log's exclusive lock for this build; `false` while another process holds it:
+    /// one of a dead build's steps, or something it started, still alive.
+    pub fn hold(&self) -> io::Result<bool> {
+        // SAFETY: flock on a descriptor this value owns.
+        if unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => Ok(false),
+            _ => Err(error),
         }
     }
-}
 
-impl Line {
-    fn push(&mut self, text: &[u8]) {
-        // Three numbers of at most 20 digits and 11 bytes of words fit in 96.
-        let end = (self.length + text.len()).min(self.bytes.len());
-        self.bytes[self.length..end].copy_from_slice(&text[..end - self.length]);
-        self.length = end;
+    /// The processes other than this one that hold the log open, by what `/proc/*/fd` shows.
+    pub fn holders(&self) -> Vec<libc::pid_t> {
+        let Ok(meta) = self.file.metadata() else {
+            return Vec::new();
+        };
+        let (device, inode) = (meta.dev(), meta.ino());
+        let me = std::process::id() as libc::pid_t;
+        let Ok(processes) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        processes
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                let Ok(descriptors) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+                    return false;
+                };
+                // `stat` follows the descriptor's link to the open file itself.
+                descriptors.flatten().any(|fd| {
+                    fs::metadata(fd.path()).is_ok_and(|m| m.dev() == device && m.ino() == inode)
+                })
+            })
+            .collect()
     }
 
-    fn number(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
+    /// Runs `spawn` with the log's descriptor inheritable, so that the process it starts holds
+    /// the build's lock on the log from its first instant. Spawns run side by side (one
+    /// taking turns would cost a cold build of short steps a third of its time): the
+    /// descriptor stays inheritable while any is under way, and a process started elsewhere
+    /// meanwhile gets it only by that chance.
+    pub fn handing_down<T>(&self, spawn: impl FnOnce() -> T) -> T {
+        let count = || {
+            self.under_way
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        let fd = self.file.as_raw_fd();
+        {
+            let mut under_way = count();
+            if *under_way == 0 {
+                // SAFETY: fcntl on a descriptor this value owns; failing leaves it
+                // close-on-exec, which only loses the hand-down, never the step.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
             }
+            *under_way += 1;
         }
-        self.push(&digits[start..]);
+        let spawned = spawn();
+        let mut under_way = count();
+        *under_way -= 1;
+        if *under_way == 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        spawned
     }
 }
 
@@ -282,13 +279,27 @@ mod tests {
         assert!(log.unfinished().unwrap().is_empty());
     }
 
+    /// The instant between a spawn and its `start` line: the step holds the build's lock on
+    /// the log from the start, and keeps holding it after zenbuild let go.
     #[test]
-    fn a_line_holds_the_largest_numbers() {
-        let mut line = Line::default();
-        line.push(b"start ");
-        line.number(u64::MAX);
-        line.push(b" ");
-        line.number(0);
-        assert_eq!(&line.bytes[..line.length], b"start 18446744073709551615 0");
+    fn a_step_spawned_handing_down_holds_the_lock_after_the_build_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groups");
+        let log = GroupLog::open(&path).unwrap();
+        assert!(log.hold().unwrap());
+        let mut child = log.handing_down(|| {
+            std::process::Command::new("/bin/sleep")
+                .arg("30")
+                .spawn()
+                .unwrap()
+        });
+        drop(log);
+        let next = GroupLog::open(&path).unwrap();
+        assert!(!next.hold().unwrap(), "the step still holds it");
+        assert_eq!(next.holders(), vec![child.id() as libc::pid_t]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(next.hold().unwrap());
+        assert!(next.holders().is_empty());
     }
 }

@@ -9,7 +9,7 @@
 //! A step is over when its shell exits: whatever it left running in its group is killed then,
 //! before its outputs are hashed, so that what is stored is what the step left at its exit and
 //! nothing writes into the workspace afterwards. While the workspace lock is held, each group
-//! is recorded in the lock's [`GroupLog`] from its first instant until it is empty, for the
+//! is recorded in the lock's [`GroupLog`], and holds its descriptor from its first instant, for the
 //! case where zenbuild itself dies (see [`super::orphans`]).
 
 use std::collections::BTreeMap;
@@ -206,17 +206,14 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
         .stderr(Stdio::piped())
         // The group id becomes the child's pid, which `stop` relies on.
         .process_group(0);
-    #[cfg(target_os = "linux")]
+    let spawned = match groups {
+        Some(groups) => groups.handing_down(|| process.spawn()),
+        None => process.spawn(),
+    };
+    let mut child = spawned.map_err(|error| spawn_error(command.workdir, error))?;
     if let Some(groups) = groups {
-        // SAFETY: the recorder runs between fork and exec and makes only async-signal-safe
-        // system calls on buffers on its stack; see `GroupLog::recorder`.
-        unsafe { process.pre_exec(groups.recorder()) };
+        groups.started(child.id() as libc::pid_t);
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = groups;
-    let mut child = process
-        .spawn()
-        .map_err(|error| spawn_error(command.workdir, error))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         unreachable!("both streams were asked for as pipes");
     };

@@ -23,9 +23,54 @@ use super::proc_stat::ProcStat;
 /// uninterruptible sleep (a hung network file system); then nothing may start.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Kills what is left of the log's unfinished groups, waits for it to be gone, and clears the
-/// log. An error when some process does not die within [`STOP_TIMEOUT`]: the log keeps it.
+/// Kills what is left of a dead build's steps: the log's unfinished groups, then whatever
+/// still holds the log's lock (a step started in the instant before its line was written, or
+/// a process that left its group); waits for them to be gone, clears the log and takes its
+/// lock for this build. An error when some process does not die within [`STOP_TIMEOUT`]: the
+/// log keeps it.
 pub fn stop_left_over(log: &GroupLog) -> io::Result<()> {
+    stop_recorded(log)?;
+    stop_holders(log)
+}
+
+/// Kills every process that holds the log's lock, until this process holds it.
+fn stop_holders(log: &GroupLog) -> io::Result<()> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    let mut nap = Duration::from_millis(1);
+    // SAFETY: getpgrp has no preconditions.
+    let own_group = unsafe { libc::getpgrp() };
+    while !log.hold()? {
+        let holders = log.holders();
+        if Instant::now() >= deadline {
+            let pids: Vec<String> = holders.iter().map(ToString::to_string).collect();
+            return Err(io::Error::other(format!(
+                "processes a killed build left running do not stop (pids {}); \
+                 nothing may run in this workspace until they are gone",
+                pids.join(", ")
+            )));
+        }
+        for pid in holders {
+            // The holder's group went with it from the same step; never this process's own.
+            if let Some(process) = ProcStat::of(pid)
+                && process.group != own_group
+                && process.group > 1
+            {
+                // SAFETY: killpg has no memory-safety preconditions; the group is live, since
+                // its member `pid` was just seen in it.
+                unsafe { libc::killpg(process.group, libc::SIGKILL) };
+            }
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Kills what is left of the log's unfinished groups, waits for it to be gone, and clears the
+/// log.
+fn stop_recorded(log: &GroupLog) -> io::Result<()> {
     let unfinished = log.unfinished()?;
     if unfinished.is_empty() {
         return log.clear();
