@@ -209,24 +209,41 @@ impl Diagnostic for RenderedDiag {
     }
 }
 
+/// How many diagnostics are rendered in full; past this, a count stands for the rest. A
+/// manifest with 80,000 mistakes helps nobody with 80,000 snippets, and rendering each one
+/// reads the file up to its location, which makes printing them all quadratic.
+pub const MAX_SHOWN_DIAGNOSTICS: usize = 50;
+
 /// Every problem found in a manifest; loading and compiling go on after the first so that
-/// one run reports them all.
+/// one run reports them all: the first [`MAX_SHOWN_DIAGNOSTICS`] in full, the rest counted.
 #[derive(Debug)]
 pub struct ManifestError {
     pub diagnostics: Vec<RenderedDiag>,
+    /// Problems found beyond those in `diagnostics`.
+    pub more: usize,
 }
 
 impl ManifestError {
     pub fn new(diags: &[Diag], sources: &Sources) -> ManifestError {
+        let shown = diags.len().min(MAX_SHOWN_DIAGNOSTICS);
         ManifestError {
-            diagnostics: diags.iter().map(|diag| diag.render(sources)).collect(),
+            diagnostics: diags[..shown]
+                .iter()
+                .map(|diag| diag.render(sources))
+                .collect(),
+            more: diags.len() - shown,
         }
+    }
+
+    /// Every problem found, shown or not.
+    pub fn count(&self) -> usize {
+        self.diagnostics.len() + self.more
     }
 }
 
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.diagnostics.len() {
+        match self.count() {
             1 => write!(f, "the manifest has an error"),
             n => write!(f, "the manifest has {n} errors"),
         }

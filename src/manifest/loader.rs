@@ -7,7 +7,9 @@ use kdl::{KdlDocument, KdlNode};
 
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
+use super::kdl_parse::Failure;
 use super::model::{Manifest, Pipeline, Remote, Step, Template};
+use super::nesting::{Hazard, MAX_COMMENT_PIECES, MAX_DEPTH};
 use super::node::Cx;
 use super::params::{Format, Params};
 use super::source::{FileId, Sources, Span, Spanned};
@@ -108,12 +110,14 @@ impl Loader {
         };
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
-        // The fast reader covers what manifests are written in; anything else, errors included,
-        // goes to the kdl crate's exact parser.
-        let parsed = super::kdl_subset::parse(&text).map_or_else(|| KdlDocument::parse(&text), Ok);
-        let document = match parsed {
+        let document = match super::kdl_parse::parse(&text) {
             Ok(document) => document,
-            Err(err) => {
+            Err(Failure::Hazard(hazard)) => {
+                self.syntax_errors = true;
+                self.diags.push(hazard_diag(file, &hazard));
+                return;
+            }
+            Err(Failure::Syntax(err)) => {
                 self.syntax_errors = true;
                 for problem in err.diagnostics {
                     let message = problem.message.unwrap_or_else(|| "invalid KDL".into());
@@ -571,6 +575,33 @@ pub fn is_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Why a file was refused before parsing, at the brace or comment to fix.
+fn hazard_diag(file: FileId, hazard: &Hazard) -> Diag {
+    let at = |offset| Span {
+        file,
+        offset,
+        len: 1,
+    };
+    match *hazard {
+        Hazard::TooDeep { offset } => Diag::new(
+            "nested-too-deep",
+            format!("blocks are nested more than {MAX_DEPTH} levels deep"),
+        )
+        .label(at(offset), format!("block {} levels deep", MAX_DEPTH + 1))
+        .help("zenbuild manifests need a few levels; this many is a generated or broken file"),
+        Hazard::UnmatchedClose { offset } => Diag::new("kdl-syntax", "unexpected `}`")
+            .label(at(offset), "no block to close here"),
+        Hazard::CommentTooComplex { offset } => Diag::new(
+            "comment-too-complex",
+            format!(
+                "this `/* */` comment nests more than {MAX_DEPTH} levels deep or holds more than {MAX_COMMENT_PIECES} `*`, `/` and runs of text between them"
+            ),
+        )
+        .label(at(offset), "comment starts here")
+        .help("comment the text out with `//` line comments, or remove it"),
+    }
 }
 
 fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {

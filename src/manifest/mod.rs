@@ -4,9 +4,11 @@
 pub mod body;
 pub mod diagnostic;
 pub mod interpolate;
+pub mod kdl_parse;
 pub mod kdl_subset;
 pub mod loader;
 pub mod model;
+pub mod nesting;
 pub mod node;
 pub mod params;
 pub mod source;
