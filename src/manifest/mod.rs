@@ -11,6 +11,7 @@ pub mod model;
 pub mod nesting;
 pub mod node;
 pub mod params;
+pub mod snippet;
 pub mod source;
 pub mod template;
 pub mod units;
