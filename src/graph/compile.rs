@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::action::{Action, ActionId, Resources, instance_name};
+use super::action_limit::ActionBudget;
 use super::artifact::ArtifactKind;
 use super::link::{Linker, PathUse};
 use super::{Graph, PipelineInfo, StepInfo};
@@ -47,10 +48,14 @@ pub fn compile(
         needs: Vec::new(),
     };
     let mut steps = Vec::new();
+    let mut budget = ActionBudget::default();
     for step in &manifest.steps {
         let first = expander.actions.len();
         if let Some(body) = step_body(step, manifest, &templates, expander.diags) {
-            expander.expand(step, &body);
+            match budget.admit(step, &body.matrix) {
+                Ok(()) => expander.expand(step, &body),
+                Err(refused) => expander.diags.extend(refused),
+            }
         }
         steps.push(StepInfo {
             name: step.name.value.clone(),
