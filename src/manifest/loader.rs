@@ -454,7 +454,8 @@ impl Loader {
 
     fn load_params(&mut self) {
         let mut params = Params::default();
-        for file in &self.manifest.params_files {
+        let files = std::mem::take(&mut self.manifest.params_files);
+        for file in &files {
             let Some(format) = Format::of(&file.value) else {
                 self.diags.push(
                     Diag::new(
@@ -479,8 +480,12 @@ impl Loader {
                     continue;
                 }
             };
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
+            let text = match std::fs::read(&path).map(String::from_utf8) {
+                Ok(Ok(text)) => text,
+                Ok(Err(not_utf8)) => {
+                    self.not_utf8(file, &path, &not_utf8);
+                    continue;
+                }
                 Err(err) => {
                     self.diags.push(
                         Diag::new(
@@ -513,6 +518,38 @@ impl Loader {
             }
         }
         self.manifest.params = params;
+        self.manifest.params_files = files;
+    }
+
+    /// A params file that is not UTF-8 text, shown as far as it is, up to the first bad byte.
+    fn not_utf8(
+        &mut self,
+        file: &Spanned<String>,
+        path: &Path,
+        error: &std::string::FromUtf8Error,
+    ) {
+        let at = error.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+        let id = self.sources.add(path, file.value.clone(), text);
+        self.diags.push(
+            Diag::new(
+                "params-encoding",
+                format!(
+                    "params file `{}` is not UTF-8 text (byte {at} is not)",
+                    file.value
+                ),
+            )
+            .label(
+                Span {
+                    file: id,
+                    offset: at,
+                    len: 1,
+                },
+                "not UTF-8",
+            )
+            .label(file.span, "declared here")
+            .help("params files are read as UTF-8: convert it, for example with `iconv -t UTF-8`"),
+        );
     }
 
     /// At most one pipeline may be marked default.

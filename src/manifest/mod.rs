@@ -11,10 +11,12 @@ pub mod model;
 pub mod nesting;
 pub mod node;
 pub mod params;
+pub mod params_value;
 pub mod snippet;
 pub mod source;
 pub mod template;
 pub mod units;
+pub mod yaml_depth;
 
 pub use diagnostic::{Diag, ManifestError};
 pub use loader::load;
