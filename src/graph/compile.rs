@@ -11,6 +11,7 @@ use super::link::{Linker, PathUse};
 use super::{Graph, PipelineInfo, StepInfo};
 use crate::manifest::interpolate::{Vars, interpolate};
 use crate::manifest::model::{MatrixAxis, Step, StepBody};
+use crate::manifest::path_chars::control_character;
 use crate::manifest::template::resolve_templates;
 use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
 use crate::workspace::{RelPath, SymlinkGuard};
@@ -335,6 +336,17 @@ impl Expander<'_> {
         what: &str,
         whole: bool,
     ) -> Option<(RelPath, ArtifactKind)> {
+        if let Some(character) = control_character(text) {
+            self.diags.push(
+                Diag::new(
+                    "bad-path-character",
+                    format!("`{}` contains {character}", text.escape_debug()),
+                )
+                .label(item.span, format!("in {what}"))
+                .help("paths cannot hold NUL, newlines or other control characters"),
+            );
+            return None;
+        }
         let kind = if text.ends_with('/') {
             ArtifactKind::Dir
         } else {

@@ -12,6 +12,7 @@ use super::model::{Manifest, Pipeline, Remote, Step, Template};
 use super::nesting::{Hazard, MAX_COMMENT_PIECES, MAX_DEPTH};
 use super::node::Cx;
 use super::params::{Format, Params};
+use super::path_chars::control_character;
 use super::source::{FileId, Sources, Span, Spanned};
 use crate::workspace::{PathProblem, RelPath};
 
@@ -372,6 +373,9 @@ impl Loader {
     }
 
     fn include(&mut self, from: FileId, target: Spanned<String>) {
+        if self.bad_characters(&target, "an include") {
+            return;
+        }
         let from_dir = self
             .sources
             .get(from)
@@ -422,6 +426,22 @@ impl Loader {
         self.load_file(&path, Some(target.span));
     }
 
+    /// Reports a path naming a file with NUL, a newline or another control character.
+    fn bad_characters(&mut self, path: &Spanned<String>, what: &str) -> bool {
+        let Some(character) = control_character(&path.value) else {
+            return false;
+        };
+        self.diags.push(
+            Diag::new(
+                "bad-path-character",
+                format!("`{}` contains {character}", path.value.escape_debug()),
+            )
+            .label(path.span, format!("in {what}"))
+            .help("paths cannot hold NUL, newlines or other control characters"),
+        );
+        true
+    }
+
     /// The file a manifest names, refused when it lies outside the workspace: through `..`,
     /// as an absolute path, or through a symlink that leads out, as for step paths.
     fn workspace_file(&self, text: &str) -> Result<PathBuf, PathProblem> {
@@ -467,6 +487,9 @@ impl Loader {
                 );
                 continue;
             };
+            if self.bad_characters(file, "a params file") {
+                continue;
+            }
             let path = match self.workspace_file(&file.value) {
                 Ok(path) => path,
                 Err(problem) => {

@@ -11,6 +11,7 @@ pub mod model;
 pub mod nesting;
 pub mod node;
 pub mod params;
+pub mod path_chars;
 pub mod params_value;
 pub mod snippet;
 pub mod source;
