@@ -26,11 +26,16 @@ pub fn combinations(axes: &[MatrixAxis]) -> Option<u128> {
 #[derive(Default)]
 pub struct ActionBudget {
     planned: usize,
-    /// Set once the manifest's limit is passed: later steps are not expanded either.
+    /// Set once the manifest's limit is passed.
     exhausted: bool,
 }
 
 impl ActionBudget {
+    /// Whether the manifest's limit was passed: then no step is expanded.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
     /// Whether `step` with matrix `axes` may be expanded; if not, says why.
     pub fn admit(&mut self, step: &Step, axes: &[MatrixAxis]) -> Result<(), Option<Diag>> {
         if self.exhausted {

@@ -48,15 +48,28 @@ pub fn compile(
         uses: Vec::new(),
         needs: Vec::new(),
     };
-    let mut steps = Vec::new();
+    // Every step is counted before any is expanded, so that a manifest over the limit is
+    // refused without first building the actions that fit.
     let mut budget = ActionBudget::default();
-    for step in &manifest.steps {
-        let first = expander.actions.len();
-        if let Some(body) = step_body(step, manifest, &templates, expander.diags) {
+    let bodies: Vec<Option<StepBody>> = manifest
+        .steps
+        .iter()
+        .map(|step| {
+            let body = step_body(step, manifest, &templates, expander.diags)?;
             match budget.admit(step, &body.matrix) {
-                Ok(()) => expander.expand(step, &body),
-                Err(refused) => expander.diags.extend(refused),
+                Ok(()) => Some(body),
+                Err(refused) => {
+                    expander.diags.extend(refused);
+                    None
+                }
             }
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for (step, body) in manifest.steps.iter().zip(&bodies) {
+        let first = expander.actions.len();
+        if let (Some(body), false) = (body, budget.exhausted()) {
+            expander.expand(step, body);
         }
         steps.push(StepInfo {
             name: step.name.value.clone(),

@@ -26,7 +26,10 @@ mod tests {
     fn names_the_character() {
         assert_eq!(control_character("data/raw.csv"), None);
         assert_eq!(control_character("é/ü — x"), None);
-        assert_eq!(control_character("a\0b").as_deref(), Some("a NUL character"));
+        assert_eq!(
+            control_character("a\0b").as_deref(),
+            Some("a NUL character")
+        );
         assert_eq!(control_character("a\nb").as_deref(), Some("a newline"));
         assert_eq!(
             control_character("a\u{1b}[2J").as_deref(),
