@@ -198,4 +198,37 @@ mod tests {
         let long_text = format!("/* {} */", "word ".repeat(100_000));
         assert_eq!(check(&long_text), Ok(()));
     }
+
+    const PIECES: &[&str] = &[
+        "{", "}", "\"", "\\", "\\\"", "#", "##", "#\"", "\"#", "\"\"\"", "\n", " ", "/", "*", "//",
+        "/*", "*/", "/-", "x", "é", ";", "=", "(t)",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1000, ..Default::default() })]
+
+        /// Whatever the `kdl` crate reads is shallow here, so the scan must let it through:
+        /// it refuses only what the crate would refuse too or could not survive.
+        #[test]
+        fn never_refuses_a_shallow_document_the_kdl_crate_reads(
+            base in 0usize..3,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), 0usize..PIECES.len()), 1..6),
+        ) {
+            let mut text = match base {
+                0 => include_str!("../../examples/sweep/zenbuild.kdl").to_string(),
+                1 => include_str!("../../examples/quickstart/zenbuild.kdl").to_string(),
+                _ => "a \"{ \\\" }\" #\"}\"# {\n  b /* { */ 1 // }\n}\n".to_string(),
+            };
+            for (at, piece) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, PIECES[piece]);
+            }
+            if kdl::KdlDocument::parse(&text).is_ok() {
+                proptest::prop_assert_eq!(check(&text), Ok(()), "refused {:?}", text);
+            }
+        }
+    }
 }

@@ -164,4 +164,45 @@ mod tests {
         let after_block = format!("a: |\n  x\nb: {}\n", "[".repeat(MAX_PARAMS_DEPTH + 1));
         assert!(too_deep(&after_block).is_some());
     }
+
+    fn depth(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "[", "]", "{", "}", ",", "\"", "'", "''", "\\", "#", " #", "\n", "\n  ", " ", "- ", ": ",
+        "? ", "|", ">-", "x", "&a ", "!t ", "é",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1000, ..Default::default() })]
+
+        /// A file the YAML parser reads within the nesting limit is never refused by the scan.
+        #[test]
+        fn never_refuses_a_file_that_parses_within_the_limit(
+            base in 0usize..2,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), 0usize..PIECES.len()), 1..8),
+        ) {
+            let mut text = match base {
+                0 => "train:\n  lr: [0.1, {a: 'x[', b: \"]\"}]\n  note: |\n    [[[ text\n  seed: 1 # [\n".to_string(),
+                _ => format!("a: {}{}\n", "[".repeat(MAX_PARAMS_DEPTH - 2), "]".repeat(MAX_PARAMS_DEPTH - 2)),
+            };
+            for (at, piece) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, PIECES[piece]);
+            }
+            // Straight from the YAML parser: the params reader itself runs this scan first.
+            let parsed = serde_yaml_ng::from_str::<serde_json::Value>(&text);
+            if parsed.is_ok_and(|value| depth(&value) <= MAX_PARAMS_DEPTH) {
+                proptest::prop_assert_eq!(too_deep(&text), None, "refused {:?}", text);
+            }
+        }
+    }
 }
