@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::action::{Action, ActionId, Resources, instance_name};
+use super::action_limit::ActionBudget;
 use super::artifact::ArtifactKind;
 use super::link::{Linker, PathUse};
 use super::{Graph, PipelineInfo, StepInfo};
 use crate::manifest::interpolate::{Vars, interpolate};
 use crate::manifest::model::{MatrixAxis, Step, StepBody};
+use crate::manifest::path_chars::control_character;
 use crate::manifest::template::resolve_templates;
 use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
 use crate::workspace::{RelPath, SymlinkGuard};
@@ -46,11 +48,28 @@ pub fn compile(
         uses: Vec::new(),
         needs: Vec::new(),
     };
+    // Every step is counted before any is expanded, so that a manifest over the limit is
+    // refused without first building the actions that fit.
+    let mut budget = ActionBudget::default();
+    let bodies: Vec<Option<StepBody>> = manifest
+        .steps
+        .iter()
+        .map(|step| {
+            let body = step_body(step, manifest, &templates, expander.diags)?;
+            match budget.admit(step, &body.matrix) {
+                Ok(()) => Some(body),
+                Err(refused) => {
+                    expander.diags.extend(refused);
+                    None
+                }
+            }
+        })
+        .collect();
     let mut steps = Vec::new();
-    for step in &manifest.steps {
+    for (step, body) in manifest.steps.iter().zip(&bodies) {
         let first = expander.actions.len();
-        if let Some(body) = step_body(step, manifest, &templates, expander.diags) {
-            expander.expand(step, &body);
+        if let (Some(body), false) = (body, budget.exhausted()) {
+            expander.expand(step, body);
         }
         steps.push(StepInfo {
             name: step.name.value.clone(),
@@ -330,6 +349,17 @@ impl Expander<'_> {
         what: &str,
         whole: bool,
     ) -> Option<(RelPath, ArtifactKind)> {
+        if let Some(character) = control_character(text) {
+            self.diags.push(
+                Diag::new(
+                    "bad-path-character",
+                    format!("`{}` contains {character}", text.escape_debug()),
+                )
+                .label(item.span, format!("in {what}"))
+                .help("paths cannot hold NUL, newlines or other control characters"),
+            );
+            return None;
+        }
         let kind = if text.ends_with('/') {
             ArtifactKind::Dir
         } else {

@@ -2,6 +2,7 @@
 //! read and write.
 
 mod action;
+pub mod action_limit;
 mod artifact;
 mod compile;
 mod cycle;

@@ -1,11 +1,13 @@
 //! The nodes inside a `step` or `template` block.
 
+use std::collections::HashMap;
+
 use kdl::{KdlDocument, KdlNode, KdlValue};
 
 use super::diagnostic::Diag;
 use super::model::{EnvVar, MatrixAxis, MatrixValue, PathList, StepBody};
 use super::node::{Cx, args, type_error};
-use super::source::Spanned;
+use super::source::{Span, Spanned};
 use super::units::{parse_duration, parse_size};
 
 /// Every node a step or template block may hold.
@@ -309,6 +311,9 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             continue;
         }
         let mut values: Vec<Spanned<MatrixValue>> = Vec::new();
+        // Values as written, to find a repeated one without comparing every pair: an axis
+        // of a million values must not take a trillion comparisons to be refused.
+        let mut seen: HashMap<String, Span> = HashMap::new();
         for entry in args(axis_node).collect::<Vec<_>>() {
             let span = cx.value_span(entry);
             let text = entry
@@ -329,10 +334,7 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
                     continue;
                 }
             };
-            if let Some(same) = values
-                .iter()
-                .find(|v| v.value.to_string() == value.to_string())
-            {
+            if let Some(&same) = seen.get(&value.to_string()) {
                 cx.error(
                     Diag::new(
                         "duplicate-matrix-value",
@@ -342,10 +344,11 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
                         ),
                     )
                     .label(span, "repeated here")
-                    .label(same.span, "first here"),
+                    .label(same, "first here"),
                 );
                 continue;
             }
+            seen.insert(value.to_string(), span);
             values.push(Spanned::new(value, span));
         }
         if values.is_empty() {

@@ -2,13 +2,10 @@
 //! file name, line, column and the source lines they point at.
 
 use std::fmt;
-use std::sync::Arc;
 
-use miette::{
-    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, NamedSource, SourceCode, SourceSpan,
-    SpanContents,
-};
+use miette::{Diagnostic, LabeledSpan, NamedSource};
 
+use super::snippet::{Snippet, snippet};
 use super::source::{Sources, Span};
 
 /// One problem found in the manifest. The first label is the primary location.
@@ -61,22 +58,35 @@ impl Diag {
             };
         };
         let file = primary.file;
-        let named = |file| {
+        // The source shown and the labels as it sees them: the whole file, or windows of
+        // lines too long for miette to point into (see [`super::snippet`]).
+        let show = |file, spans: &[Span]| {
             let source = sources.get(file);
-            NamedSource::new(&source.name, CharColumns(Arc::clone(&source.text)))
-                .with_language("kdl")
+            let (snippet, spans) = snippet(&source.text, spans);
+            (
+                NamedSource::new(&source.name, snippet).with_language("kdl"),
+                spans,
+            )
         };
+        let here: Vec<&(Span, String)> = self
+            .labels
+            .iter()
+            .filter(|(span, _)| span.file == file)
+            .collect();
+        let (source, spans) = show(
+            file,
+            &here.iter().map(|(span, _)| *span).collect::<Vec<_>>(),
+        );
         // miette takes the location it prints from the label marked primary, or else from the
         // label earliest in the file; marking ours keeps `file:line:column` on the mistake when
         // a secondary label ("first set here") comes before it.
-        let labels = self
-            .labels
+        let labels = here
             .iter()
+            .zip(spans)
             .enumerate()
-            .filter(|(_, (span, _))| span.file == file)
-            .map(|(index, (span, text))| match index {
-                0 => LabeledSpan::new_primary_with_span(label_text(text), span.source_span()),
-                _ => labeled(*span, text),
+            .map(|(index, ((_, text), span))| match index {
+                0 => LabeledSpan::new_primary_with_span(label_text(text), span),
+                _ => LabeledSpan::new_with_span(label_text(text), span),
             })
             .collect();
         // miette shows one source file per diagnostic; labels in other files (an include)
@@ -85,28 +95,30 @@ impl Diag {
             .labels
             .iter()
             .filter(|(span, _)| span.file != file)
-            .map(|(span, text)| RenderedDiag {
-                code: self.code,
-                message: text.clone(),
-                help: None,
-                source: Some(named(span.file)),
-                labels: vec![labeled(*span, text)],
-                related: Vec::new(),
+            .map(|(span, text)| {
+                let (source, spans) = show(span.file, &[*span]);
+                RenderedDiag {
+                    code: self.code,
+                    message: text.clone(),
+                    help: None,
+                    source: Some(source),
+                    labels: spans
+                        .into_iter()
+                        .map(|span| LabeledSpan::new_with_span(label_text(text), span))
+                        .collect(),
+                    related: Vec::new(),
+                }
             })
             .collect();
         RenderedDiag {
             code: self.code,
             message: self.message.clone(),
             help: self.help.clone(),
-            source: Some(named(file)),
+            source: Some(source),
             labels,
             related,
         }
     }
-}
-
-fn labeled(span: Span, text: &str) -> LabeledSpan {
-    LabeledSpan::new_with_span(label_text(text), span.source_span())
 }
 
 fn label_text(text: &str) -> Option<String> {
@@ -118,44 +130,16 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let length = name.chars().count();
+    let limit = (length / 3).max(1);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: no need to compute it then.
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
         .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-/// A file's text as miette reads it, with columns counted in characters as editors count
-/// them: miette counts bytes, which moves `file:line:column` right after non-ASCII text.
-#[derive(Debug)]
-struct CharColumns(Arc<String>);
-
-impl SourceCode for CharColumns {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let contents =
-            self.0
-                .as_str()
-                .read_span(span, context_lines_before, context_lines_after)?;
-        let line_start = span.offset().saturating_sub(contents.column());
-        let column = self
-            .0
-            .get(line_start..span.offset())
-            .map_or(contents.column(), |before| before.chars().count());
-        Ok(Box::new(MietteSpanContents::new(
-            contents.data(),
-            *contents.span(),
-            contents.line(),
-            column,
-            contents.line_count(),
-        )))
-    }
 }
 
 /// A [`Diag`] with its source attached, printable on its own.
@@ -164,7 +148,7 @@ pub struct RenderedDiag {
     code: &'static str,
     message: String,
     help: Option<String>,
-    source: Option<NamedSource<CharColumns>>,
+    source: Option<NamedSource<Snippet>>,
     labels: Vec<LabeledSpan>,
     related: Vec<RenderedDiag>,
 }
@@ -209,24 +193,41 @@ impl Diagnostic for RenderedDiag {
     }
 }
 
+/// How many diagnostics are rendered in full; past this, a count stands for the rest. A
+/// manifest with 80,000 mistakes helps nobody with 80,000 snippets, and rendering each one
+/// reads the file up to its location, which makes printing them all quadratic.
+pub const MAX_SHOWN_DIAGNOSTICS: usize = 50;
+
 /// Every problem found in a manifest; loading and compiling go on after the first so that
-/// one run reports them all.
+/// one run reports them all: the first [`MAX_SHOWN_DIAGNOSTICS`] in full, the rest counted.
 #[derive(Debug)]
 pub struct ManifestError {
     pub diagnostics: Vec<RenderedDiag>,
+    /// Problems found beyond those in `diagnostics`.
+    pub more: usize,
 }
 
 impl ManifestError {
     pub fn new(diags: &[Diag], sources: &Sources) -> ManifestError {
+        let shown = diags.len().min(MAX_SHOWN_DIAGNOSTICS);
         ManifestError {
-            diagnostics: diags.iter().map(|diag| diag.render(sources)).collect(),
+            diagnostics: diags[..shown]
+                .iter()
+                .map(|diag| diag.render(sources))
+                .collect(),
+            more: diags.len() - shown,
         }
+    }
+
+    /// Every problem found, shown or not.
+    pub fn count(&self) -> usize {
+        self.diagnostics.len() + self.more
     }
 }
 
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.diagnostics.len() {
+        match self.count() {
             1 => write!(f, "the manifest has an error"),
             n => write!(f, "the manifest has {n} errors"),
         }

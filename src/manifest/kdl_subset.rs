@@ -13,12 +13,15 @@
 
 use kdl::{KdlDocument, KdlEntry, KdlEntryFormat, KdlIdentifier, KdlNode, KdlValue};
 
+use super::nesting::MAX_DEPTH;
+
 /// The document, or `None` when the text leaves the fast subset (or is not valid KDL).
 pub fn parse(text: &str) -> Option<KdlDocument> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        depth: 0,
     };
     let document = parser.document(true).ok()?;
     (parser.pos == text.len()).then_some(document)
@@ -33,6 +36,9 @@ struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Children blocks open around `pos`; past [`MAX_DEPTH`] the reader gives up rather
+    /// than recursing further, and the caller refuses the text.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -165,8 +171,13 @@ impl Parser<'_> {
                     break;
                 }
                 Some(b'{') => {
+                    if self.depth == MAX_DEPTH {
+                        return Err(GiveUp);
+                    }
                     self.pos += 1;
+                    self.depth += 1;
                     let children = self.document(false)?;
+                    self.depth -= 1;
                     if self.peek() != Some(b'}') {
                         return Err(GiveUp);
                     }
@@ -652,6 +663,14 @@ mod tests {
             }
             proptest::prop_assert!(agrees(&text), "parsers disagree on {:?}", text);
         }
+    }
+
+    #[test]
+    fn gives_up_past_the_depth_limit() {
+        let nested = |depth: usize| format!("{}{}", "x {\n".repeat(depth), "}\n".repeat(depth));
+        assert!(parse(&nested(MAX_DEPTH)).is_some());
+        assert!(parse(&nested(MAX_DEPTH + 1)).is_none());
+        assert!(parse(&nested(100_000)).is_none());
     }
 
     #[test]

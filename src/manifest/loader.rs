@@ -7,9 +7,12 @@ use kdl::{KdlDocument, KdlNode};
 
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
+use super::kdl_parse::Failure;
 use super::model::{Manifest, Pipeline, Remote, Step, Template};
+use super::nesting::{Hazard, MAX_COMMENT_PIECES, MAX_DEPTH};
 use super::node::Cx;
 use super::params::{Format, Params};
+use super::path_chars::control_character;
 use super::source::{FileId, Sources, Span, Spanned};
 use crate::workspace::{PathProblem, RelPath};
 
@@ -108,12 +111,14 @@ impl Loader {
         };
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
-        // The fast reader covers what manifests are written in; anything else, errors included,
-        // goes to the kdl crate's exact parser.
-        let parsed = super::kdl_subset::parse(&text).map_or_else(|| KdlDocument::parse(&text), Ok);
-        let document = match parsed {
+        let document = match super::kdl_parse::parse(&text) {
             Ok(document) => document,
-            Err(err) => {
+            Err(Failure::Hazard(hazard)) => {
+                self.syntax_errors = true;
+                self.diags.push(hazard_diag(file, &hazard));
+                return;
+            }
+            Err(Failure::Syntax(err)) => {
                 self.syntax_errors = true;
                 for problem in err.diagnostics {
                     let message = problem.message.unwrap_or_else(|| "invalid KDL".into());
@@ -368,6 +373,9 @@ impl Loader {
     }
 
     fn include(&mut self, from: FileId, target: Spanned<String>) {
+        if self.bad_characters(&target, "an include") {
+            return;
+        }
         let from_dir = self
             .sources
             .get(from)
@@ -418,6 +426,22 @@ impl Loader {
         self.load_file(&path, Some(target.span));
     }
 
+    /// Reports a path naming a file with NUL, a newline or another control character.
+    fn bad_characters(&mut self, path: &Spanned<String>, what: &str) -> bool {
+        let Some(character) = control_character(&path.value) else {
+            return false;
+        };
+        self.diags.push(
+            Diag::new(
+                "bad-path-character",
+                format!("`{}` contains {character}", path.value.escape_debug()),
+            )
+            .label(path.span, format!("in {what}"))
+            .help("paths cannot hold NUL, newlines or other control characters"),
+        );
+        true
+    }
+
     /// The file a manifest names, refused when it lies outside the workspace: through `..`,
     /// as an absolute path, or through a symlink that leads out, as for step paths.
     fn workspace_file(&self, text: &str) -> Result<PathBuf, PathProblem> {
@@ -450,7 +474,8 @@ impl Loader {
 
     fn load_params(&mut self) {
         let mut params = Params::default();
-        for file in &self.manifest.params_files {
+        let files = std::mem::take(&mut self.manifest.params_files);
+        for file in &files {
             let Some(format) = Format::of(&file.value) else {
                 self.diags.push(
                     Diag::new(
@@ -462,6 +487,9 @@ impl Loader {
                 );
                 continue;
             };
+            if self.bad_characters(file, "a params file") {
+                continue;
+            }
             let path = match self.workspace_file(&file.value) {
                 Ok(path) => path,
                 Err(problem) => {
@@ -475,8 +503,12 @@ impl Loader {
                     continue;
                 }
             };
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
+            let text = match std::fs::read(&path).map(String::from_utf8) {
+                Ok(Ok(text)) => text,
+                Ok(Err(not_utf8)) => {
+                    self.not_utf8(file, &path, &not_utf8);
+                    continue;
+                }
                 Err(err) => {
                     self.diags.push(
                         Diag::new(
@@ -509,6 +541,38 @@ impl Loader {
             }
         }
         self.manifest.params = params;
+        self.manifest.params_files = files;
+    }
+
+    /// A params file that is not UTF-8 text, shown as far as it is, up to the first bad byte.
+    fn not_utf8(
+        &mut self,
+        file: &Spanned<String>,
+        path: &Path,
+        error: &std::string::FromUtf8Error,
+    ) {
+        let at = error.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+        let id = self.sources.add(path, file.value.clone(), text);
+        self.diags.push(
+            Diag::new(
+                "params-encoding",
+                format!(
+                    "params file `{}` is not UTF-8 text (byte {at} is not)",
+                    file.value
+                ),
+            )
+            .label(
+                Span {
+                    file: id,
+                    offset: at,
+                    len: 1,
+                },
+                "not UTF-8",
+            )
+            .label(file.span, "declared here")
+            .help("params files are read as UTF-8: convert it, for example with `iconv -t UTF-8`"),
+        );
     }
 
     /// At most one pipeline may be marked default.
@@ -571,6 +635,33 @@ pub fn is_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Why a file was refused before parsing, at the brace or comment to fix.
+fn hazard_diag(file: FileId, hazard: &Hazard) -> Diag {
+    let at = |offset| Span {
+        file,
+        offset,
+        len: 1,
+    };
+    match *hazard {
+        Hazard::TooDeep { offset } => Diag::new(
+            "nested-too-deep",
+            format!("blocks are nested more than {MAX_DEPTH} levels deep"),
+        )
+        .label(at(offset), format!("block {} levels deep", MAX_DEPTH + 1))
+        .help("zenbuild manifests need a few levels; this many is a generated or broken file"),
+        Hazard::UnmatchedClose { offset } => Diag::new("kdl-syntax", "unexpected `}`")
+            .label(at(offset), "no block to close here"),
+        Hazard::CommentTooComplex { offset } => Diag::new(
+            "comment-too-complex",
+            format!(
+                "this `/* */` comment nests more than {MAX_DEPTH} levels deep or holds more than {MAX_COMMENT_PIECES} `*`, `/` and runs of text between them"
+            ),
+        )
+        .label(at(offset), "comment starts here")
+        .help("comment the text out with `//` line comments, or remove it"),
+    }
 }
 
 fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {

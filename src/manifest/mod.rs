@@ -4,14 +4,20 @@
 pub mod body;
 pub mod diagnostic;
 pub mod interpolate;
+pub mod kdl_parse;
 pub mod kdl_subset;
 pub mod loader;
 pub mod model;
+pub mod nesting;
 pub mod node;
 pub mod params;
+pub mod params_value;
+pub mod path_chars;
+pub mod snippet;
 pub mod source;
 pub mod template;
 pub mod units;
+pub mod yaml_depth;
 
 pub use diagnostic::{Diag, ManifestError};
 pub use loader::load;

@@ -1,7 +1,11 @@
 //! Hyperparameter files (`params "params.yaml"`): YAML, JSON or TOML, merged into one tree
 //! that steps address with dotted keys such as `train.seed`.
 
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
+
+use super::params_value::{DUPLICATE_KEY_START, ValueSeed, too_deep_message};
+use super::yaml_depth;
 
 /// The merged parameters of every `params` file, later files overriding earlier ones key by key.
 #[derive(Clone, Debug, Default)]
@@ -98,20 +102,51 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
 }
 
 fn parse(format: Format, text: &str) -> Result<Value, ParseError> {
-    match format {
-        Format::Json => serde_json::from_str(text).map_err(|e| ParseError {
-            offset: offset_of(text, e.line(), e.column()),
-            message: strip_position(&e.to_string()),
-        }),
-        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| ParseError {
-            offset: e.location().map(|location| location.index()),
-            message: strip_position(&e.to_string()),
-        }),
-        Format::Toml => toml::from_str::<Value>(text).map_err(|e| ParseError {
-            offset: e.span().map(|span| span.start),
-            message: e.message().to_string(),
-        }),
-    }
+    let seed = || ValueSeed { depth: 0 };
+    let parsed = match format {
+        Format::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            seed()
+                .deserialize(&mut deserializer)
+                .and_then(|value| deserializer.end().map(|()| value))
+                .map_err(|e| ParseError {
+                    offset: offset_of(text, e.line(), e.column()),
+                    message: strip_position(&e.to_string()),
+                })
+        }
+        Format::Yaml => {
+            if let Some(offset) = yaml_depth::too_deep(text) {
+                return Err(ParseError {
+                    message: too_deep_message(),
+                    offset: Some(offset),
+                });
+            }
+            seed()
+                .deserialize(serde_yaml_ng::Deserializer::from_str(text))
+                .map_err(|e| ParseError {
+                    offset: e.location().map(|location| location.index()),
+                    message: strip_position(&e.to_string()),
+                })
+        }
+        Format::Toml => toml::de::Deserializer::parse(text)
+            .and_then(|deserializer| seed().deserialize(deserializer))
+            .map_err(|e| ParseError {
+                offset: e.span().map(|span| span.start),
+                message: e.message().to_string(),
+            }),
+    };
+    // Each parser has its own, larger, nesting limit and its own words for it.
+    parsed.map_err(|mut error| {
+        let deep = ["recursion", "recurse", &too_deep_message()];
+        if deep.iter().any(|words| error.message.contains(words)) {
+            error.message = too_deep_message();
+        }
+        // serde_yaml_ng puts the path of the value first, which the snippet shows anyway.
+        if let Some(at) = error.message.find(DUPLICATE_KEY_START) {
+            error.message.drain(..at);
+        }
+        error
+    })
 }
 
 /// The parsers append "at line X column Y"; the rendered snippet already shows where.
@@ -143,6 +178,7 @@ pub fn display_value(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::params_value::MAX_PARAMS_DEPTH;
 
     #[test]
     fn later_files_override_key_by_key() {
@@ -175,6 +211,61 @@ mod tests {
             .unwrap();
         assert_eq!(params.get("layers.1"), Some(&Value::from(32)));
         assert_eq!(params.get("layers.2"), None);
+    }
+
+    #[test]
+    fn a_key_written_twice_is_an_error_in_every_format() {
+        for (format, text) in [
+            (Format::Yaml, "a: 1\nb:\n  c: 1\n  c: 2\n"),
+            (Format::Json, r#"{"a": 1, "a": 2}"#),
+            (Format::Toml, "a = 1\na = 2\n"),
+        ] {
+            let err = Params::default().merge_file(format, text).err().unwrap();
+            assert!(
+                err.message.contains("`c`")
+                    || err.message.contains("`a`")
+                    || err.message.contains("duplicate"),
+                "{format:?}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_with_one_message() {
+        let depth = MAX_PARAMS_DEPTH + 1;
+        for (format, text) in [
+            (
+                Format::Yaml,
+                format!("a: {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+            ),
+            (Format::Yaml, format!("a:\n{}x\n", "- ".repeat(depth))),
+            (
+                Format::Json,
+                format!("{{\"a\": {}{}}}", "[".repeat(depth), "]".repeat(depth)),
+            ),
+            (
+                Format::Json,
+                format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000)),
+            ),
+            (
+                Format::Toml,
+                format!("a = {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+            ),
+            (
+                Format::Toml,
+                format!("a = {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            ),
+        ] {
+            let err = Params::default().merge_file(format, &text).err().unwrap();
+            assert_eq!(err.message, too_deep_message(), "{format:?}");
+        }
+        let ok = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_PARAMS_DEPTH - 1),
+            "]".repeat(MAX_PARAMS_DEPTH - 1)
+        );
+        assert!(Params::default().merge_file(Format::Yaml, &ok).is_ok());
     }
 
     #[test]

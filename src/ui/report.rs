@@ -25,6 +25,11 @@ pub fn print_error(error: &Error, colors: Colors) {
                 render(diagnostic);
                 eprintln!();
             }
+            match manifest.more {
+                0 => {}
+                1 => eprintln!("… and 1 more error, not shown\n"),
+                n => eprintln!("… and {n} more errors, not shown\n"),
+            }
             eprintln!("{} {manifest}", colors.red("error:"));
         }
         Error::Workspace(workspace) => render(workspace),
