@@ -9,8 +9,8 @@
 //! A step is over when its shell exits: whatever it left running in its group is killed then,
 //! before its outputs are hashed, so that what is stored is what the step left at its exit and
 //! nothing writes into the workspace afterwards. While the workspace lock is held, each group
-//! is recorded in the lock's [`GroupLog`], and holds its descriptor from its first instant, for the
-//! case where zenbuild itself dies (see [`super::orphans`]).
+//! is recorded in the lock's [`GroupLog`], whose descriptor the step holds from its first
+//! instant, for the case where zenbuild itself dies (see [`super::orphans`]).
 
 use std::collections::BTreeMap;
 use std::io;
