@@ -2,10 +2,10 @@
 //! the step `interrupted` and caches nothing for it.
 
 mod common;
-use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::processes::wait_for;
 use common::{Report, Test, wait};
 
 /// `slow` sleeps for as long as the undeclared file `delay` says, so that the rebuild can be
@@ -22,24 +22,6 @@ step "after" {
     outputs "out/after.txt"
 }
 "#;
-
-fn wait_for(path: &Path, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !path.exists() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "zenbuild ended ({status}) before {} appeared",
-                path.display()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Waits up to `limit` for the process to exit; kills it and fails the test otherwise.
 fn exits_within(child: &mut Child, limit: Duration) {

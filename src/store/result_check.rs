@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::{Component, Path};
 
 use super::{ActionResult, OutputDirectory, OutputSymlink};
-use crate::hash::{FileDigest, FileKind, digest_listing, symlink_digest};
+use crate::hash::{Digest, FileDigest, FileKind, digest_listing, symlink_digest};
 
 /// The longest name a file system takes (NAME_MAX), and a bound on a whole path well below
 /// PATH_MAX, so that what passes here can always be written.
@@ -160,26 +160,7 @@ fn check_directory(directory: &OutputDirectory) -> Result<(), Unusable> {
     for link in &directory.symlinks {
         stays_inside(&directory.path, link)?;
     }
-    let listed = directory
-        .files
-        .iter()
-        .map(|file| {
-            let digest = FileDigest {
-                digest: file.digest,
-                size: file.size,
-                executable: file.executable,
-                kind: FileKind::Regular,
-            };
-            (Path::new(&file.path), digest)
-        })
-        .chain(directory.symlinks.iter().map(|link| {
-            (
-                Path::new(&link.path),
-                symlink_digest(link.target.as_bytes()),
-            )
-        }));
-    let empty = directory.empty_directories.iter().map(Path::new);
-    match digest_listing(listed, empty) {
+    match listed_digest(directory) {
         Some(digest) if digest == directory.tree_digest => Ok(()),
         _ => Err(unusable(
             format!("{}/", directory.path),
@@ -189,6 +170,27 @@ fn check_directory(directory: &OutputDirectory) -> Result<(), Unusable> {
             ),
         )),
     }
+}
+
+/// The tree digest of what `directory` lists, as hashing the restored directory would give.
+fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
+    let files = directory.files.iter().map(|file| {
+        let digest = FileDigest {
+            digest: file.digest,
+            size: file.size,
+            executable: file.executable,
+            kind: FileKind::Regular,
+        };
+        (Path::new(&file.path), digest)
+    });
+    let links = directory.symlinks.iter().map(|link| {
+        (
+            Path::new(&link.path),
+            symlink_digest(link.target.as_bytes()),
+        )
+    });
+    let empty = directory.empty_directories.iter().map(Path::new);
+    digest_listing(files.chain(links), empty)
 }
 
 /// A path below a directory output: plain names, short enough to be written.
@@ -250,7 +252,7 @@ fn stays_inside(floor: &str, link: &OutputSymlink) -> Result<(), Unusable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{Digest, hash_tree};
+    use crate::hash::hash_tree;
     use crate::store::{OutputDirectory, OutputFile};
 
     fn file(path: &str, bytes: &[u8]) -> OutputFile {
@@ -275,30 +277,15 @@ mod tests {
         files: Vec<OutputFile>,
         symlinks: Vec<OutputSymlink>,
     ) -> OutputDirectory {
-        let listed = files
-            .iter()
-            .map(|f| {
-                let digest = FileDigest {
-                    digest: f.digest,
-                    size: f.size,
-                    executable: f.executable,
-                    kind: FileKind::Regular,
-                };
-                (Path::new(&f.path), digest)
-            })
-            .chain(
-                symlinks
-                    .iter()
-                    .map(|l| (Path::new(&l.path), symlink_digest(l.target.as_bytes()))),
-            );
-        let tree_digest = digest_listing(listed, []).unwrap();
-        OutputDirectory {
+        let mut directory = OutputDirectory {
             path: path.into(),
-            tree_digest,
+            tree_digest: Digest::of(b""),
             files,
             symlinks,
             empty_directories: Vec::new(),
-        }
+        };
+        directory.tree_digest = listed_digest(&directory).unwrap();
+        directory
     }
 
     fn result(
