@@ -42,6 +42,10 @@ mod tests {
     fn errors_and_debug_output_hide_passwords() {
         let error = super::RemoteError::Refused("http://alice:hunter2@h/x: bad uri".into());
         assert_eq!(error.to_string(), "http://alice:***@h/x: bad uri");
+        assert_eq!(
+            format!("{error:?}"),
+            r#"Refused("http://alice:***@h/x: bad uri")"#
+        );
         let config = super::RemoteConfig {
             name: "team".into(),
             url: "https://alice:hunter2@h/x".into(),
@@ -56,9 +60,9 @@ mod tests {
     }
 }
 
-/// What went wrong with a remote. Shown with every URL's password hidden, whoever wrote the
-/// message (a library's error may quote the URL it was given).
-#[derive(Debug, thiserror::Error)]
+/// What went wrong with a remote. Shown (and debug-printed) with every URL's password
+/// hidden, whoever wrote the message (a library's error may quote the URL it was given).
+#[derive(thiserror::Error)]
 pub enum RemoteError {
     #[error("{}", redact(&.0.to_string()))]
     Io(#[from] std::io::Error),
@@ -75,6 +79,16 @@ pub struct RemoteConfig {
     pub read: bool,
     /// Upload results to it.
     pub write: bool,
+}
+
+impl std::fmt::Debug for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (variant, text) = match self {
+            RemoteError::Io(e) => ("Io", format!("{e:?}")),
+            RemoteError::Refused(text) => ("Refused", format!("{text:?}")),
+        };
+        write!(f, "{variant}({})", redact(&text))
+    }
 }
 
 impl std::fmt::Debug for RemoteConfig {
