@@ -141,6 +141,14 @@ fn a_corrupt_lineage_db_says_how_to_recover_and_builds_still_work() {
             }
         }
 
+        // The workspace's own metrics are in its files: shown, lineage or not.
+        out = out
+            .again()
+            .args(&["metrics"])
+            .run()
+            .success()
+            .stdout_contains("lines");
+
         // A build builds, says once that it moved the database aside, and records its run.
         let out = out
             .again()
