@@ -65,18 +65,30 @@ impl DirRemote {
             self.sweep(STALE_TEMP_AGE);
         });
         let temp_dir = self.temp_dir();
-        fs::create_dir_all(&temp_dir)?;
-        if let Some(dir) = destination.parent() {
-            fs::create_dir_all(dir)?;
-        }
         let name = destination
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (temporary, mut file) = create_unique(&temp_dir, &name)?;
+        // Directories are made when missing rather than checked first: on a network file
+        // system every check is a round trip, and they are there but for the first write.
+        let (temporary, mut file) = match create_unique(&temp_dir, &name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&temp_dir)?;
+                create_unique(&temp_dir, &name)?
+            }
+            created => created?,
+        };
         let written = write(&mut file).and_then(|()| {
             drop(file);
-            fs::rename(&temporary, destination)
+            match fs::rename(&temporary, destination) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if let Some(dir) = destination.parent() {
+                        fs::create_dir_all(dir)?;
+                    }
+                    fs::rename(&temporary, destination)
+                }
+                renamed => renamed,
+            }
         });
         if written.is_err() {
             let _ = fs::remove_file(&temporary);
