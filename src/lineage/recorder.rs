@@ -441,3 +441,139 @@ fn host() -> String {
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::lineage::{ActionSummary, RunSummary, SqliteStore};
+
+    /// A store whose `record_actions` finds the database damaged from its `fail_from`th call.
+    struct Damaging {
+        inner: SqliteStore,
+        calls: Cell<usize>,
+        fail_from: usize,
+    }
+
+    impl MetadataStore for Damaging {
+        fn has_manifest(&self, digest: &str) -> Result<bool, LineageError> {
+            self.inner.has_manifest(digest)
+        }
+        fn begin_run(&mut self, run: &NewRun) -> Result<RunId, LineageError> {
+            self.inner.begin_run(run)
+        }
+        fn record_actions(
+            &mut self,
+            run: RunId,
+            actions: &[ActionRecord],
+        ) -> Result<(), LineageError> {
+            self.calls.set(self.calls.get() + 1);
+            if self.calls.get() >= self.fail_from {
+                return Err(LineageError::Damaged {
+                    path: "lineage.db".into(),
+                    detail: "database disk image is malformed".into(),
+                });
+            }
+            self.inner.record_actions(run, actions)
+        }
+        fn finish_run(&mut self, run: RunId, end: &RunEnd) -> Result<(), LineageError> {
+            self.inner.finish_run(run, end)
+        }
+        fn close_abandoned_runs(&mut self) -> Result<usize, LineageError> {
+            self.inner.close_abandoned_runs()
+        }
+        fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+            self.inner.runs(limit)
+        }
+        fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError> {
+            self.inner.run(id)
+        }
+        fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError> {
+            self.inner.run_actions(id)
+        }
+        fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError> {
+            self.inner.runs_at_commit(commit)
+        }
+        fn producer(
+            &self,
+            path: &str,
+            digest: &str,
+        ) -> Result<Option<ActionSummary>, LineageError> {
+            self.inner.producer(path, digest)
+        }
+        fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
+            self.inner.consumers(path, digest)
+        }
+        fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
+            self.inner.keys_since(since_ms)
+        }
+        fn find_artifacts(
+            &self,
+            path_or_digest: &str,
+        ) -> Result<Vec<ArtifactRecord>, LineageError> {
+            self.inner.find_artifacts(path_or_digest)
+        }
+    }
+
+    #[test]
+    fn a_store_found_damaged_mid_run_is_replaced_and_gets_the_whole_run() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("zenbuild.kdl"),
+            "step \"a\" { cmd \"true\"; outputs \"a.txt\" }\nstep \"b\" { cmd \"true\"; outputs \"b.txt\" }\n",
+        )
+        .unwrap();
+        let (manifest, problems) = crate::manifest::load(&dir.path().join("zenbuild.kdl")).unwrap();
+        let graph = crate::graph::compile(&manifest, dir.path(), problems).unwrap();
+        let ids: Vec<ActionId> = (0..graph.actions.len()).map(ActionId).collect();
+
+        let damaged = Damaging {
+            inner: SqliteStore::open(&dir.path().join("old.db")).unwrap(),
+            calls: Cell::new(0),
+            fail_from: 2,
+        };
+        let fresh = dir.path().join("new.db");
+        let replace: Replace = Box::new(|_| {
+            let store = SqliteStore::open(&fresh)?;
+            Ok((Box::new(store) as _, "moved aside".to_string()))
+        });
+        let origin = Origin {
+            command: vec!["zenbuild".into()],
+            started: SystemTime::now(),
+            kind: "build",
+        };
+        let mut recorder = Recorder::start(
+            Ok(Box::new(damaged)),
+            Some(replace),
+            dir.path(),
+            (&manifest, &graph),
+            &ids,
+            origin,
+            Box::new(|digest| dir.path().join(digest.to_hex())),
+        )
+        .unwrap();
+        assert!(recorder.take_notes().is_empty());
+        // One action written to the store that is fine, then one that finds it damaged.
+        for &id in &ids {
+            recorder.handle(&Event::Finished {
+                id,
+                outcome: Outcome::Stopped,
+            });
+            recorder.handle(&Event::Waiting);
+        }
+        assert_eq!(recorder.finish(RunStatus::Interrupted), ["moved aside"]);
+
+        let store = SqliteStore::open(&fresh).unwrap();
+        let runs = store.runs(10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "interrupted");
+        let names: Vec<String> = store
+            .run_actions(runs[0].id)
+            .unwrap()
+            .into_iter()
+            .map(|summary| summary.action.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+}
