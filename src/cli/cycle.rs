@@ -111,7 +111,12 @@ impl Cycle<'_> {
             self.kind,
             Box::new(blob_path),
         ) {
-            Ok(recorder) => Some(recorder),
+            Ok(mut recorder) => {
+                for message in recorder.take_notes() {
+                    progress.handle(&Event::Note { message });
+                }
+                Some(recorder)
+            }
             Err(e) => {
                 progress.handle(&Event::Note {
                     message: format!("this run is not recorded in the lineage: {e}"),
@@ -174,11 +179,8 @@ impl Cycle<'_> {
             } else {
                 RunStatus::Succeeded
             };
-            if let Some(e) = recorder.finish(status) {
-                say_note(
-                    self.colors,
-                    &format!("this run's lineage is incomplete: {e}"),
-                );
+            for note in recorder.finish(status) {
+                say_note(self.colors, &note);
             }
         }
         if !incomplete && !interrupted {

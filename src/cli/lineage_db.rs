@@ -3,7 +3,7 @@
 use super::build::LOCK;
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
-use crate::lineage::{LINEAGE_DB, MetadataStore, SqliteStore};
+use crate::lineage::{LINEAGE_DB, LineageError, MetadataStore, SqliteStore};
 use crate::workspace::Workspace;
 
 /// The workspace's lineage. Runs left `running` by a build that was killed are closed as
@@ -25,14 +25,20 @@ pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
 /// The workspace's lineage as it is, or `None` when nothing was ever built here (opening
 /// would create an empty database).
 pub fn open_if_built(workspace: &Workspace) -> Result<Option<SqliteStore>, Error> {
+    open_existing(workspace).map_err(refused)
+}
+
+/// [`open_if_built`], with the lineage's own error, for a caller that can do without a
+/// damaged database.
+pub fn open_existing(workspace: &Workspace) -> Result<Option<SqliteStore>, LineageError> {
     let path = workspace.root.join(LINEAGE_DB);
     if !path.exists() {
         return Ok(None);
     }
-    SqliteStore::open(&path).map(Some).map_err(refused)
+    SqliteStore::open(&path).map(Some)
 }
 
 /// A lineage error as the command's error.
-pub fn refused(error: crate::lineage::LineageError) -> Error {
+pub fn refused(error: LineageError) -> Error {
     Error::Refused(error.to_string())
 }

@@ -196,7 +196,16 @@ pub fn run_diff(
 }
 
 fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {
-    let store = lineage_db::open_if_built(workspace)?;
+    let store = match lineage_db::open_existing(workspace) {
+        Ok(store) => store,
+        // The workspace's metrics are in its files; the lineage only adds the runs that made
+        // them, which a damaged database cannot tell.
+        Err(e) if e.is_damage() && names.iter().all(Option::is_none) => {
+            eprintln!("note: {e}");
+            None
+        }
+        Err(e) => return Err(lineage_db::refused(e)),
+    };
     let local = LocalStore::in_workspace(&workspace.root)
         .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
     let blob_path = |digest: &crate::hash::Digest| local.blob_path(digest);

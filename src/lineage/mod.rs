@@ -8,6 +8,7 @@
 //! read them back. The store is a trait, [`MetadataStore`]; [`SqliteStore`] keeps it in
 //! `.zenbuild/lineage.db`.
 
+pub mod damaged;
 pub mod git;
 pub mod metrics;
 pub mod recorder;
@@ -15,6 +16,8 @@ pub mod schema;
 pub mod snapshot;
 pub mod sqlite;
 pub mod tree;
+
+use std::path::{Path, PathBuf};
 
 pub use git::GitState;
 pub use sqlite::SqliteStore;
@@ -30,8 +33,46 @@ pub enum LineageError {
         "the lineage database was written by a newer zenbuild (schema version {found}; this one knows up to {known}): upgrade zenbuild"
     )]
     NewerSchema { found: i64, known: i64 },
+    #[error("{}", damaged_message(.path, .detail))]
+    Damaged { path: PathBuf, detail: String },
     #[error("lineage database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LineageError {
+    /// Whether the database is damaged, rather than busy, newer or out of reach.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, LineageError::Damaged { .. })
+    }
+}
+
+/// What to do about a damaged database, with the command that does it.
+fn damaged_message(path: &Path, detail: &str) -> String {
+    let shown = shell_word(path);
+    format!(
+        "the lineage database {shown} is damaged ({detail}): move it aside (`mv {shown} {}`) \
+         or delete it, and the next build starts a new one",
+        shell_word(&PathBuf::from(format!("{}.corrupt", path.display())))
+    )
+}
+
+/// `path` as a shell takes it: bare when it can be, else in single quotes.
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = text.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ',' | '@' | '%')
+    });
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// How a run ended; `Running` until it does (and forever, if it was killed).

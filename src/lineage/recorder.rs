@@ -6,7 +6,9 @@
 //! running them.
 //!
 //! Lineage is a record, not the build: when the store cannot be opened or written, the build
-//! goes on and the recorder says once why its run is missing or partial.
+//! goes on and the recorder says once why its run is missing or partial. A database that
+//! SQLite finds damaged, when it is opened or at any write, is moved aside (never deleted)
+//! and the run is recorded whole in a new one, which the user is told once.
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{
     ActionRecord, ArtifactRecord, Counts, GitState, LineageError, MetadataStore, NewRun, RunEnd,
-    RunId, RunStatus, metrics,
+    RunId, RunStatus, damaged, metrics,
 };
 use crate::Manifest;
 use crate::exec::event::{Event, Outcome};
@@ -26,7 +28,8 @@ use crate::hash::Digest;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 pub struct Recorder<'g> {
-    store: Box<dyn MetadataStore>,
+    /// `None` only after a damaged store could not be replaced, which `failed` holds.
+    store: Option<Box<dyn MetadataStore>>,
     run: RunId,
     graph: &'g Graph,
     root: PathBuf,
@@ -39,7 +42,22 @@ pub struct Recorder<'g> {
     git: Option<JoinHandle<Option<GitState>>>,
     /// The first write that failed; later ones are not attempted.
     failed: Option<LineageError>,
+    /// Puts a new store in the place of one found damaged, once.
+    replace: Option<Replace<'g>>,
+    /// The run as it began, to begin it again in a new store.
+    new_run: NewRun,
+    selected: Vec<ActionId>,
+    /// What was written so far, to write again in a new store; kept while one may come.
+    written: Vec<ActionRecord>,
+    /// What the user should hear about, once.
+    notes: Vec<String>,
 }
+
+/// Moves a damaged store aside and opens a new one in its place; says what it did. The
+/// damaged store is closed first: SQLite removes a WAL file by its name when its last
+/// connection closes, and after the move that name is the new database's.
+pub type Replace<'g> =
+    Box<dyn FnOnce(&LineageError) -> Result<(Box<dyn MetadataStore>, String), LineageError> + 'g>;
 
 /// Who and where, for the run row.
 pub struct Origin {
@@ -51,7 +69,8 @@ pub struct Origin {
 
 impl<'g> Recorder<'g> {
     /// Starts recording, in the workspace's `.zenbuild/lineage.db`, a run of `selected` that
-    /// this process's command line asked for.
+    /// this process's command line asked for. A database found damaged, now or while the
+    /// run is recorded, is moved aside and a new one holds the run.
     pub fn in_workspace(
         root: &Path,
         (manifest, graph): (&Manifest, &'g Graph),
@@ -59,7 +78,26 @@ impl<'g> Recorder<'g> {
         kind: &'static str,
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
-        let store = super::SqliteStore::open(&root.join(super::LINEAGE_DB))?;
+        let path = root.join(super::LINEAGE_DB);
+        let opened = super::SqliteStore::open(&path).map(|store| Box::new(store) as _);
+        let replace: Replace<'g> = Box::new(move |damage| {
+            let aside = damaged::move_aside(&path).map_err(|source| LineageError::Io {
+                context: format!("{damage}; moving it aside failed"),
+                source,
+            })?;
+            let store = super::SqliteStore::open(&path)?;
+            let detail = match damage {
+                LineageError::Damaged { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            };
+            let note = format!(
+                "the lineage database {} was damaged ({detail}): moved it aside to {} and \
+                 started a new one, which records this run",
+                path.display(),
+                aside.display()
+            );
+            Ok((Box::new(store) as _, note))
+        });
         // The program as people type it, not the path it was started by.
         let command = std::iter::once("zenbuild".to_string())
             .chain(std::env::args().skip(1))
@@ -70,7 +108,8 @@ impl<'g> Recorder<'g> {
             kind,
         };
         Recorder::start(
-            Box::new(store),
+            opened,
+            Some(replace),
             root,
             (manifest, graph),
             selected,
@@ -79,37 +118,49 @@ impl<'g> Recorder<'g> {
         )
     }
 
-    /// Starts recording a run of `selected` in `store`. Runs still marked running are closed
-    /// as interrupted first: the caller holds the workspace lock, so none is.
+    /// Starts recording a run of `selected` in the store `opened` (or the error of opening
+    /// it). Runs still marked running are closed as interrupted first: the caller holds the
+    /// workspace lock, so none is. A store found damaged is swapped for what `replace`
+    /// gives, once.
     pub fn start(
-        mut store: Box<dyn MetadataStore>,
+        opened: Result<Box<dyn MetadataStore>, LineageError>,
+        mut replace: Option<Replace<'g>>,
         root: &Path,
         (manifest, graph): (&Manifest, &'g Graph),
         selected: &[ActionId],
         origin: Origin,
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
-        store.close_abandoned_runs()?;
-        let manifest_digest = resolved_digest(manifest, graph, selected);
-        // Rendering a large graph costs more than the rest of a run's record; most runs
-        // resolve to a graph the store already has.
-        let manifest = match store.has_manifest(&manifest_digest)? {
-            true => None,
-            false => Some(to_json(&Selection::new(graph, selected.to_vec())).to_string()),
-        };
-        let run = store.begin_run(&NewRun {
+        let new_run = NewRun {
             started_ms: millis(origin.started),
             kind: origin.kind.to_string(),
             command: origin.command,
             user: user(),
             host: host(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            manifest_digest,
-            manifest,
-        })?;
+            manifest_digest: resolved_digest(manifest, graph, selected),
+            manifest: None,
+        };
+        let mut notes = Vec::new();
+        let begun = opened.and_then(|mut store| {
+            let run = begin(&mut *store, &new_run, graph, selected)?;
+            Ok((store, run))
+        });
+        let (store, run) = match (begun, replace.take()) {
+            (Err(damage), Some(replace)) if damage.is_damage() => {
+                let (mut store, note) = replace(&damage)?;
+                notes.push(note);
+                let run = begin(&mut *store, &new_run, graph, selected)?;
+                (store, run)
+            }
+            (begun, unused) => {
+                replace = unused;
+                begun?
+            }
+        };
         let git_root = root.to_path_buf();
         Ok(Recorder {
-            store,
+            store: Some(store),
             run,
             graph,
             root: root.to_path_buf(),
@@ -119,11 +170,21 @@ impl<'g> Recorder<'g> {
             counts: Counts::default(),
             git: Some(std::thread::spawn(move || super::git::state(&git_root))),
             failed: None,
+            replace,
+            new_run,
+            selected: selected.to_vec(),
+            written: Vec::new(),
+            notes,
         })
     }
 
     pub fn run_id(&self) -> RunId {
         self.run
+    }
+
+    /// What the user should be told since the last call: a damaged database moved aside.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     pub fn handle(&mut self, event: &Event) {
@@ -148,8 +209,9 @@ impl<'g> Recorder<'g> {
         }
     }
 
-    /// Writes what is pending and closes the run; returns the first error met on the way.
-    pub fn finish(mut self, status: RunStatus) -> Option<LineageError> {
+    /// Writes what is pending and closes the run; returns what the user should be told: a
+    /// damaged database moved aside, and the first error met on the way.
+    pub fn finish(mut self, status: RunStatus) -> Vec<String> {
         self.flush();
         let git = self
             .git
@@ -162,11 +224,15 @@ impl<'g> Recorder<'g> {
                 git,
                 counts: self.counts,
             };
-            if let Err(e) = self.store.finish_run(self.run, &end) {
+            if let Err(e) = self.write(|store, run| store.finish_run(run, &end)) {
                 self.failed = Some(e);
             }
         }
-        self.failed
+        let mut notes = std::mem::take(&mut self.notes);
+        if let Some(e) = self.failed {
+            notes.push(format!("this run's lineage is incomplete: {e}"));
+        }
+        notes
     }
 
     fn flush(&mut self) {
@@ -175,9 +241,41 @@ impl<'g> Recorder<'g> {
             return;
         }
         let pending = std::mem::take(&mut self.pending);
-        if let Err(e) = self.store.record_actions(self.run, &pending) {
-            self.failed = Some(e);
+        match self.write(|store, run| store.record_actions(run, &pending)) {
+            Ok(()) if self.replace.is_some() => self.written.extend(pending),
+            Ok(()) => {}
+            Err(e) => self.failed = Some(e),
         }
+    }
+
+    /// Runs `op` on the store; when the store turns out damaged, moves it aside, begins the
+    /// run again in a new one with every action written so far, and runs `op` there.
+    fn write(
+        &mut self,
+        op: impl Fn(&mut dyn MetadataStore, RunId) -> Result<(), LineageError>,
+    ) -> Result<(), LineageError> {
+        let Some(store) = self.store.as_deref_mut() else {
+            return Err(LineageError::Io {
+                context: "the lineage database was given up".into(),
+                source: std::io::Error::other("an earlier error"),
+            });
+        };
+        let (damage, replace) = match (op(store, self.run), self.replace.take()) {
+            (Err(e), Some(replace)) if e.is_damage() => (e, replace),
+            (other, unused) => {
+                self.replace = unused;
+                return other;
+            }
+        };
+        drop(self.store.take());
+        let (mut store, note) = replace(&damage)?;
+        self.notes.push(note);
+        self.run = begin(&mut *store, &self.new_run, self.graph, &self.selected)?;
+        let written = std::mem::take(&mut self.written);
+        store.record_actions(self.run, &written)?;
+        let result = op(&mut *store, self.run);
+        self.store = Some(store);
+        result
     }
 
     fn action_record(&self, id: ActionId, outcome: &Outcome) -> ActionRecord {
@@ -267,6 +365,26 @@ impl<'g> Recorder<'g> {
     }
 }
 
+/// Begins `run` in `store`, closing the runs left running first.
+fn begin(
+    store: &mut dyn MetadataStore,
+    run: &NewRun,
+    graph: &Graph,
+    selected: &[ActionId],
+) -> Result<RunId, LineageError> {
+    store.close_abandoned_runs()?;
+    // Rendering a large graph costs more than the rest of a run's record; most runs
+    // resolve to a graph the store already has.
+    let manifest = match store.has_manifest(&run.manifest_digest)? {
+        true => None,
+        false => Some(to_json(&Selection::new(graph, selected.to_vec())).to_string()),
+    };
+    store.begin_run(&NewRun {
+        manifest,
+        ..run.clone()
+    })
+}
+
 /// What the resolved graph of `selected` follows from: the manifest's files, what its globs
 /// matched, the selection, and the zenbuild that resolved it.
 fn resolved_digest(manifest: &Manifest, graph: &Graph, selected: &[ActionId]) -> String {
@@ -322,4 +440,140 @@ fn host() -> String {
     }
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::lineage::{ActionSummary, RunSummary, SqliteStore};
+
+    /// A store whose `record_actions` finds the database damaged from its `fail_from`th call.
+    struct Damaging {
+        inner: SqliteStore,
+        calls: Cell<usize>,
+        fail_from: usize,
+    }
+
+    impl MetadataStore for Damaging {
+        fn has_manifest(&self, digest: &str) -> Result<bool, LineageError> {
+            self.inner.has_manifest(digest)
+        }
+        fn begin_run(&mut self, run: &NewRun) -> Result<RunId, LineageError> {
+            self.inner.begin_run(run)
+        }
+        fn record_actions(
+            &mut self,
+            run: RunId,
+            actions: &[ActionRecord],
+        ) -> Result<(), LineageError> {
+            self.calls.set(self.calls.get() + 1);
+            if self.calls.get() >= self.fail_from {
+                return Err(LineageError::Damaged {
+                    path: "lineage.db".into(),
+                    detail: "database disk image is malformed".into(),
+                });
+            }
+            self.inner.record_actions(run, actions)
+        }
+        fn finish_run(&mut self, run: RunId, end: &RunEnd) -> Result<(), LineageError> {
+            self.inner.finish_run(run, end)
+        }
+        fn close_abandoned_runs(&mut self) -> Result<usize, LineageError> {
+            self.inner.close_abandoned_runs()
+        }
+        fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+            self.inner.runs(limit)
+        }
+        fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError> {
+            self.inner.run(id)
+        }
+        fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError> {
+            self.inner.run_actions(id)
+        }
+        fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError> {
+            self.inner.runs_at_commit(commit)
+        }
+        fn producer(
+            &self,
+            path: &str,
+            digest: &str,
+        ) -> Result<Option<ActionSummary>, LineageError> {
+            self.inner.producer(path, digest)
+        }
+        fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
+            self.inner.consumers(path, digest)
+        }
+        fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
+            self.inner.keys_since(since_ms)
+        }
+        fn find_artifacts(
+            &self,
+            path_or_digest: &str,
+        ) -> Result<Vec<ArtifactRecord>, LineageError> {
+            self.inner.find_artifacts(path_or_digest)
+        }
+    }
+
+    #[test]
+    fn a_store_found_damaged_mid_run_is_replaced_and_gets_the_whole_run() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("zenbuild.kdl"),
+            "step \"a\" { cmd \"true\"; outputs \"a.txt\" }\nstep \"b\" { cmd \"true\"; outputs \"b.txt\" }\n",
+        )
+        .unwrap();
+        let (manifest, problems) = crate::manifest::load(&dir.path().join("zenbuild.kdl")).unwrap();
+        let graph = crate::graph::compile(&manifest, dir.path(), problems).unwrap();
+        let ids: Vec<ActionId> = (0..graph.actions.len()).map(ActionId).collect();
+
+        let damaged = Damaging {
+            inner: SqliteStore::open(&dir.path().join("old.db")).unwrap(),
+            calls: Cell::new(0),
+            fail_from: 2,
+        };
+        let fresh = dir.path().join("new.db");
+        let replace: Replace = Box::new(|_| {
+            let store = SqliteStore::open(&fresh)?;
+            Ok((Box::new(store) as _, "moved aside".to_string()))
+        });
+        let origin = Origin {
+            command: vec!["zenbuild".into()],
+            started: SystemTime::now(),
+            kind: "build",
+        };
+        let mut recorder = Recorder::start(
+            Ok(Box::new(damaged)),
+            Some(replace),
+            dir.path(),
+            (&manifest, &graph),
+            &ids,
+            origin,
+            Box::new(|digest| dir.path().join(digest.to_hex())),
+        )
+        .unwrap();
+        assert!(recorder.take_notes().is_empty());
+        // One action written to the store that is fine, then one that finds it damaged.
+        for &id in &ids {
+            recorder.handle(&Event::Finished {
+                id,
+                outcome: Outcome::Stopped,
+            });
+            recorder.handle(&Event::Waiting);
+        }
+        assert_eq!(recorder.finish(RunStatus::Interrupted), ["moved aside"]);
+
+        let store = SqliteStore::open(&fresh).unwrap();
+        let runs = store.runs(10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "interrupted");
+        let names: Vec<String> = store
+            .run_actions(runs[0].id)
+            .unwrap()
+            .into_iter()
+            .map(|summary| summary.action.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
 }

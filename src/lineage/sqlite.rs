@@ -3,7 +3,7 @@
 //! leaves a database that is whole (a run it was recording stays `running`, and the next
 //! build marks it interrupted).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -12,7 +12,7 @@ use crate::hash::canonical_json;
 
 use super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, MetadataStore,
-    Metric, NewRun, RunEnd, RunId, RunStatus, RunSummary, schema,
+    Metric, NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, schema,
 };
 
 /// How long a writer waits for another (two builds never write at once, but `log` may close
@@ -20,6 +20,13 @@ use super::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
+    queries: Queries,
+    /// Where it is, for the message that says it is damaged.
+    path: PathBuf,
+}
+
+/// The queries, on an open connection; [`SqliteStore`] tells damage from other errors.
+struct Queries {
     conn: Connection,
 }
 
@@ -30,6 +37,88 @@ impl SqliteStore {
             // A missing directory shows up as SQLite's "unable to open" just below.
             let _ = std::fs::create_dir_all(parent);
         }
+        damaged::forget_orphans(path);
+        let store = SqliteStore {
+            queries: Queries::open(path).map_err(|e| located(e, path))?,
+            path: path.to_path_buf(),
+        };
+        Ok(store)
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity_check(&self) -> Result<String, LineageError> {
+        self.located(
+            self.queries
+                .conn
+                .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+                .map_err(LineageError::from),
+        )
+    }
+
+    /// `result`, with an error that says the database is damaged saying where it is.
+    fn located<T>(&self, result: Result<T, LineageError>) -> Result<T, LineageError> {
+        result.map_err(|e| located(e, &self.path))
+    }
+}
+
+fn located(error: LineageError, path: &Path) -> LineageError {
+    match error {
+        LineageError::Sqlite(e) if damaged::is_damage(&e) => LineageError::Damaged {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+        other => other,
+    }
+}
+
+impl MetadataStore for SqliteStore {
+    fn has_manifest(&self, digest: &str) -> Result<bool, LineageError> {
+        self.located(self.queries.has_manifest(digest))
+    }
+    fn begin_run(&mut self, run: &NewRun) -> Result<RunId, LineageError> {
+        let begun = self.queries.begin_run(run);
+        self.located(begun)
+    }
+    fn record_actions(&mut self, run: RunId, actions: &[ActionRecord]) -> Result<(), LineageError> {
+        let recorded = self.queries.record_actions(run, actions);
+        self.located(recorded)
+    }
+    fn finish_run(&mut self, run: RunId, end: &RunEnd) -> Result<(), LineageError> {
+        let finished = self.queries.finish_run(run, end);
+        self.located(finished)
+    }
+    fn close_abandoned_runs(&mut self) -> Result<usize, LineageError> {
+        let closed = self.queries.close_abandoned_runs();
+        self.located(closed)
+    }
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+        self.located(self.queries.runs(limit))
+    }
+    fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError> {
+        self.located(self.queries.run(id))
+    }
+    fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError> {
+        self.located(self.queries.run_actions(id))
+    }
+    fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError> {
+        self.located(self.queries.runs_at_commit(commit))
+    }
+    fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError> {
+        self.located(self.queries.producer(path, digest))
+    }
+    fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
+        self.located(self.queries.consumers(path, digest))
+    }
+    fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
+        self.located(self.queries.keys_since(since_ms))
+    }
+    fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError> {
+        self.located(self.queries.find_artifacts(path_or_digest))
+    }
+}
+
+impl Queries {
+    fn open(path: &Path) -> Result<Queries, LineageError> {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // NORMAL in WAL mode: a power cut may lose the last transactions, never corrupt.
@@ -37,14 +126,7 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )?;
         schema::migrate(&mut conn)?;
-        Ok(SqliteStore { conn })
-    }
-
-    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
-    pub fn integrity_check(&self) -> Result<String, LineageError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+        Ok(Queries { conn })
     }
 
     fn action(&self, id: i64) -> Result<Option<ActionSummary>, LineageError> {
@@ -126,7 +208,7 @@ impl SqliteStore {
     }
 }
 
-impl MetadataStore for SqliteStore {
+impl MetadataStore for Queries {
     fn has_manifest(&self, digest: &str) -> Result<bool, LineageError> {
         Ok(self
             .conn

@@ -10,6 +10,7 @@
 mod dir;
 #[cfg(feature = "remote-http")]
 mod http;
+mod redact;
 #[cfg(feature = "remote-s3")]
 mod s3;
 #[cfg(feature = "remote-http")]
@@ -20,6 +21,7 @@ use std::path::Path;
 pub use dir::DirRemote;
 #[cfg(feature = "remote-http")]
 pub use http::HttpRemote;
+pub use redact::redact;
 #[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
 
@@ -35,18 +37,41 @@ mod tests {
             "ZENBUILD_REMOTE_CI_CACHE_1"
         );
     }
+
+    #[test]
+    fn errors_and_debug_output_hide_passwords() {
+        let error = super::RemoteError::Refused("http://alice:hunter2@h/x: bad uri".into());
+        assert_eq!(error.to_string(), "http://alice:***@h/x: bad uri");
+        assert_eq!(
+            format!("{error:?}"),
+            r#"Refused("http://alice:***@h/x: bad uri")"#
+        );
+        let config = super::RemoteConfig {
+            name: "team".into(),
+            url: "https://alice:hunter2@h/x".into(),
+            read: true,
+            write: true,
+        };
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("alice:***@h"),
+            "{debug}"
+        );
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What went wrong with a remote. Shown (and debug-printed) with every URL's password
+/// hidden, whoever wrote the message (a library's error may quote the URL it was given).
+#[derive(thiserror::Error)]
 pub enum RemoteError {
-    #[error("{0}")]
+    #[error("{}", redact(&.0.to_string()))]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
+    #[error("{}", redact(.0))]
     Refused(String),
 }
 
-/// One remote as the manifest declares it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One remote as the manifest declares it. Its `Debug` hides the URL's password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RemoteConfig {
     pub name: String,
     pub url: String,
@@ -54,6 +79,27 @@ pub struct RemoteConfig {
     pub read: bool,
     /// Upload results to it.
     pub write: bool,
+}
+
+impl std::fmt::Debug for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (variant, text) = match self {
+            RemoteError::Io(e) => ("Io", format!("{e:?}")),
+            RemoteError::Refused(text) => ("Refused", format!("{text:?}")),
+        };
+        write!(f, "{variant}({})", redact(&text))
+    }
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("name", &self.name)
+            .field("url", &redact(&self.url))
+            .field("read", &self.read)
+            .field("write", &self.write)
+            .finish()
+    }
 }
 
 /// A remote as configured, with its backend open.

@@ -46,6 +46,21 @@ impl S3Remote {
         if bucket_name.is_empty() {
             return Err(bad("names no bucket"));
         }
+        if bucket_name.contains('@') {
+            return Err(bad(
+                "holds credentials, which S3 takes from AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, not from the URL",
+            ));
+        }
+        // S3's own rule; anything else would not make a URL (the signing library panics).
+        let valid = bucket_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-'));
+        if !valid || !(3..=63).contains(&bucket_name.len()) {
+            return Err(bad(
+                "names a bucket S3 does not allow (3 to 63 lowercase letters, digits, `.` and `-`)",
+            ));
+        }
         let endpoint = query
             .split('&')
             .find_map(|pair| pair.strip_prefix("endpoint="))
@@ -230,6 +245,11 @@ mod tests {
             format!("team/zb/cas/{}", digest.to_hex())
         );
         assert!(S3Remote::new("s3://").is_err());
+        for url in ["s3://KEY:pw0rd@bucket/p", "s3://Bucket_1/p", "s3://ab"] {
+            let error = S3Remote::new(url).err().map(|e| e.to_string());
+            assert!(error.is_some(), "{url}");
+            assert!(!error.unwrap_or_default().contains("pw0rd"), "{url}");
+        }
         assert!(S3Remote::new("s3://b?endpoint=not a url").is_err());
     }
 }

@@ -19,7 +19,7 @@ pub(super) type Reply = Response<ureq::Body>;
 
 pub(super) struct Transport {
     pub agent: Agent,
-    /// Where requests go, for messages.
+    /// Where requests go, for messages: the URL without its password.
     pub place: String,
     /// What to set when the server refuses the credentials.
     pub credentials_help: String,
@@ -35,7 +35,7 @@ impl Transport {
             .into();
         Transport {
             agent,
-            place: place.to_string(),
+            place: super::redact(place).into_owned(),
             credentials_help,
         }
     }

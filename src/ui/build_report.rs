@@ -138,7 +138,7 @@ impl BuildReport {
                 entry.key = done.key;
                 entry.outputs = done.outputs.clone();
                 entry.duration_ms = millis(done.duration);
-                entry.reasons = done.reasons.clone();
+                entry.reasons = done.reasons.iter().map(|r| redacted(r)).collect();
             }
             Outcome::Failed(failure) => {
                 entry.key = failure.key;
@@ -147,7 +147,7 @@ impl BuildReport {
                 entry.error = Some(if failure.message.is_empty() {
                     "failed".to_string()
                 } else {
-                    failure.message.clone()
+                    redacted(&failure.message)
                 });
             }
             Outcome::Skipped { because } => {
@@ -190,6 +190,12 @@ impl BuildReport {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A message as the report keeps it: a remote's URL in it (a failed download, a refused
+/// upload) loses its password, since reports are archived by CI.
+fn redacted(message: &str) -> String {
+    crate::remote::redact(message).into_owned()
 }
 
 #[cfg(test)]

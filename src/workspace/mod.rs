@@ -1,6 +1,7 @@
 //! Where the manifest is: finding `zenbuild.kdl`, the workspace root and its git work tree.
 
 mod rel_path;
+pub mod state_dir;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,23 @@ pub enum WorkspaceError {
     )]
     NotGit { root: PathBuf },
 
+    #[error("`{}` is not {wanted}", .path.display())]
+    #[diagnostic(
+        code(zenbuild::bad_state_dir),
+        help(
+            "zenbuild keeps its cache, lineage and state in `.zenbuild/`, and expects {wanted} at `{}`: move `{}` aside or delete it, and zenbuild makes a new one",
+            .path.display(),
+            .at.display()
+        )
+    )]
+    BadStateDir {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// The same, in full.
+        at: PathBuf,
+        wanted: &'static str,
+    },
+
     #[error("cannot use directory `{}`", .dir.display())]
     #[diagnostic(code(zenbuild::bad_directory))]
     BadDirectory {
@@ -46,7 +64,8 @@ pub enum WorkspaceError {
 }
 
 impl Workspace {
-    /// Finds the nearest `zenbuild.kdl` in `start` or its parents, as cargo finds Cargo.toml.
+    /// Finds the nearest `zenbuild.kdl` in `start` or its parents, as cargo finds Cargo.toml,
+    /// and makes sure that its `.zenbuild/` holds nothing zenbuild would trip over.
     pub fn discover(start: &Path) -> Result<Workspace, WorkspaceError> {
         let start = start
             .canonicalize()
@@ -63,6 +82,7 @@ impl Workspace {
             .to_path_buf();
         let git_root =
             find_git_root(&root).ok_or_else(|| WorkspaceError::NotGit { root: root.clone() })?;
+        state_dir::check(&root)?;
         Ok(Workspace {
             manifest: root.join(MANIFEST_NAME),
             root,
