@@ -2,7 +2,9 @@
 //! within the resource pool. It knows nothing of hashing, caches or processes; a [`Work`]
 //! does that, first checking (`check`: cached or not), then, holding resources, running.
 
+use std::any::Any;
 use std::collections::{BTreeSet, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,11 +124,23 @@ fn worker<W: Work>(
             Ok(receiver) => receiver.recv(),
             Err(_) => return,
         };
+        // A panic is a bug in zenbuild, but it must fail the one action, not leave the walk
+        // waiting forever for a message from a thread that died.
         let message = match job {
-            Ok(Job::Check(id)) => Message::Checked(id, work.check(id)),
+            Ok(Job::Check(id)) => {
+                let checked = panic::catch_unwind(AssertUnwindSafe(|| work.check(id)));
+                Message::Checked(
+                    id,
+                    checked.unwrap_or_else(|cause| Check::Done(internal_error(&*cause))),
+                )
+            }
             Ok(Job::Run(id, pending, grant)) => {
-                let outcome = work.run(id, pending, &grant);
-                Message::Ran(id, outcome, grant)
+                let ran = panic::catch_unwind(AssertUnwindSafe(|| work.run(id, pending, &grant)));
+                Message::Ran(
+                    id,
+                    ran.unwrap_or_else(|cause| internal_error(&*cause)),
+                    grant,
+                )
             }
             Err(_) => return,
         };
@@ -134,6 +148,19 @@ fn worker<W: Work>(
             return;
         }
     }
+}
+
+/// The failure of an action whose check or run panicked; the panic itself has been printed.
+fn internal_error(cause: &(dyn Any + Send)) -> Outcome {
+    let what = cause
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    Outcome::Failed(super::event::Failure {
+        message: format!("zenbuild hit an internal error on it (please report it): {what}"),
+        ..Default::default()
+    })
 }
 
 /// The walk's bookkeeping: the only mutable state of a build, owned by the main thread.
@@ -299,6 +326,7 @@ mod tests {
     struct Fake {
         cached: HashSet<&'static str>,
         failing: HashSet<&'static str>,
+        panicking: HashSet<&'static str>,
         running: AtomicUsize,
         most_running: AtomicUsize,
         log: Mutex<Vec<String>>,
@@ -318,6 +346,7 @@ mod tests {
         fn run(&self, id: ActionId, _: (), _: &Grant) -> Outcome {
             let (graph, fake) = *self;
             let name = &graph.action(id).name;
+            assert!(!fake.panicking.contains(name.as_str()), "a bug in {name}");
             let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
             fake.most_running.fetch_max(now, Ordering::SeqCst);
             fake.log.lock().unwrap().push(format!("start {name}"));
@@ -364,6 +393,21 @@ mod tests {
 
     fn statuses(pairs: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
         pairs.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+    }
+
+    /// A worker that panicked used to leave the build waiting forever for its answer.
+    #[test]
+    fn a_panic_in_a_worker_fails_that_action_and_the_build_ends() {
+        let graph = graph(&manifest(&[("a", &[], 1), ("b", &["a"], 1), ("c", &[], 1)]));
+        let fake = Fake {
+            panicking: HashSet::from(["a"]),
+            ..Fake::default()
+        };
+        let result = build(&graph, &fake, 2, true);
+        assert_eq!(
+            result,
+            statuses(&[("a", "failed"), ("b", "skipped"), ("c", "ran")])
+        );
     }
 
     #[test]
