@@ -11,6 +11,9 @@ mod binary;
 pub mod cli;
 pub mod error;
 pub mod exec;
+// Thin byte-taking entry points for the fuzz targets in fuzz/ and their replay test.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod hash;
 pub mod lineage;

@@ -132,68 +132,25 @@ fn tool() -> String {
 /// up to date; `None` when the build must go the whole way to find out.
 pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
     let bytes = std::fs::read(root.join(UP_TO_DATE)).ok()?;
-    let unsealed = binary::unseal(&bytes)?;
-    let mut reader = Reader(unsealed);
-    if reader.take(MAGIC.len())? != MAGIC
-        || reader.u32()? != VERSION
-        || reader.bytes()? != tool().as_bytes()
-        || reader.bytes()? != selection.as_bytes()
-    {
+    let record = Record::decode(&bytes)?;
+    if record.tool != tool().as_bytes() || record.selection != selection.as_bytes() {
         return None;
     }
-    let actions = reader.u64()?;
     // Cheapest first: the manifest's few files, then one stat per path, then the globs,
     // which walk the repository.
-    let manifests = reader.count(8 + 32)?;
-    for index in 0..manifests {
-        let path = Path::new(OsStr::from_bytes(reader.bytes()?));
-        let digest = reader.take(32)?;
+    for (index, &(path, digest)) in record.manifests.iter().enumerate() {
+        let path = Path::new(path);
         if index == 0 && path != manifest {
             return None;
         }
         let text = std::fs::read(path).ok()?;
-        if blake3::hash(&text).as_bytes() != digest {
+        if blake3::hash(&text).as_bytes().as_slice() != digest {
             return None;
         }
     }
-    let globs = match reader.u8()? {
-        0 => None,
-        1 => {
-            let count = reader.count(8)?;
-            let mut patterns = Vec::with_capacity(count);
-            for _ in 0..count {
-                patterns.push(String::from_utf8(reader.bytes()?.to_vec()).ok()?);
-            }
-            Some((
-                patterns,
-                Digest::from_bytes(reader.take(32)?.try_into().ok()?),
-            ))
-        }
-        _ => return None,
-    };
-    let entries_at = unsealed.len() - reader.0.len();
-    let count = reader.count(1 + 8 + STAT_LEN)?;
-    let mut entries = Vec::with_capacity(count);
-    for _ in 0..count {
-        let look = Look::from_u8(reader.u8()?)?;
-        let path = OsStr::from_bytes(reader.bytes()?);
-        let stat = reader.stat()?;
-        let digest = match look {
-            Look::Content => Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?)),
-            _ => None,
-        };
-        entries.push(Entry {
-            look,
-            path,
-            stat,
-            digest,
-        });
-    }
-    if !reader.is_empty() {
-        return None;
-    }
     // Before any stat, so that the racy rule errs on the side of hashing again.
     let now_ns = RealFileSystem.now_ns();
+    let entries = &record.entries;
     let seen = |entry: &Entry| entry.now(root);
     let seen: Vec<Seen> = if entries.len() < PARALLEL_STATS {
         entries.iter().map(seen).collect()
@@ -203,16 +160,95 @@ pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
     if seen.contains(&Seen::Changed) {
         return None;
     }
-    if let Some((patterns, matched)) = globs
-        && !still_match(root, &patterns, &matched)
+    if let Some((patterns, matched)) = &record.globs
+        && !still_match(root, patterns, matched)
     {
         return None;
     }
     if seen.iter().any(|seen| matches!(seen, Seen::SameBytes(_))) {
         // Losing this costs the next no-op a hash, never a wrong answer.
-        let _ = renew(root, &unsealed[..entries_at], &entries, &seen, now_ns);
+        let _ = renew(root, record.head, entries, &seen, now_ns);
     }
-    Some(actions)
+    Some(record.actions)
+}
+
+/// A record as read from its bytes, before anything in it is compared with the disk.
+pub(crate) struct Record<'a> {
+    tool: &'a [u8],
+    selection: &'a [u8],
+    actions: u64,
+    /// Each file the manifest was read from, by path and the digest of its bytes.
+    manifests: Vec<(&'a OsStr, &'a [u8])>,
+    globs: Option<(Vec<String>, Digest)>,
+    /// Everything before the entries, which a renewed record keeps as it is.
+    head: &'a [u8],
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Record<'a> {
+    /// The record in `bytes`; `None` for anything that is not a whole, sealed record of this
+    /// version, never a panic, and no count read from the file allocates beyond its length.
+    pub(crate) fn decode(bytes: &'a [u8]) -> Option<Record<'a>> {
+        let unsealed = binary::unseal(bytes)?;
+        let mut reader = Reader(unsealed);
+        if reader.take(MAGIC.len())? != MAGIC || reader.u32()? != VERSION {
+            return None;
+        }
+        let tool = reader.bytes()?;
+        let selection = reader.bytes()?;
+        let actions = reader.u64()?;
+        let count = reader.count(8 + 32)?;
+        let mut manifests = Vec::with_capacity(count);
+        for _ in 0..count {
+            let path = OsStr::from_bytes(reader.bytes()?);
+            manifests.push((path, reader.take(32)?));
+        }
+        let globs = match reader.u8()? {
+            0 => None,
+            1 => {
+                let count = reader.count(8)?;
+                let mut patterns = Vec::with_capacity(count);
+                for _ in 0..count {
+                    patterns.push(String::from_utf8(reader.bytes()?.to_vec()).ok()?);
+                }
+                Some((
+                    patterns,
+                    Digest::from_bytes(reader.take(32)?.try_into().ok()?),
+                ))
+            }
+            _ => return None,
+        };
+        let head = &unsealed[..unsealed.len() - reader.0.len()];
+        let count = reader.count(1 + 8 + STAT_LEN)?;
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            let look = Look::from_u8(reader.u8()?)?;
+            let path = OsStr::from_bytes(reader.bytes()?);
+            let stat = reader.stat()?;
+            let digest = match look {
+                Look::Content => Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?)),
+                _ => None,
+            };
+            entries.push(Entry {
+                look,
+                path,
+                stat,
+                digest,
+            });
+        }
+        if !reader.is_empty() {
+            return None;
+        }
+        Some(Record {
+            tool,
+            selection,
+            actions,
+            manifests,
+            globs,
+            head,
+            entries,
+        })
+    }
 }
 
 /// The digest the stat cache knows for a path with a signature, without reading the file.
