@@ -358,6 +358,22 @@ mod tests {
         );
     }
 
+    /// Found by the `lockfile` fuzz target: serde_json read this back one unit in the last
+    /// place off until its `float_roundtrip` feature was on.
+    #[test]
+    fn a_float_param_reads_back_as_it_was_written() {
+        let mut key = key();
+        key.params
+            .insert("big".into(), serde_json::json!(2.666_666_666_666_666_7e122));
+        let outputs = vec![("out/model.json".to_string(), Digest::of(b"m"), false)];
+        let mut lock = Lockfile::default();
+        lock.actions
+            .insert("fit".into(), Locked::new("fit", &key, &outputs, vec![]));
+        let again = Lockfile::parse(&lock.to_text()).unwrap();
+        assert_eq!(again.actions["fit"].params, key.params);
+        assert_eq!(again.actions["fit"].action_key(), Some(key));
+    }
+
     #[test]
     fn a_newer_or_damaged_lockfile_is_refused() {
         let newer = Lockfile::parse(r#"{"version": 99, "actions": {}}"#).unwrap_err();
