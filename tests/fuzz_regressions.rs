@@ -1,9 +1,12 @@
 //! Replays the fuzz targets' seeds (`fuzz/seeds/<target>/`) and every input that once broke a
 //! reader (`fuzz/regressions/<target>/`) through the same entry points the targets call, on
-//! the stable toolchain, so that a fixed crash stays fixed without anyone running `cargo fuzz`.
+//! the stable toolchain, so that a fixed crash or blow-up stays fixed without anyone running
+//! `cargo fuzz`.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use zenbuild::fuzzing;
 use zenbuild::manifest::params::Format;
@@ -37,22 +40,46 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Feeds every seed and regression of `target` to `read`, names each input that panicked,
-/// and says how many of the seeds read as good files (see `zenbuild::fuzzing`).
-fn replay(target: &str, read: impl Fn(&[u8]) -> bool) -> Reads {
+/// Longer than any input takes unless a reader blows up: the seeds take milliseconds in a
+/// debug build, and the blow-ups fuzzing found took minutes.
+const TIME_LIMIT: Duration = Duration::from_secs(10);
+/// The main thread's stack, where the command line reads its files.
+const STACK: usize = 8 << 20;
+
+/// Feeds every seed and regression of `target` to `read`, names each input that panicked or
+/// took longer than [`TIME_LIMIT`], and says how many of the seeds read as good files (see
+/// `zenbuild::fuzzing`).
+fn replay(target: &str, read: impl Fn(&[u8]) -> bool + Send + Sync + 'static) -> Reads {
     let seeds = files_in(&fuzz_dir().join("seeds").join(target));
     assert!(!seeds.is_empty(), "fuzz/seeds/{target}/ has no seed");
     let regressions = files_in(&fuzz_dir().join("regressions").join(target));
-    let mut panicked = Vec::new();
+    let read = Arc::new(read);
+    let mut failed = Vec::new();
     let mut good = 0;
     for (index, path) in seeds.iter().chain(&regressions).enumerate() {
         let bytes = std::fs::read(path).expect("readable fuzz input");
-        match catch_unwind(AssertUnwindSafe(|| read(&bytes))) {
+        let (done, outcome) = mpsc::channel();
+        let read = Arc::clone(&read);
+        // A thread of its own, left behind if it never ends, so that a blow-up fails the test
+        // instead of hanging it; a panic drops `done` unsent.
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || {
+                let _ = done.send(read(&bytes));
+            })
+            .expect("spawn a reader thread");
+        match outcome.recv_timeout(TIME_LIMIT) {
             Ok(read) => good += usize::from(read && index < seeds.len()),
-            Err(_) => panicked.push(path.display().to_string()),
+            Err(RecvTimeoutError::Disconnected) => {
+                failed.push(format!("{}: panicked", path.display()))
+            }
+            Err(RecvTimeoutError::Timeout) => failed.push(format!(
+                "{}: still reading after {TIME_LIMIT:?}",
+                path.display()
+            )),
         }
     }
-    assert!(panicked.is_empty(), "these inputs panic: {panicked:#?}");
+    assert!(failed.is_empty(), "{failed:#?}");
     Reads {
         good,
         seeds: seeds.len(),
@@ -86,8 +113,9 @@ fn every_fuzz_target_is_replayed_here() {
 #[test]
 fn manifest() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_path_buf();
     // Some seeds hold mistakes on purpose, to start the fuzzer inside the error paths.
-    let reads = replay("manifest", |bytes| fuzzing::manifest(dir.path(), bytes));
+    let reads = replay("manifest", move |bytes| fuzzing::manifest(&path, bytes));
     assert!(reads.good > 0, "{reads:?}");
 }
 
@@ -101,8 +129,9 @@ fn kdl_subset() {
 #[test]
 fn params_yaml() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reads = replay("params_yaml", |bytes| {
-        fuzzing::params(dir.path(), Format::Yaml, bytes)
+    let path = dir.path().to_path_buf();
+    let reads = replay("params_yaml", move |bytes| {
+        fuzzing::params(&path, Format::Yaml, bytes)
     });
     assert!(reads.all(), "{reads:?}");
 }
@@ -110,8 +139,9 @@ fn params_yaml() {
 #[test]
 fn params_json() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reads = replay("params_json", |bytes| {
-        fuzzing::params(dir.path(), Format::Json, bytes)
+    let path = dir.path().to_path_buf();
+    let reads = replay("params_json", move |bytes| {
+        fuzzing::params(&path, Format::Json, bytes)
     });
     assert!(reads.all(), "{reads:?}");
 }
@@ -119,8 +149,9 @@ fn params_json() {
 #[test]
 fn params_toml() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reads = replay("params_toml", |bytes| {
-        fuzzing::params(dir.path(), Format::Toml, bytes)
+    let path = dir.path().to_path_buf();
+    let reads = replay("params_toml", move |bytes| {
+        fuzzing::params(&path, Format::Toml, bytes)
     });
     assert!(reads.all(), "{reads:?}");
 }
@@ -140,7 +171,8 @@ fn action_result() {
 #[test]
 fn stat_cache() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let reads = replay("stat_cache", |bytes| fuzzing::stat_cache(dir.path(), bytes));
+    let path = dir.path().to_path_buf();
+    let reads = replay("stat_cache", move |bytes| fuzzing::stat_cache(&path, bytes));
     assert!(reads.all(), "{reads:?}");
 }
 
