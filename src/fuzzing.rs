@@ -12,17 +12,18 @@
 //! Readers that only read from a path get their bytes through a file in `dir`, a directory
 //! the caller gives each target for itself, so that nothing else is in it.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use kdl::{KdlDocument, KdlNode};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use crate::exec::up_to_date::Record;
-use crate::hash::StatCache;
+use crate::hash::{Digest, FileDigest, FileKind, StatCache, digest_listing, symlink_digest};
 use crate::lockfile::Lockfile;
 use crate::manifest::kdl_subset;
 use crate::manifest::params::Format;
-use crate::store::ActionResult;
+use crate::store::{ActionResult, OutputDirectory, check_result};
 
 const MANIFEST: &str = "zenbuild.kdl";
 
@@ -97,13 +98,15 @@ pub fn lockfile(bytes: &[u8]) -> bool {
 }
 
 /// An action-cache entry with these bytes, decoded as the local store and every remote decode
-/// it; one that decodes must survive the local store's re-encoding of a remote's entry. True
-/// when it decodes.
+/// it; one that decodes must survive the local store's re-encoding of a remote's entry. Then
+/// held to the check every result passes before it is stored or restored, as a hostile remote
+/// would send it: with tree digests that match its listings and declaring what it holds. What
+/// passes must not hold a symlink that leads outside its output once the links it restores
+/// beside it are followed, as the file system follows them. True when it decodes.
 pub fn action_result(bytes: &[u8]) -> bool {
-    let Ok(result) = serde_json::from_slice::<ActionResult>(bytes) else {
+    let Ok(mut result) = serde_json::from_slice::<ActionResult>(bytes) else {
         return false;
     };
-    std::hint::black_box(result.blobs());
     let stored = match serde_json::to_vec_pretty(&result) {
         Ok(stored) => stored,
         Err(err) => panic!("a result that decodes cannot be stored: {err}"),
@@ -116,7 +119,139 @@ pub fn action_result(bytes: &[u8]) -> bool {
         ),
         Err(err) => panic!("a stored result does not decode: {err}"),
     }
+    for directory in &mut result.output_directories {
+        if let Some(digest) = listed_digest(directory) {
+            directory.tree_digest = digest;
+        }
+    }
+    let declared: Vec<(&str, bool)> = result
+        .output_files
+        .iter()
+        .map(|file| (file.path.as_str(), false))
+        .chain(
+            result
+                .output_symlinks
+                .iter()
+                .map(|link| (link.path.as_str(), false)),
+        )
+        .chain(
+            result
+                .output_directories
+                .iter()
+                .map(|dir| (dir.path.as_str(), true)),
+        )
+        .collect();
+    if check_result(&result, &declared).is_ok() {
+        let escape = symlink_escape(&result);
+        assert!(
+            escape.is_none(),
+            "a result that passes the check restores {escape:?}, which leads outside"
+        );
+    }
     true
+}
+
+/// The tree digest of what a directory output lists, as hashing it once restored would give.
+fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
+    let files = directory.files.iter().map(|file| {
+        let digest = FileDigest {
+            digest: file.digest,
+            size: file.size,
+            executable: file.executable,
+            kind: FileKind::Regular,
+        };
+        (Path::new(&file.path), digest)
+    });
+    let links = directory.symlinks.iter().map(|link| {
+        (
+            Path::new(&link.path),
+            symlink_digest(link.target.as_bytes()),
+        )
+    });
+    let empty = directory.empty_directories.iter().map(Path::new);
+    digest_listing(files.chain(links), empty)
+}
+
+/// The first symlink of `result` that, followed as the file system follows it through the
+/// other symlinks the result restores, climbs out of the directory output that holds it (or
+/// out of the workspace, for a symlink that is an output itself); `None` when none does.
+fn symlink_escape(result: &ActionResult) -> Option<String> {
+    let mut links: HashMap<String, &str> = result
+        .output_symlinks
+        .iter()
+        .map(|link| (link.path.clone(), link.target.as_str()))
+        .collect();
+    let mut floors = vec![(
+        String::new(),
+        result.output_symlinks.iter().collect::<Vec<_>>(),
+    )];
+    for directory in &result.output_directories {
+        for link in &directory.symlinks {
+            links.insert(format!("{}/{}", directory.path, link.path), &link.target);
+        }
+        floors.push((directory.path.clone(), directory.symlinks.iter().collect()));
+    }
+    for (floor, own) in floors {
+        let floor: Vec<&str> = floor.split('/').filter(|name| !name.is_empty()).collect();
+        for link in own {
+            let path: Vec<&str> = floor.iter().copied().chain(link.path.split('/')).collect();
+            let start = path[..path.len() - 1].to_vec();
+            if !resolves_below(&links, start, &link.target, floor.len()) {
+                return Some(format!("{} -> {}", path.join("/"), link.target));
+            }
+        }
+    }
+    None
+}
+
+/// Whether following `target` from the directory `at` (workspace-relative names) never
+/// climbs above the first `floor` names, following every symlink of `links` on the way; a
+/// loop the file system would refuse (ELOOP) leads nowhere, and so not outside.
+fn resolves_below(
+    links: &HashMap<String, &str>,
+    at: Vec<&str>,
+    target: &str,
+    floor: usize,
+) -> bool {
+    /// As Linux's MAXSYMLINKS.
+    const MAX_HOPS: usize = 40;
+    let mut at: Vec<String> = at.into_iter().map(str::to_string).collect();
+    let mut rest: VecDeque<String> = VecDeque::new();
+    let mut hops = 0;
+    let mut pending = Some(target.to_string());
+    loop {
+        if let Some(target) = pending.take() {
+            if target.starts_with('/') {
+                return false;
+            }
+            for name in target.split('/').rev() {
+                rest.push_front(name.to_string());
+            }
+        }
+        let Some(name) = rest.pop_front() else {
+            return true;
+        };
+        match name.as_str() {
+            "" | "." => {}
+            ".." => {
+                if at.len() <= floor {
+                    return false;
+                }
+                at.pop();
+            }
+            _ => {
+                at.push(name);
+                if let Some(&next) = links.get(&at.join("/")) {
+                    hops += 1;
+                    if hops > MAX_HOPS {
+                        return true;
+                    }
+                    at.pop();
+                    pending = Some(next.to_string());
+                }
+            }
+        }
+    }
 }
 
 /// `.zenbuild/stat-cache` with these bytes, and with them sealed by a valid checksum, so that
