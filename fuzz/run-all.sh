@@ -44,4 +44,4 @@ for target in "${targets[@]}"; do
     after=$(find "artifacts/$target" -type f | wc -l)
     printf '%-14s %12s %10s %8s\n' "$target" "${execs:-?}" "${rate:-?}" "$((after - before))"
 done
-echo "logs in fuzz/logs/; move a crashing input to fuzz/regressions/<target>/ once it is fixed"
+echo "logs in fuzz/logs/; copy a crashing input to fuzz/regressions/<target>/ (see README.md)"
