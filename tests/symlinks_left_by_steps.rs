@@ -140,3 +140,23 @@ step "a" {
     );
     assert_eq!(out.read("d/first"), "x\n");
 }
+
+/// Each link inside the directory, read as text, stays in it; followed one through the other,
+/// `s` reaches `/etc/hostname`, which the next step read and the result shared.
+#[test]
+fn a_link_that_climbs_out_through_another_link_fails_the_step() {
+    let climb = format!("{}{}etc/hostname", "t/".repeat(20), "../".repeat(20));
+    let out = Test::new()
+        .manifest(&format!(
+            r#"
+step "a" {{ cmd "mkdir -p out/d && ln -s . out/d/t && ln -s {climb} out/d/s"; outputs "out/d/"; }}
+step "b" {{ cmd "cat out/d/s > b.txt"; inputs "out/d/"; outputs "b.txt"; }}
+"#
+        ))
+        .build(&[])
+        .run()
+        .code(1)
+        .stderr_contains("which goes through the symlink `t` of the same result");
+    assert_eq!(out.report().status("b"), "skipped");
+    assert!(!out.exists("b.txt"));
+}

@@ -84,8 +84,22 @@ pub fn check_result(result: &ActionResult, declared: &[(&str, bool)]) -> Result<
             "is declared, but the result does not hold it",
         ));
     }
+    // Every link of the result by its path in the workspace, for those that point through one.
+    let mut links: HashSet<String> = result
+        .output_symlinks
+        .iter()
+        .map(|link| link.path.clone())
+        .collect();
+    for directory in &result.output_directories {
+        links.extend(
+            directory
+                .symlinks
+                .iter()
+                .map(|link| format!("{}/{}", directory.path, link.path)),
+        );
+    }
     for link in &result.output_symlinks {
-        stays_inside("", link)?;
+        stays_inside("", link, &links)?;
     }
     for directory in &result.output_directories {
         check_directory(directory)?;
@@ -157,8 +171,13 @@ fn check_directory(directory: &OutputDirectory) -> Result<(), Unusable> {
             ));
         }
     }
+    let links: HashSet<String> = directory
+        .symlinks
+        .iter()
+        .map(|link| link.path.clone())
+        .collect();
     for link in &directory.symlinks {
-        stays_inside(&directory.path, link)?;
+        stays_inside(&directory.path, link, &links)?;
     }
     match listed_digest(directory) {
         Some(digest) if digest == directory.tree_digest => Ok(()),
@@ -212,9 +231,16 @@ fn plain(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Whether the link's target, read as text from the link's directory, stays below `floor`
-/// (a directory output's path, or `""` for the workspace): never absolute, never climbing out.
-fn stays_inside(floor: &str, link: &OutputSymlink) -> Result<(), Unusable> {
+/// Whether the link's target, read from the link's directory, stays below `floor` (a
+/// directory output's path, or `""` for the workspace): never absolute, never climbing out,
+/// and never through another link of the same result (`links`, by path below the floor),
+/// since the file system would follow that one too (`t -> .` makes `t/t/../..` climb).
+/// With every link held to this, no chain of them leads out.
+fn stays_inside(
+    floor: &str,
+    link: &OutputSymlink,
+    links: &HashSet<String>,
+) -> Result<(), Unusable> {
     let shown = if floor.is_empty() {
         link.path.clone()
     } else {
@@ -234,14 +260,33 @@ fn stays_inside(floor: &str, link: &OutputSymlink) -> Result<(), Unusable> {
     if link.target.is_empty() || link.target.contains('\0') || link.target.len() > PATH_MAX {
         return Err(unusable(&shown, "is a symlink with no usable target"));
     }
-    // The link's own path is relative to the floor: its directory is where the target starts.
-    let mut depth = Path::new(&link.path).components().count().saturating_sub(1);
-    for component in Path::new(&link.target).components() {
+    // The link's own directory, below the floor, is where its target starts.
+    let mut at: Vec<String> = Path::new(&link.path)
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .map(|component| component.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let components: Vec<Component> = Path::new(&link.target).components().collect();
+    for (index, component) in components.iter().enumerate() {
         match component {
-            Component::Normal(_) => depth += 1,
+            Component::Normal(name) => {
+                at.push(name.to_string_lossy().into_owned());
+                let through = at.join("/");
+                if index + 1 < components.len() && links.contains(&through) {
+                    return Err(unusable(
+                        &shown,
+                        format!(
+                            "is a symlink to `{}`, which goes through the symlink `{through}` \
+                             of the same result",
+                            link.target
+                        ),
+                    ));
+                }
+            }
             Component::CurDir => {}
             Component::ParentDir => {
-                depth = depth.checked_sub(1).ok_or_else(outside)?;
+                at.pop().ok_or_else(outside)?;
             }
             Component::RootDir | Component::Prefix(_) => return Err(outside()),
         }
@@ -440,6 +485,20 @@ mod tests {
             bad.output_symlinks[0].target = target.into();
             assert!(problem(&bad).contains("outside the workspace"), "{target}");
         }
+        // Through another link of the result, which the file system would follow.
+        let mut bad = good();
+        let data = &mut bad.output_directories[0];
+        data.symlinks.push(link("t", "."));
+        let climb = format!("{}{}etc/hostname", "t/".repeat(20), "../".repeat(20));
+        data.symlinks.push(link("s", &climb));
+        assert!(
+            problem(&bad).contains("goes through the symlink `t`"),
+            "{}",
+            problem(&bad)
+        );
+        let mut bad = good();
+        bad.output_symlinks[0].target = "data/first.csv/../x".into();
+        assert!(problem(&bad).contains("goes through the symlink `data/first.csv`"));
         // Inside is fine, even when it climbs first.
         let mut fine = good();
         fine.output_symlinks[0].target = "out/../out/a.txt".into();
