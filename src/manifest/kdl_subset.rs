@@ -322,6 +322,7 @@ impl Parser<'_> {
             Ok(at)
         };
         end = digits(self.bytes, end)?;
+        let integer_part = end;
         let mut float = false;
         if self.bytes.get(end) == Some(&b'.') {
             float = true;
@@ -341,6 +342,15 @@ impl Parser<'_> {
             .collect();
         self.pos = end;
         if float {
+            // The `kdl` crate refuses a decimal whose integer part does not fit an i128; left
+            // to it, the manifest gets the same answer whichever reader reads it.
+            let whole: String = self.text[start..integer_part]
+                .chars()
+                .filter(|&c| c != '_')
+                .collect();
+            if whole.parse::<i128>().is_err() {
+                return Err(GiveUp);
+            }
             let value: f64 = text.parse().map_err(|_| GiveUp)?;
             if !value.is_finite() {
                 return Err(GiveUp);
