@@ -26,7 +26,7 @@ fn a_block_that_is_never_closed() {
         .args(&["check"])
         .run()
         .bad_manifest()
-        .error_at("zenbuild.kdl:2:10", "No closing '}' for child block");
+        .error_at("zenbuild.kdl:2:10", "a block is never closed");
 }
 
 #[test]

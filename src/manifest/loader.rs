@@ -653,6 +653,9 @@ fn hazard_diag(file: FileId, hazard: &Hazard) -> Diag {
         .help("zenbuild manifests need a few levels; this many is a generated or broken file"),
         Hazard::UnmatchedClose { offset } => Diag::new("kdl-syntax", "unexpected `}`")
             .label(at(offset), "no block to close here"),
+        Hazard::Unclosed { offset } => Diag::new("kdl-syntax", "a block is never closed")
+            .label(at(offset), "this `{` has no `}`")
+            .help("add the missing `}` at the end of this block or of a block inside it"),
         Hazard::CommentTooComplex { offset } => Diag::new(
             "comment-too-complex",
             format!(

@@ -22,6 +22,10 @@ pub enum Hazard {
     TooDeep { offset: usize },
     /// A `}` with no block to close.
     UnmatchedClose { offset: usize },
+    /// The `{` of the outermost block the text never closes. The `kdl` crate's recovery from
+    /// unclosed blocks can report errors by the million (twice as many for each more line of
+    /// `/-a{~`), so this one is said first, once.
+    Unclosed { offset: usize },
     /// The `/*` that opens a comment nested too deep or made of too many pieces.
     CommentTooComplex { offset: usize },
 }
@@ -32,9 +36,13 @@ pub fn check(text: &str) -> Result<(), Hazard> {
     let bytes = text.as_bytes();
     let mut pos = 0;
     let mut depth = 0usize;
+    let mut outermost_open = 0;
     while let Some(&byte) = bytes.get(pos) {
         match byte {
             b'{' => {
+                if depth == 0 {
+                    outermost_open = pos;
+                }
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(Hazard::TooDeep { offset: pos });
@@ -59,6 +67,11 @@ pub fn check(text: &str) -> Result<(), Hazard> {
             b'/' if bytes.get(pos + 1) == Some(&b'*') => pos = skip_block_comment(bytes, pos)?,
             _ => pos += 1,
         }
+    }
+    if depth > 0 {
+        return Err(Hazard::Unclosed {
+            offset: outermost_open,
+        });
     }
     Ok(())
 }
