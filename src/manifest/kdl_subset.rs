@@ -321,12 +321,15 @@ impl Parser<'_> {
             }
             Ok(at)
         };
-        end = digits(self.bytes, end)?;
-        let integer_part = end;
+        // Each run of digits, without its sign, as the `kdl` crate takes them apart.
+        let mut parts = vec![(end, digits(self.bytes, end)?)];
+        end = parts[0].1;
         let mut float = false;
         if self.bytes.get(end) == Some(&b'.') {
             float = true;
-            end = digits(self.bytes, end + 1)?;
+            let fraction = digits(self.bytes, end + 1)?;
+            parts.push((end + 1, fraction));
+            end = fraction;
         }
         if matches!(self.bytes.get(end), Some(b'e' | b'E')) {
             float = true;
@@ -334,7 +337,9 @@ impl Parser<'_> {
             if matches!(self.bytes.get(end), Some(b'-' | b'+')) {
                 end += 1;
             }
-            end = digits(self.bytes, end)?;
+            let exponent = digits(self.bytes, end)?;
+            parts.push((end, exponent));
+            end = exponent;
         }
         let text: String = self.text[start..end]
             .chars()
@@ -342,13 +347,14 @@ impl Parser<'_> {
             .collect();
         self.pos = end;
         if float {
-            // The `kdl` crate refuses a decimal whose integer part does not fit an i128; left
-            // to it, the manifest gets the same answer whichever reader reads it.
-            let whole: String = self.text[start..integer_part]
-                .chars()
-                .filter(|&c| c != '_')
-                .collect();
-            if whole.parse::<i128>().is_err() {
+            // The `kdl` crate reads each part of a float (the integer part, the digits after
+            // the point, the exponent) as an i128 and refuses one that does not fit; left to
+            // it, the manifest gets the same answer whichever reader reads it.
+            let fits = parts.iter().all(|&(from, to)| {
+                let part: String = self.text[from..to].chars().filter(|&c| c != '_').collect();
+                part.parse::<i128>().is_ok()
+            });
+            if !fits {
                 return Err(GiveUp);
             }
             let value: f64 = text.parse().map_err(|_| GiveUp)?;
