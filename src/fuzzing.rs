@@ -19,11 +19,11 @@ use kdl::{KdlDocument, KdlNode};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use crate::exec::up_to_date::Record;
-use crate::hash::{Digest, FileDigest, FileKind, StatCache, digest_listing, symlink_digest};
+use crate::hash::StatCache;
 use crate::lockfile::Lockfile;
 use crate::manifest::kdl_subset;
 use crate::manifest::params::Format;
-use crate::store::{ActionResult, OutputDirectory, check_result};
+use crate::store::{ActionResult, check_result, listed_digest};
 
 const MANIFEST: &str = "zenbuild.kdl";
 
@@ -149,27 +149,6 @@ pub fn action_result(bytes: &[u8]) -> bool {
         );
     }
     true
-}
-
-/// The tree digest of what a directory output lists, as hashing it once restored would give.
-fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
-    let files = directory.files.iter().map(|file| {
-        let digest = FileDigest {
-            digest: file.digest,
-            size: file.size,
-            executable: file.executable,
-            kind: FileKind::Regular,
-        };
-        (Path::new(&file.path), digest)
-    });
-    let links = directory.symlinks.iter().map(|link| {
-        (
-            Path::new(&link.path),
-            symlink_digest(link.target.as_bytes()),
-        )
-    });
-    let empty = directory.empty_directories.iter().map(Path::new);
-    digest_listing(files.chain(links), empty)
 }
 
 /// The first symlink of `result` that, followed as the file system follows it through the

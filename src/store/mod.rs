@@ -30,7 +30,7 @@ pub use outputs::{
     SavedOutputs, clear_outputs, create_output_parents, restore_outputs, save_outputs,
 };
 pub use restore::LinkMode;
-pub use result_check::{Unusable, check_result};
+pub use result_check::{Unusable, check_result, listed_digest};
 pub use stats::StoreStats;
 pub use tiered::TieredStore;
 

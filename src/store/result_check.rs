@@ -192,7 +192,7 @@ fn check_directory(directory: &OutputDirectory) -> Result<(), Unusable> {
 }
 
 /// The tree digest of what `directory` lists, as hashing the restored directory would give.
-fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
+pub fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
     let files = directory.files.iter().map(|file| {
         let digest = FileDigest {
             digest: file.digest,
