@@ -14,7 +14,7 @@ pub struct Watcher {
     events: Receiver<notify::Result<notify::Event>>,
     /// What is watched, with the inode each directory had when its watch was added: a
     /// directory deleted and created again loses its watch and needs a new one.
-    watching: HashMap<(PathBuf, bool), u64>,
+    watching: HashMap<(PathBuf, bool), Identity>,
 }
 
 /// What waiting for a change gave.
@@ -54,10 +54,15 @@ impl Watcher {
             self.watching.remove(&watched);
         }
         for (dir, recursive) in dirs {
-            let Ok(inode) = std::fs::metadata(dir).map(|meta| meta.ino()) else {
+            let key = (dir.clone(), *recursive);
+            let Ok(inode) = std::fs::metadata(dir).map(|meta| identity(&meta)) else {
+                // Deleted: its watch is dead, and a directory made again in its place (maybe
+                // with the same inode number) needs a new one.
+                if self.watching.remove(&key).is_some() {
+                    let _ = self.inner.unwatch(dir);
+                }
                 continue;
             };
-            let key = (dir.clone(), *recursive);
             match self.watching.get(&key) {
                 Some(&watched) if watched == inode => continue,
                 Some(_) => {
@@ -97,6 +102,20 @@ impl Watcher {
             Err(RecvTimeoutError::Disconnected) => Err("the watcher stopped".into()),
         }
     }
+}
+
+/// What tells a directory from another made at the same path: the inode number alone is not
+/// enough, since a file system reuses the number of a directory just deleted; with its birth
+/// time it is (where the file system records one).
+type Identity = (u64, u64);
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos() as u64);
+    (meta.ino(), born)
 }
 
 fn is_read(kind: &notify::EventKind) -> bool {
