@@ -5,7 +5,7 @@ mod common;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::processes::wait_for;
+use common::processes::{group_is_empty, wait_for};
 use common::{Report, Test, wait};
 
 /// `slow` sleeps for as long as the undeclared file `delay` says, so that the rebuild can be
@@ -36,24 +36,6 @@ fn exits_within(child: &mut Child, limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Whether no live (non-zombie) process is left in process group `group`, per /proc.
-fn group_is_empty(group: i32) -> bool {
-    let Ok(processes) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    !processes.flatten().any(|process| {
-        let Ok(stat) = std::fs::read_to_string(process.path().join("stat")) else {
-            return false;
-        };
-        // `pid (name) state ppid pgrp …`; the name may hold spaces.
-        let Some((_, fields)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let fields: Vec<&str> = fields.split_whitespace().collect();
-        fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str())
-    })
 }
 
 #[test]
