@@ -7,6 +7,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::cycle::Cycle;
+use super::forced::ForceArgs;
 use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
@@ -37,7 +38,8 @@ pub struct BuildArgs {
 /// How to build, for `zenbuild build` and for a bare `zenbuild`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct BuildOptions {
-    /// Run up to N CPU slots' worth of steps at once (default: the number of cores)
+    /// Run up to N CPU slots' worth of steps at once (default: the number of cores; 0: no
+    /// limit, as in ninja, while memory and GPUs still limit)
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<u32>,
 
@@ -68,6 +70,9 @@ pub struct BuildOptions {
     /// Use only this one of the manifest's remote caches
     #[arg(long, value_name = "NAME", conflicts_with = "no_remote")]
     pub remote: Option<String>,
+
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(), Error> {
@@ -76,9 +81,10 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     let started_ns = RealFileSystem.now_ns();
     let args = &build.options;
     let selection = up_to_date::selection(&build.targets, build.pipeline_only);
-    // A report and `--verbose` speak of every action, which takes the graph.
+    // A report and `--verbose` speak of every action, which takes the graph; a forced
+    // action runs whatever the record says.
     let mut lock = None;
-    if args.report.is_none() && !args.verbose {
+    if args.report.is_none() && !args.verbose && !args.force.any() {
         lock = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)).unwrap_or(None);
         if lock.is_some()
             && let Some(actions) =
@@ -117,6 +123,17 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         });
     }
     Ok(())
+}
+
+impl BuildOptions {
+    /// The CPU slots `-j` gives: `-j 0` is no limit, as in ninja, not one slot.
+    pub(super) fn cpu_slots(&self) -> u32 {
+        match self.jobs {
+            Some(0) => u32::MAX,
+            Some(jobs) => jobs,
+            None => cores(),
+        }
+    }
 }
 
 pub(super) fn cores() -> u32 {

@@ -61,6 +61,13 @@ impl Cycle<'_> {
         interrupt: Option<Interrupt>,
     ) -> Result<Done, Error> {
         let (workspace, graph, args) = (self.workspace, self.graph, self.options);
+        if self.kind == "watch" && args.force.any() {
+            // Forced on every cycle, a step would rerun at each save of an unrelated file.
+            return Err(Error::Refused(
+                "--force and --force-all force one build: use `zenbuild build --force …`, then watch".into(),
+            ));
+        }
+        let forced = args.force.resolve(graph, self.targets)?;
         let mut progress = Progress::new(graph, self.colors, args.verbose, Mode::detect());
         let _lock = match lock {
             Some(lock) => lock,
@@ -92,10 +99,11 @@ impl Cycle<'_> {
         for note in notes {
             progress.handle(&Event::Note { message: note });
         }
-        let builder = session.builder_with(graph, self.stops);
+        let mut builder = session.builder_with(graph, self.stops);
+        builder.force(forced);
         let options = Options {
             capacity: Capacity {
-                cpus: args.jobs.unwrap_or_else(cores).max(1),
+                cpus: args.cpu_slots(),
                 memory: total_memory(),
                 gpus: gpus(args.gpus.as_deref()),
             },

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use clap::Args;
 
-use super::plan::{describe, preview_all};
+use super::forced::ForceArgs;
+use super::plan::{describe, preview_forced};
 use super::session::Session;
 use super::targets::select;
 use crate::error::Error;
@@ -19,13 +20,18 @@ pub struct ExplainArgs {
     /// Steps or actions (`fit`, `fit@lr=0.1,depth=3`)
     #[arg(required = true)]
     pub targets: Vec<String>,
+
+    /// Explain what a build with these flags would do
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let closure = select(&graph, &args.targets)?;
+    let forced = args.force.resolve(&graph, &closure)?;
     let session = Session::open(workspace)?;
-    let decided = preview_all(&session, &graph, &closure);
+    let decided = preview_forced(&session, &graph, &closure, forced);
     let builder = session.builder(&graph);
     // The named actions themselves, not the dependencies the closure pulled in.
     let named: Vec<_> = closure

@@ -7,6 +7,7 @@ mod check;
 mod clean;
 mod cycle;
 mod explain;
+mod forced;
 mod format;
 mod gc;
 mod graph;

@@ -1,10 +1,11 @@
 //! `zenbuild plan`: what a build would run and why, without running anything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use super::forced::ForceArgs;
 use super::session::Session;
 use super::targets::select_or_default;
 use crate::Graph;
@@ -21,6 +22,10 @@ pub struct PlanArgs {
 
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+
+    /// What a build with these flags would run
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -32,8 +37,9 @@ pub enum PlanFormat {
 pub fn run(workspace: &Workspace, args: &PlanArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
+    let forced = args.force.resolve(&graph, &targets)?;
     let session = Session::open(workspace)?;
-    let decided = preview_all(&session, &graph, &targets);
+    let decided = preview_forced(&session, &graph, &targets, forced);
     let text = match args.format {
         PlanFormat::Json => {
             let actions: Vec<_> = targets
@@ -59,7 +65,18 @@ pub fn preview_all(
     graph: &Graph,
     targets: &[ActionId],
 ) -> HashMap<ActionId, Preview> {
-    let builder = session.builder(graph);
+    preview_forced(session, graph, targets, HashSet::new())
+}
+
+/// As [`preview_all`], with `forced` previewed as a build with `--force` would run them.
+pub fn preview_forced(
+    session: &Session,
+    graph: &Graph,
+    targets: &[ActionId],
+    forced: HashSet<ActionId>,
+) -> HashMap<ActionId, Preview> {
+    let mut builder = session.builder(graph);
+    builder.force(forced);
     let mut decided = HashMap::new();
     for &id in targets {
         let preview = builder.preview(id, &decided);

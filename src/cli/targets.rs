@@ -10,10 +10,17 @@ pub fn select(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error>
     if targets.is_empty() {
         return Ok(graph.topological_order());
     }
+    Ok(graph.closure(&named(graph, targets)?))
+}
+
+/// The actions the targets name themselves, without what they depend on: a pipeline's steps'
+/// instances, a step's instances, an action.
+pub fn named(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error> {
     let mut roots = Vec::new();
     for target in targets {
         if let Some(pipeline) = graph.pipeline(target) {
-            roots.extend(graph.pipeline_actions(pipeline));
+            let steps = pipeline.steps.iter().filter_map(|name| graph.step(name));
+            roots.extend(steps.flat_map(|step| step.actions.iter().copied()));
         } else if let Some(step) = graph.step(target) {
             roots.extend(step.actions.iter().copied());
         } else if let Some(action) = graph.action_by_name(target) {
@@ -33,7 +40,7 @@ pub fn select(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error>
             });
         }
     }
-    Ok(graph.closure(&roots))
+    Ok(roots)
 }
 
 /// The actions to build: as [`select`] for named targets; with none, the default pipeline,

@@ -1,7 +1,7 @@
 //! The work of one action, for the scheduler: hash its inputs into its key, then restore its
 //! outputs from the store on a hit, or run its command and store what it wrote on a miss.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -25,6 +25,9 @@ use crate::store::{
 
 /// Where the latest captured output of each action is kept for people to read.
 pub const LOGS_DIR: &str = ".zenbuild/logs";
+
+/// The reason a forced action runs (`--force`), in the build, `plan`, `show` and the report.
+pub const FORCED: &str = "forced";
 
 /// How many lines of a failed step's stderr the failure shows.
 const STDERR_TAIL_LINES: usize = 20;
@@ -55,6 +58,8 @@ pub struct Builder<'a> {
     nested: HashMap<String, ArtifactId>,
     /// What the user should hear about once the build ends (a cached result refused).
     warnings: Mutex<Vec<String>>,
+    /// Actions that run even when cached (`--force`).
+    forced: HashSet<ActionId>,
 }
 
 /// What a check learned that running needs.
@@ -84,7 +89,22 @@ impl<'a> Builder<'a> {
             produced: Mutex::new(HashMap::new()),
             nested,
             warnings: Mutex::new(Vec::new()),
+            forced: HashSet::new(),
         }
+    }
+
+    /// Makes `forced` run even when cached; their results replace the cached ones.
+    pub fn force(&mut self, forced: HashSet<ActionId>) {
+        self.forced = forced;
+    }
+
+    /// Why a forced action runs: forced, and what changed besides, if anything did.
+    fn forced_reasons(&self, action: &Action, key: &ActionKey) -> Vec<String> {
+        let mut reasons = vec![FORCED.to_string()];
+        if let Some(previous) = self.cx.last_keys.get(&action.name) {
+            reasons.extend(key_changes(&previous, key));
+        }
+        reasons
     }
 
     /// What went wrong with cached results in this build, a line each, for the build to show.
@@ -538,12 +558,24 @@ impl Builder<'_> {
     /// this one `AfterRun`.
     pub fn preview(&self, id: ActionId, decided: &HashMap<ActionId, Preview>) -> Preview {
         let action = self.graph.action(id);
-        for dep in &action.deps {
-            if let Some(Preview::Runs { .. } | Preview::AfterRun { .. } | Preview::Fails { .. }) =
-                decided.get(dep)
-            {
-                return Preview::AfterRun { dependency: *dep };
-            }
+        let pending = action.deps.iter().copied().find(|dep| {
+            matches!(
+                decided.get(dep),
+                Some(Preview::Runs { .. } | Preview::AfterRun { .. } | Preview::Fails { .. })
+            )
+        });
+        // A forced action runs whatever its dependencies write; its key, though, may be
+        // known only once they have.
+        if self.forced.contains(&id)
+            && let Ok(key) = self.key(action)
+        {
+            return Preview::Runs {
+                key: key.digest(),
+                reasons: self.forced_reasons(action, &key),
+            };
+        }
+        if let Some(dependency) = pending {
+            return Preview::AfterRun { dependency };
         }
         let key = match self.key(action) {
             Ok(key) => key,
@@ -595,6 +627,14 @@ impl Work for Builder<'_> {
             }
         };
         let digest = key.digest();
+        if self.forced.contains(&id) {
+            let reasons = self.forced_reasons(action, &key);
+            return Check::Run(Pending {
+                key,
+                digest,
+                reasons,
+            });
+        }
         if action.cache
             && let Some(finished) = self.unchanged(action, digest)
         {

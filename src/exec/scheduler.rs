@@ -13,6 +13,10 @@ use super::event::{Event, Outcome};
 use super::resources::{Capacity, Grant, Pool};
 use crate::graph::{ActionId, Graph};
 
+/// The most threads a build starts, whatever `-j` says: `-j 0` (no limit) on a graph of
+/// thousands of actions must not ask the system for a thread per action, which it may refuse.
+pub const MAX_WORKERS: usize = 512;
+
 /// What a cache check decided.
 pub enum Check<P> {
     /// Up to date (or failed before running); nothing to run.
@@ -61,7 +65,9 @@ pub fn run<W: Work>(
     emit(Event::Started {
         total: targets.len(),
     });
-    let threads = options.capacity.cpus.max(1) as usize + options.check_threads.max(1);
+    let threads = (options.capacity.cpus.max(1) as usize)
+        .saturating_add(options.check_threads.max(1))
+        .min(MAX_WORKERS);
     std::thread::scope(|scope| {
         let (job_sender, job_receiver) = mpsc::channel::<Job<W::Pending>>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
