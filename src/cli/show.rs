@@ -7,7 +7,7 @@ use super::format::{Format, print_json};
 use super::lineage_db::{self, refused};
 use super::log::short_commit;
 use crate::error::Error;
-use crate::lineage::{MetadataStore, RunId, git};
+use crate::lineage::{Counts, MetadataStore, RunId, git};
 use crate::ui::progress::duration;
 use crate::ui::time::utc;
 use crate::ui::{Colors, print};
@@ -79,10 +79,7 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
         "  by       {}@{}, zenbuild {}\n",
         run.user, run.host, run.version
     ));
-    text.push_str(&format!(
-        "  actions  {} ran, {} cached, {} failed, {} skipped\n\n",
-        run.counts.ran, run.counts.cached, run.counts.failed, run.counts.skipped
-    ));
+    text.push_str(&format!("  actions  {}\n\n", counts(&run.counts)));
     let width = actions
         .iter()
         .map(|a| a.action.name.len())
@@ -94,9 +91,13 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
             "failed" | "interrupted" => colors.red(&format!("{:<11}", action.status)),
             _ => format!("{:<11}", action.status),
         };
-        let took = duration(std::time::Duration::from_millis(
-            action.duration_ms.max(0) as u64
-        ));
+        // A skipped action never started: it has no time, not a time of zero.
+        let took = match action.status.as_str() {
+            "skipped" => "-".to_string(),
+            _ => duration(std::time::Duration::from_millis(
+                action.duration_ms.max(0) as u64
+            )),
+        };
         text.push_str(
             format!(
                 "  {status} {:<width$}  {took:>6}  {}\n",
@@ -108,4 +109,22 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
         text.push('\n');
     }
     print(&text)
+}
+
+/// `3 ran, 1 cached, 0 failed`, then the skipped and interrupted ones when there are any, as
+/// the build's own summary says it.
+fn counts(counts: &Counts) -> String {
+    let mut text = format!(
+        "{} ran, {} cached, {} failed",
+        counts.ran, counts.cached, counts.failed
+    );
+    for (count, what) in [
+        (counts.skipped, "skipped"),
+        (counts.interrupted, "interrupted"),
+    ] {
+        if count > 0 {
+            text.push_str(&format!(", {count} {what}"));
+        }
+    }
+    text
 }

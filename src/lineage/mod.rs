@@ -126,7 +126,10 @@ pub struct Counts {
     pub ran: u64,
     pub cached: u64,
     pub failed: u64,
+    /// Never started: what they depend on did not succeed, or the build stopped first.
     pub skipped: u64,
+    /// Started, then stopped before they finished (Ctrl-C, or watch mode on a change).
+    pub interrupted: u64,
 }
 
 /// One action of a run, as it finished.

@@ -10,6 +10,7 @@
 //! SQLite finds damaged, when it is opened or at any write, is moved aside (never deleted)
 //! and the run is recorded whole in a new one, which the user is told once.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,6 +52,11 @@ pub struct Recorder<'g> {
     written: Vec<ActionRecord>,
     /// What the user should hear about, once.
     notes: Vec<String>,
+    /// When each running action's command started (wall clock in ms, and a monotonic
+    /// instant): an interrupted action's record says when it started and how long it ran.
+    running: HashMap<ActionId, (i64, Instant)>,
+    /// The actions interrupted so far, to say why their dependents were skipped.
+    interrupted: HashSet<ActionId>,
 }
 
 /// Moves a damaged store aside and opens a new one in its place; says what it did. The
@@ -175,6 +181,8 @@ impl<'g> Recorder<'g> {
             selected: selected.to_vec(),
             written: Vec::new(),
             notes,
+            running: HashMap::new(),
+            interrupted: HashSet::new(),
         })
     }
 
@@ -189,6 +197,11 @@ impl<'g> Recorder<'g> {
 
     pub fn handle(&mut self, event: &Event) {
         let (id, outcome) = match event {
+            Event::Running { id } => {
+                self.running
+                    .insert(*id, (millis(SystemTime::now()), Instant::now()));
+                return;
+            }
             Event::Finished { id, outcome } => (id, outcome),
             // The running steps may take hours: what finished before is written now.
             Event::Waiting => return self.flush(),
@@ -198,11 +211,14 @@ impl<'g> Recorder<'g> {
             Outcome::Ran(_) => self.counts.ran += 1,
             Outcome::Cached(_) => self.counts.cached += 1,
             Outcome::Failed(_) => self.counts.failed += 1,
-            Outcome::Skipped { .. } | Outcome::Stopped | Outcome::Interrupted => {
-                self.counts.skipped += 1
+            Outcome::Skipped { .. } | Outcome::Stopped => self.counts.skipped += 1,
+            Outcome::Interrupted => {
+                self.counts.interrupted += 1;
+                self.interrupted.insert(*id);
             }
         }
         let record = self.action_record(*id, outcome);
+        self.running.remove(id);
         self.pending.push(record);
         if self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
@@ -279,6 +295,10 @@ impl<'g> Recorder<'g> {
     }
 
     fn action_record(&self, id: ActionId, outcome: &Outcome) -> ActionRecord {
+        let ran_for = self.running.get(&id).map(|(started_ms, started)| {
+            let elapsed = started.elapsed().as_millis() as i64;
+            (*started_ms, elapsed)
+        });
         let action = self.graph.action(id);
         let now = millis(SystemTime::now());
         let mut record = ActionRecord {
@@ -335,12 +355,23 @@ impl<'g> Recorder<'g> {
                 record.reasons = vec![failure.message.clone()];
             }
             Outcome::Skipped { because } => {
-                record.reasons = vec![format!(
-                    "{} did not succeed",
-                    self.graph.action(*because).name
-                )];
+                let what = if self.interrupted.contains(because) {
+                    "was interrupted"
+                } else {
+                    "did not succeed"
+                };
+                record.reasons = vec![format!("{} {what}", self.graph.action(*because).name)];
             }
-            Outcome::Stopped | Outcome::Interrupted => {}
+            Outcome::Interrupted => {
+                record.executor = Some("local".to_string());
+                if let Some((started_ms, elapsed)) = ran_for {
+                    record.started_ms = started_ms;
+                    record.duration_ms = elapsed;
+                }
+            }
+            Outcome::Stopped => {
+                record.reasons = vec!["the build stopped before it started".to_string()];
+            }
         }
         record
     }

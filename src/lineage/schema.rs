@@ -93,6 +93,17 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (action_id, path, name)
     ) WITHOUT ROWID;
     "#,
+    // 2: runs count their interrupted actions apart from the skipped ones. Before, an
+    // interrupted action was counted as skipped; its own row always said `interrupted`.
+    r#"
+    ALTER TABLE runs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET
+        interrupted = (SELECT count(*) FROM actions a
+                       WHERE a.run_id = runs.id AND a.status = 'interrupted'),
+        skipped = max(0, skipped - (SELECT count(*) FROM actions a
+                                    WHERE a.run_id = runs.id AND a.status = 'interrupted'))
+    WHERE finished_ms IS NOT NULL;
+    "#,
 ];
 
 /// Brings `conn` to the latest schema.

@@ -342,7 +342,8 @@ impl MetadataStore for Queries {
         let git = end.git.as_ref();
         self.conn.execute(
             "UPDATE runs SET finished_ms = ?2, status = ?3, ran = ?4, cached = ?5, failed = ?6,
-                             skipped = ?7, git_commit = ?8, git_branch = ?9, git_dirty = ?10
+                             skipped = ?7, git_commit = ?8, git_branch = ?9, git_dirty = ?10,
+                             interrupted = ?11
              WHERE id = ?1",
             params![
                 run,
@@ -355,6 +356,7 @@ impl MetadataStore for Queries {
                 git.map(|g| &g.commit),
                 git.and_then(|g| g.branch.as_ref()),
                 git.map(|g| g.dirty),
+                end.counts.interrupted as i64,
             ],
         )?;
         Ok(())
@@ -459,7 +461,8 @@ impl MetadataStore for Queries {
 }
 
 const RUN_COLUMNS: &str = "SELECT id, started_ms, finished_ms, status, command, user, host,
-        version, git_commit, git_branch, git_dirty, ran, cached, failed, skipped, kind
+        version, git_commit, git_branch, git_dirty, ran, cached, failed, skipped, kind,
+        interrupted
     FROM runs";
 
 fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
@@ -488,6 +491,7 @@ fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
             cached: row.get::<_, i64>(12)? as u64,
             failed: row.get::<_, i64>(13)? as u64,
             skipped: row.get::<_, i64>(14)? as u64,
+            interrupted: row.get::<_, i64>(16)? as u64,
         },
     })
 }
