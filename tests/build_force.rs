@@ -201,3 +201,30 @@ fn a_forced_target_that_is_unknown_or_outside_the_build_is_an_error() {
         .code(2)
         .stderr_contains("`train` is not part of this build");
 }
+
+/// A remote the build writes to gets the forced result, so a teammate's clone restores the
+/// new one, not the one it replaced.
+#[test]
+fn the_forced_result_goes_to_the_remote_the_build_writes_to() {
+    let remote = tempfile::tempdir().expect("a remote directory");
+    let manifest = format!(
+        "remote \"team\" url=\"file://{}\"\nstep \"fetch\" {{ cmd \"cat remote.txt > out/data.txt\"; outputs \"out/data.txt\" }}\n",
+        remote.path().display()
+    );
+    let user = |text: &str| Test::new().manifest(&manifest).file("remote.txt", text);
+    user("v1\n").build(&[]).run().success();
+    let forced = user("v1\n").build(&[]).run().success();
+    assert_eq!(forced.report().cached(), ["fetch"]);
+    let forced = forced
+        .again()
+        .file("remote.txt", "v2\n")
+        .build(&["--force", "fetch"])
+        .run()
+        .success();
+    assert_eq!(forced.report().ran(), ["fetch"]);
+
+    // A clone with an empty local cache, whose undeclared file still says v1.
+    let clone = user("v1\n").build(&[]).run().success();
+    assert_eq!(clone.report().cached(), ["fetch"], "{}", clone.report());
+    assert_eq!(clone.read("out/data.txt"), "v2\n");
+}

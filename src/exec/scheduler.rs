@@ -448,6 +448,19 @@ mod tests {
         assert_eq!(fake.most_running.load(Ordering::SeqCst), 2);
     }
 
+    /// `-j 0` is `u32::MAX` slots: no overflow in counting threads or slots, and steps that
+    /// declare several CPUs still start side by side.
+    #[test]
+    fn unlimited_cpu_slots_run_everything_without_overflow() {
+        let graph = graph(&manifest(&[("a", &[], 8), ("b", &[], 8), ("c", &["a"], 1)]));
+        let fake = Fake::default();
+        let result = build(&graph, &fake, u32::MAX, false);
+        assert_eq!(
+            result,
+            statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
+        );
+    }
+
     #[test]
     fn declared_cpus_take_several_slots() {
         let graph = graph(&manifest(&[("a", &[], 2), ("b", &[], 2), ("c", &[], 2)]));
