@@ -558,14 +558,8 @@ impl Builder<'_> {
     /// this one `AfterRun`.
     pub fn preview(&self, id: ActionId, decided: &HashMap<ActionId, Preview>) -> Preview {
         let action = self.graph.action(id);
-        let pending = action.deps.iter().copied().find(|dep| {
-            matches!(
-                decided.get(dep),
-                Some(Preview::Runs { .. } | Preview::AfterRun { .. } | Preview::Fails { .. })
-            )
-        });
-        // A forced action runs whatever its dependencies write; its key, though, may be
-        // known only once they have.
+        // A forced action runs whatever its dependencies write (its key is the one of the
+        // files on disk now; it may change once they have run).
         if self.forced.contains(&id)
             && let Ok(key) = self.key(action)
         {
@@ -574,8 +568,12 @@ impl Builder<'_> {
                 reasons: self.forced_reasons(action, &key),
             };
         }
-        if let Some(dependency) = pending {
-            return Preview::AfterRun { dependency };
+        for dep in &action.deps {
+            if let Some(Preview::Runs { .. } | Preview::AfterRun { .. } | Preview::Fails { .. }) =
+                decided.get(dep)
+            {
+                return Preview::AfterRun { dependency: *dep };
+            }
         }
         let key = match self.key(action) {
             Ok(key) => key,
