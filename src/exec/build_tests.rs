@@ -1,6 +1,7 @@
 //! The build work with a store in memory and an executor that runs no process: the cache
 //! decisions alone.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -48,6 +49,8 @@ struct World {
     store: MemoryStore,
     executor: FakeExecutor,
     stat_cache: StatCache,
+    /// The actions the next builds force, by name.
+    forced: RefCell<Vec<&'static str>>,
 }
 
 impl World {
@@ -64,6 +67,7 @@ impl World {
             store: MemoryStore::new(),
             executor: FakeExecutor::default(),
             stat_cache: StatCache::in_memory(),
+            forced: RefCell::new(Vec::new()),
         }
     }
 
@@ -81,7 +85,7 @@ impl World {
     fn with_builder<T>(&self, graph: &Graph, work: impl FnOnce(&Builder) -> T) -> T {
         let last_keys = LastKeys::in_workspace(self.dir.path());
         let interrupt = Interrupt::new();
-        let builder = Builder::new(
+        let mut builder = Builder::new(
             graph,
             Context {
                 root: self.dir.path(),
@@ -93,6 +97,13 @@ impl World {
                 executor: &self.executor,
                 stops: None,
             },
+        );
+        let forced = self.forced.borrow();
+        builder.force(
+            forced
+                .iter()
+                .filter_map(|name| graph.action_by_name(name))
+                .collect(),
         );
         let result = work(&builder);
         last_keys.save().unwrap();
@@ -314,4 +325,23 @@ fn preview_knows_files_inside_a_cached_directory_output() {
         "{:?}",
         by_name("b")
     );
+}
+
+#[test]
+fn a_forced_action_runs_though_cached_and_its_same_bytes_leave_dependents_cached() {
+    let world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.build();
+    world.forced.borrow_mut().push("a");
+    let previews = world.previews();
+    assert!(
+        matches!(&previews["a"], Preview::Runs { reasons, .. } if reasons == &[FORCED]),
+        "{:?}",
+        previews["a"]
+    );
+    assert!(matches!(previews["b"], Preview::AfterRun { .. }));
+    assert!(matches!(previews["c"], Preview::Cached { .. }));
+    let result = world.build();
+    assert_eq!(result["a"], ("ran", vec![FORCED.to_string()]));
+    assert_eq!(result["b"].0, "cached");
+    assert_eq!(result["c"].0, "cached");
 }
