@@ -10,6 +10,7 @@
 mod dir;
 #[cfg(feature = "remote-http")]
 mod http;
+mod probe;
 mod redact;
 #[cfg(feature = "remote-s3")]
 mod s3;
@@ -21,6 +22,7 @@ use std::path::Path;
 pub use dir::DirRemote;
 #[cfg(feature = "remote-http")]
 pub use http::HttpRemote;
+pub use probe::RemoteProbe;
 pub use redact::redact;
 #[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
