@@ -10,12 +10,14 @@
 mod dir;
 #[cfg(feature = "remote-http")]
 mod http;
+mod pool;
 mod probe;
 mod redact;
 #[cfg(feature = "remote-s3")]
 mod s3;
 #[cfg(feature = "remote-http")]
 mod transport;
+mod upload;
 
 use std::path::Path;
 
@@ -26,6 +28,7 @@ pub use probe::RemoteProbe;
 pub use redact::redact;
 #[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
+pub use upload::upload;
 
 use crate::hash::Digest;
 

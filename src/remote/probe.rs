@@ -7,23 +7,21 @@
 //! build's lookup would. What it cannot know without downloading is whether a blob's bytes
 //! match their digest: a build that finds otherwise discards the blob and runs the step.
 //!
-//! Keys are asked in batches, many at once ([`LOOKUPS`]), so a plan of a thousand actions
+//! Keys are asked in batches, many at once ([`pool::REQUESTS`]), so a plan of a thousand actions
 //! costs a few rounds of parallel requests, not a thousand in a row. A remote that fails is
 //! reported once and not asked again; its keys are then misses, which the warnings say.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
+use super::pool;
 use super::{OpenRemote, Remote, RemoteConfig, RemoteError};
 use crate::hash::Digest;
 use crate::store::{ActionResult, Blob, LinkMode, LocalStore, Place, Store, StoreError};
-
-/// How many requests are in flight at once: they wait on the network, not on the cores.
-const LOOKUPS: usize = 16;
 
 struct Asked {
     config: RemoteConfig,
@@ -71,9 +69,9 @@ impl<'a> RemoteProbe<'a> {
         lock(&self.answers).contains_key(key)
     }
 
-    /// Asks the remotes about every key of `keys`, [`LOOKUPS`] at a time.
+    /// Asks the remotes about every key of `keys`, [`pool::REQUESTS`] at a time.
     pub fn ask(&self, keys: &[Digest]) {
-        let answers: Vec<(Digest, Answer)> = pool().install(|| {
+        let answers: Vec<(Digest, Answer)> = pool::requests().install(|| {
             keys.par_iter()
                 .map(|key| (*key, self.lookup(key)))
                 .collect()
@@ -202,21 +200,6 @@ impl Store for RemoteProbe<'_> {
     }
 }
 
-fn pool() -> &'static rayon::ThreadPool {
-    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(LOOKUPS)
-            .thread_name(|index| format!("zenbuild-lookup-{index}"))
-            .build()
-            .unwrap_or_else(|_| {
-                rayon::ThreadPoolBuilder::new()
-                    .build()
-                    .expect("a thread pool with default settings")
-            })
-    })
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -295,7 +278,10 @@ mod tests {
         probe.ask(&keys);
         assert_eq!(slow.requests.load(Ordering::SeqCst), 200);
         let most = slow.most.load(Ordering::SeqCst);
-        assert!(most > 4 && most <= LOOKUPS, "{most} requests at once");
+        assert!(
+            most > 4 && most <= pool::REQUESTS,
+            "{most} requests at once"
+        );
         assert!(
             keys.iter()
                 .all(|key| probe.asked(key) && probe.holder(key).is_none())
