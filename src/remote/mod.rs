@@ -4,8 +4,10 @@
 //! local store: lookups go local, then remote by remote; results are uploaded where writing
 //! is allowed.
 //!
-//! The layout is Bazel's HTTP cache's: `ac/<key>` holds an action result (JSON here),
-//! `cas/<digest>` a blob; a missing name is a miss.
+//! The paths are those of Bazel's HTTP cache: `ac/<key>` holds an action result (zenbuild's
+//! JSON, not Bazel's protocol buffer), `cas/<digest>` a blob (named by its BLAKE3, not its
+//! SHA-256); a missing name is a miss. So a remote is a store of bytes by path, never a
+//! server of Bazel's protocol.
 
 mod dir;
 #[cfg(feature = "remote-http")]
