@@ -33,7 +33,7 @@ struct Asked {
 enum Answer {
     Hit {
         remote: String,
-        result: ActionResult,
+        result: Box<ActionResult>,
     },
     Miss,
 }
@@ -101,7 +101,7 @@ impl<'a> RemoteProbe<'a> {
                 Ok(Some(result)) => {
                     return Answer::Hit {
                         remote: asked.config.name.clone(),
-                        result,
+                        result: Box::new(result),
                     };
                 }
                 Ok(None) => {}
@@ -157,7 +157,7 @@ impl Store for RemoteProbe<'_> {
             return Ok(Some(result));
         }
         Ok(match lock(&self.answers).get(key) {
-            Some(Answer::Hit { result, .. }) => Some(result.clone()),
+            Some(Answer::Hit { result, .. }) => Some(ActionResult::clone(result)),
             _ => None,
         })
     }
