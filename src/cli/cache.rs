@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use clap::Subcommand;
 
 use super::cache_transfer::{Direction, TransferArgs, run as transfer};
+use super::format::Format;
 use super::lineage_db;
 use crate::error::Error;
 use crate::lineage::{MetadataStore, RunId};
@@ -17,8 +18,11 @@ use crate::workspace::Workspace;
 pub enum CacheCommand {
     /// Count the blobs and action results in the local cache
     Stats {
-        /// Print JSON
-        #[arg(long)]
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+
+        /// The same as `--format json`, which every command takes; kept for scripts
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Upload the cached results of targets to the manifest's writable remotes
@@ -29,7 +33,7 @@ pub enum CacheCommand {
 
 pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Result<(), Error> {
     let json = match command {
-        CacheCommand::Stats { json } => json,
+        CacheCommand::Stats { format, json } => *json || *format == Format::Json,
         CacheCommand::Push(args) => return transfer(workspace, args, Direction::Push, colors),
         CacheCommand::Pull(args) => return transfer(workspace, args, Direction::Pull, colors),
     };
@@ -37,7 +41,7 @@ pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Res
         LocalStore::in_workspace(&workspace.root).map_err(|e| Error::Refused(e.to_string()))?;
     let stats = store.stats().map_err(|e| Error::Refused(e.to_string()))?;
     let last = last_run(workspace);
-    if *json {
+    if json {
         let mut value = serde_json::to_value(stats).map_err(|e| Error::Refused(e.to_string()))?;
         if let Some((run, sources)) = &last {
             value["last_run"] = serde_json::json!({ "run": run, "actions_by_source": sources });

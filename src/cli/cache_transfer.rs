@@ -7,6 +7,11 @@
 //! remotes), which downloads and verifies what a remote has; an action whose inputs come
 //! from another is looked up with that one's outputs as found, so a whole pipeline comes
 //! down on a fresh clone.
+//!
+//! A transfer that fails is reported, once per remote and cause, and makes the command exit
+//! non-zero; an action that is in no cache to move from is listed, and is no failure.
+
+mod push;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -19,9 +24,10 @@ use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::build::Preview;
 use crate::exec::lock::WorkspaceLock;
-use crate::store::{Store, TieredStore};
+use crate::store::TieredStore;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
+use push::{Push, Pushed};
 
 #[derive(Debug, Args)]
 pub struct TransferArgs {
@@ -65,39 +71,43 @@ pub fn run(
     })
     .map_err(|e| Error::io("cannot lock the workspace", e))?;
     let mut session = Session::open(workspace)?;
-    let tiered = TieredStore::new(session.store.clone(), remotes);
     let bar =
         ProgressBar::with_draw_target(Some(targets.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut moved, mut missing) = (0usize, Vec::new());
-    match direction {
+    let (mut moved, mut missing, mut failed) = (0usize, Vec::new(), 0usize);
+    let failures = match direction {
         Direction::Push => {
+            let Some(mut push) = Push::new(&session.store, remotes) else {
+                bar.finish_and_clear();
+                return Err(Error::Refused(
+                    "no remote may be written: each is `write=#false` in the manifest or \
+                     switched off by its ZENBUILD_REMOTE_<NAME>_WRITE"
+                        .into(),
+                ));
+            };
             // Keys as the local cache knows them: what was built here.
             let decided = preview_all(&session, &graph, &targets);
             for id in &targets {
                 let name = &graph.action(*id).name;
                 bar.set_message(name.clone());
                 let pushed = match &decided[id] {
-                    Preview::Cached { key, .. } => session
-                        .store
-                        .get_action_result(key)
-                        .ok()
-                        .flatten()
-                        .map(|result| tiered.push(key, &result) > 0),
-                    _ => None,
+                    Preview::Cached { key, .. } => push.action(name, key),
+                    _ => Pushed::NotLocal,
                 };
                 match pushed {
-                    Some(true) => moved += 1,
-                    _ => missing.push(name.clone()),
+                    Pushed::Everywhere => moved += 1,
+                    Pushed::NotLocal => missing.push(name.clone()),
+                    Pushed::Failed => failed += 1,
                 }
                 bar.inc(1);
             }
+            push.failures()
         }
         Direction::Pull => {
-            session.tiered = Some(tiered);
+            session.tiered = Some(TieredStore::new(session.store.clone(), remotes));
             let decided = preview_all(&session, &graph, &targets);
             for id in &targets {
                 match &decided[id] {
@@ -107,30 +117,43 @@ pub fn run(
                 bar.inc(1);
             }
             session.save();
+            // A remote that failed, or sent what cannot be used: what it holds was not pulled.
+            session
+                .tiered
+                .as_ref()
+                .map(TieredStore::take_warnings)
+                .unwrap_or_default()
         }
-    }
-    bar.finish_and_clear();
-    let tiered_warnings = match direction {
-        Direction::Pull => session
-            .tiered
-            .as_ref()
-            .map(TieredStore::take_warnings)
-            .unwrap_or_default(),
-        Direction::Push => Vec::new(),
     };
-    for note in notes.iter().chain(&tiered_warnings) {
+    bar.finish_and_clear();
+    for note in &notes {
         eprintln!("{} {note}", colors.bold("note:"));
+    }
+    for failure in &failures {
+        eprintln!("{} {failure}", colors.red("error:"));
     }
     let (verb, missing_why) = match direction {
         Direction::Push => ("pushed", "not in the local cache under its current key"),
-        Direction::Pull => (
+        Direction::Pull if failures.is_empty() => (
             "now in the local cache:",
             "in no cache under its current key",
         ),
+        // The remote that failed may hold them.
+        Direction::Pull => ("now in the local cache:", "not pulled"),
     };
     let mut text = format!("{verb} {moved} of {} actions\n", targets.len());
     if !missing.is_empty() {
         text.push_str(&format!("{missing_why}: {}\n", missing.join(", ")));
     }
-    print(&text)
+    print(&text)?;
+    match (direction, failures.is_empty()) {
+        (_, true) => Ok(()),
+        (Direction::Push, false) => Err(Error::Refused(format!(
+            "{failed} of {} actions could not be pushed",
+            targets.len()
+        ))),
+        (Direction::Pull, false) => Err(Error::Refused(
+            "the pull is incomplete: a remote failed or sent what cannot be used".into(),
+        )),
+    }
 }

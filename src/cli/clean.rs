@@ -1,5 +1,6 @@
 //! `zenbuild clean`: remove the outputs steps wrote into the workspace (the cache keeps them,
-//! so the next build restores instead of rerunning), and with `--cache` the cache too.
+//! so the next build restores instead of rerunning), and with `--cache` the local cache too
+//! (the remotes keep theirs, so a step they hold is downloaded rather than rerun).
 
 use clap::Args;
 
@@ -17,7 +18,8 @@ pub struct CleanArgs {
     /// every step's)
     pub targets: Vec<String>,
 
-    /// Also delete the local cache (.zenbuild/cache): the next build reruns everything
+    /// Also delete the local cache (.zenbuild/cache): the next build reruns every step whose
+    /// result no remote cache holds, and downloads the rest
     #[arg(long)]
     pub cache: bool,
 }

@@ -6,12 +6,14 @@ use std::fmt::Write;
 use clap::Args;
 
 use super::forced::ForceArgs;
-use super::plan::{describe, preview_forced};
+use super::plan::{describe, open_probe, preview_asking, remote_holder};
+use super::remotes::RemoteChoice;
 use super::session::Session;
 use super::targets::select;
 use crate::error::Error;
 use crate::exec::build::Preview;
 use crate::hash::canonical_json;
+use crate::ui::progress::say_note;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 
@@ -24,15 +26,21 @@ pub struct ExplainArgs {
     /// Explain what a build with these flags would do
     #[command(flatten)]
     pub force: ForceArgs,
+
+    #[command(flatten)]
+    pub remotes: RemoteChoice,
 }
 
 pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<(), Error> {
-    let (_, graph) = crate::load_graph(workspace)?;
+    let (manifest, graph) = crate::load_graph(workspace)?;
     let closure = select(&graph, &args.targets)?;
     let forced = args.force.resolve(&graph, &closure)?;
     let session = Session::open(workspace)?;
-    let decided = preview_forced(&session, &graph, &closure, forced);
-    let builder = session.builder(&graph);
+    let mut notes = Vec::new();
+    let probe = open_probe(&session, &manifest, &args.remotes, &mut notes)?;
+    // The builder that previewed: it knows the outputs of dependencies found cached.
+    let (builder, decided) = preview_asking(&session, &graph, &closure, &probe, &forced);
+    notes.extend(probe.warnings());
     // The named actions themselves, not the dependencies the closure pulled in.
     let named: Vec<_> = closure
         .iter()
@@ -52,7 +60,9 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
     let mut out = String::new();
     for id in named {
         let action = graph.action(id);
-        let _ = writeln!(out, "{}", describe(&graph, id, &decided[&id], colors));
+        let remote = remote_holder(&probe, &decided[&id]);
+        let line = describe(&graph, id, &decided[&id], remote.as_deref(), colors);
+        let _ = writeln!(out, "{line}");
         match builder.key(action) {
             Ok(key) => {
                 let _ = writeln!(out, "  key {}", key.digest());
@@ -93,5 +103,8 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
         }
     }
     session.save();
+    for note in &notes {
+        say_note(colors, note);
+    }
     print(&out)
 }

@@ -1,4 +1,6 @@
-//! `zenbuild plan`: what a build would run and why, without running anything.
+//! `zenbuild plan`: what a build would run and why, without running anything. The remotes
+//! are asked too (whether a result exists, never its blobs), so an action a teammate built
+//! shows as "cached in remote team" where a build would take it from there.
 
 use std::collections::{HashMap, HashSet};
 
@@ -6,14 +8,19 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::forced::ForceArgs;
+use super::remotes::{RemoteChoice, open_chosen};
 use super::session::Session;
 use super::targets::select_or_default;
-use crate::Graph;
 use crate::error::Error;
-use crate::exec::build::Preview;
+use crate::exec::build::{Builder, Context, Preview};
+use crate::exec::executor::LocalExecutor;
 use crate::graph::ActionId;
+use crate::remote::RemoteProbe;
+use crate::store::Store;
+use crate::ui::progress::say_note;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
+use crate::{Graph, Manifest};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -26,6 +33,9 @@ pub struct PlanArgs {
     /// What a build with these flags would run
     #[command(flatten)]
     pub force: ForceArgs,
+
+    #[command(flatten)]
+    pub remotes: RemoteChoice,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -35,28 +45,116 @@ pub enum PlanFormat {
 }
 
 pub fn run(workspace: &Workspace, args: &PlanArgs, colors: Colors) -> Result<(), Error> {
-    let (_, graph) = crate::load_graph(workspace)?;
+    let (manifest, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
     let forced = args.force.resolve(&graph, &targets)?;
     let session = Session::open(workspace)?;
-    let decided = preview_forced(&session, &graph, &targets, forced);
+    let mut notes = Vec::new();
+    let probe = open_probe(&session, &manifest, &args.remotes, &mut notes)?;
+    let (_, decided) = preview_asking(&session, &graph, &targets, &probe, &forced);
+    notes.extend(probe.warnings());
+    let remote_of = |id: &ActionId| remote_holder(&probe, &decided[id]);
     let text = match args.format {
         PlanFormat::Json => {
             let actions: Vec<_> = targets
                 .iter()
-                .map(|id| preview_json(&graph, *id, &decided[id]))
+                .map(|id| preview_json(&graph, *id, &decided[id], remote_of(id).as_deref()))
                 .collect();
-            let json = serde_json::to_string_pretty(&json!({ "actions": actions }))
+            let plan = json!({ "actions": actions, "warnings": notes });
+            let json = serde_json::to_string_pretty(&plan)
                 .map_err(|e| Error::Refused(format!("cannot encode the plan: {e}")))?;
             format!("{json}\n")
         }
         PlanFormat::Text => targets
             .iter()
-            .map(|id| format!("{}\n", describe(&graph, *id, &decided[id], colors)))
+            .map(|id| {
+                let remote = remote_of(id);
+                format!(
+                    "{}\n",
+                    describe(&graph, *id, &decided[id], remote.as_deref(), colors)
+                )
+            })
             .collect(),
     };
     session.save();
+    if args.format == PlanFormat::Text {
+        for note in &notes {
+            say_note(colors, note);
+        }
+    }
     print(&text)
+}
+
+/// The manifest's remotes that `choice` picks, to be asked (not downloaded from); one that
+/// cannot be opened is left out with a note.
+pub fn open_probe<'s>(
+    session: &'s Session,
+    manifest: &Manifest,
+    choice: &RemoteChoice,
+    notes: &mut Vec<String>,
+) -> Result<RemoteProbe<'s>, Error> {
+    let remotes = open_chosen(manifest, choice, notes)?;
+    Ok(RemoteProbe::new(&session.store, remotes))
+}
+
+/// Previews `targets` as [`preview_all`] does, over the local store and what `probe`'s
+/// remotes hold. An action the local cache has no result for is asked about, all such actions
+/// of a round at once; a hit makes its outputs' digests known, which gives the actions after
+/// it their keys for the next round. So the rounds are as many as the graph is deep, and
+/// the returned builder knows every key the plan found. `forced` are previewed as a build
+/// with `--force` would run them.
+pub fn preview_asking<'s>(
+    session: &'s Session,
+    graph: &'s Graph,
+    targets: &[ActionId],
+    probe: &'s RemoteProbe<'s>,
+    forced: &HashSet<ActionId>,
+) -> (Builder<'s>, HashMap<ActionId, Preview>) {
+    loop {
+        let mut builder = builder_on(session, graph, probe);
+        builder.force(forced.clone());
+        let decided = preview_with(&builder, targets);
+        let unasked: Vec<_> = targets
+            .iter()
+            .filter_map(|id| match &decided[id] {
+                Preview::Runs { key, .. } if graph.action(*id).cache && !probe.asked(key) => {
+                    Some(*key)
+                }
+                _ => None,
+            })
+            .collect();
+        if unasked.is_empty() {
+            return (builder, decided);
+        }
+        probe.ask(&unasked);
+    }
+}
+
+/// The remote a cached preview's result is in, when it is not in the local cache.
+pub fn remote_holder(probe: &RemoteProbe, preview: &Preview) -> Option<String> {
+    match preview {
+        Preview::Cached { key, .. } => probe
+            .source_of(key)
+            .and_then(|source| source.strip_prefix("remote:").map(str::to_string)),
+        _ => None,
+    }
+}
+
+/// A builder that looks results up in `store` rather than in the session's own.
+fn builder_on<'s>(session: &'s Session, graph: &'s Graph, store: &'s dyn Store) -> Builder<'s> {
+    Builder::new(
+        graph,
+        Context {
+            root: &session.root,
+            store,
+            stat_cache: &session.stat_cache,
+            last_keys: &session.last_keys,
+            link_mode: session.link_mode,
+            interrupt: &session.interrupt,
+            executor: &LocalExecutor,
+            stops: None,
+        },
+    )
 }
 
 /// Previews `targets` in dependency order, each seeing its dependencies' previews.
@@ -65,18 +163,10 @@ pub fn preview_all(
     graph: &Graph,
     targets: &[ActionId],
 ) -> HashMap<ActionId, Preview> {
-    preview_forced(session, graph, targets, HashSet::new())
+    preview_with(&session.builder(graph), targets)
 }
 
-/// As [`preview_all`], with `forced` previewed as a build with `--force` would run them.
-pub fn preview_forced(
-    session: &Session,
-    graph: &Graph,
-    targets: &[ActionId],
-    forced: HashSet<ActionId>,
-) -> HashMap<ActionId, Preview> {
-    let mut builder = session.builder(graph);
-    builder.force(forced);
+fn preview_with(builder: &Builder, targets: &[ActionId]) -> HashMap<ActionId, Preview> {
     let mut decided = HashMap::new();
     for &id in targets {
         let preview = builder.preview(id, &decided);
@@ -95,9 +185,22 @@ pub fn status(preview: &Preview) -> &'static str {
     }
 }
 
-/// One line: `train: runs because data/raw.csv changed (3f2a9c1e → 9c1e3f2a)`.
-pub fn describe(graph: &Graph, id: ActionId, preview: &Preview, colors: Colors) -> String {
+/// One line: `train: runs because data/raw.csv changed (3f2a9c1e → 9c1e3f2a)`; `remote` is
+/// where a cached result is when the local cache does not hold it.
+pub fn describe(
+    graph: &Graph,
+    id: ActionId,
+    preview: &Preview,
+    remote: Option<&str>,
+    colors: Colors,
+) -> String {
     let name = colors.bold(&graph.action(id).name);
+    if let (Preview::Cached { .. }, Some(remote)) = (preview, remote) {
+        return format!(
+            "{name}: {} (its outputs are downloaded and restored)",
+            colors.green(&format!("cached in remote {remote}"))
+        );
+    }
     match preview {
         Preview::Cached { restore: false, .. } => format!("{name}: {}", colors.green("cached")),
         Preview::Cached { restore: true, .. } => {
@@ -115,7 +218,12 @@ pub fn describe(graph: &Graph, id: ActionId, preview: &Preview, colors: Colors) 
     }
 }
 
-fn preview_json(graph: &Graph, id: ActionId, preview: &Preview) -> serde_json::Value {
+fn preview_json(
+    graph: &Graph,
+    id: ActionId,
+    preview: &Preview,
+    remote: Option<&str>,
+) -> serde_json::Value {
     let (key, reasons) = match preview {
         Preview::Cached { key, .. } => (Some(key.to_hex()), vec![]),
         Preview::Runs { key, reasons } => (Some(key.to_hex()), reasons.clone()),
@@ -129,6 +237,7 @@ fn preview_json(graph: &Graph, id: ActionId, preview: &Preview) -> serde_json::V
         "name": graph.action(id).name,
         "step": graph.action(id).step,
         "status": status(preview),
+        "remote": remote,
         "key": key,
         "reasons": reasons,
     })

@@ -1,6 +1,8 @@
 //! The remote caches a command uses: the manifest's, narrowed by `--no-remote` and
 //! `--remote NAME`, each opened on its backend.
 
+use clap::Args;
+
 use super::build::BuildOptions;
 use crate::Manifest;
 use crate::error::Error;
@@ -11,6 +13,32 @@ use crate::remote::{self, OpenRemote, RemoteConfig};
 pub fn open_remotes(
     manifest: &Manifest,
     args: &BuildOptions,
+    notes: &mut Vec<String>,
+) -> Result<Vec<OpenRemote>, Error> {
+    let choice = RemoteChoice {
+        no_remote: args.no_remote,
+        remote: args.remote.clone(),
+    };
+    open_chosen(manifest, &choice, notes)
+}
+
+/// `--no-remote` and `--remote NAME` for the commands that only look remotes up (`plan`,
+/// `explain`), as `build` takes them.
+#[derive(Debug, Default, Args)]
+pub struct RemoteChoice {
+    /// Leave the manifest's remote caches out: the local cache only
+    #[arg(long)]
+    pub no_remote: bool,
+
+    /// Use only this one of the manifest's remote caches
+    #[arg(long, value_name = "NAME", conflicts_with = "no_remote")]
+    pub remote: Option<String>,
+}
+
+/// The manifest's remotes that `choice` picks, opened; as [`open_remotes`].
+pub fn open_chosen(
+    manifest: &Manifest,
+    args: &RemoteChoice,
     notes: &mut Vec<String>,
 ) -> Result<Vec<OpenRemote>, Error> {
     if args.no_remote {

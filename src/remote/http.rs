@@ -1,6 +1,9 @@
-//! An HTTP cache in Bazel's layout (`http://host/prefix`): `GET|HEAD|PUT {prefix}/ac/{key}`
-//! and `{prefix}/cas/{digest}`, 404 for a miss. bazel-remote-style servers and a plain nginx
-//! with WebDAV `PUT` serve as one.
+//! An HTTP cache in the paths of Bazel's layout (`http://host/prefix`): `GET|HEAD|PUT
+//! {prefix}/ac/{key}` and `{prefix}/cas/{digest}`, 404 for a miss, with BLAKE3 keys and
+//! digests and zenbuild's JSON results. Any server that keeps what is `PUT` under its path
+//! serves as one (a plain nginx with WebDAV `PUT` is what the tests run). Servers of Bazel's
+//! protocol do not: bazel-remote checks that a CAS upload's name is its SHA-256 and that an
+//! AC entry is an `ActionResult` protocol buffer (docs/building.md lists which work).
 //!
 //! Credentials come from the environment, never the manifest: for a remote named `team`,
 //! `ZENBUILD_REMOTE_TEAM_TOKEN` (sent as a bearer token), or `ZENBUILD_REMOTE_TEAM_USER` and

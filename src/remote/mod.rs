@@ -4,26 +4,33 @@
 //! local store: lookups go local, then remote by remote; results are uploaded where writing
 //! is allowed.
 //!
-//! The layout is Bazel's HTTP cache's: `ac/<key>` holds an action result (JSON here),
-//! `cas/<digest>` a blob; a missing name is a miss.
+//! The paths are those of Bazel's HTTP cache: `ac/<key>` holds an action result (zenbuild's
+//! JSON, not Bazel's protocol buffer), `cas/<digest>` a blob (named by its BLAKE3, not its
+//! SHA-256); a missing name is a miss. So a remote is a store of bytes by path, never a
+//! server of Bazel's protocol.
 
 mod dir;
 #[cfg(feature = "remote-http")]
 mod http;
+mod pool;
+mod probe;
 mod redact;
 #[cfg(feature = "remote-s3")]
 mod s3;
 #[cfg(feature = "remote-http")]
 mod transport;
+mod upload;
 
 use std::path::Path;
 
 pub use dir::DirRemote;
 #[cfg(feature = "remote-http")]
 pub use http::HttpRemote;
+pub use probe::RemoteProbe;
 pub use redact::redact;
 #[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
+pub use upload::upload;
 
 use crate::hash::Digest;
 

@@ -32,6 +32,10 @@ pub struct Removed {
     pub kind: &'static str,
     pub digest: String,
     pub bytes: u64,
+    /// For a result: when it was made (ms since the epoch), as it records, or else when it
+    /// was stored here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub made_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -69,6 +73,7 @@ impl LocalStore {
                 }
                 continue;
             }
+            let made_ms = made_ms(&path);
             if !dry_run {
                 remove(&path)?;
             }
@@ -76,6 +81,7 @@ impl LocalStore {
                 kind: "result",
                 digest: key.to_hex(),
                 bytes,
+                made_ms,
             });
         }
         for (digest, path, bytes) in self.stored("cas", "")? {
@@ -91,6 +97,7 @@ impl LocalStore {
                 kind: "blob",
                 digest: digest.to_hex(),
                 bytes,
+                made_ms: None,
             });
         }
         Ok(report)
@@ -121,6 +128,21 @@ impl LocalStore {
         }
         Ok(found)
     }
+}
+
+/// When the result at `path` was made: its action's end, or the file's mtime for a result
+/// that does not say (or does not parse).
+fn made_ms(path: &std::path::Path) -> Option<u64> {
+    let recorded = fs::read(path)
+        .ok()
+        .and_then(|text| serde_json::from_slice::<ActionResult>(&text).ok())
+        .map(|result| result.execution.started_ms + result.execution.duration_ms)
+        .filter(|&ended| ended > 0);
+    recorded.or_else(|| {
+        let modified = fs::metadata(path).ok()?.modified().ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(since.as_millis() as u64)
+    })
 }
 
 fn read_dir(dir: &std::path::Path) -> Result<Vec<fs::DirEntry>, StoreError> {
@@ -175,6 +197,14 @@ mod tests {
 
         let dry = store.collect_garbage(&roots, true).unwrap();
         assert_eq!(dry.removed_count("result"), 1);
+        // It records no time (started 0): the file's is taken.
+        let made = dry
+            .removed
+            .iter()
+            .find(|r| r.kind == "result")
+            .unwrap()
+            .made_ms;
+        assert!(made.is_some_and(|ms| ms > 1_600_000_000_000), "{made:?}");
         assert_eq!(dry.removed_count("blob"), 2);
         assert!(
             store.blob_path(&loose).exists(),
