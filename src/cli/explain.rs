@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::plan::{describe, preview_all};
 use super::session::Session;
-use super::targets::select;
+use super::targets::{names, select};
 use crate::error::Error;
 use crate::exec::build::Preview;
 use crate::hash::canonical_json;
@@ -16,14 +16,15 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Steps or actions (`fit`, `fit@lr=0.1,depth=3`)
+    /// Steps, actions (`fit`, `fit@lr=0.1,depth=3`) or the paths they write
     #[arg(required = true)]
     pub targets: Vec<String>,
 }
 
 pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
-    let closure = select(&graph, &args.targets)?;
+    let targets = names(&graph, &args.targets)?;
+    let closure = select(&graph, &targets)?;
     let session = Session::open(workspace)?;
     let decided = preview_all(&session, &graph, &closure);
     let builder = session.builder(&graph);
@@ -33,10 +34,10 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
         .copied()
         .filter(|&id| {
             let action = graph.action(id);
-            args.targets
+            targets
                 .iter()
                 .any(|t| *t == action.step || *t == action.name)
-                || args.targets.iter().any(|t| {
+                || targets.iter().any(|t| {
                     graph
                         .pipeline(t)
                         .is_some_and(|p| p.steps.contains(&action.step))
