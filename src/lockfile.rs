@@ -8,7 +8,9 @@
 //! exactly the actions that changed. Per action: its step, its key digest and every field the
 //! key is made of (command, workdir, platform, input digests, declared outputs, params, env),
 //! the digests of its outputs, and which of them are metrics. A digest ends in `+x` for an
-//! executable file.
+//! executable file. Paths inside its output directories that other actions read get their
+//! digests too (`inside`): on a fresh clone they are the only record of what those readers
+//! were keyed with.
 //!
 //! A build that succeeds updates the entries of the actions it built, keeps those of the
 //! others the manifest still has, and drops the rest. The file is rewritten only when its
@@ -395,6 +397,32 @@ mod tests {
         assert_eq!(locked.key, key().digest().to_hex());
         assert_eq!(locked.output_digests(), Some(outputs));
         assert!(locked.inputs["fit.py"].ends_with("+x"));
+    }
+
+    #[test]
+    fn paths_inside_output_directories_come_back_with_the_outputs_but_not_in_the_key() {
+        let outputs = vec![("out/d/".to_string(), Digest::of(b"tree"), false)];
+        let mut locked = Locked::new("a", &key(), &outputs, vec![]);
+        locked
+            .inside
+            .insert("out/d/f.txt".into(), encode(&Digest::of(b"f"), true));
+        let again = Lockfile::parse(
+            &Lockfile {
+                version: LOCK_VERSION,
+                actions: BTreeMap::from([("a".to_string(), locked.clone())]),
+            }
+            .to_text(),
+        )
+        .unwrap();
+        assert_eq!(again.actions["a"], locked);
+        assert_eq!(
+            locked.output_digests(),
+            Some(vec![
+                ("out/d/".to_string(), Digest::of(b"tree"), false),
+                ("out/d/f.txt".to_string(), Digest::of(b"f"), true),
+            ])
+        );
+        assert_eq!(locked.action_key().unwrap().outputs, vec!["out/d/"]);
     }
 
     #[test]

@@ -64,11 +64,14 @@ pub fn names(graph: &Graph, targets: &[String]) -> Result<Vec<String>, Error> {
 /// For a target that is a path (it has a `/` or names something on disk), the action that
 /// writes it; `None` for a target that is no path, which is then an unknown name.
 fn writer_of_path(graph: &Graph, target: &str) -> Result<Option<ActionId>, Error> {
-    let on_disk = std::env::current_dir().is_ok_and(|dir| dir.join(target).exists());
+    let resolved = workspace_path(&graph.root, target);
+    let on_disk = resolved
+        .as_ref()
+        .is_ok_and(|path| graph.root.join(path).exists());
     if !target.contains('/') && !on_disk {
         return Ok(None);
     }
-    let path = workspace_path(&graph.root, target)?;
+    let path = resolved?;
     let path = RelPath::parse(path.trim_end_matches('/'))
         .map_err(|e| Error::Refused(format!("`{target}`: {e}")))?;
     let writer = graph.actions.iter().position(|action| {

@@ -6,7 +6,7 @@ mod json;
 mod mermaid;
 mod steps;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{ActionId, ArtifactId, Graph};
 
@@ -64,15 +64,17 @@ impl<'g> Selection<'g> {
     /// The artifacts a picture draws as nodes of their own: all but the sources that only
     /// actions with grouped sources read.
     pub fn drawn_artifacts(&self) -> Vec<ArtifactId> {
+        let selected: HashSet<ActionId> = self.actions.iter().copied().collect();
         self.artifacts
             .iter()
             .copied()
             .filter(|&id| {
                 let artifact = self.graph.artifact(id);
                 artifact.producer.is_some()
-                    || artifact.consumers.iter().any(|reader| {
-                        self.actions.contains(reader) && !self.is_grouped(*reader, id)
-                    })
+                    || artifact
+                        .consumers
+                        .iter()
+                        .any(|reader| selected.contains(reader) && !self.is_grouped(*reader, id))
             })
             .collect()
     }
