@@ -100,3 +100,19 @@ fn a_path_outside_the_workspace_is_refused() {
         .run()
         .stderr_contains("is outside the workspace");
 }
+
+#[test]
+fn from_outside_the_workspace_with_dash_c_paths_are_taken_from_the_workspace_root() {
+    let out = Test::new()
+        .file("ws/zenbuild.kdl", PIPELINE)
+        .file("ws/data/raw.csv", "a,b\n")
+        .args(&["-C", "ws", "build"])
+        .run()
+        .success();
+    out.again()
+        .args(&["-C", "ws", "lineage", "out/model.txt"])
+        .run()
+        .success()
+        .stdout_contains("train (run 1)")
+        .stdout_contains("data/raw.csv");
+}
