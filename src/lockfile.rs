@@ -8,13 +8,15 @@
 //! exactly the actions that changed. Per action: its step, its key digest and every field the
 //! key is made of (command, workdir, platform, input digests, declared outputs, params, env),
 //! the digests of its outputs, and which of them are metrics. A digest ends in `+x` for an
-//! executable file.
+//! executable file. Paths inside its output directories that other actions read get their
+//! digests too (`inside`): on a fresh clone they are the only record of what those readers
+//! were keyed with.
 //!
 //! A build that succeeds updates the entries of the actions it built, keeps those of the
 //! others the manifest still has, and drops the rest. The file is rewritten only when its
 //! bytes change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::Path;
 
@@ -24,7 +26,7 @@ use serde_json::Value;
 use crate::atomic_write::{Durability, write_atomically};
 use crate::exec::event::Outcome;
 use crate::exec::last_keys::LastKeys;
-use crate::graph::{ActionId, Graph};
+use crate::graph::{ActionId, ArtifactId, Graph};
 use crate::hash::{ActionKey, Digest, InputDigest, Platform};
 
 pub const LOCKFILE: &str = "zenbuild.lock";
@@ -65,6 +67,11 @@ pub struct Locked {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<String>,
+    /// Paths inside its output directories that other actions read, with the digests the
+    /// directories' trees give them: without them a fresh clone, which has no outputs and no
+    /// cache, could not key those readers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inside: BTreeMap<String, String>,
 }
 
 impl Locked {
@@ -97,6 +104,7 @@ impl Locked {
             params: key.params.clone(),
             env: key.env.clone(),
             metrics,
+            inside: BTreeMap::new(),
         }
     }
 
@@ -130,10 +138,12 @@ impl Locked {
         })
     }
 
-    /// The outputs as (path, digest, executable bit).
+    /// The outputs as (path, digest, executable bit), followed by the recorded paths inside
+    /// output directories.
     pub fn output_digests(&self) -> Option<Vec<(String, Digest, bool)>> {
         self.outputs
             .iter()
+            .chain(&self.inside)
             .map(|(path, text)| {
                 let (digest, executable) = decode(text)?;
                 Some((path.clone(), digest, executable))
@@ -247,6 +257,7 @@ pub fn update(
     lock.version = LOCK_VERSION;
     lock.actions
         .retain(|name, _| graph.action_by_name(name).is_some());
+    let read = digests_read(outcomes);
     let mut disagreements = Vec::new();
     for (id, outcome) in outcomes {
         let (Outcome::Ran(done) | Outcome::Cached(done)) = outcome else {
@@ -261,7 +272,8 @@ pub fn update(
             .iter()
             .map(|&metric| graph.artifact(metric).display_path())
             .collect();
-        let entry = Locked::new(&action.step, key, &finished.outputs, metrics);
+        let mut entry = Locked::new(&action.step, key, &finished.outputs, metrics);
+        entry.inside = inside(graph, *id, &read, lock.actions.get(&action.name), &entry);
         if matches!(outcome, Outcome::Cached(_))
             && let Some(old) = lock.actions.get(&action.name)
             && old.key == entry.key
@@ -274,6 +286,50 @@ pub fn update(
     lock.write(root)
         .map_err(|e| format!("cannot write {LOCKFILE}: {e}"))?;
     Ok(disagreements)
+}
+
+/// Every input digest the successful actions of a build were keyed with, by display path.
+fn digests_read(outcomes: &[(ActionId, Outcome)]) -> HashMap<&str, String> {
+    outcomes
+        .iter()
+        .filter_map(|(_, outcome)| match outcome {
+            Outcome::Ran(done) | Outcome::Cached(done) => done.fields.as_ref(),
+            _ => None,
+        })
+        .flat_map(|key| &key.inputs)
+        .map(|input| (input.path.as_str(), encode(&input.digest, input.executable)))
+        .collect()
+}
+
+/// The digests of the paths inside `producer`'s output directories that other actions read.
+/// A reader built now was keyed with the digest the directory's tree gave it; a path no reader
+/// of this build read keeps the digest recorded before when the directories are unchanged
+/// (equal tree digests, equal contents).
+fn inside(
+    graph: &Graph,
+    producer: ActionId,
+    read: &HashMap<&str, String>,
+    old: Option<&Locked>,
+    entry: &Locked,
+) -> BTreeMap<String, String> {
+    let unchanged = old.filter(|old| old.outputs == entry.outputs);
+    let outputs = &graph.action(producer).outputs;
+    graph
+        .artifacts
+        .iter()
+        .enumerate()
+        .filter(|(index, artifact)| {
+            artifact.producer == Some(producer) && !outputs.contains(&ArtifactId(*index))
+        })
+        .filter_map(|(_, artifact)| {
+            let path = artifact.display_path();
+            let digest = match read.get(path.as_str()) {
+                Some(digest) => digest.clone(),
+                None => unchanged?.inside.get(&path)?.clone(),
+            };
+            Some((path, digest))
+        })
+        .collect()
 }
 
 /// What `cached` restored that `old`, recorded under the same key, says the key made otherwise.
@@ -341,6 +397,32 @@ mod tests {
         assert_eq!(locked.key, key().digest().to_hex());
         assert_eq!(locked.output_digests(), Some(outputs));
         assert!(locked.inputs["fit.py"].ends_with("+x"));
+    }
+
+    #[test]
+    fn paths_inside_output_directories_come_back_with_the_outputs_but_not_in_the_key() {
+        let outputs = vec![("out/d/".to_string(), Digest::of(b"tree"), false)];
+        let mut locked = Locked::new("a", &key(), &outputs, vec![]);
+        locked
+            .inside
+            .insert("out/d/f.txt".into(), encode(&Digest::of(b"f"), true));
+        let again = Lockfile::parse(
+            &Lockfile {
+                version: LOCK_VERSION,
+                actions: BTreeMap::from([("a".to_string(), locked.clone())]),
+            }
+            .to_text(),
+        )
+        .unwrap();
+        assert_eq!(again.actions["a"], locked);
+        assert_eq!(
+            locked.output_digests(),
+            Some(vec![
+                ("out/d/".to_string(), Digest::of(b"tree"), false),
+                ("out/d/f.txt".to_string(), Digest::of(b"f"), true),
+            ])
+        );
+        assert_eq!(locked.action_key().unwrap().outputs, vec!["out/d/"]);
     }
 
     #[test]

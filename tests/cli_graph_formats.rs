@@ -27,7 +27,10 @@ fn dot_is_a_digraph_of_actions_and_artifacts() {
         .stdout_contains("  \"path:data/train.csv\" -> \"action:fit\";")
         .stdout_contains("  \"action:fit\" -> \"path:model.pkl\";")
         .stdout_contains("  \"path:model.pkl\" -> \"action:notify\";")
-        .stdout_contains("  \"action:prep\" -> \"action:fit\" [style=dashed];");
+        .stdout_contains(
+            "  \"path:data\" -> \"path:data/train.csv\" [style=dotted, label=\"holds\"];",
+        )
+        .stdout_lacks("[style=dashed]");
     assert!(out.stdout.ends_with("}\n"), "{}", out.dump());
     // Every edge joins declared nodes.
     let declared: Vec<&str> = out
@@ -96,7 +99,7 @@ fn mermaid_is_a_flowchart() {
         .stdout_contains("    a1[\"fit\"]\n")
         .stdout_contains("[(\"data/\")]")
         .stdout_contains("[/\"model.pkl\"/]")
-        .stdout_contains(" -.-> a1\n")
+        .stdout_contains("    f0 -. holds .-> f2\n")
         .stdout_contains("    classDef action fill:#dbeafe,stroke:#1d4ed8\n")
         .stdout_contains("    class a0,a1,a2 action\n");
     // Every node an edge uses is declared with a label first.

@@ -126,8 +126,11 @@ fn dependencies_without_an_artifact_edge_are_drawn_dashed() {
         .success()
         .stdout_contains("\"action:notify\" -> \"action:after\" [style=dashed];")
         .stdout_contains("\"action:plot\" -> \"action:report\" [style=dashed];")
-        // data/split/test.csv has no edge from `prep`, which writes the directory holding it.
-        .stdout_contains("\"action:prep\" -> \"action:eval\" [style=dashed];")
+        // data/split/test.csv hangs from the directory `prep` writes, which holds it.
+        .stdout_contains(
+            "\"path:data/split\" -> \"path:data/split/test.csv\" [style=dotted, label=\"holds\"];",
+        )
+        .stdout_lacks("\"action:prep\" -> \"action:eval\" [style=dashed];")
         // model.pkl does: no dashed edge besides it.
         .stdout_lacks("\"action:train\" -> \"action:eval\" [style=dashed];");
 }

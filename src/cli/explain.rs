@@ -9,7 +9,7 @@ use super::forced::ForceArgs;
 use super::plan::{describe, open_probe, preview_asking, remote_holder};
 use super::remotes::RemoteChoice;
 use super::session::Session;
-use super::targets::select;
+use super::targets::{names, select};
 use crate::error::Error;
 use crate::exec::build::Preview;
 use crate::hash::canonical_json;
@@ -19,7 +19,7 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Steps or actions (`fit`, `fit@lr=0.1,depth=3`)
+    /// Steps, actions (`fit`, `fit@lr=0.1,depth=3`) or the paths they write
     #[arg(required = true)]
     pub targets: Vec<String>,
 
@@ -33,7 +33,8 @@ pub struct ExplainArgs {
 
 pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<(), Error> {
     let (manifest, graph) = crate::load_graph(workspace)?;
-    let closure = select(&graph, &args.targets)?;
+    let targets = names(&graph, &args.targets)?;
+    let closure = select(&graph, &targets)?;
     let forced = args.force.resolve(&graph, &closure)?;
     let session = Session::open(workspace)?;
     let mut notes = Vec::new();
@@ -47,10 +48,10 @@ pub fn run(workspace: &Workspace, args: &ExplainArgs, colors: Colors) -> Result<
         .copied()
         .filter(|&id| {
             let action = graph.action(id);
-            args.targets
+            targets
                 .iter()
                 .any(|t| *t == action.step || *t == action.name)
-                || args.targets.iter().any(|t| {
+                || targets.iter().any(|t| {
                     graph
                         .pipeline(t)
                         .is_some_and(|p| p.steps.contains(&action.step))

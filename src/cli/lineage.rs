@@ -7,6 +7,7 @@ use clap::Args;
 use super::build::STAT_CACHE;
 use super::format::{Format, print_json};
 use super::lineage_db::{self, refused};
+use super::path_arg::workspace_path;
 use crate::error::Error;
 use crate::hash::{StatCache, hash_tree};
 use crate::lineage::tree::{self, Direction, Node, Step};
@@ -16,7 +17,7 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
 pub struct LineageArgs {
-    /// A workspace path (relative to the workspace root), or a digest or its first digits
+    /// A path (relative to the current directory, as in git), or a digest or its first digits
     pub artifact: String,
 
     /// Show what was derived from it instead of what it was derived from
@@ -52,7 +53,15 @@ fn resolve(
     argument: &str,
     colors: Colors,
 ) -> Result<ArtifactRecord, Error> {
-    let path = argument.trim_start_matches("./");
+    let digest_like = !argument.is_empty() && argument.chars().all(|c| c.is_ascii_hexdigit());
+    // A digest prefix names no file; a path is taken from the current directory.
+    let path = match workspace_path(&workspace.root, argument) {
+        Ok(path) if !digest_like || workspace.root.join(&path).exists() => path,
+        Ok(_) => argument.to_string(),
+        Err(_) if digest_like => argument.to_string(),
+        Err(e) => return Err(e),
+    };
+    let path = path.as_str();
     let on_disk = workspace.root.join(path.trim_end_matches('/'));
     let current = if on_disk.is_dir() {
         let cache = StatCache::load(&workspace.root.join(STAT_CACHE));
@@ -105,6 +114,8 @@ fn render_node(
         " (shown above)".to_string()
     } else if node.actions.is_empty() && direction == Direction::Up {
         " (source)".to_string()
+    } else if let Some(directory) = &node.within {
+        format!(" (in {directory})")
     } else {
         String::new()
     };
@@ -140,8 +151,13 @@ fn render_step(
         ),
         None => String::new(),
     };
+    let reads = if step.reads.is_empty() {
+        String::new()
+    } else {
+        format!(" reads {}", step.reads.join(", "))
+    };
     out.push_str(&format!(
-        "{rest}{branch}{} (run {}{commit}): {}\n",
+        "{rest}{branch}{} (run {}{commit}){reads}: {}\n",
         colors.green(&step.name),
         step.run,
         step.cmd

@@ -17,6 +17,7 @@ mod lineage_db;
 mod list;
 mod log;
 mod metrics;
+mod path_arg;
 mod plan;
 mod remotes;
 mod session;

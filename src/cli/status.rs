@@ -13,6 +13,7 @@ use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::reason::key_changes;
+use crate::graph::{ActionId, Graph};
 use crate::lockfile::{LOCKFILE, Lockfile};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -36,6 +37,36 @@ struct Stale {
     reasons: Vec<String>,
 }
 
+/// The inputs of `id` inside another action's output directory that the lockfile entry of
+/// that action does not record: their digests come from the producer's tree, which a
+/// fresh clone does not have, so nothing else can say what they are.
+fn unrecorded_inside(graph: &Graph, lock: &Lockfile, id: ActionId) -> Vec<String> {
+    let action = graph.action(id);
+    action
+        .inputs
+        .iter()
+        .map(|&input| graph.artifact(input))
+        .filter_map(|artifact| {
+            let producer = graph.action(artifact.producer?);
+            let path = artifact.display_path();
+            let recorded = lock
+                .actions
+                .get(&producer.name)
+                .is_some_and(|locked| locked.inside.contains_key(&path));
+            let nested = !producer
+                .outputs
+                .iter()
+                .any(|&output| graph.artifact(output).path == artifact.path);
+            (nested && !recorded).then(|| {
+                format!(
+                    "`{path}` lies in an output directory of `{}`, and its entry in {LOCKFILE} does not record it",
+                    producer.name
+                )
+            })
+        })
+        .collect()
+}
+
 pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
@@ -48,8 +79,10 @@ pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(
     let mut current = HashSet::new();
     for &id in &targets {
         let action = graph.action(id);
+        let unrecorded = unrecorded_inside(&graph, &lock, id);
         let reasons = match action.deps.iter().find(|dep| !current.contains(*dep)) {
             Some(dep) => vec![format!("after {}", graph.action(*dep).name)],
+            None if !unrecorded.is_empty() => unrecorded,
             None => match (lock.actions.get(&action.name), builder.key(action)) {
                 (_, Err(message)) => vec![message],
                 (None, Ok(_)) => vec![format!("not in {LOCKFILE}")],

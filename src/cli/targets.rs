@@ -1,8 +1,10 @@
 //! Command-line targets: a pipeline, a step (all its instances) or one action instance.
 
+use super::path_arg::workspace_path;
 use crate::error::Error;
-use crate::graph::{ActionId, Graph};
+use crate::graph::{ActionId, ArtifactKind, Graph};
 use crate::manifest::diagnostic::did_you_mean;
+use crate::workspace::RelPath;
 
 /// The actions the targets name, with everything they depend on; every action when `targets`
 /// is empty.
@@ -25,6 +27,8 @@ pub fn named(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error> 
             roots.extend(step.actions.iter().copied());
         } else if let Some(action) = graph.action_by_name(target) {
             roots.push(action);
+        } else if let Some(writer) = writer_of_path(graph, target)? {
+            roots.push(writer);
         } else {
             let names = graph
                 .pipelines
@@ -41,6 +45,60 @@ pub fn named(graph: &Graph, targets: &[String]) -> Result<Vec<ActionId>, Error> 
         }
     }
     Ok(roots)
+}
+
+/// The targets with each path replaced by the name of the action that writes it (or the
+/// output directory holding it), for commands that treat the named actions apart from
+/// their dependencies.
+pub fn names(graph: &Graph, targets: &[String]) -> Result<Vec<String>, Error> {
+    targets
+        .iter()
+        .map(|target| {
+            let is_name = graph.pipeline(target).is_some()
+                || graph.step(target).is_some()
+                || graph.action_by_name(target).is_some();
+            if is_name {
+                return Ok(target.clone());
+            }
+            Ok(match writer_of_path(graph, target)? {
+                Some(writer) => graph.action(writer).name.clone(),
+                None => target.clone(),
+            })
+        })
+        .collect()
+}
+
+/// For a target that is a path (it has a `/` or names something on disk), the action that
+/// writes it; `None` for a target that is no path, which is then an unknown name.
+fn writer_of_path(graph: &Graph, target: &str) -> Result<Option<ActionId>, Error> {
+    let resolved = workspace_path(&graph.root, target);
+    let on_disk = resolved
+        .as_ref()
+        .is_ok_and(|path| graph.root.join(path).exists());
+    if !target.contains('/') && !on_disk {
+        return Ok(None);
+    }
+    let path = resolved?;
+    let path = RelPath::parse(path.trim_end_matches('/'))
+        .map_err(|e| Error::Refused(format!("`{target}`: {e}")))?;
+    let writer = graph.actions.iter().position(|action| {
+        action.outputs.iter().any(|&output| {
+            let output = graph.artifact(output);
+            output.path == path
+                || (output.kind == ArtifactKind::Dir && path.is_within(&output.path))
+        })
+    });
+    if let Some(index) = writer {
+        return Ok(Some(ActionId(index)));
+    }
+    Err(Error::UnknownTarget {
+        message: format!("no step writes `{path}`"),
+        help: Some(
+            "a path target names a step's output or a file inside an output directory; \
+             `zenbuild graph` shows which step writes what"
+                .into(),
+        ),
+    })
 }
 
 /// The actions to build: as [`select`] for named targets; with none, the default pipeline,

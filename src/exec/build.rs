@@ -198,6 +198,21 @@ impl<'a> Builder<'a> {
         hashed.map_err(|e| {
             let shown = artifact.display_path();
             match (e.kind(), artifact.producer) {
+                (io::ErrorKind::NotFound, Some(producer))
+                    if self.nested.contains_key(artifact.path.as_str()) =>
+                {
+                    let producer = self.graph.action(producer);
+                    let directory = producer
+                        .outputs
+                        .iter()
+                        .map(|&output| self.graph.artifact(output))
+                        .find(|output| artifact.path.is_within(&output.path))
+                        .map_or_else(String::new, |output| output.display_path());
+                    format!(
+                        "input `{shown}` is missing: `{}` wrote `{directory}` without it",
+                        producer.name
+                    )
+                }
                 (io::ErrorKind::NotFound, Some(producer)) => format!(
                     "input `{shown}` is missing: `{}` should have written it",
                     self.graph.action(producer).name
@@ -262,6 +277,11 @@ impl<'a> Builder<'a> {
             let path = self.graph.artifact(output).display_path();
             if let Some((_, digest, executable)) = outputs.iter().find(|(p, ..)| *p == path) {
                 produced.insert(output, (*digest, *executable));
+            }
+        }
+        for (path, digest, executable) in outputs {
+            if let Some(&id) = self.nested.get(path.trim_end_matches('/')) {
+                produced.insert(id, (*digest, *executable));
             }
         }
     }

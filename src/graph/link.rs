@@ -340,6 +340,7 @@ impl<'a> Linker<'a> {
             .map(|(index, action)| (action.name.clone(), ActionId(index)))
             .collect();
         Graph {
+            root: self.root.to_path_buf(),
             step_index,
             action_index,
             project,

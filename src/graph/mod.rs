@@ -11,6 +11,7 @@ mod link;
 pub mod render;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -52,6 +53,8 @@ pub struct StepInfo {
 /// The compiled, immutable action graph.
 #[derive(Debug)]
 pub struct Graph {
+    /// The workspace root the manifest's paths are relative to.
+    pub root: PathBuf,
     pub project: String,
     pub actions: Vec<Action>,
     pub artifacts: Vec<Artifact>,

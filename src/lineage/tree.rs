@@ -2,7 +2,7 @@
 //! produced it, that action's inputs, their producers, back to source files; or, `--down`,
 //! through every action that read it to everything derived from it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -29,6 +29,10 @@ pub struct Node {
     /// Set when this artifact's subtree is already shown elsewhere in the tree.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub repeated: bool,
+    /// Up, for a path inside another action's output directory: that directory, which its
+    /// producer wrote whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
 }
 
 /// An action in the tree, with the run that recorded it.
@@ -42,9 +46,16 @@ pub struct Step {
     pub commit: Option<String>,
     pub dirty: Option<bool>,
     pub params: BTreeMap<String, serde_json::Value>,
+    /// Down, below a directory: the paths inside it that this action read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<String>,
     /// Up: its inputs. Down: its outputs.
     pub artifacts: Vec<Node>,
 }
+
+/// How many of the latest runs `--down` searches for readers of files inside a directory
+/// besides the runs that made it: enough for a reader added after the directory was built.
+const RECENT_RUNS: usize = 10;
 
 pub fn build(
     store: &dyn MetadataStore,
@@ -55,45 +66,182 @@ pub fn build(
         store,
         direction,
         runs: HashMap::new(),
+        run_actions: HashMap::new(),
         seen: HashSet::new(),
     };
-    walker.node(root.clone())
+    walker.node(root.clone(), None)
 }
 
 struct Walker<'s> {
     store: &'s dyn MetadataStore,
     direction: Direction,
     runs: HashMap<RunId, Option<RunSummary>>,
+    run_actions: HashMap<RunId, Vec<ActionSummary>>,
     /// Artifacts already expanded: a shared ancestor is shown once.
     seen: HashSet<(String, String)>,
 }
 
 impl Walker<'_> {
-    fn node(&mut self, artifact: ArtifactRecord) -> Result<Node, LineageError> {
+    /// `context` is the run of the action the walk came from: the directory that holds a path
+    /// is the version that run recorded.
+    fn node(
+        &mut self,
+        artifact: ArtifactRecord,
+        context: Option<RunId>,
+    ) -> Result<Node, LineageError> {
         let mut node = Node {
             path: artifact.path,
             digest: artifact.digest,
             size: artifact.size,
             actions: Vec::new(),
             repeated: false,
+            within: None,
         };
         if !self.seen.insert((node.path.clone(), node.digest.clone())) {
             node.repeated = true;
             return Ok(node);
         }
-        let actions = match self.direction {
-            Direction::Up => self
-                .store
-                .producer(&node.path, &node.digest)?
-                .into_iter()
-                .collect(),
-            Direction::Down => self.store.consumers(&node.path, &node.digest)?,
+        let actions: Vec<(ActionSummary, Vec<String>)> = match self.direction {
+            Direction::Up => match self.store.producer(&node.path, &node.digest)? {
+                Some(producer) => vec![(producer, Vec::new())],
+                None => match self.directory_producer(&node, context)? {
+                    Some((directory, producer)) => {
+                        node.within = Some(directory);
+                        vec![(producer, Vec::new())]
+                    }
+                    None => Vec::new(),
+                },
+            },
+            Direction::Down => {
+                let mut readers: Vec<(ActionSummary, Vec<String>)> = self
+                    .store
+                    .consumers(&node.path, &node.digest)?
+                    .into_iter()
+                    .map(|reader| (reader, Vec::new()))
+                    .collect();
+                if node.path.ends_with('/') {
+                    for (reader, reads) in self.readers_inside(&node, context)? {
+                        match readers
+                            .iter_mut()
+                            .find(|(known, _)| known.action.name == reader.action.name)
+                        {
+                            Some((_, known)) => known.extend(reads),
+                            None => readers.push((reader, reads)),
+                        }
+                    }
+                }
+                readers
+            }
         };
-        for action in actions {
-            let step = self.step(action)?;
+        for (action, reads) in actions {
+            let mut step = self.step(action)?;
+            step.reads = reads;
             node.actions.push(step);
         }
         Ok(node)
+    }
+
+    fn actions_of(&mut self, run: RunId) -> Result<&[ActionSummary], LineageError> {
+        if !self.run_actions.contains_key(&run) {
+            let actions = self.store.run_actions(run)?;
+            self.run_actions.insert(run, actions);
+        }
+        Ok(self.run_actions.get(&run).map_or(&[], Vec::as_slice))
+    }
+
+    /// For a path no action wrote by name: the output directory that held it in the run that
+    /// read it, and the action that made that directory.
+    fn directory_producer(
+        &mut self,
+        node: &Node,
+        context: Option<RunId>,
+    ) -> Result<Option<(String, ActionSummary)>, LineageError> {
+        let runs: Vec<RunId> = match context {
+            Some(run) => vec![run],
+            None => self
+                .store
+                .consumers(&node.path, &node.digest)?
+                .iter()
+                .map(|reader| reader.run_id)
+                .collect(),
+        };
+        for run in runs {
+            let holder = self
+                .actions_of(run)?
+                .iter()
+                .flat_map(|summary| {
+                    summary
+                        .action
+                        .outputs
+                        .iter()
+                        .map(move |output| (summary, output))
+                })
+                .filter(|(_, output)| holds(&output.path, &node.path))
+                .max_by_key(|(_, output)| output.path.len())
+                .map(|(summary, output)| (summary.clone(), output.clone()));
+            let Some((in_run, directory)) = holder else {
+                continue;
+            };
+            let producer = self
+                .store
+                .producer(&directory.path, &directory.digest)?
+                .unwrap_or(in_run);
+            return Ok(Some((directory.path, producer)));
+        }
+        Ok(None)
+    }
+
+    /// The actions that read paths inside the directory `node`, in runs where it had this
+    /// digest, each with the paths it read.
+    fn readers_inside(
+        &mut self,
+        node: &Node,
+        context: Option<RunId>,
+    ) -> Result<Vec<(ActionSummary, Vec<String>)>, LineageError> {
+        let mut runs: Vec<RunId> = context.into_iter().collect();
+        if let Some(producer) = self.store.producer(&node.path, &node.digest)? {
+            runs.push(producer.run_id);
+        }
+        runs.extend(self.store.runs(RECENT_RUNS)?.into_iter().map(|run| run.id));
+        let mut read: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut scanned = HashSet::new();
+        for run in runs {
+            if !scanned.insert(run) {
+                continue;
+            }
+            let actions = self.actions_of(run)?;
+            let made_here = actions.iter().any(|summary| {
+                summary
+                    .action
+                    .outputs
+                    .iter()
+                    .any(|output| output.path == node.path && output.digest == node.digest)
+            });
+            if !made_here {
+                continue;
+            }
+            for summary in actions {
+                for input in &summary.action.inputs {
+                    if holds(&node.path, &input.path) {
+                        read.insert((input.path.clone(), input.digest.clone()));
+                    }
+                }
+            }
+        }
+        let mut readers: Vec<(ActionSummary, Vec<String>)> = Vec::new();
+        for (path, digest) in read {
+            for reader in self.store.consumers(&path, &digest)? {
+                match readers
+                    .iter_mut()
+                    .find(|(known, _)| known.action.name == reader.action.name)
+                {
+                    Some((_, reads)) if !reads.contains(&path) => reads.push(path.clone()),
+                    Some(_) => {}
+                    None => readers.push((reader, vec![path.clone()])),
+                }
+            }
+        }
+        Ok(readers)
     }
 
     fn step(&mut self, summary: ActionSummary) -> Result<Step, LineageError> {
@@ -114,7 +262,7 @@ impl Walker<'_> {
         };
         let mut artifacts = Vec::with_capacity(next.len());
         for artifact in next {
-            artifacts.push(self.node(artifact)?);
+            artifacts.push(self.node(artifact, Some(run_id))?);
         }
         Ok(Step {
             name: action.name,
@@ -125,7 +273,13 @@ impl Walker<'_> {
             commit: git.as_ref().map(|git| git.commit.clone()),
             dirty: git.map(|git| git.dirty),
             params: action.params.into_iter().collect(),
+            reads: Vec::new(),
             artifacts,
         })
     }
+}
+
+/// Whether the directory `directory` (ending in `/`) holds `path`, which is not itself.
+fn holds(directory: &str, path: &str) -> bool {
+    directory.ends_with('/') && path.len() > directory.len() && path.starts_with(directory)
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::Selection;
+use super::{Selection, StepGraph};
 use crate::graph::ArtifactKind;
 
 pub fn to_dot(selection: &Selection) -> String {
@@ -21,7 +21,7 @@ pub fn to_dot(selection: &Selection) -> String {
             quote(&action.name)
         );
     }
-    for &id in &selection.artifacts {
+    for &id in &selection.drawn_artifacts() {
         let artifact = graph.artifact(id);
         let shape = match artifact.kind {
             ArtifactKind::File => "note",
@@ -34,11 +34,33 @@ pub fn to_dot(selection: &Selection) -> String {
             quote(&artifact.display_path())
         );
     }
+    for (&id, sources) in &selection.grouped_sources {
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{} sources\", shape=note, style=dashed];",
+            quote(&format!("sources:{}", graph.action(id).name)),
+            sources.len()
+        );
+    }
+    for &id in &selection.drawn_artifacts() {
+        if let Some(holder) = selection.holder(id) {
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style=dotted, label=\"holds\"];",
+                quote(&format!("path:{}", graph.artifact(holder).path)),
+                quote(&format!("path:{}", graph.artifact(id).path))
+            );
+        }
+    }
     for &id in &selection.actions {
         let action = graph.action(id);
         let node = quote(&format!("action:{}", action.name));
-        for input in &action.inputs {
-            let path = quote(&format!("path:{}", graph.artifact(*input).path));
+        if selection.grouped_sources.contains_key(&id) {
+            let group = quote(&format!("sources:{}", action.name));
+            let _ = writeln!(out, "  {group} -> {node};");
+        }
+        for input in selection.drawn_inputs(id) {
+            let path = quote(&format!("path:{}", graph.artifact(input).path));
             let _ = writeln!(out, "  {path} -> {node};");
         }
         for output in &action.outputs {
@@ -49,6 +71,37 @@ pub fn to_dot(selection: &Selection) -> String {
             let dep = quote(&format!("action:{}", graph.action(dep).name));
             let _ = writeln!(out, "  {dep} -> {node} [style=dashed];");
         }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// `graph --steps --format dot`: steps as boxes, an edge where one depends on another.
+pub fn steps_to_dot(steps: &StepGraph) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph {} {{", quote(&steps.project));
+    out.push_str("  rankdir=LR;\n");
+    out.push_str("  node [fontname=\"Helvetica\", fontsize=11];\n");
+    out.push_str("  edge [color=\"#555555\"];\n");
+    for (name, actions) in steps.steps.iter().zip(&steps.actions) {
+        let label = match actions.len() {
+            0 | 1 => name.clone(),
+            n => format!("{name} ({n} actions)"),
+        };
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape=box, style=\"rounded,filled\", fillcolor=\"#dbeafe\"];",
+            quote(&format!("step:{name}")),
+            quote(&label)
+        );
+    }
+    for &(from, to) in &steps.edges {
+        let _ = writeln!(
+            out,
+            "  {} -> {};",
+            quote(&format!("step:{}", steps.steps[from])),
+            quote(&format!("step:{}", steps.steps[to]))
+        );
     }
     out.push_str("}\n");
     out

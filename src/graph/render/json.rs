@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Selection;
+use super::{Selection, StepGraph};
 use crate::graph::{ActionId, ArtifactId};
 
 pub fn to_json(selection: &Selection) -> Value {
@@ -60,12 +60,16 @@ pub fn to_json(selection: &Selection) -> Value {
         .iter()
         .map(|&id| {
             let artifact = graph.artifact(id);
-            json!({
+            let mut value = json!({
                 "path": artifact.display_path(),
                 "kind": artifact.kind,
                 "producer": artifact.producer.as_ref().map(action_name),
                 "consumers": artifact.consumers.iter().map(action_name).collect::<Vec<_>>(),
-            })
+            });
+            if let Some(holder) = selection.holder(id) {
+                value["within"] = Value::from(graph.artifact(holder).display_path());
+            }
+            value
         })
         .collect();
     json!({
@@ -74,5 +78,25 @@ pub fn to_json(selection: &Selection) -> Value {
         "pipelines": pipelines,
         "actions": actions,
         "artifacts": artifacts,
+    })
+}
+
+/// `graph --steps --format json`: steps with their actions, and the edges between them.
+pub fn steps_to_json(steps: &StepGraph) -> Value {
+    let nodes: Vec<Value> = steps
+        .steps
+        .iter()
+        .zip(&steps.actions)
+        .map(|(name, actions)| json!({ "name": name, "actions": actions }))
+        .collect();
+    let edges: Vec<Value> = steps
+        .edges
+        .iter()
+        .map(|&(from, to)| json!({ "from": steps.steps[from], "to": steps.steps[to] }))
+        .collect();
+    json!({
+        "project": steps.project,
+        "steps": nodes,
+        "edges": edges,
     })
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::Selection;
+use super::{Selection, StepGraph};
 use crate::graph::ArtifactKind;
 
 pub fn to_mermaid(selection: &Selection) -> String {
@@ -12,7 +12,7 @@ pub fn to_mermaid(selection: &Selection) -> String {
     for &id in &selection.actions {
         let _ = writeln!(out, "    a{}[\"{}\"]", id.0, escape(&graph.action(id).name));
     }
-    for &id in &selection.artifacts {
+    for &id in &selection.drawn_artifacts() {
         let artifact = graph.artifact(id);
         let label = escape(&artifact.display_path());
         let _ = match artifact.kind {
@@ -20,9 +20,20 @@ pub fn to_mermaid(selection: &Selection) -> String {
             ArtifactKind::Dir => writeln!(out, "    f{}[(\"{label}\")]", id.0),
         };
     }
+    for (id, sources) in &selection.grouped_sources {
+        let _ = writeln!(out, "    s{}[/\"{} sources\"/]", id.0, sources.len());
+    }
+    for &id in &selection.drawn_artifacts() {
+        if let Some(holder) = selection.holder(id) {
+            let _ = writeln!(out, "    f{} -. holds .-> f{}", holder.0, id.0);
+        }
+    }
     for &id in &selection.actions {
         let action = graph.action(id);
-        for input in &action.inputs {
+        if selection.grouped_sources.contains_key(&id) {
+            let _ = writeln!(out, "    s{} --> a{}", id.0, id.0);
+        }
+        for input in selection.drawn_inputs(id) {
             let _ = writeln!(out, "    f{} --> a{}", input.0, id.0);
         }
         for output in &action.outputs {
@@ -40,6 +51,22 @@ pub fn to_mermaid(selection: &Selection) -> String {
         .collect();
     if !actions.is_empty() {
         let _ = writeln!(out, "    class {} action", actions.join(","));
+    }
+    out
+}
+
+/// `graph --steps --format mermaid`: a flowchart of steps.
+pub fn steps_to_mermaid(steps: &StepGraph) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for (index, (name, actions)) in steps.steps.iter().zip(&steps.actions).enumerate() {
+        let label = match actions.len() {
+            0 | 1 => name.clone(),
+            n => format!("{name} ({n} actions)"),
+        };
+        let _ = writeln!(out, "    s{index}[\"{}\"]", escape(&label));
+    }
+    for &(from, to) in &steps.edges {
+        let _ = writeln!(out, "    s{from} --> s{to}");
     }
     out
 }
