@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::event::{Done, Failure, Outcome};
+use super::event::{Done, Failure, Outcome, Printed};
 use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::last_keys::{Finished, LastKeys};
 use super::local::{Command, DEFAULT_GRACE, RunOutcome};
+use super::log_pipe::{KEPT_OUTPUT, read_kept};
 use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Check, Work};
@@ -25,9 +26,6 @@ use crate::store::{
 
 /// Where the latest captured output of each action is kept for people to read.
 pub const LOGS_DIR: &str = ".zenbuild/logs";
-
-/// How many lines of a failed step's stderr the failure shows.
-const STDERR_TAIL_LINES: usize = 20;
 
 /// What the build work reaches besides the graph.
 pub struct Context<'a> {
@@ -268,13 +266,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Remembers that the action finished under `key` with the outputs now recorded for it.
-    fn remember(
-        &self,
-        action: &Action,
-        key: &ActionKey,
-        digest: Digest,
-        logs: Option<(Digest, Digest)>,
-    ) {
+    fn remember(&self, action: &Action, key: &ActionKey, digest: Digest, logs: Vec<Digest>) {
         let produced = self.produced();
         let outputs = action
             .outputs
@@ -292,7 +284,7 @@ impl<'a> Builder<'a> {
         let finished = Finished {
             key: digest,
             outputs,
-            logs,
+            logs: Some(logs),
         };
         // Losing this record only costs an explanation and a cache lookup next time.
         let _ = self.cx.last_keys.set(&action.name, key, finished);
@@ -336,13 +328,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn log_paths(&self, action: &Action) -> (PathBuf, PathBuf) {
+    /// The file that holds what the action's last run printed, stdout and stderr together.
+    fn log_path(&self, action: &Action) -> PathBuf {
         let name = action.name.replace('/', "_");
-        let dir = self.cx.root.join(LOGS_DIR);
-        (
-            dir.join(format!("{name}.stdout")),
-            dir.join(format!("{name}.stderr")),
-        )
+        self.cx.root.join(LOGS_DIR).join(format!("{name}.log"))
     }
 
     /// Runs the command, retrying as declared; `Ok` once it exited 0.
@@ -376,7 +365,7 @@ impl<'a> Builder<'a> {
         stop: &Interrupt,
         started: Instant,
     ) -> Result<(Duration, u32), Box<Failure>> {
-        let (stdout_path, stderr_path) = self.log_paths(action);
+        let log_path = self.log_path(action);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -396,8 +385,7 @@ impl<'a> Builder<'a> {
                 extra_env: extra_env.to_vec(),
                 timeout: action.timeout,
                 grace: DEFAULT_GRACE,
-                stdout_path: &stdout_path,
-                stderr_path: &stderr_path,
+                log_path: &log_path,
             };
             let outcome = self.cx.executor.run(&command, stop);
             let exit_code = match outcome {
@@ -426,8 +414,9 @@ impl<'a> Builder<'a> {
                     key: None,
                     message: format!("{message}{tried}"),
                     exit_code,
-                    stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
-                    log: Some(stderr_path),
+                    // An unreadable log loses the text, never the failure.
+                    printed: read_kept(&log_path, KEPT_OUTPUT).unwrap_or_default(),
+                    log: log_path.is_file().then_some(log_path),
                     duration: started.elapsed(),
                 }));
             }
@@ -451,28 +440,23 @@ impl<'a> Builder<'a> {
             .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))
     }
 
-    /// Stores what a successful run wrote and returns its result.
+    /// Stores what a successful run wrote and returns its result, with what it printed.
     fn store_result(
         &self,
         action: &Action,
         duration: Duration,
         attempts: u32,
-    ) -> Result<ActionResult, StoreError> {
+    ) -> Result<(ActionResult, Printed), StoreError> {
         let declared = self.graph.output_paths(action);
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
 
-        let (stdout_path, stderr_path) = self.log_paths(action);
-        let stdout_digest = Some(
-            self.cx
-                .store
-                .put_bytes(&std::fs::read(&stdout_path).unwrap_or_default())?,
-        );
-        let stderr_digest = Some(
-            self.cx
-                .store
-                .put_bytes(&std::fs::read(&stderr_path).unwrap_or_default())?,
-        );
+        // A log that cannot be read back loses what the step printed, never its outputs.
+        let printed = read_kept(&self.log_path(action), KEPT_OUTPUT).unwrap_or_default();
+        let (stdout_digest, stdout_cut) = match &printed {
+            Printed::Kept { text, cut } => (Some(self.cx.store.put_bytes(text.as_bytes())?), *cut),
+            Printed::Nothing | Printed::NotInCache => (None, false),
+        };
         let metrics = action
             .metrics
             .iter()
@@ -494,7 +478,8 @@ impl<'a> Builder<'a> {
             output_directories,
             exit_code: 0,
             stdout_digest,
-            stderr_digest,
+            stderr_digest: None,
+            stdout_cut,
             execution: ExecutionMetadata {
                 started_ms: (now.saturating_sub(duration)).as_millis() as u64,
                 duration_ms: duration.as_millis() as u64,
@@ -507,7 +492,7 @@ impl<'a> Builder<'a> {
         // refuse (a symlink out of its directory) is refused now, with the step to blame.
         check_result(&result, &declared)
             .map_err(|unusable| StoreError::bad_output(unusable.path, unusable.problem))?;
-        Ok(result)
+        Ok((result, printed))
     }
 }
 
@@ -582,6 +567,10 @@ impl Builder<'_> {
 impl Work for Builder<'_> {
     type Pending = Pending;
 
+    fn key_of(pending: &Pending) -> Option<Digest> {
+        Some(pending.digest)
+    }
+
     fn check(&self, id: ActionId) -> Check<Pending> {
         let action = self.graph.action(id);
         let started = Instant::now();
@@ -609,7 +598,9 @@ impl Work for Builder<'_> {
                 duration: started.elapsed(),
                 reasons: Vec::new(),
                 source: Some("local".into()),
-                logs: finished.logs,
+                logs: finished.logs.unwrap_or_default(),
+                restored: false,
+                printed: None,
             })));
         }
         if !action.cache {
@@ -635,7 +626,8 @@ impl Work for Builder<'_> {
         };
         let unusable = match found {
             Ok(Some(result)) => {
-                let restored = if self.outputs_in_place(&result) {
+                let in_place = self.outputs_in_place(&result);
+                let restored = if in_place {
                     Ok(())
                 } else {
                     restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode)
@@ -643,8 +635,7 @@ impl Work for Builder<'_> {
                 match restored {
                     Ok(()) => {
                         let outputs = self.record(action, &result);
-                        let logs = result.stdout_digest.zip(result.stderr_digest);
-                        self.remember(action, &key, digest, logs);
+                        self.remember(action, &key, digest, result.log_blobs());
                         return Check::Done(Outcome::Cached(Box::new(Done {
                             key: Some(digest),
                             fields: Some(key.clone()),
@@ -657,7 +648,9 @@ impl Work for Builder<'_> {
                                     .source_of(&digest)
                                     .unwrap_or_else(|| "local".into()),
                             ),
-                            logs: result.stdout_digest.zip(result.stderr_digest),
+                            logs: result.log_blobs(),
+                            restored: !in_place,
+                            printed: None,
                         })));
                     }
                     Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
@@ -721,8 +714,8 @@ impl Work for Builder<'_> {
                 });
             }
         };
-        let result = match self.store_result(action, duration, attempts) {
-            Ok(result) => result,
+        let (result, printed) = match self.store_result(action, duration, attempts) {
+            Ok(stored) => stored,
             Err(e) => return failed(e.to_string()),
         };
         if action.cache
@@ -731,8 +724,7 @@ impl Work for Builder<'_> {
             return failed(format!("cannot store its result: {e}"));
         }
         let outputs = self.record(action, &result);
-        let logs = result.stdout_digest.zip(result.stderr_digest);
-        self.remember(action, &pending.key, pending.digest, logs);
+        self.remember(action, &pending.key, pending.digest, result.log_blobs());
         Outcome::Ran(Box::new(Done {
             key: Some(pending.digest),
             fields: Some(pending.key),
@@ -740,7 +732,9 @@ impl Work for Builder<'_> {
             duration,
             reasons: pending.reasons,
             source: None,
-            logs: result.stdout_digest.zip(result.stderr_digest),
+            logs: result.log_blobs(),
+            restored: false,
+            printed: Some(printed),
         }))
     }
 }
@@ -762,14 +756,6 @@ pub(super) fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bo
         .iter()
         .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
     files.chain(links).chain(dirs).collect()
-}
-
-/// The last `lines` lines of a log file.
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn show_duration(duration: Duration) -> String {

@@ -12,8 +12,9 @@ use crate::hash::{ActionKey, Digest};
 pub enum Event {
     /// The build begins with this many actions to bring up to date.
     Started { total: usize },
-    /// The action's command starts (its cache check missed).
-    Running { id: ActionId },
+    /// The action's command starts (its cache check missed); `key` is its action key, when
+    /// the work knows it, for the progress view's estimate.
+    Running { id: ActionId, key: Option<Digest> },
     /// The action reached a final state.
     Finished { id: ActionId, outcome: Outcome },
     /// Something the user should know that is not an action's result.
@@ -71,8 +72,27 @@ pub struct Done {
     pub reasons: Vec<String>,
     /// Where a cached result came from (`local`, or a remote's name).
     pub source: Option<String>,
-    /// The captured stdout and stderr in the store, for replaying a cached step's output.
-    pub logs: Option<(Digest, Digest)>,
+    /// The blobs of its captured output in the store, in order (one for a result of this
+    /// zenbuild; stdout then stderr for an older one), for replaying a cached step's output.
+    pub logs: Vec<Digest>,
+    /// Whether the outputs were put back from a cache (false when they were already in place).
+    pub restored: bool,
+    /// What it printed: set for an action that ran, and for a cached one whose output is
+    /// replayed (`--verbose`).
+    pub printed: Option<Printed>,
+}
+
+/// What a step printed, stdout and stderr interleaved as written, as far as it is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Printed {
+    /// It printed nothing.
+    #[default]
+    Nothing,
+    /// The text, or its end when `cut` (see [`crate::exec::log_pipe::KEPT_OUTPUT`]).
+    Kept { text: String, cut: bool },
+    /// The result names output that the store does not hold (pruned, or a remote that lacked
+    /// it): the outputs are good, the text is gone.
+    NotInCache,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -81,9 +101,9 @@ pub struct Failure {
     pub message: String,
     /// The command's exit code, when it ran and exited.
     pub exit_code: Option<i32>,
-    /// The last lines the command wrote to stderr.
-    pub stderr_tail: String,
-    /// Where the full output is.
+    /// What the command printed (stdout and stderr interleaved), its end when it printed a lot.
+    pub printed: Printed,
+    /// Where all of it is: only a log file that exists.
     pub log: Option<PathBuf>,
     pub duration: Duration,
 }
