@@ -152,15 +152,28 @@ impl Cycle<'_> {
                 if let Some(recorder) = &mut recorder {
                     recorder.handle(&event);
                 }
-                if args.verbose
-                    && let Event::Finished {
+                // Read here, for this event only: the engine keeps every outcome until the
+                // build ends, and must not keep every step's output with it.
+                let shown = match &mut event {
+                    Event::Finished {
+                        outcome: Outcome::Ran(done),
+                        ..
+                    } if !args.quiet => Some(done),
+                    Event::Finished {
                         outcome: Outcome::Cached(done),
                         ..
-                    } = &mut event
-                {
-                    done.printed = Some(replayed(&done.logs, |digest| {
-                        session.store.blob_path(digest)
-                    }));
+                    } if args.verbose => Some(done),
+                    _ => None,
+                };
+                if let Some(done) = shown {
+                    let printed = replayed(&done.logs, |digest| session.store.blob_path(digest));
+                    done.printed = Some(match printed {
+                        Printed::Kept { text, cut } => Printed::Kept {
+                            text,
+                            cut: cut || done.logs_cut,
+                        },
+                        other => other,
+                    });
                 }
                 progress.handle(&event);
             },

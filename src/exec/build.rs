@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::event::{Done, Failure, Outcome, Printed};
+use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed};
 use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::last_keys::{Finished, LastKeys};
@@ -410,12 +410,16 @@ impl<'a> Builder<'a> {
                 } else {
                     String::new()
                 };
+                // An unreadable log loses the text, never the failure.
+                let (printed, earlier_lines) = read_kept(&log_path, KEPT_OUTPUT)
+                    .unwrap_or_default()
+                    .last_lines(FAILURE_LINES);
                 return Err(Box::new(Failure {
                     key: None,
                     message: format!("{message}{tried}"),
                     exit_code,
-                    // An unreadable log loses the text, never the failure.
-                    printed: read_kept(&log_path, KEPT_OUTPUT).unwrap_or_default(),
+                    printed,
+                    earlier_lines,
                     log: log_path.is_file().then_some(log_path),
                     duration: started.elapsed(),
                 }));
@@ -440,13 +444,13 @@ impl<'a> Builder<'a> {
             .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))
     }
 
-    /// Stores what a successful run wrote and returns its result, with what it printed.
+    /// Stores what a successful run wrote and returns its result.
     fn store_result(
         &self,
         action: &Action,
         duration: Duration,
         attempts: u32,
-    ) -> Result<(ActionResult, Printed), StoreError> {
+    ) -> Result<ActionResult, StoreError> {
         let declared = self.graph.output_paths(action);
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
@@ -492,7 +496,7 @@ impl<'a> Builder<'a> {
         // refuse (a symlink out of its directory) is refused now, with the step to blame.
         check_result(&result, &declared)
             .map_err(|unusable| StoreError::bad_output(unusable.path, unusable.problem))?;
-        Ok((result, printed))
+        Ok(result)
     }
 }
 
@@ -599,6 +603,7 @@ impl Work for Builder<'_> {
                 reasons: Vec::new(),
                 source: Some("local".into()),
                 logs: finished.logs.unwrap_or_default(),
+                logs_cut: false,
                 restored: false,
                 printed: None,
             })));
@@ -649,6 +654,7 @@ impl Work for Builder<'_> {
                                     .unwrap_or_else(|| "local".into()),
                             ),
                             logs: result.log_blobs(),
+                            logs_cut: result.stdout_cut,
                             restored: !in_place,
                             printed: None,
                         })));
@@ -714,8 +720,8 @@ impl Work for Builder<'_> {
                 });
             }
         };
-        let (result, printed) = match self.store_result(action, duration, attempts) {
-            Ok(stored) => stored,
+        let result = match self.store_result(action, duration, attempts) {
+            Ok(result) => result,
             Err(e) => return failed(e.to_string()),
         };
         if action.cache
@@ -733,8 +739,9 @@ impl Work for Builder<'_> {
             reasons: pending.reasons,
             source: None,
             logs: result.log_blobs(),
+            logs_cut: result.stdout_cut,
             restored: false,
-            printed: Some(printed),
+            printed: None,
         }))
     }
 }

@@ -75,12 +75,17 @@ pub struct Done {
     /// The blobs of its captured output in the store, in order (one for a result of this
     /// zenbuild; stdout then stderr for an older one), for replaying a cached step's output.
     pub logs: Vec<Digest>,
+    /// Whether `logs` holds only the end of what it printed.
+    pub logs_cut: bool,
     /// Whether the outputs were put back from a cache (false when they were already in place).
     pub restored: bool,
-    /// What it printed: set for an action that ran, and for a cached one whose output is
-    /// replayed (`--verbose`).
+    /// What it printed, read from `logs` by the view that shows it; the engine leaves it
+    /// `None`, so that a build of many chatty steps does not hold all their output at once.
     pub printed: Option<Printed>,
 }
+
+/// How many of its last lines a failure carries; the log has the rest.
+pub const FAILURE_LINES: usize = 20;
 
 /// What a step printed, stdout and stderr interleaved as written, as far as it is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,9 +106,61 @@ pub struct Failure {
     pub message: String,
     /// The command's exit code, when it ran and exited.
     pub exit_code: Option<i32>,
-    /// What the command printed (stdout and stderr interleaved), its end when it printed a lot.
+    /// The last [`FAILURE_LINES`] lines the command printed, stdout and stderr as written.
     pub printed: Printed,
+    /// How many lines it printed before those, in the part of its output that was kept.
+    pub earlier_lines: usize,
     /// Where all of it is: only a log file that exists.
     pub log: Option<PathBuf>,
     pub duration: Duration,
+}
+
+impl Printed {
+    /// Its last `count` lines (trailing blank lines aside), and how many came before them.
+    pub fn last_lines(self, count: usize) -> (Printed, usize) {
+        let Printed::Kept { text, cut } = self else {
+            return (self, 0);
+        };
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        let earlier = lines.len().saturating_sub(count);
+        let mut kept = lines[earlier..].join("\n");
+        kept.push('\n');
+        (Printed::Kept { text: kept, cut }, earlier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_keeps_the_end_and_counts_the_rest() {
+        let text: String = (1..=25).map(|n| format!("{n}\n")).collect();
+        let printed = Printed::Kept { text, cut: true };
+        let (end, earlier) = printed.last_lines(20);
+        assert_eq!(earlier, 5);
+        let Printed::Kept { text, cut } = end else {
+            panic!("{end:?}");
+        };
+        assert!(cut);
+        assert!(
+            text.starts_with("6\n") && text.ends_with("25\n"),
+            "{text:?}"
+        );
+        let short = Printed::Kept {
+            text: "a\nb\n\n".into(),
+            cut: false,
+        };
+        assert_eq!(
+            short.last_lines(20),
+            (
+                Printed::Kept {
+                    text: "a\nb\n".into(),
+                    cut: false
+                },
+                0
+            )
+        );
+        assert_eq!(Printed::Nothing.last_lines(20), (Printed::Nothing, 0));
+    }
 }

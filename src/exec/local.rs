@@ -483,7 +483,12 @@ mod tests {
         let path = fixture.dir.path().join("state/process-groups");
         let log = Arc::new(GroupLog::open(&path).unwrap());
         let env = BTreeMap::from([("LOG".to_string(), path.display().to_string())]);
-        let mut command = fixture.command("echo $$ > shell; cp \"$LOG\" during; sleep 30 &");
+        // The line is written just after the spawn returns, which a busy machine may let the
+        // shell outrun: it waits (up to 5 s) for the line while it lives, as it would be seen.
+        let mut command = fixture.command(
+            "echo $$ > shell; for i in $(seq 100); do grep -q \"^start $$ \" \"$LOG\" && break; \
+             sleep 0.05; done; cp \"$LOG\" during; sleep 30 &",
+        );
         command.env = &env;
         let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
         assert_eq!(exit_code(&outcome), 0);

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Colors;
 use super::eta::{History, Left, remaining};
-use super::step_output::{FAILURE_LINES, block};
+use super::step_output::block;
 use crate::exec::event::{Event, Outcome};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
@@ -122,7 +122,7 @@ impl Look {
                 if !self.quiet
                     && let Some(printed) = &done.printed
                 {
-                    output = block(printed, None);
+                    output = block(printed, 0);
                 }
                 let took = c.dim(&format!("({})", duration(done.duration)));
                 (c.green("✓"), format!("{} {name} {took}", c.green("ran")))
@@ -134,12 +134,12 @@ impl Look {
                     _ => String::new(),
                 };
                 if let Some(printed) = &done.printed {
-                    output = block(printed, None);
+                    output = block(printed, 0);
                 }
                 (c.dim("✓"), c.dim(&format!("cached {name}{from}")))
             }
             Outcome::Failed(failure) => {
-                output = block(&failure.printed, Some(FAILURE_LINES));
+                output = block(&failure.printed, failure.earlier_lines);
                 // Below the text, of which it holds all.
                 if let Some(log) = &failure.log {
                     output.push(format!("    log: {}", log.display()));

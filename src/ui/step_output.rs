@@ -9,29 +9,21 @@
 
 use crate::exec::event::Printed;
 
-/// How many of its last lines a failed step shows; the log has the rest.
-pub const FAILURE_LINES: usize = 20;
-
-/// The lines to show for `printed`, indented; its last `limit` lines when given, with a note
-/// of what was left out.
-pub fn block(printed: &Printed, limit: Option<usize>) -> Vec<String> {
+/// The lines to show for `printed`, indented, after a note of what was left out: `earlier`
+/// lines, or more than was kept.
+pub fn block(printed: &Printed, earlier: usize) -> Vec<String> {
     let (text, cut) = match printed {
         Printed::Nothing => return Vec::new(),
         Printed::NotInCache => return vec!["    (its output is not in the cache)".to_string()],
         Printed::Kept { text, cut } => (text, *cut),
     };
-    let all = display_lines(text);
-    let shown = limit.map_or(0, |limit| all.len().saturating_sub(limit));
     let mut lines = Vec::new();
-    if shown > 0 || cut {
-        let earlier = if cut {
-            "earlier lines".to_string()
-        } else {
-            format!("{shown} earlier lines")
-        };
-        lines.push(format!("    ({earlier} not shown)"));
+    if cut {
+        lines.push("    (earlier lines not shown)".to_string());
+    } else if earlier > 0 {
+        lines.push(format!("    ({earlier} earlier lines not shown)"));
     }
-    lines.extend(all[shown..].iter().map(|line| format!("    {line}")));
+    lines.extend(display_lines(text).iter().map(|line| format!("    {line}")));
     lines
 }
 
@@ -71,29 +63,27 @@ mod tests {
 
     #[test]
     fn nothing_printed_shows_nothing() {
-        assert!(block(&Printed::Nothing, None).is_empty());
-        assert!(block(&kept("\n\n", false), None).is_empty());
+        assert!(block(&Printed::Nothing, 0).is_empty());
+        assert!(block(&kept("\n\n", false), 0).is_empty());
     }
 
     #[test]
     fn output_is_indented_whole_without_a_limit() {
-        assert_eq!(block(&kept("a\nb\n", false), None), ["    a", "    b"]);
+        assert_eq!(block(&kept("a\nb\n", false), 0), ["    a", "    b"]);
     }
 
     #[test]
-    fn a_limit_keeps_the_last_lines_and_says_so() {
-        let text: String = (1..=25).map(|n| format!("line {n}\n")).collect();
-        let lines = block(&kept(&text, false), Some(FAILURE_LINES));
-        assert_eq!(lines.len(), 21);
-        assert_eq!(lines[0], "    (5 earlier lines not shown)");
-        assert_eq!(lines[1], "    line 6");
-        assert_eq!(lines[20], "    line 25");
+    fn lines_left_out_are_counted() {
+        assert_eq!(
+            block(&kept("6\n7\n", false), 5),
+            ["    (5 earlier lines not shown)", "    6", "    7"]
+        );
     }
 
     #[test]
     fn output_cut_when_kept_says_so_even_when_short() {
         assert_eq!(
-            block(&kept("end\n", true), None),
+            block(&kept("end\n", true), 0),
             ["    (earlier lines not shown)", "    end"]
         );
     }
@@ -101,7 +91,7 @@ mod tests {
     #[test]
     fn missing_output_says_so() {
         assert_eq!(
-            block(&Printed::NotInCache, None),
+            block(&Printed::NotInCache, 0),
             ["    (its output is not in the cache)"]
         );
     }
