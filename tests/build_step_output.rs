@@ -242,3 +242,56 @@ fn a_remote_result_without_its_output_blob_is_a_hit() {
     );
     assert_eq!(b.read("out/sorted.txt"), "a\nb\n");
 }
+
+/// A result whose output blob this machine no longer has (a `gc`) is pushed all the same,
+/// and pulled into a workspace that then builds nothing.
+#[test]
+fn push_and_pull_move_a_result_whose_output_blob_is_gone() {
+    let shared = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", shared.path().display());
+    let manifest = common::remote_manifest(&url, "", "; echo sorted it");
+    let a = Test::new()
+        .manifest(&manifest)
+        .file("data.txt", "b\na\n")
+        .build(&["--no-remote"])
+        .run()
+        .success();
+    let key = a.report().action("prepare")["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let entry_path = a
+        .path()
+        .join(format!(".zenbuild/cache/ac/{}/{key}.json", &key[..2]));
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry_path).unwrap()).unwrap();
+    let log = entry["stdout_digest"]
+        .as_str()
+        .expect("a log blob")
+        .to_string();
+    std::fs::remove_file(
+        a.path()
+            .join(format!(".zenbuild/cache/cas/{}/{log}", &log[..2])),
+    )
+    .unwrap();
+    a.again()
+        .args(&["cache", "push"])
+        .run()
+        .success()
+        .stdout_contains("pushed 2 of 2 actions");
+    assert!(!shared.path().join("cas").join(&log).exists());
+
+    let b = Test::new()
+        .manifest(&manifest)
+        .file("data.txt", "b\na\n")
+        .args(&["cache", "pull"])
+        .run()
+        .success()
+        .stdout_contains("now in the local cache: 2 of 2 actions");
+    let b = b.again().build(&["--no-remote", "-v"]).run().success();
+    assert_eq!(b.report().cached(), ["prepare", "train"], "{}", b.stderr);
+    assert_eq!(
+        block_after(&b, "cached prepare"),
+        ["    (its output is not in the cache)"]
+    );
+}

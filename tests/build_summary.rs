@@ -36,3 +36,14 @@ fn the_summary_tells_restored_and_remote_hits_from_outputs_in_place() {
         .success()
         .stderr_contains("2 actions: 0 ran, 2 cached (1 restored), 0 failed");
 }
+
+#[test]
+fn the_report_says_which_cached_actions_were_restored() {
+    let shared = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", shared.path().display());
+    let a = remote_user(&url, "").build(&[]).run().success();
+    let a = a.again().remove("out/model.txt").build(&[]).run().success();
+    let report = a.report();
+    assert_eq!(report.action("prepare")["restored"], false, "{report}");
+    assert_eq!(report.action("train")["restored"], true, "{report}");
+}
