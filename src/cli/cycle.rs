@@ -248,10 +248,9 @@ impl Cycle<'_> {
     }
 }
 
-/// What a cached step printed when it ran, from the blobs its result names (`blob_path`
-/// finds each in the local store), each read no further than its last
-/// [`KEPT_OUTPUT`] bytes: a remote's blob is no more trusted to be small than to be
-/// right.
+/// What a step printed when it ran, from the blobs its result names (`blob_path` finds each
+/// in the local store), each read no further than its last [`KEPT_OUTPUT`] bytes: a remote's
+/// blob is no more trusted to be small than to be right.
 fn replayed(logs: &[Digest], blob_path: impl Fn(&Digest) -> std::path::PathBuf) -> Printed {
     let mut text = String::new();
     let mut cut = false;
