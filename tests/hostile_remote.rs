@@ -233,9 +233,15 @@ fn a_remote_entry_whose_directory_links_out_of_it_is_refused() {
 #[test]
 fn a_remote_entry_whose_listing_is_not_its_tree_is_refused() {
     let fixture = fixture();
+    // Another blob the remote holds: `a`'s output, `source\n`.
+    let a: Value = serde_json::from_slice(
+        &std::fs::read(fixture.remote.path().join("ac").join(&fixture.keys[0])).unwrap(),
+    )
+    .unwrap();
+    let other = a["output_files"][0]["digest"].clone();
     tamper(fixture.remote.path(), &fixture.keys[1], |entry| {
-        entry["output_directories"][0]["files"][0]["digest"] = entry["stdout_digest"].clone();
-        entry["output_directories"][0]["files"][0]["size"] = json!(0);
+        entry["output_directories"][0]["files"][0]["digest"] = other;
+        entry["output_directories"][0]["files"][0]["size"] = json!("source\n".len());
     });
     is_refused(&fixture, "d", "does not list the tree");
 }

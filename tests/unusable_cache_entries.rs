@@ -93,9 +93,10 @@ fn an_entry_with_a_refused_path_is_a_miss_not_a_failure_forever() {
 fn a_local_entry_that_disagrees_with_the_lockfile_is_reported() {
     let out = built();
     let locked_before = out.read("zenbuild.lock");
+    let other = out.report().output("b", "out/b.txt");
     edit_entry(&out, "a", |entry| {
-        entry["output_files"][0]["digest"] = entry["stdout_digest"].clone();
-        entry["output_files"][0]["size"] = json!(0);
+        entry["output_files"][0]["digest"] = json!(other);
+        entry["output_files"][0]["size"] = json!("source\nsource\n".len());
     });
     let out = out
         .again()
@@ -106,7 +107,7 @@ fn a_local_entry_that_disagrees_with_the_lockfile_is_reported() {
         .stderr_contains_once("the cache and zenbuild.lock disagree about what `a` makes")
         .stderr_contains("`zenbuild verify a`");
     assert_eq!(out.report().status("a"), "cached");
-    assert_eq!(out.read("out/a.txt"), "");
+    assert_eq!(out.read("out/a.txt"), "source\nsource\n");
     assert_ne!(out.read("zenbuild.lock"), locked_before);
     out.again()
         .args(&["verify", "a"])

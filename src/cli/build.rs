@@ -59,9 +59,13 @@ pub struct BuildOptions {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// Also show cached steps and why each step ran
+    /// Also show cached steps, with what they printed when they ran, and why each step ran
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Do not show what steps that succeeded printed (a failure still shows its end)
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
 
     /// Leave the manifest's remote caches out: the local cache only
     #[arg(long)]

@@ -11,19 +11,25 @@ use crate::Manifest;
 use crate::error::Error;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::lock::WorkspaceLock;
+use crate::exec::log_pipe::{KEPT_OUTPUT, read_kept};
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Options};
 use crate::exec::stops::ActionStops;
 use crate::exec::up_to_date;
-use crate::exec::{Event, event::Outcome};
+use crate::exec::{
+    Event,
+    event::{Outcome, Printed},
+};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
-use crate::lineage::RunStatus;
+use crate::lineage::durations;
 use crate::lineage::recorder::Recorder;
+use crate::lineage::{LINEAGE_DB, RunStatus};
 use crate::lockfile;
 use crate::store::{LinkMode, TieredStore};
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
+use crate::ui::eta::History;
 use crate::ui::progress::{Mode, Progress, say_note};
 use crate::workspace::Workspace;
 
@@ -68,7 +74,18 @@ impl Cycle<'_> {
             ));
         }
         let forced = args.force.resolve(graph, self.targets)?;
-        let mut progress = Progress::new(graph, self.colors, args.verbose, Mode::detect());
+        let mut progress = Progress::new(
+            graph,
+            self.colors,
+            (args.verbose, args.quiet),
+            Mode::detect(),
+        );
+        // Read only for a live bar: a log or CI console shows no estimate.
+        if progress.is_live() {
+            let ran = durations::ran_durations(&workspace.root.join(LINEAGE_DB));
+            let slots = args.cpu_slots().min(512) as usize;
+            progress.estimate_with(History::new(ran), self.targets, slots);
+        }
         let _lock = match lock {
             Some(lock) => lock,
             None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
@@ -138,28 +155,35 @@ impl Cycle<'_> {
             &builder,
             &options,
             &|| session.interrupt.is_triggered(),
-            &mut |event| {
+            &mut |mut event| {
                 report.handle(&event, graph);
-                progress.handle(&event);
                 if let Some(recorder) = &mut recorder {
                     recorder.handle(&event);
                 }
-                if args.verbose
-                    && let Event::Finished {
-                        id,
+                // Read here, for this event only: the engine keeps every outcome until the
+                // build ends, and must not keep every step's output with it.
+                let shown = match &mut event {
+                    Event::Finished {
+                        outcome: Outcome::Ran(done),
+                        ..
+                    } if !args.quiet => Some(done),
+                    Event::Finished {
                         outcome: Outcome::Cached(done),
-                    } = &event
-                    && let Some((stdout, stderr)) = done.logs
-                {
-                    let text = [stdout, stderr]
-                        .iter()
-                        .filter_map(|digest| std::fs::read(session.store.blob_path(digest)).ok())
-                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                        .collect::<String>();
-                    if !text.trim().is_empty() {
-                        progress.replay(&graph.action(*id).name, &text);
-                    }
+                        ..
+                    } if args.verbose => Some(done),
+                    _ => None,
+                };
+                if let Some(done) = shown {
+                    let printed = replayed(&done.logs, |digest| session.store.blob_path(digest));
+                    done.printed = Some(match printed {
+                        Printed::Kept { text, cut } => Printed::Kept {
+                            text,
+                            cut: cut || done.logs_cut,
+                        },
+                        other => other,
+                    });
                 }
+                progress.handle(&event);
             },
         );
         progress.finish();
@@ -229,5 +253,39 @@ impl Cycle<'_> {
             failed,
             interrupted,
         })
+    }
+}
+
+/// What a step printed when it ran, from the blobs its result names (`blob_path` finds each
+/// in the local store), each read no further than its last [`KEPT_OUTPUT`] bytes: a remote's
+/// blob is no more trusted to be small than to be right.
+fn replayed(logs: &[Digest], blob_path: impl Fn(&Digest) -> std::path::PathBuf) -> Printed {
+    let mut text = String::new();
+    let mut cut = false;
+    for digest in logs {
+        let path = blob_path(digest);
+        if !path.is_file() {
+            // An empty blob (an older result's silent stream) need not be stored at all.
+            if *digest == Digest::of(b"") {
+                continue;
+            }
+            return Printed::NotInCache;
+        }
+        match read_kept(&path, KEPT_OUTPUT) {
+            Ok(Printed::Kept {
+                text: part,
+                cut: part_cut,
+            }) => {
+                text.push_str(&part);
+                cut |= part_cut;
+            }
+            Ok(Printed::Nothing) => {}
+            Ok(Printed::NotInCache) | Err(_) => return Printed::NotInCache,
+        }
+    }
+    if text.is_empty() && !cut {
+        Printed::Nothing
+    } else {
+        Printed::Kept { text, cut }
     }
 }

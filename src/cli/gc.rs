@@ -175,9 +175,7 @@ fn roots(workspace: &Workspace, args: &GcArgs) -> Result<Roots, Error> {
         roots
             .blobs
             .extend(finished.outputs.iter().map(|(_, digest, _)| *digest));
-        if let Some((stdout, stderr)) = finished.logs {
-            roots.blobs.extend([stdout, stderr]);
-        }
+        roots.blobs.extend(finished.logs.into_iter().flatten());
     }
     let current = Lockfile::read(&workspace.root).map_err(Error::Refused)?;
     let mut lockfiles: Vec<Lockfile> = current.into_iter().collect();

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::event::{Done, Failure, Outcome};
+use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed};
 use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::last_keys::{Finished, LastKeys};
 use super::local::{Command, DEFAULT_GRACE, RunOutcome};
+use super::log_pipe::{KEPT_OUTPUT, read_kept};
 use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Check, Work};
@@ -28,9 +29,6 @@ pub const LOGS_DIR: &str = ".zenbuild/logs";
 
 /// The reason a forced action runs (`--force`), in the build, `plan`, `show` and the report.
 pub const FORCED: &str = "forced";
-
-/// How many lines of a failed step's stderr the failure shows.
-const STDERR_TAIL_LINES: usize = 20;
 
 /// What the build work reaches besides the graph.
 pub struct Context<'a> {
@@ -308,13 +306,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Remembers that the action finished under `key` with the outputs now recorded for it.
-    fn remember(
-        &self,
-        action: &Action,
-        key: &ActionKey,
-        digest: Digest,
-        logs: Option<(Digest, Digest)>,
-    ) {
+    fn remember(&self, action: &Action, key: &ActionKey, digest: Digest, logs: Vec<Digest>) {
         let produced = self.produced();
         let outputs = action
             .outputs
@@ -332,7 +324,7 @@ impl<'a> Builder<'a> {
         let finished = Finished {
             key: digest,
             outputs,
-            logs,
+            logs: Some(logs),
         };
         // Losing this record only costs an explanation and a cache lookup next time.
         let _ = self.cx.last_keys.set(&action.name, key, finished);
@@ -376,13 +368,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn log_paths(&self, action: &Action) -> (PathBuf, PathBuf) {
+    /// The file that holds what the action's last run printed, stdout and stderr together.
+    fn log_path(&self, action: &Action) -> PathBuf {
         let name = action.name.replace('/', "_");
-        let dir = self.cx.root.join(LOGS_DIR);
-        (
-            dir.join(format!("{name}.stdout")),
-            dir.join(format!("{name}.stderr")),
-        )
+        self.cx.root.join(LOGS_DIR).join(format!("{name}.log"))
     }
 
     /// Runs the command, retrying as declared; `Ok` once it exited 0.
@@ -416,7 +405,7 @@ impl<'a> Builder<'a> {
         stop: &Interrupt,
         started: Instant,
     ) -> Result<(Duration, u32), Box<Failure>> {
-        let (stdout_path, stderr_path) = self.log_paths(action);
+        let log_path = self.log_path(action);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -436,8 +425,7 @@ impl<'a> Builder<'a> {
                 extra_env: extra_env.to_vec(),
                 timeout: action.timeout,
                 grace: DEFAULT_GRACE,
-                stdout_path: &stdout_path,
-                stderr_path: &stderr_path,
+                log_path: &log_path,
             };
             let outcome = self.cx.executor.run(&command, stop);
             let exit_code = match outcome {
@@ -462,12 +450,17 @@ impl<'a> Builder<'a> {
                 } else {
                     String::new()
                 };
+                // An unreadable log loses the text, never the failure.
+                let (printed, earlier_lines) = read_kept(&log_path, KEPT_OUTPUT)
+                    .unwrap_or_default()
+                    .last_lines(FAILURE_LINES);
                 return Err(Box::new(Failure {
                     key: None,
                     message: format!("{message}{tried}"),
                     exit_code,
-                    stderr_tail: tail(&stderr_path, STDERR_TAIL_LINES),
-                    log: Some(stderr_path),
+                    printed,
+                    earlier_lines,
+                    log: log_path.is_file().then_some(log_path),
                     duration: started.elapsed(),
                 }));
             }
@@ -502,17 +495,12 @@ impl<'a> Builder<'a> {
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
 
-        let (stdout_path, stderr_path) = self.log_paths(action);
-        let stdout_digest = Some(
-            self.cx
-                .store
-                .put_bytes(&std::fs::read(&stdout_path).unwrap_or_default())?,
-        );
-        let stderr_digest = Some(
-            self.cx
-                .store
-                .put_bytes(&std::fs::read(&stderr_path).unwrap_or_default())?,
-        );
+        // A log that cannot be read back loses what the step printed, never its outputs.
+        let printed = read_kept(&self.log_path(action), KEPT_OUTPUT).unwrap_or_default();
+        let (stdout_digest, stdout_cut) = match &printed {
+            Printed::Kept { text, cut } => (Some(self.cx.store.put_bytes(text.as_bytes())?), *cut),
+            Printed::Nothing | Printed::NotInCache => (None, false),
+        };
         let metrics = action
             .metrics
             .iter()
@@ -534,7 +522,8 @@ impl<'a> Builder<'a> {
             output_directories,
             exit_code: 0,
             stdout_digest,
-            stderr_digest,
+            stderr_digest: None,
+            stdout_cut,
             execution: ExecutionMetadata {
                 started_ms: (now.saturating_sub(duration)).as_millis() as u64,
                 duration_ms: duration.as_millis() as u64,
@@ -632,6 +621,10 @@ impl Builder<'_> {
 impl Work for Builder<'_> {
     type Pending = Pending;
 
+    fn key_of(pending: &Pending) -> Option<Digest> {
+        Some(pending.digest)
+    }
+
     fn check(&self, id: ActionId) -> Check<Pending> {
         let action = self.graph.action(id);
         let started = Instant::now();
@@ -667,7 +660,10 @@ impl Work for Builder<'_> {
                 duration: started.elapsed(),
                 reasons: Vec::new(),
                 source: Some("local".into()),
-                logs: finished.logs,
+                logs: finished.logs.unwrap_or_default(),
+                logs_cut: false,
+                restored: false,
+                printed: None,
             })));
         }
         if !action.cache {
@@ -693,7 +689,8 @@ impl Work for Builder<'_> {
         };
         let unusable = match found {
             Ok(Some(result)) => {
-                let restored = if self.outputs_in_place(&result) {
+                let in_place = self.outputs_in_place(&result);
+                let restored = if in_place {
                     Ok(())
                 } else {
                     restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode)
@@ -701,8 +698,7 @@ impl Work for Builder<'_> {
                 match restored {
                     Ok(()) => {
                         let outputs = self.record(action, &result);
-                        let logs = result.stdout_digest.zip(result.stderr_digest);
-                        self.remember(action, &key, digest, logs);
+                        self.remember(action, &key, digest, result.log_blobs());
                         return Check::Done(Outcome::Cached(Box::new(Done {
                             key: Some(digest),
                             fields: Some(key.clone()),
@@ -715,7 +711,10 @@ impl Work for Builder<'_> {
                                     .source_of(&digest)
                                     .unwrap_or_else(|| "local".into()),
                             ),
-                            logs: result.stdout_digest.zip(result.stderr_digest),
+                            logs: result.log_blobs(),
+                            logs_cut: result.stdout_cut,
+                            restored: !in_place,
+                            printed: None,
                         })));
                     }
                     Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
@@ -789,8 +788,7 @@ impl Work for Builder<'_> {
             return failed(format!("cannot store its result: {e}"));
         }
         let outputs = self.record(action, &result);
-        let logs = result.stdout_digest.zip(result.stderr_digest);
-        self.remember(action, &pending.key, pending.digest, logs);
+        self.remember(action, &pending.key, pending.digest, result.log_blobs());
         Outcome::Ran(Box::new(Done {
             key: Some(pending.digest),
             fields: Some(pending.key),
@@ -798,7 +796,10 @@ impl Work for Builder<'_> {
             duration,
             reasons: pending.reasons,
             source: None,
-            logs: result.stdout_digest.zip(result.stderr_digest),
+            logs: result.log_blobs(),
+            logs_cut: result.stdout_cut,
+            restored: false,
+            printed: None,
         }))
     }
 }
@@ -820,14 +821,6 @@ pub(super) fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bo
         .iter()
         .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
     files.chain(links).chain(dirs).collect()
-}
-
-/// The last `lines` lines of a log file.
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn show_duration(duration: Duration) -> String {

@@ -12,8 +12,9 @@ use crate::hash::{ActionKey, Digest};
 pub enum Event {
     /// The build begins with this many actions to bring up to date.
     Started { total: usize },
-    /// The action's command starts (its cache check missed).
-    Running { id: ActionId },
+    /// The action's command starts (its cache check missed); `key` is its action key, when
+    /// the work knows it, for the progress view's estimate.
+    Running { id: ActionId, key: Option<Digest> },
     /// The action reached a final state.
     Finished { id: ActionId, outcome: Outcome },
     /// Something the user should know that is not an action's result.
@@ -71,8 +72,32 @@ pub struct Done {
     pub reasons: Vec<String>,
     /// Where a cached result came from (`local`, or a remote's name).
     pub source: Option<String>,
-    /// The captured stdout and stderr in the store, for replaying a cached step's output.
-    pub logs: Option<(Digest, Digest)>,
+    /// The blobs of its captured output in the store, in order (one for a result of this
+    /// zenbuild; stdout then stderr for an older one), for replaying a cached step's output.
+    pub logs: Vec<Digest>,
+    /// Whether `logs` holds only the end of what it printed.
+    pub logs_cut: bool,
+    /// Whether the outputs were put back from a cache (false when they were already in place).
+    pub restored: bool,
+    /// What it printed, read from `logs` by the view that shows it; the engine leaves it
+    /// `None`, so that a build of many chatty steps does not hold all their output at once.
+    pub printed: Option<Printed>,
+}
+
+/// How many of its last lines a failure carries; the log has the rest.
+pub const FAILURE_LINES: usize = 20;
+
+/// What a step printed, stdout and stderr interleaved as written, as far as it is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Printed {
+    /// It printed nothing.
+    #[default]
+    Nothing,
+    /// The text, or its end when `cut` (see [`crate::exec::log_pipe::KEPT_OUTPUT`]).
+    Kept { text: String, cut: bool },
+    /// The result names output that the store does not hold (pruned, or a remote that lacked
+    /// it): the outputs are good, the text is gone.
+    NotInCache,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -81,9 +106,61 @@ pub struct Failure {
     pub message: String,
     /// The command's exit code, when it ran and exited.
     pub exit_code: Option<i32>,
-    /// The last lines the command wrote to stderr.
-    pub stderr_tail: String,
-    /// Where the full output is.
+    /// The last [`FAILURE_LINES`] lines the command printed, stdout and stderr as written.
+    pub printed: Printed,
+    /// How many lines it printed before those, in the part of its output that was kept.
+    pub earlier_lines: usize,
+    /// Where all of it is: only a log file that exists.
     pub log: Option<PathBuf>,
     pub duration: Duration,
+}
+
+impl Printed {
+    /// Its last `count` lines (trailing blank lines aside), and how many came before them.
+    pub fn last_lines(self, count: usize) -> (Printed, usize) {
+        let Printed::Kept { text, cut } = self else {
+            return (self, 0);
+        };
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        let earlier = lines.len().saturating_sub(count);
+        let mut kept = lines[earlier..].join("\n");
+        kept.push('\n');
+        (Printed::Kept { text: kept, cut }, earlier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_keeps_the_end_and_counts_the_rest() {
+        let text: String = (1..=25).map(|n| format!("{n}\n")).collect();
+        let printed = Printed::Kept { text, cut: true };
+        let (end, earlier) = printed.last_lines(20);
+        assert_eq!(earlier, 5);
+        let Printed::Kept { text, cut } = end else {
+            panic!("{end:?}");
+        };
+        assert!(cut);
+        assert!(
+            text.starts_with("6\n") && text.ends_with("25\n"),
+            "{text:?}"
+        );
+        let short = Printed::Kept {
+            text: "a\nb\n\n".into(),
+            cut: false,
+        };
+        assert_eq!(
+            short.last_lines(20),
+            (
+                Printed::Kept {
+                    text: "a\nb\n".into(),
+                    cut: false
+                },
+                0
+            )
+        );
+        assert_eq!(Printed::Nothing.last_lines(20), (Printed::Nothing, 0));
+    }
 }

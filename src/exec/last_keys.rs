@@ -30,8 +30,8 @@ pub struct Finished {
     pub key: Digest,
     /// Each declared output's path (directories end in `/`), digest and executable bit.
     pub outputs: Vec<(String, Digest, bool)>,
-    /// The captured stdout and stderr in the store.
-    pub logs: Option<(Digest, Digest)>,
+    /// The blobs of what it printed, in the store (older records hold stdout and stderr).
+    pub logs: Option<Vec<Digest>>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! The local executor: runs one step's command as a process on this machine.
 //!
 //! A step sees only what it declared: a cleared environment, no terminal (stdin is
-//! `/dev/null`, stdout and stderr go to files), its own working directory. Each step runs in a
+//! `/dev/null`; stdout and stderr are one pipe, copied into one log file, so that what it
+//! printed reads back in the order it was written, as with ninja), its own working directory. Each step runs in a
 //! process group of its own, so that stopping it (a timeout, Ctrl-C) stops everything it
 //! started, not only the shell; see [`super::interrupt`] for why Ctrl-C is forwarded by
 //! [`run`] rather than delivered by the terminal.
@@ -53,10 +54,9 @@ pub struct Command<'a> {
     pub timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL when the step is stopped; [`DEFAULT_GRACE`] but in tests.
     pub grace: Duration,
-    /// Created or truncated, parent directories included. Two different files: sharing one
-    /// would let the streams overwrite each other.
-    pub stdout_path: &'a Path,
-    pub stderr_path: &'a Path,
+    /// Where stdout and stderr go, interleaved as written: truncated if it exists, created
+    /// (parent directories included) only once the step prints something.
+    pub log_path: &'a Path,
 }
 
 #[derive(Debug)]
@@ -102,10 +102,11 @@ fn run_recorded(
     if interrupt.is_triggered() {
         return RunOutcome::Interrupted;
     }
-    let (mut child, mut logs) = match spawn(command, groups.as_ref()) {
+    let (mut child, log) = match spawn(command, groups.as_ref()) {
         Ok(spawned) => spawned,
         Err(error) => return RunOutcome::SpawnFailed(error),
     };
+    let mut logs = [log];
     // std reports pids as u32; they are positive pid_t values.
     let group = child.id() as libc::pid_t;
     let started = Instant::now();
@@ -181,11 +182,13 @@ fn pipes(logs: &[LogPipe]) -> Vec<RawFd> {
     logs.iter().filter_map(LogPipe::fd).collect()
 }
 
-fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child, [LogPipe; 2])> {
-    let stdout_log = LogPipe::prepare(command.stdout_path)
-        .map_err(|error| log_error(command.stdout_path, error))?;
-    let stderr_log = LogPipe::prepare(command.stderr_path)
-        .map_err(|error| log_error(command.stderr_path, error))?;
+fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child, LogPipe)> {
+    let log =
+        LogPipe::prepare(command.log_path).map_err(|error| log_error(command.log_path, error))?;
+    // One pipe behind both descriptors: two would lose the order between a line on stdout
+    // and the warning printed just after it on stderr.
+    let (reader, writer) = io::pipe()?;
+    let writer_too = writer.try_clone()?;
     let inherited = INHERITED_ENV
         .iter()
         .filter_map(|name| std::env::var_os(name).map(|value| (*name, value)));
@@ -202,26 +205,22 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
         // A step in a background process group that read the terminal would be stopped by
         // SIGTTIN and hang the build; with /dev/null it reads end-of-file instead.
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer)
+        .stderr(writer_too)
         // The group id becomes the child's pid, which `stop` relies on.
         .process_group(0);
     let spawned = match groups {
         Some(groups) => groups.handing_down(|| process.spawn()),
         None => process.spawn(),
     };
+    // Our copies of the write end must close, or the pipe never reaches its end.
+    drop(process);
     let mut child = spawned.map_err(|error| spawn_error(command.workdir, error))?;
     if let Some(groups) = groups {
         groups.started(child.id() as libc::pid_t);
     }
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        unreachable!("both streams were asked for as pipes");
-    };
-    let started = LogPipe::new(stdout, command.stdout_path, stdout_log).and_then(|out| {
-        LogPipe::new(stderr, command.stderr_path, stderr_log).map(|err| [out, err])
-    });
-    match started {
-        Ok(logs) => Ok((child, logs)),
+    match LogPipe::new(reader, command.log_path, log) {
+        Ok(log) => Ok((child, log)),
         Err(error) => {
             stop(&mut child, Duration::ZERO, &Interrupt::new(), &mut []);
             // A group that will not empty stays in the log for the next lock holder.
@@ -348,24 +347,21 @@ mod tests {
 
     use super::*;
 
-    /// A temporary working directory with the logs under `logs/`, a directory `run` must create.
+    /// A temporary working directory with the log under `logs/`, a directory `run` must create.
     struct Fixture {
         dir: TempDir,
         no_env: BTreeMap<String, String>,
-        stdout_path: PathBuf,
-        stderr_path: PathBuf,
+        log_path: PathBuf,
     }
 
     impl Fixture {
         fn new() -> Fixture {
             let dir = TempDir::new().expect("creating a temporary directory");
-            let stdout_path = dir.path().join("logs/stdout");
-            let stderr_path = dir.path().join("logs/stderr");
+            let log_path = dir.path().join("logs/output");
             Fixture {
                 dir,
                 no_env: BTreeMap::new(),
-                stdout_path,
-                stderr_path,
+                log_path,
             }
         }
 
@@ -377,8 +373,7 @@ mod tests {
                 extra_env: Vec::new(),
                 timeout: None,
                 grace: Duration::from_millis(200),
-                stdout_path: &self.stdout_path,
-                stderr_path: &self.stderr_path,
+                log_path: &self.log_path,
             }
         }
 
@@ -439,19 +434,18 @@ mod tests {
     }
 
     #[test]
-    fn captures_stdout_and_stderr_to_files() {
+    fn captures_stdout_and_stderr_in_the_order_written() {
         let fixture = Fixture::new();
-        assert_eq!(exit_code(&fixture.run("echo out; echo err >&2")), 0);
-        assert_eq!(fixture.read("logs/stdout"), "out\n");
-        assert_eq!(fixture.read("logs/stderr"), "err\n");
+        let outcome = fixture.run("echo out1; echo err1 >&2; echo out2; echo err2 >&2");
+        assert_eq!(exit_code(&outcome), 0);
+        assert_eq!(fixture.read("logs/output"), "out1\nerr1\nout2\nerr2\n");
     }
 
     #[test]
-    fn a_silent_step_leaves_no_log_files() {
+    fn a_silent_step_leaves_no_log_file() {
         let fixture = Fixture::new();
         assert_eq!(exit_code(&fixture.run("true")), 0);
-        assert!(!fixture.stdout_path.exists());
-        assert!(!fixture.stderr_path.exists());
+        assert!(!fixture.log_path.exists());
     }
 
     #[test]
@@ -461,7 +455,7 @@ mod tests {
         let outcome = fixture.run("sleep 30 & echo $! > straggler; echo done");
         assert_eq!(exit_code(&outcome), 0);
         assert!(started.elapsed() < Duration::from_secs(10), "{outcome:?}");
-        assert_eq!(fixture.read("logs/stdout"), "done\n");
+        assert_eq!(fixture.read("logs/output"), "done\n");
         // Killed rather than waited for, and gone by the time `run` returns: it can write
         // nothing into the outputs that are hashed next. No grace: the step is over.
         let straggler = fixture.read("straggler");
@@ -489,7 +483,12 @@ mod tests {
         let path = fixture.dir.path().join("state/process-groups");
         let log = Arc::new(GroupLog::open(&path).unwrap());
         let env = BTreeMap::from([("LOG".to_string(), path.display().to_string())]);
-        let mut command = fixture.command("echo $$ > shell; cp \"$LOG\" during; sleep 30 &");
+        // The line is written just after the spawn returns, which a busy machine may let the
+        // shell outrun: it waits (up to 5 s) for the line while it lives, as it would be seen.
+        let mut command = fixture.command(
+            "echo $$ > shell; for i in $(seq 100); do grep -q \"^start $$ \" \"$LOG\" && break; \
+             sleep 0.05; done; cp \"$LOG\" during; sleep 30 &",
+        );
         command.env = &env;
         let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
         assert_eq!(exit_code(&outcome), 0);
@@ -683,9 +682,9 @@ mod tests {
     fn an_uncreatable_log_is_a_spawn_failure_that_names_it() {
         let fixture = Fixture::new();
         fs::write(fixture.dir.path().join("file"), "").expect("writing a file");
-        let blocked = fixture.dir.path().join("file/stdout");
+        let blocked = fixture.dir.path().join("file/output");
         let mut command = fixture.command("touch ran");
-        command.stdout_path = &blocked;
+        command.log_path = &blocked;
         let outcome = run(&command, &Interrupt::new());
 
         let RunOutcome::SpawnFailed(error) = outcome else {

@@ -1,4 +1,5 @@
-//! A step's stdout or stderr: a pipe from the step, copied into its log file as it comes.
+//! A step's output (stdout and stderr share one pipe): copied into its log file as it comes,
+//! and read back, its end at most [`KEPT_OUTPUT`], for the build to show and keep.
 //!
 //! A pipe rather than the file itself as the step's descriptor, so that the file is created
 //! only once the step writes something: most steps of a large pipeline print nothing, and
@@ -11,9 +12,16 @@
 //! lost: the pipe is closed when the step ends, as with ninja's pipes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+use super::event::Printed;
+
+/// How much of a step's output is kept with its result and shown: the last MiB. A training
+/// loop that logs every batch must not fill the cache or the terminal; the log file keeps all
+/// of it.
+pub const KEPT_OUTPUT: u64 = 1 << 20;
 
 pub struct LogPipe {
     pipe: Option<File>,
@@ -99,6 +107,35 @@ impl LogPipe {
     }
 }
 
+/// The end of the log at `path`, at most `limit` bytes; `Nothing` when the step printed
+/// nothing (there is no file then). Output that was cut starts at a line's beginning, so
+/// that no half line (or half character) leads it.
+pub fn read_kept(path: &Path, limit: u64) -> io::Result<Printed> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Printed::Nothing),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let cut = len > limit;
+    if cut {
+        file.seek(SeekFrom::Start(len - limit))?;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes)?;
+    if cut {
+        let start = bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.drain(..start);
+    }
+    if bytes.is_empty() && !cut {
+        return Ok(Printed::Nothing);
+    }
+    Ok(Printed::Kept {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        cut,
+    })
+}
+
 fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, with flags it returned itself.
     unsafe {
@@ -145,6 +182,27 @@ mod tests {
         let path = dir.path().join("out");
         run("head -c 1000000 /dev/zero", &path);
         assert_eq!(fs::metadata(&path).unwrap().len(), 1_000_000);
+    }
+
+    #[test]
+    fn what_is_kept_is_the_end_from_a_line_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        assert_eq!(read_kept(&path, 10).unwrap(), Printed::Nothing);
+        fs::write(&path, "").unwrap();
+        assert_eq!(read_kept(&path, 10).unwrap(), Printed::Nothing);
+        fs::write(&path, "one\ntwo\n").unwrap();
+        let whole = Printed::Kept {
+            text: "one\ntwo\n".into(),
+            cut: false,
+        };
+        assert_eq!(read_kept(&path, 10).unwrap(), whole);
+        fs::write(&path, "first line\nsecond\nthird\n").unwrap();
+        let end = Printed::Kept {
+            text: "third\n".into(),
+            cut: true,
+        };
+        assert_eq!(read_kept(&path, 10).unwrap(), end);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::event::{Event, Outcome};
 use super::resources::{Capacity, Grant, Pool};
 use crate::graph::{ActionId, Graph};
+use crate::hash::Digest;
 
 /// The most threads a build starts, whatever `-j` says: `-j 0` (no limit) on a graph of
 /// thousands of actions must not ask the system for a thread per action, which it may refuse.
@@ -28,6 +29,10 @@ pub enum Check<P> {
 /// Brings one action up to date. Called from worker threads.
 pub trait Work: Sync {
     type Pending: Send;
+    /// The action key a check found, for the progress view; `None` when the work has none.
+    fn key_of(_pending: &Self::Pending) -> Option<Digest> {
+        None
+    }
     fn check(&self, id: ActionId) -> Check<Self::Pending>;
     fn run(&self, id: ActionId, pending: Self::Pending, grant: &Grant) -> Outcome;
 }
@@ -87,7 +92,10 @@ pub fn run<W: Work>(
                 }
                 for (id, pending, grant) in walk.take_runnable(emit) {
                     in_flight += 1;
-                    emit(Event::Running { id });
+                    emit(Event::Running {
+                        id,
+                        key: W::key_of(&pending),
+                    });
                     let _ = job_sender.send(Job::Run(id, pending, grant));
                 }
             }

@@ -9,6 +9,7 @@
 //! `.zenbuild/lineage.db`.
 
 pub mod damaged;
+pub mod durations;
 pub mod git;
 pub mod metrics;
 pub mod recorder;

@@ -197,7 +197,7 @@ impl<'g> Recorder<'g> {
 
     pub fn handle(&mut self, event: &Event) {
         let (id, outcome) = match event {
-            Event::Running { id } => {
+            Event::Running { id, .. } => {
                 self.running
                     .insert(*id, (millis(SystemTime::now()), Instant::now()));
                 return;

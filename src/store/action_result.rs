@@ -18,9 +18,16 @@ pub struct ActionResult {
     /// Declared directory outputs, each with its whole tree.
     pub output_directories: Vec<OutputDirectory>,
     pub exit_code: i32,
-    /// The captured output streams, stored as blobs.
+    /// What the step printed, as blobs. A step's stderr shares its stdout's pipe (so the two
+    /// read back in the order written), so a result of this zenbuild has everything in
+    /// `stdout_digest`, its end at most [`crate::exec::log_pipe::KEPT_OUTPUT`], and none when
+    /// the step printed nothing; older results have the two streams apart. Neither is needed
+    /// to restore the outputs: a result whose output blobs are gone is still a hit.
     pub stdout_digest: Option<Digest>,
     pub stderr_digest: Option<Digest>,
+    /// Whether the step printed more than `stdout_digest` keeps.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdout_cut: bool,
     pub execution: ExecutionMetadata,
     /// The contents of the step's metrics files, by path (JSON), for lineage and reports.
     #[serde(default)]
@@ -69,17 +76,63 @@ pub struct ExecutionMetadata {
 }
 
 impl ActionResult {
-    /// Every blob the result refers to, so a store can check that all of them are present
-    /// before calling the result a hit.
+    /// Every blob the result refers to, its output's included: what keeps blobs alive and
+    /// what a push uploads.
     pub fn blobs(&self) -> Vec<Digest> {
+        let mut blobs = self.output_blobs();
+        blobs.extend(self.log_blobs());
+        blobs.sort();
+        blobs.dedup();
+        blobs
+    }
+
+    /// The blobs the outputs are made of, so a store can check that all of them are present
+    /// before calling the result a hit.
+    pub fn output_blobs(&self) -> Vec<Digest> {
         let mut blobs: Vec<Digest> = self.output_files.iter().map(|f| f.digest).collect();
         for directory in &self.output_directories {
             blobs.extend(directory.files.iter().map(|f| f.digest));
         }
-        blobs.extend(self.stdout_digest);
-        blobs.extend(self.stderr_digest);
         blobs.sort();
         blobs.dedup();
         blobs
+    }
+
+    /// The blobs of what the step printed, in the order to show them: not needed for a hit.
+    pub fn log_blobs(&self) -> Vec<Digest> {
+        self.stdout_digest
+            .into_iter()
+            .chain(self.stderr_digest)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result stored before the output was kept whole in one blob still loads, and one
+    /// without any output blob names none.
+    #[test]
+    fn results_with_and_without_output_blobs_load() {
+        let old = r#"{"output_files":[],"output_directories":[],"exit_code":0,
+            "stdout_digest":null,"stderr_digest":null,
+            "execution":{"started_ms":0,"duration_ms":0,"attempts":1,"worker":"local"}}"#;
+        let result: ActionResult = serde_json::from_str(old).unwrap();
+        assert!(!result.stdout_cut);
+        assert!(result.log_blobs().is_empty());
+
+        let out = Digest::of(b"out");
+        let err = Digest::of(b"err");
+        let both = ActionResult {
+            stdout_digest: Some(out),
+            stderr_digest: Some(err),
+            ..ActionResult::default()
+        };
+        assert_eq!(both.log_blobs(), [out, err]);
+        assert!(both.output_blobs().is_empty());
+        assert_eq!(both.blobs().len(), 2);
+        let json = serde_json::to_string(&both).unwrap();
+        assert!(!json.contains("stdout_cut"), "{json}");
     }
 }

@@ -18,6 +18,11 @@
 //!   dependents' keys are made of.
 //!
 //! A result that fails is a miss: the caller drops it and runs the step.
+//!
+//! What the step printed (`stdout_digest`, `stderr_digest`) is no output: nothing of it is
+//! written into the workspace, so it is not held to anything here, and a store that lacks its
+//! blob still has a usable result (the build then says the output is not in the cache). It
+//! reaches the terminal only as text (see `ui::step_output`).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -370,6 +375,28 @@ mod tests {
     #[test]
     fn a_result_holding_exactly_the_declared_outputs_passes() {
         check_result(&good(), DECLARED).unwrap();
+    }
+
+    /// What the step printed is neither an output nor a reason to refuse: a result that names
+    /// output blobs of any kind, older (two streams) or newer (one, cut), is judged by its
+    /// outputs alone.
+    #[test]
+    fn what_the_step_printed_does_not_decide_whether_a_result_is_usable() {
+        let older = ActionResult {
+            stdout_digest: Some(Digest::of(b"out")),
+            stderr_digest: Some(Digest::of(b"err")),
+            ..good()
+        };
+        check_result(&older, DECLARED).unwrap();
+        let newer = ActionResult {
+            stdout_digest: Some(Digest::of(b"not in any store")),
+            stdout_cut: true,
+            ..good()
+        };
+        check_result(&newer, DECLARED).unwrap();
+        let mut bad = newer;
+        bad.output_files.clear();
+        assert!(problem(&bad).contains("out/a.txt"));
     }
 
     /// A saved result and the real tree agree: what a step stores passes.

@@ -110,19 +110,21 @@ impl TieredStore {
             ));
             return Ok(None);
         };
-        let missing: Vec<Digest> = result
-            .blobs()
-            .into_iter()
-            .filter(|digest| !self.local.contains_blob(digest).unwrap_or(false))
+        let missing: Vec<(Digest, bool)> = (result.output_blobs().into_iter())
+            .map(|digest| (digest, true))
+            .chain(result.log_blobs().into_iter().map(|digest| (digest, false)))
+            .filter(|(digest, _)| !self.local.contains_blob(digest).unwrap_or(false))
             .collect();
-        let fetched: Vec<Result<bool, RemoteError>> = transfers().install(|| {
+        let fetched: Vec<(Result<bool, RemoteError>, bool)> = transfers().install(|| {
             missing
                 .par_iter()
-                .map(|digest| self.fetch_blob(tier, digest))
+                .map(|(digest, needed)| (self.fetch_blob(tier, digest), *needed))
                 .collect()
         });
-        for outcome in fetched {
-            if !outcome? {
+        for (outcome, needed) in fetched {
+            // What the step printed is worth having, not worth a rerun: without it the result
+            // restores the same outputs, and a replay says the text is not in the cache.
+            if !outcome? && needed {
                 return Ok(None);
             }
         }
@@ -155,9 +157,14 @@ impl TieredStore {
     }
 
     fn upload(&self, tier: &Tier, key: &Digest, result: &ActionResult) -> Result<(), RemoteError> {
-        let blobs = result.blobs();
+        let outputs = result.output_blobs();
         transfers().install(|| {
-            blobs.par_iter().try_for_each(|digest| {
+            result.blobs().par_iter().try_for_each(|digest| {
+                // A printed-output blob that `gc` took is left out rather than failing the push.
+                let needed = outputs.binary_search(digest).is_ok();
+                if !needed && !self.local.contains_blob(digest).unwrap_or(false) {
+                    return Ok(());
+                }
                 if tier.remote.contains_blob(digest)? {
                     return Ok(());
                 }

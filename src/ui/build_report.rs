@@ -27,6 +27,8 @@
 //!   path (directories end in `/`) to its blake3 digest in hex, empty unless it ran or was cached.
 //! - `reasons` says why it ran (empty when cached), or why it was skipped.
 //! - `error` is the failure's message for a failed action, else `null`.
+//! - a cached action also has `source` (`local` or `remote:NAME`) and `restored`: whether its
+//!   outputs were put back, rather than found in place.
 //! - `summary.duration_ms` is the wall time from the build's start to its last finished action.
 //!
 //! Actions are listed in graph order whatever order they finished in, so that two reports of
@@ -64,6 +66,9 @@ struct ActionEntry {
     /// Where a cached result came from: `local`, or `remote:NAME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<String>,
+    /// For a cached action, whether its outputs were put back (false: already in place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restored: Option<bool>,
     error: Option<String>,
 }
 
@@ -128,10 +133,12 @@ impl BuildReport {
             duration_ms: 0,
             reasons: Vec::new(),
             source: None,
+            restored: None,
             error: None,
         };
         if let Outcome::Cached(done) = outcome {
             entry.source = Some(done.source.clone().unwrap_or_else(|| "local".into()));
+            entry.restored = Some(done.restored);
         }
         match outcome {
             Outcome::Cached(done) | Outcome::Ran(done) => {
@@ -267,7 +274,7 @@ mod tests {
                     {
                         "name": "prepare", "step": "prepare", "status": "cached",
                         "key": null, "outputs": empty, "duration_ms": 0,
-                        "reasons": [], "source": "local", "error": null
+                        "reasons": [], "source": "local", "restored": false, "error": null
                     },
                     {
                         "name": "fit@lr=0.1,depth=3", "step": "fit", "status": "ran",

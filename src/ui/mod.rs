@@ -3,9 +3,11 @@
 
 pub mod build_report;
 mod color;
+pub mod eta;
 pub mod progress;
 mod report;
 mod stdout;
+pub mod step_output;
 pub mod time;
 
 pub use color::{ColorChoice, Colors};

@@ -2,14 +2,18 @@
 //! actions running now and a line above it per finished action; in logs and CI, plain lines.
 //! Everything goes to standard error, so standard output stays free for data (`--format json`).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Colors;
+use super::eta::{History, Left, remaining};
+use super::step_output::block;
 use crate::exec::event::{Event, Outcome};
 use crate::graph::{ActionId, Graph};
+use crate::hash::Digest;
 
 /// How many running actions the bar names before it says "+k more".
 const RUNNING_NAMED: usize = 3;
@@ -41,10 +45,14 @@ impl Mode {
 }
 
 /// What a build came to, counted by [`Outcome::status`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub ran: usize,
     pub cached: usize,
+    /// Cached actions whose outputs were put back from the local cache.
+    pub restored: usize,
+    /// Cached actions whose result came from a remote, by the remote's name.
+    pub from_remote: BTreeMap<String, usize>,
     pub failed: usize,
     /// Skipped after a failure, or never started because the build stopped.
     pub skipped: usize,
@@ -58,6 +66,17 @@ impl Summary {
     }
 
     fn count(&mut self, outcome: &Outcome) {
+        if let Outcome::Cached(done) = outcome {
+            match done
+                .source
+                .as_deref()
+                .and_then(|s| s.strip_prefix("remote:"))
+            {
+                Some(remote) => *self.from_remote.entry(remote.to_string()).or_default() += 1,
+                None if done.restored => self.restored += 1,
+                None => {}
+            }
+        }
         let counter = match outcome {
             Outcome::Ran(_) => &mut self.ran,
             Outcome::Cached(_) => &mut self.cached,
@@ -74,8 +93,10 @@ impl Summary {
 pub struct Look {
     pub mode: Mode,
     pub colors: Colors,
-    /// Also cached actions and why each action ran.
+    /// Also cached actions (with what they printed when they ran) and why each action ran.
     pub verbose: bool,
+    /// Not what steps that succeeded printed.
+    pub quiet: bool,
 }
 
 impl Look {
@@ -91,10 +112,17 @@ impl Look {
     ) -> Vec<String> {
         let c = &self.colors;
         let mut details = Vec::new();
+        // Already indented, and never coloured: it is the step's own text.
+        let mut output = Vec::new();
         let (glyph, text) = match outcome {
             Outcome::Ran(done) => {
                 if self.verbose {
                     details.extend(done.reasons.iter().map(|reason| c.dim(reason)));
+                }
+                if !self.quiet
+                    && let Some(printed) = &done.printed
+                {
+                    output = block(printed, 0);
                 }
                 let took = c.dim(&format!("({})", duration(done.duration)));
                 (c.green("✓"), format!("{} {name} {took}", c.green("ran")))
@@ -105,12 +133,16 @@ impl Look {
                     Some(source) if source != "local" => format!(" (from {source})"),
                     _ => String::new(),
                 };
+                if let Some(printed) = &done.printed {
+                    output = block(printed, 0);
+                }
                 (c.dim("✓"), c.dim(&format!("cached {name}{from}")))
             }
             Outcome::Failed(failure) => {
-                details.extend(failure.stderr_tail.trim_end().lines().map(str::to_string));
+                output = block(&failure.printed, failure.earlier_lines);
+                // Below the text, of which it holds all.
                 if let Some(log) = &failure.log {
-                    details.push(format!("log: {}", log.display()));
+                    output.push(format!("    log: {}", log.display()));
                 }
                 let message = if failure.message.is_empty() {
                     String::new()
@@ -134,17 +166,7 @@ impl Look {
         };
         let mut lines = vec![format!("{lead} {text}")];
         lines.extend(details.into_iter().map(|line| format!("    {line}")));
-        lines
-    }
-
-    /// The captured output of a step, shown again (for `--verbose` on a cached step).
-    pub fn replay(&self, name: &str, text: &str) -> Vec<String> {
-        let text = text.trim_end();
-        if text.is_empty() {
-            return Vec::new();
-        }
-        let mut lines = vec![self.colors.dim(&format!("output of {name}:"))];
-        lines.extend(text.lines().map(|line| format!("    {line}")));
+        lines.extend(output);
         lines
     }
 
@@ -152,8 +174,8 @@ impl Look {
         format!("{} {message}", self.colors.bold("note:"))
     }
 
-    /// `zenbuild: 9 actions: 3 ran, 6 cached, 0 failed in 1.4s`; skipped and interrupted
-    /// only when there are some.
+    /// `zenbuild: 9 actions: 3 ran, 6 cached (4 restored, 2 from remote team), 0 failed in
+    /// 1.4s`; what the cached ones came to, skipped and interrupted only when there are some.
     pub fn summary(&self, summary: &Summary) -> String {
         let c = &self.colors;
         let total = summary.total();
@@ -161,7 +183,7 @@ impl Look {
         let failed = format!("{} failed", summary.failed);
         let mut parts = vec![
             format!("{} ran", summary.ran),
-            format!("{} cached", summary.cached),
+            format!("{} cached{}", summary.cached, cached_detail(summary)),
             if summary.failed > 0 {
                 c.red(&failed)
             } else {
@@ -180,6 +202,23 @@ impl Look {
             parts.join(", "),
             duration(summary.elapsed)
         )
+    }
+}
+
+/// ` (4 restored, 2 from remote team)`, or nothing when every cached action's outputs were
+/// already in place.
+fn cached_detail(summary: &Summary) -> String {
+    let mut parts = Vec::new();
+    if summary.restored > 0 {
+        parts.push(format!("{} restored", summary.restored));
+    }
+    for (remote, count) in &summary.from_remote {
+        parts.push(format!("{count} from remote {remote}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }
 
@@ -224,14 +263,38 @@ pub fn duration(duration: Duration) -> String {
     }
 }
 
-/// The bar's message: the first few running actions by name, then how many more.
-pub fn running_message(names: &[&str]) -> String {
-    let shown = names.len().min(RUNNING_NAMED);
-    let mut message = names[..shown].join(", ");
-    if names.len() > shown {
-        message.push_str(&format!(" +{} more", names.len() - shown));
+/// The bar's message: the estimate of what is left, when there is one, then the first few
+/// running actions by name with how long each has run, then how many more.
+pub fn running_message(eta: Option<Duration>, running: &[(&str, Duration)]) -> String {
+    let shown = running.len().min(RUNNING_NAMED);
+    let mut message = running[..shown]
+        .iter()
+        .map(|(name, took)| format!("{name} {}", duration(*took)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if running.len() > shown {
+        message.push_str(&format!(" +{} more", running.len() - shown));
     }
-    message
+    match eta {
+        Some(eta) if message.is_empty() => format!("ETA {}", duration(eta)),
+        Some(eta) => format!("ETA {} · {message}", duration(eta)),
+        None => message,
+    }
+}
+
+/// What the bar's estimate is made of.
+struct Estimate {
+    history: History,
+    /// Up to `-j` actions run at once.
+    slots: usize,
+    targets: Vec<ActionId>,
+}
+
+/// An action whose command runs now.
+struct Running {
+    id: ActionId,
+    since: Instant,
+    key: Option<Digest>,
 }
 
 /// The view of one build. Feed it every event with [`Progress::handle`], then
@@ -243,7 +306,10 @@ pub struct Progress {
     /// Each finished action's outcome word, to say why a later action was skipped.
     statuses: Vec<Option<&'static str>>,
     /// In the order they started, so the bar's names do not jump around.
-    running: Vec<ActionId>,
+    running: Vec<Running>,
+    /// Whether each action (by [`ActionId`]) has finished, for the estimate.
+    done: Vec<bool>,
+    estimate: Option<Estimate>,
     finished: usize,
     total: usize,
     summary: Summary,
@@ -254,11 +320,18 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(graph: &Graph, colors: Colors, verbose: bool, mode: Mode) -> Progress {
+    /// `quiet` hides what steps that succeeded printed; `verbose` adds cached steps.
+    pub fn new(
+        graph: &Graph,
+        colors: Colors,
+        (verbose, quiet): (bool, bool),
+        mode: Mode,
+    ) -> Progress {
         let look = Look {
             mode,
             colors,
             verbose,
+            quiet,
         };
         Progress::writing_to(
             graph,
@@ -287,6 +360,8 @@ impl Progress {
             names: graph.actions.iter().map(|a| a.name.clone()).collect(),
             statuses: vec![None; graph.actions.len()],
             running: Vec::new(),
+            done: vec![false; graph.actions.len()],
+            estimate: None,
             finished: 0,
             total: 0,
             summary: Summary::default(),
@@ -294,6 +369,24 @@ impl Progress {
             bar,
             out,
         }
+    }
+
+    /// Whether the view shows a live bar, which is what an estimate is for.
+    pub fn is_live(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Shows on the bar how long `targets` have left, by `history`, running up to `slots`
+    /// at once.
+    pub fn estimate_with(&mut self, history: History, targets: &[ActionId], slots: usize) {
+        if history.is_empty() {
+            return;
+        }
+        self.estimate = Some(Estimate {
+            history,
+            slots,
+            targets: targets.to_vec(),
+        });
     }
 
     pub fn handle(&mut self, event: &Event) {
@@ -306,12 +399,17 @@ impl Progress {
                     bar.enable_steady_tick(Duration::from_millis(100));
                 }
             }
-            Event::Running { id } => {
-                self.running.push(*id);
+            Event::Running { id, key } => {
+                self.running.push(Running {
+                    id: *id,
+                    since: Instant::now(),
+                    key: *key,
+                });
                 self.update_bar();
             }
             Event::Finished { id, outcome } => {
-                self.running.retain(|running| running != id);
+                self.running.retain(|running| running.id != *id);
+                self.done[id.0] = true;
                 self.finished += 1;
                 self.total = self.total.max(self.finished);
                 self.statuses[id.0] = Some(outcome.status());
@@ -333,14 +431,9 @@ impl Progress {
                 let line = self.look.note(message);
                 self.say(&[line]);
             }
-            Event::Waiting => {}
+            // The running steps' times move on.
+            Event::Waiting => self.update_bar(),
         }
-    }
-
-    /// Prints the captured output of an action (for `--verbose` on a cached step).
-    pub fn replay(&mut self, name: &str, text: &str) {
-        let lines = self.look.replay(name, text);
-        self.say(&lines);
     }
 
     /// Clears the bar and prints the summary line.
@@ -350,7 +443,7 @@ impl Progress {
         }
         let summary = Summary {
             elapsed: self.started.elapsed(),
-            ..self.summary
+            ..std::mem::take(&mut self.summary)
         };
         let line = self.look.summary(&summary);
         self.say(&[line]);
@@ -367,15 +460,36 @@ impl Progress {
 
     fn update_bar(&self) {
         if let Some(bar) = &self.bar {
-            let names: Vec<&str> = self
+            let now = Instant::now();
+            let running: Vec<(&str, Duration)> = self
                 .running
                 .iter()
-                .map(|id| self.names[id.0].as_str())
+                .map(|r| (self.names[r.id.0].as_str(), now.duration_since(r.since)))
                 .collect();
             bar.set_length(self.total as u64);
             bar.set_position(self.finished as u64);
-            bar.set_message(running_message(&names));
+            bar.set_message(running_message(self.eta(now), &running));
         }
+    }
+
+    /// What is left of the build, by the durations of the same actions' past runs.
+    fn eta(&self, now: Instant) -> Option<Duration> {
+        let estimate = self.estimate.as_ref()?;
+        let left: Vec<Left> = estimate
+            .targets
+            .iter()
+            .filter(|id| !self.done[id.0])
+            .map(|id| {
+                let running = self.running.iter().find(|r| r.id == *id);
+                Left {
+                    expected: estimate
+                        .history
+                        .expected(&self.names[id.0], running.and_then(|r| r.key.as_ref())),
+                    running_for: running.map(|r| now.duration_since(r.since)),
+                }
+            })
+            .collect();
+        remaining(&left, estimate.slots)
     }
 
     /// Writes lines above the bar. A closed standard error must not end the build, so
@@ -413,7 +527,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::exec::event::{Done, Failure};
+    use crate::exec::event::{Done, Failure, Printed};
 
     use crate::ui::test_pipeline::{graph, id};
 
@@ -422,6 +536,7 @@ mod tests {
             mode: Mode::Plain,
             colors: Colors { enabled: false },
             verbose,
+            quiet: false,
         }
     }
 
@@ -436,7 +551,10 @@ mod tests {
     fn failed() -> Outcome {
         Outcome::Failed(Failure {
             message: "exited with code 1".into(),
-            stderr_tail: "Traceback (most recent call last):\nValueError: lr\n".into(),
+            printed: Printed::Kept {
+                text: "Traceback (most recent call last):\nValueError: lr\n".into(),
+                cut: false,
+            },
             log: Some(PathBuf::from(".zenbuild/logs/fit.log")),
             ..Failure::default()
         })
@@ -479,6 +597,7 @@ mod tests {
             Event::Started { total: 4 },
             Event::Running {
                 id: id(&graph, "prepare"),
+                key: None,
             },
             Event::Finished {
                 id: id(&graph, "prepare"),
@@ -488,7 +607,10 @@ mod tests {
                 id: fit_b,
                 outcome: Outcome::Cached(Box::default()),
             },
-            Event::Running { id: fit_a },
+            Event::Running {
+                id: fit_a,
+                key: None,
+            },
             Event::Note {
                 message: "remote cache unreachable".into(),
             },
@@ -622,14 +744,73 @@ mod tests {
         );
     }
 
+    fn ran_printing(text: &str) -> Outcome {
+        Outcome::Ran(Box::new(Done {
+            printed: Some(Printed::Kept {
+                text: text.into(),
+                cut: false,
+            }),
+            ..Done::default()
+        }))
+    }
+
     #[test]
-    fn replay_indents_captured_output() {
-        let look = plain(true);
+    fn a_step_that_ran_shows_what_it_printed_under_its_line_unless_quiet() {
+        let look = plain(false);
         assert_eq!(
-            look.replay("fit", "epoch 1\nepoch 2\n"),
-            ["output of fit:", "    epoch 1", "    epoch 2"]
+            look.finished(
+                (1, 2),
+                "fit",
+                &ran_printing("epoch 1\nFutureWarning: x\n"),
+                None
+            ),
+            [
+                "[1/2] ran fit (0.0s)",
+                "    epoch 1",
+                "    FutureWarning: x"
+            ]
         );
-        assert!(look.replay("fit", "\n").is_empty());
+        assert_eq!(
+            look.finished((1, 2), "fit", &ran_printing(""), None),
+            ["[1/2] ran fit (0.0s)"]
+        );
+        let quiet = Look {
+            quiet: true,
+            ..look
+        };
+        assert_eq!(
+            quiet.finished((1, 2), "fit", &ran_printing("epoch 1\n"), None),
+            ["[1/2] ran fit (0.0s)"]
+        );
+        // A failure shows its tail even then.
+        assert!(
+            quiet
+                .finished((1, 2), "fit", &failed(), None)
+                .contains(&"    ValueError: lr".to_string())
+        );
+    }
+
+    #[test]
+    fn a_cached_step_replays_its_output_when_verbose() {
+        let cached = |printed| {
+            Outcome::Cached(Box::new(Done {
+                printed: Some(printed),
+                ..Done::default()
+            }))
+        };
+        let look = plain(true);
+        let text = Printed::Kept {
+            text: "epoch 1\n".into(),
+            cut: false,
+        };
+        assert_eq!(
+            look.finished((1, 1), "fit", &cached(text), None),
+            ["[1/1] cached fit", "    epoch 1"]
+        );
+        assert_eq!(
+            look.finished((1, 1), "fit", &cached(Printed::NotInCache), None),
+            ["[1/1] cached fit", "    (its output is not in the cache)"]
+        );
     }
 
     #[test]
@@ -643,6 +824,16 @@ mod tests {
         assert_eq!(
             plain(false).summary(&summary),
             "zenbuild: 9 actions: 3 ran, 6 cached, 0 failed in 1.4s"
+        );
+        let cached = Summary {
+            cached: 17,
+            restored: 12,
+            from_remote: BTreeMap::from([("team".to_string(), 5)]),
+            ..Summary::default()
+        };
+        assert_eq!(
+            plain(false).summary(&cached),
+            "zenbuild: 17 actions: 0 ran, 17 cached (12 restored, 5 from remote team), 0 failed in 0.0s"
         );
         let one = Summary {
             interrupted: 1,
@@ -671,13 +862,60 @@ mod tests {
     }
 
     #[test]
-    fn running_names_a_few_then_counts() {
-        assert_eq!(running_message(&["a", "b"]), "a, b");
+    fn running_names_a_few_with_their_times_then_counts() {
+        let t = Duration::from_millis(1500);
         assert_eq!(
-            running_message(&["a", "b", "c", "d", "e"]),
-            "a, b, c +2 more"
+            running_message(None, &[("a", t), ("b", t)]),
+            "a 1.5s, b 1.5s"
         );
-        assert_eq!(running_message(&[]), "");
+        assert_eq!(
+            running_message(None, &[("a", t), ("b", t), ("c", t), ("d", t), ("e", t)]),
+            "a 1.5s, b 1.5s, c 1.5s +2 more"
+        );
+        assert_eq!(running_message(None, &[]), "");
+        let eta = Some(Duration::from_secs(65));
+        assert_eq!(running_message(eta, &[("a", t)]), "ETA 1m05s · a 1.5s");
+        assert_eq!(running_message(eta, &[]), "ETA 1m05s");
+    }
+
+    #[test]
+    fn the_estimate_counts_what_has_not_finished() {
+        let graph = graph();
+        let mut progress = Progress::writing_to(
+            &graph,
+            plain(false),
+            Box::new(Captured::default()),
+            ProgressDrawTarget::hidden(),
+        );
+        let targets: Vec<ActionId> = (0..graph.actions.len()).map(ActionId).collect();
+        let key = Digest::of(b"fit key");
+        let history = History::new([
+            ("prepare".to_string(), None, Duration::from_secs(10)),
+            (
+                "fit@lr=0.1,depth=3".to_string(),
+                Some(key),
+                Duration::from_secs(20),
+            ),
+            (
+                "fit@lr=0.3,depth=3".to_string(),
+                None,
+                Duration::from_secs(20),
+            ),
+            ("report".to_string(), None, Duration::from_secs(10)),
+        ]);
+        progress.estimate_with(history, &targets, 1);
+        let now = Instant::now();
+        assert_eq!(progress.eta(now), Some(Duration::from_secs(60)));
+        progress.handle(&Event::Finished {
+            id: id(&graph, "prepare"),
+            outcome: ran(1),
+        });
+        assert_eq!(progress.eta(now), Some(Duration::from_secs(50)));
+        progress.handle(&Event::Finished {
+            id: id(&graph, "fit@lr=0.3,depth=3"),
+            outcome: Outcome::Cached(Box::default()),
+        });
+        assert_eq!(progress.eta(now), Some(Duration::from_secs(30)));
     }
 
     #[test]
