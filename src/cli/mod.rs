@@ -22,6 +22,7 @@ mod session;
 mod show;
 mod status;
 mod targets;
+mod value_diff;
 mod verify;
 mod watch;
 
