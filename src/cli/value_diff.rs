@@ -45,7 +45,7 @@ impl Change {
     pub fn cell(self) -> String {
         match self {
             Change::Same => String::new(),
-            Change::Delta(delta) if delta == 0.0 => "0".into(),
+            Change::Delta(0.0) => "0".into(),
             Change::Delta(delta) => format!("{delta:+.6}")
                 .trim_end_matches('0')
                 .trim_end_matches('.')
