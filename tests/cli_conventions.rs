@@ -116,9 +116,12 @@ fn help_manifest_summarises_the_language() {
 #[test]
 fn help_and_help_of_a_subcommand_still_work() {
     let top = Test::new().without_git().args(&["help"]).run().success();
-    top.stdout_contains("Usage: zenbuild [OPTIONS] [COMMAND]")
+    let top = top
+        .stdout_contains("Usage: zenbuild [OPTIONS] [COMMAND]")
         .stdout_contains("completions")
         .stdout_contains("zenbuild help manifest");
+    let flag = Test::new().without_git().args(&["--help"]).run().success();
+    assert_eq!(top.stdout, flag.stdout);
     let build = Test::new()
         .without_git()
         .args(&["help", "build"])
