@@ -114,3 +114,90 @@ fn a_template_in_an_included_file_names_the_step_in_a_note() {
         .note_at("zenbuild.kdl:2:19", "step `a` uses template `t`")
         .error_count(1);
 }
+
+/// The rendered diagnostic (from its code line to the next one's) whose message is `message`.
+fn block<'a>(stderr: &'a str, message: &str) -> &'a str {
+    let at = stderr
+        .find(&format!("× {message}"))
+        .unwrap_or_else(|| panic!("no {message:?} in\n{stderr}"));
+    let end = stderr[at..]
+        .find("zenbuild::")
+        .map_or(stderr.len(), |next| at + next);
+    &stderr[at..end]
+}
+
+#[test]
+fn each_template_mistake_names_exactly_the_steps_that_make_it() {
+    // `a` has the matrix variable `k`; `b` and `c` do not, so only they make the `{{k}}`
+    // mistakes, while all three lack the param.
+    let manifest = r#"template "t" {
+    params "nope"
+    cmd "echo {{k}} > {{step}}.txt"
+    outputs "{{step}}-{{k}}.txt"
+}
+step "a" template="t" {
+    matrix {
+        k 1 2
+    }
+}
+step "b" template="t"
+step "c" template="t"
+"#;
+    let out = check(manifest).error_count(3);
+    let param = block(
+        &out.stderr,
+        "param `nope` is not defined in the params files",
+    );
+    for step in ["a", "b", "c"] {
+        assert!(
+            param.contains(&format!("step `{step}` uses template `t`")),
+            "{param}"
+        );
+    }
+    let out = out
+        .located_at("zenbuild.kdl:3:15")
+        .located_at("zenbuild.kdl:4:23");
+    let stderr = out.stderr.replace("zenbuild::undefined-param", "");
+    let variables: Vec<&str> = stderr
+        .match_indices("× `{{k}}` is not defined")
+        .map(|(at, _)| {
+            let end = stderr[at..]
+                .find("zenbuild::")
+                .map_or(stderr.len(), |n| at + n);
+            &stderr[at..end]
+        })
+        .collect();
+    assert_eq!(variables.len(), 2, "{stderr}");
+    for variable in variables {
+        assert!(
+            variable.contains("step `b` uses template `t`"),
+            "{variable}"
+        );
+        assert!(
+            variable.contains("step `c` uses template `t`"),
+            "{variable}"
+        );
+        assert!(!variable.contains("step `a`"), "{variable}");
+    }
+}
+
+#[test]
+fn many_mistakes_in_a_template_many_steps_use_are_folded_in_linear_time() {
+    // Folding each step's copy of each mistake into the first one once searched the earlier
+    // diagnostics and removed from the middle of the list: 20,000 mistakes used by two steps
+    // took 8 s in a debug build instead of 0.2 s.
+    let inputs: Vec<String> = (0..30_000).map(|i| format!("\"../x{i}\"")).collect();
+    let manifest = format!(
+        "template \"t\" {{\n    cmd \"x\"\n    inputs {}\n}}\nstep \"a\" template=\"t\"\nstep \"b\" template=\"t\"\nstep \"c\" template=\"t\"\n",
+        inputs.join(" ")
+    );
+    let started = std::time::Instant::now();
+    let out = check(&manifest).error_count(30_000);
+    let took = started.elapsed();
+    assert!(took.as_secs() < 6, "took {took:?}");
+    assert!(
+        out.stderr.contains("step `c` uses template `t`"),
+        "{}",
+        &out.stderr[..2000]
+    );
+}

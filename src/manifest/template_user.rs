@@ -1,6 +1,8 @@
 //! A mistake in a template's text is made once per step that uses the template: the
 //! diagnostic points at the template and names, with a second label, the steps that use it.
 
+use std::collections::HashMap;
+
 use super::diagnostic::Diag;
 use super::model::{Manifest, Step, Template};
 use super::source::Span;
@@ -11,37 +13,67 @@ const MAX_NAMED: usize = 3;
 
 const USES: &str = " uses template ";
 
-/// Labels, among `diags[from..]` (those made while expanding `step`), each one located in a
-/// template `step` uses, with the step's `template=`; one that repeats an earlier diagnostic
-/// is folded into it, which then names both steps.
-pub fn name_the_step(diags: &mut Vec<Diag>, from: usize, step: &Step, manifest: &Manifest) {
-    let Some(used) = &step.template else {
-        return;
-    };
-    let chain = chain(&used.value, &manifest.templates);
-    let label = format!("step `{}`{USES}`{}`", step.name.value, used.value);
-    let mut index = from;
-    while index < diags.len() {
-        let Some(&(primary, _)) = diags[index].labels.first() else {
-            index += 1;
-            continue;
+/// The diagnostics already located in templates, by what makes two of them the same
+/// mistake, so that the next step making it is added to the first one in constant time.
+#[derive(Default)]
+pub struct TemplateUsers {
+    seen: HashMap<Key, usize>,
+}
+
+/// A diagnostic's code, primary location and message.
+type Key = (&'static str, Span, String);
+
+impl TemplateUsers {
+    /// Labels, among `diags[from..]` (those made while expanding `step`; the ones before are
+    /// left where they are), each one located in a template `step` uses, with the step's
+    /// `template=`; one that repeats an earlier diagnostic is folded into it, which then
+    /// names both steps.
+    pub fn name_the_step(
+        &mut self,
+        diags: &mut Vec<Diag>,
+        from: usize,
+        step: &Step,
+        manifest: &Manifest,
+    ) {
+        let Some(used) = &step.template else {
+            return;
         };
-        if !chain.iter().any(|template| within(primary, template.node)) {
-            index += 1;
-            continue;
+        let chain = chain(&used.value, &manifest.templates);
+        let label = format!("step `{}`{USES}`{}`", step.name.value, used.value);
+        let mut folded = vec![false; diags.len() - from];
+        // This step's own first occurrences, by their index before the folded ones go.
+        let mut batch: HashMap<Key, usize> = HashMap::new();
+        for index in from..diags.len() {
+            let Some(&(primary, _)) = diags[index].labels.first() else {
+                continue;
+            };
+            if !chain.iter().any(|template| within(primary, template.node)) {
+                continue;
+            }
+            let key = (diags[index].code, primary, diags[index].message.clone());
+            let target = match self.seen.get(&key) {
+                Some(&earlier) => earlier,
+                None => *batch.entry(key).or_insert(index),
+            };
+            add_label(&mut diags[target], used.span, &label);
+            folded[index - from] = target != index;
         }
-        let earlier = diags[..index].iter().position(|earlier| {
-            earlier.code == diags[index].code
-                && earlier.labels.first().map(|(span, _)| *span) == Some(primary)
-                && earlier.message == diags[index].message
+        // Where each of this step's diagnostics lands once the folded ones are removed.
+        let mut landed = Vec::with_capacity(folded.len());
+        let mut removed = 0;
+        for &gone in &folded {
+            landed.push(from + landed.len() - removed);
+            removed += usize::from(gone);
+        }
+        for (key, index) in batch {
+            self.seen.insert(key, landed[index - from]);
+        }
+        let mut folded = folded.into_iter();
+        let mut position = 0;
+        diags.retain(|_| {
+            position += 1;
+            position <= from || !folded.next().unwrap_or(false)
         });
-        let target = earlier.unwrap_or(index);
-        add_label(&mut diags[target], used.span, &label);
-        if earlier.is_some() {
-            diags.remove(index);
-        } else {
-            index += 1;
-        }
     }
 }
 
