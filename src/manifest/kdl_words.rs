@@ -2,6 +2,9 @@
 //! KDL 1 boolean (`default=true`) and a path left unquoted (`inputs src/a.py`). The parser
 //! says "Expected identifier string" for both.
 
+/// The longest word (in bytes before the error, in characters after it) reworded.
+const MAX_WORD: usize = 1024;
+
 /// What a syntax error says instead of the parser's words.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Words {
@@ -56,12 +59,23 @@ fn word_around(text: &str, offset: usize, len: usize) -> Option<(usize, usize)> 
         return None;
     }
     let separator = |c: char| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '=');
-    let start = text[..offset].rfind(separator).map_or(0, |at| {
-        at + text[at..].chars().next().map_or(1, char::len_utf8)
-    });
-    let end = text[offset..]
-        .find(separator)
-        .map_or(text.len(), |at| offset + at);
+    // A word is looked for this far around the error only, so that thousands of errors in
+    // one long run of text cost no more than the text.
+    let mut reach = offset.saturating_sub(MAX_WORD);
+    while !text.is_char_boundary(reach) {
+        reach -= 1;
+    }
+    let start = match text[reach..offset].rfind(separator) {
+        Some(at) => reach + at + text[reach + at..].chars().next().map_or(1, char::len_utf8),
+        None if reach == 0 => 0,
+        None => return None,
+    };
+    let after = text[offset..].char_indices().take(MAX_WORD);
+    let end = match after.clone().find(|(_, c)| separator(*c)) {
+        Some((at, _)) => offset + at,
+        None if after.count() < MAX_WORD => text.len(),
+        None => return None,
+    };
     let word = &text[start..end];
     let quoted = word.contains(['"', '#']);
     (!word.is_empty() && end >= end_of_span && !quoted).then_some((start, end))
@@ -113,5 +127,9 @@ mod tests {
         assert_eq!(words_at("a b(c\n", "b(c"), None);
         assert_eq!(reword("a", 5, 1), None);
         assert_eq!(reword("é", 1, 0), None);
+        let long = format!("inputs {}/a\n", "d".repeat(MAX_WORD * 2));
+        assert_eq!(reword(&long, 10, 1), None);
+        let end = format!("inputs a/{}", "d".repeat(MAX_WORD * 2));
+        assert_eq!(reword(&end, 8, 1), None);
     }
 }
