@@ -75,7 +75,7 @@ fn an_include_cycle_names_every_file() {
             "include cycle: conf/a.kdl → conf/sub/b.kdl → conf/a.kdl",
         )
         // The include that opened the cycle is shown as well.
-        .error_at("conf/a.kdl:1:9", "included here")
+        .note_at("conf/a.kdl:1:9", "included here")
         .error_count(1);
 }
 

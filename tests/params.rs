@@ -150,7 +150,7 @@ fn a_yaml_syntax_error_is_located_in_the_params_file() {
             "invalid params file `params.yaml`: mapping values are not allowed in this context",
         )
         // The declaration is shown too, as a related note.
-        .error_at("zenbuild.kdl:2:8", "declared here")
+        .note_at("zenbuild.kdl:2:8", "declared here")
         .error_count(1);
 }
 

@@ -15,7 +15,7 @@ pub struct InitArgs {
     pub name: Option<String>,
 }
 
-const STARTER: &str = r#"// zenbuild manifest: the language is documented in grammar/GRAMMAR.md.
+const STARTER: &str = r#"// zenbuild manifest: `zenbuild help manifest` summarises the language.
 project "{name}"
 // params "params.yaml"          // hyperparameter files: YAML, JSON or TOML
 

@@ -3,13 +3,14 @@
 //! named by run number or git revision, side by side. A matrix sweep is one table, a row per
 //! instance.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::format::{Format, print_json};
 use super::lineage_db;
+use super::value_diff;
 use crate::error::Error;
 use crate::lineage::MetadataStore;
 use crate::lineage::snapshot::{self, Places, Snapshot};
@@ -42,6 +43,10 @@ pub struct DiffArgs {
     pub a: Option<String>,
     /// A run number or git revision, or `workspace` (default: the workspace)
     pub b: Option<String>,
+
+    /// Also show the values that did not change
+    #[arg(long)]
+    pub all: bool,
 
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -105,94 +110,119 @@ pub fn run_diff(
     values: Values,
     colors: Colors,
 ) -> Result<(), Error> {
-    let a = args.a.as_deref().unwrap_or("HEAD");
-    let b = args.b.as_deref();
-    let snapshots = snapshots(workspace, &[Some(a), b])?;
-    let (before, after) = (&snapshots[0], &snapshots[1]);
-    let pick = |snapshot: &Snapshot, action: &str| -> BTreeMap<String, Value> {
-        snapshot
-            .actions
-            .get(action)
-            .map(|v| match values {
-                Values::Metrics => v.metrics.clone(),
-                Values::Params => v.params.clone(),
+    let names = [Some(args.a.as_deref().unwrap_or("HEAD")), args.b.as_deref()];
+    let sides = sides(workspace, &names, values)?;
+    let [(a, before), (b, after)] = &sides;
+    // An action that one side never built has no params there to compare; its metrics are
+    // new or gone.
+    let diff = value_diff::diff(before, after, args.all, values == Values::Params);
+    if args.format == Format::Json {
+        let changes: Vec<_> = diff
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "action": row.action,
+                    "name": row.name,
+                    "a": row.was,
+                    "b": row.is,
+                    "change": row.change.kind(),
+                    "delta": row.change.delta(),
+                })
             })
-            .unwrap_or_default()
-    };
-    let actions: BTreeSet<&String> = before.actions.keys().chain(after.actions.keys()).collect();
-    let mut changes = Vec::new();
-    for action in actions {
-        let (old, new) = (pick(before, action), pick(after, action));
-        let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-        for name in names {
-            let (was, is) = (old.get(name), new.get(name));
-            // Params diffs show what changed; metrics diffs show every metric.
-            if values == Values::Params && was == is {
-                continue;
+            .collect();
+        let mut report = json!({ "a": a, "b": b, "changes": changes });
+        if values == Values::Params {
+            report["only_in_a"] = json!(diff.only_in_a);
+            report["only_in_b"] = json!(diff.only_in_b);
+        }
+        return print_json(&report);
+    }
+    let mut text = if diff.rows.is_empty() {
+        let what = match (values, args.all) {
+            (Values::Metrics, true) => "no metrics on either side",
+            (Values::Metrics, false) => "no metric changed (--all shows them all)",
+            (Values::Params, true) => "no params on either side",
+            (Values::Params, false) => "no param changed",
+        };
+        format!("{a}..{b}: {what}\n")
+    } else {
+        let mut rows = vec![vec![
+            "action".to_string(),
+            match values {
+                Values::Metrics => "metric",
+                Values::Params => "param",
             }
-            let delta = match (was.and_then(Value::as_f64), is.and_then(Value::as_f64)) {
-                (Some(was), Some(is)) => Some(is - was),
-                _ => None,
-            };
-            changes.push((
-                action.clone(),
-                name.clone(),
-                was.cloned(),
-                is.cloned(),
-                delta,
+            .to_string(),
+            a.clone(),
+            b.clone(),
+            "change".to_string(),
+        ]];
+        for row in diff.rows {
+            rows.push(vec![
+                row.action,
+                row.name,
+                row.was.as_ref().map_or("-".into(), show),
+                row.is.as_ref().map_or("-".into(), show),
+                row.change.cell(),
+            ]);
+        }
+        table(&rows, colors)
+    };
+    for (side, only) in [(a, &diff.only_in_a), (b, &diff.only_in_b)] {
+        if !only.is_empty() {
+            text.push_str(&format!(
+                "not compared, only {side} has them: {}\n",
+                only.join(", ")
             ));
         }
     }
-    if args.format == Format::Json {
-        let changes: Vec<_> = changes
-            .iter()
-            .map(|(action, name, was, is, delta)| {
-                json!({ "action": action, "name": name, "a": was, "b": is, "delta": delta })
+    print(&text)
+}
+
+/// The values each named point holds, by action. The workspace's params are those its
+/// params files hold now, resolved by the manifest, built or not.
+fn sides(
+    workspace: &Workspace,
+    names: &[Option<&str>; 2],
+    values: Values,
+) -> Result<[(String, value_diff::Side); 2], Error> {
+    let is_workspace = |name: &Option<&str>| name.is_none_or(|name| name == "workspace");
+    let current = if values == Values::Params && names.iter().any(is_workspace) {
+        let (_, graph) = crate::load_graph(workspace)?;
+        let params: value_diff::Side = graph
+            .actions
+            .into_iter()
+            .map(|action| (action.name, action.params))
+            .collect();
+        Some(params)
+    } else {
+        None
+    };
+    let recorded: Vec<Option<&str>> = names
+        .iter()
+        .filter(|name| current.is_none() || !is_workspace(name))
+        .copied()
+        .collect();
+    let mut recorded = snapshots(workspace, &recorded)?.into_iter();
+    let mut side = |name: &Option<&str>| -> Result<(String, value_diff::Side), Error> {
+        if let (Some(current), true) = (&current, is_workspace(name)) {
+            return Ok(("workspace".to_string(), current.clone()));
+        }
+        let snapshot = recorded
+            .next()
+            .ok_or_else(|| Error::Refused("a diff compares two points".into()))?;
+        let values = snapshot
+            .actions
+            .into_iter()
+            .map(|(action, v)| match values {
+                Values::Metrics => (action, v.metrics),
+                Values::Params => (action, v.params),
             })
             .collect();
-        return print_json(&json!({
-            "a": before.source,
-            "b": after.source,
-            "changes": changes,
-        }));
-    }
-    if changes.is_empty() {
-        let what = match values {
-            Values::Metrics => "no metrics on either side",
-            Values::Params => "no param changed",
-        };
-        return print(&format!("{}..{}: {what}\n", before.source, after.source));
-    }
-    let mut rows = vec![vec![
-        "action".to_string(),
-        match values {
-            Values::Metrics => "metric",
-            Values::Params => "param",
-        }
-        .to_string(),
-        before.source.clone(),
-        after.source.clone(),
-        "change".to_string(),
-    ]];
-    for (action, name, was, is, delta) in changes {
-        let change = match delta {
-            Some(0.0) => "0".to_string(),
-            Some(delta) => format!("{delta:+.6}")
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-                .to_string(),
-            None if was != is => "changed".to_string(),
-            None => String::new(),
-        };
-        rows.push(vec![
-            action,
-            name,
-            was.as_ref().map_or("-".into(), show),
-            is.as_ref().map_or("-".into(), show),
-            change,
-        ]);
-    }
-    print(&table(&rows, colors))
+        Ok((snapshot.source, values))
+    };
+    Ok([side(&names[0])?, side(&names[1])?])
 }
 
 fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {

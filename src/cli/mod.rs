@@ -5,17 +5,20 @@ mod cache;
 mod cache_transfer;
 mod check;
 mod clean;
+mod completions;
 mod cycle;
 mod explain;
 mod forced;
 mod format;
 mod gc;
 mod graph;
+mod help;
 mod init;
 mod lineage;
 mod lineage_db;
 mod list;
 mod log;
+mod man;
 mod metrics;
 mod path_arg;
 mod plan;
@@ -24,6 +27,7 @@ mod session;
 mod show;
 mod status;
 mod targets;
+mod value_diff;
 mod verify;
 mod watch;
 
@@ -42,7 +46,8 @@ use crate::workspace::Workspace;
     version,
     about = "make/bazel for machine learning: runs the pipeline steps whose inputs changed, restores the rest from cache",
     long_about = None,
-    after_help = "zenbuild reads zenbuild.kdl in the current directory or the nearest parent.\nThe language is documented in grammar/GRAMMAR.md."
+    disable_help_subcommand = true,
+    after_help = "zenbuild reads zenbuild.kdl in the current directory or the nearest parent.\n`zenbuild help manifest` summarises its language; `zenbuild init` writes a starter one."
 )]
 pub struct Cli {
     /// Run as if started in DIR
@@ -105,6 +110,12 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Build, then rebuild what each saved change affects, until q or Ctrl-C
     Watch(watch::WatchArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff): `zenbuild man | man -l -`
+    Man,
+    /// Print the help of zenbuild or of a subcommand; `help manifest` summarises zenbuild.kdl
+    Help(help::HelpArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -165,6 +176,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Graph(args) => graph::run(&workspace()?, &args),
         Command::List => list::run(&workspace()?, out),
         Command::Init(args) => init::run(&directory, &args, out),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
+        Command::Help(args) => help::run(&args),
         Command::Log(args) => log::run(&workspace()?, &args, out),
         Command::Show(args) => show::run(&workspace()?, &args, out),
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),

@@ -13,6 +13,7 @@ use crate::manifest::interpolate::{Vars, interpolate};
 use crate::manifest::model::{MatrixAxis, Step, StepBody};
 use crate::manifest::path_chars::control_character;
 use crate::manifest::template::resolve_templates;
+use crate::manifest::template_user::TemplateUsers;
 use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
 use crate::workspace::{RelPath, SymlinkGuard};
 
@@ -66,10 +67,13 @@ pub fn compile(
         })
         .collect();
     let mut steps = Vec::new();
+    let mut template_users = TemplateUsers::default();
     for (step, body) in manifest.steps.iter().zip(&bodies) {
         let first = expander.actions.len();
         if let (Some(body), false) = (body, budget.exhausted()) {
+            let before = expander.diags.len();
             expander.expand(step, body);
+            template_users.name_the_step(expander.diags, before, step, manifest);
         }
         steps.push(StepInfo {
             name: step.name.value.clone(),

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource};
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
 
 use super::snippet::{Snippet, snippet};
 use super::source::{Sources, Span};
@@ -55,6 +55,7 @@ impl Diag {
                 source: None,
                 labels: Vec::new(),
                 related: Vec::new(),
+                note: false,
             };
         };
         let file = primary.file;
@@ -90,7 +91,8 @@ impl Diag {
             })
             .collect();
         // miette shows one source file per diagnostic; labels in other files (an include)
-        // become related diagnostics so that every location still gets its snippet.
+        // become related notes so that every location still gets its snippet. A note has no
+        // code and is not an error: one mistake reads as one error.
         let related = self
             .labels
             .iter()
@@ -107,6 +109,7 @@ impl Diag {
                         .map(|span| LabeledSpan::new_with_span(label_text(text), span))
                         .collect(),
                     related: Vec::new(),
+                    note: true,
                 }
             })
             .collect();
@@ -117,9 +120,24 @@ impl Diag {
             source: Some(source),
             labels,
             related,
+            note: false,
         }
     }
+
+    /// Whether this problem leaves a params file unread. Its keys are then unknown, so a step
+    /// naming one of them (`undefined-param`) is not a mistake of its own and goes unreported.
+    fn leaves_params_unread(&self) -> bool {
+        UNREADABLE_PARAMS.contains(&self.code)
+    }
 }
+
+/// The codes of the problems that leave a params file unread.
+const UNREADABLE_PARAMS: &[&str] = &[
+    "params-format",
+    "params-syntax",
+    "params-missing",
+    "params-encoding",
+];
 
 fn label_text(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
@@ -151,6 +169,8 @@ pub struct RenderedDiag {
     source: Option<NamedSource<Snippet>>,
     labels: Vec<LabeledSpan>,
     related: Vec<RenderedDiag>,
+    /// A secondary location in another file, shown under the error it belongs to.
+    note: bool,
 }
 
 impl fmt::Display for RenderedDiag {
@@ -163,7 +183,14 @@ impl std::error::Error for RenderedDiag {}
 
 impl Diagnostic for RenderedDiag {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        if self.note {
+            return None;
+        }
         Some(Box::new(format!("zenbuild::{}", self.code)))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        self.note.then_some(Severity::Advice)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -209,6 +236,11 @@ pub struct ManifestError {
 
 impl ManifestError {
     pub fn new(diags: &[Diag], sources: &Sources) -> ManifestError {
+        let unread_params = diags.iter().any(Diag::leaves_params_unread);
+        let diags: Vec<&Diag> = diags
+            .iter()
+            .filter(|diag| !(unread_params && diag.code == "undefined-param"))
+            .collect();
         let shown = diags.len().min(MAX_SHOWN_DIAGNOSTICS);
         ManifestError {
             diagnostics: diags[..shown]

@@ -121,10 +121,24 @@ impl Loader {
             Err(Failure::Syntax(err)) => {
                 self.syntax_errors = true;
                 for problem in err.diagnostics {
+                    let span = problem.span;
+                    if let Some(words) = super::kdl_words::reword(&text, span.offset(), span.len())
+                    {
+                        let at = Span {
+                            file,
+                            offset: words.start,
+                            len: words.end - words.start,
+                        };
+                        let diag = Diag::new("kdl-syntax", words.message)
+                            .label(at, words.label)
+                            .help(words.help);
+                        self.diags.push(diag);
+                        continue;
+                    }
                     let message = problem.message.unwrap_or_else(|| "invalid KDL".into());
                     let label = problem.label.unwrap_or_else(|| "here".into());
-                    let mut diag = Diag::new("kdl-syntax", message)
-                        .label(Span::new(file, problem.span), label);
+                    let mut diag =
+                        Diag::new("kdl-syntax", message).label(Span::new(file, span), label);
                     if let Some(help) = problem.help {
                         diag = diag.help(help);
                     }
@@ -237,6 +251,7 @@ impl Loader {
                     } else {
                         self.manifest.templates.push(Template {
                             name,
+                            node: cx.span(node.span()),
                             extends,
                             body,
                         });

@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod interpolate;
 pub mod kdl_parse;
 pub mod kdl_subset;
+pub mod kdl_words;
 pub mod loader;
 pub mod model;
 pub mod nesting;
@@ -16,6 +17,7 @@ pub mod path_chars;
 pub mod snippet;
 pub mod source;
 pub mod template;
+pub mod template_user;
 pub mod units;
 pub mod yaml_depth;
 

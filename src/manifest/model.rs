@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::params::Params;
-use super::source::{Sources, Spanned};
+use super::source::{Sources, Span, Spanned};
 
 #[derive(Debug)]
 pub struct Manifest {
@@ -37,6 +37,8 @@ pub struct Remote {
 #[derive(Debug)]
 pub struct Template {
     pub name: Spanned<String>,
+    /// The whole `template` node, to tell which mistakes were made in its text.
+    pub node: Span,
     pub extends: Option<Spanned<String>>,
     pub body: StepBody,
 }

@@ -22,9 +22,12 @@ pub enum Hazard {
     TooDeep { offset: usize },
     /// A `}` with no block to close.
     UnmatchedClose { offset: usize },
-    /// The `{` of the outermost block the text never closes. The `kdl` crate's recovery from
-    /// unclosed blocks can report errors by the million (twice as many for each more line of
-    /// `/-a{~`), so this one is said first, once.
+    /// The `{` of the block the text never closes. The `kdl` crate's recovery from unclosed
+    /// blocks can report errors by the million (twice as many for each more line of `/-a{~`),
+    /// so this one is said first, once. Braces alone blame the outermost open block, but the
+    /// `}` that is missing is usually an inner one's: a `}` indented less than the line that
+    /// opened the block it closes belongs to a block further out, so the first block closed
+    /// that way is the one named, when there is one.
     Unclosed { offset: usize },
     /// The `/*` that opens a comment nested too deep or made of too many pieces.
     CommentTooComplex { offset: usize },
@@ -35,25 +38,32 @@ pub enum Hazard {
 pub fn check(text: &str) -> Result<(), Hazard> {
     let bytes = text.as_bytes();
     let mut pos = 0;
-    let mut depth = 0usize;
+    // The open blocks: where each `{` is and how far its line is indented.
+    let mut open: Vec<(usize, usize)> = Vec::new();
     let mut outermost_open = 0;
+    let mut misclosed = None;
+    let mut lines = Lines::new(bytes);
     while let Some(&byte) = bytes.get(pos) {
         match byte {
             b'{' => {
-                if depth == 0 {
+                if open.is_empty() {
                     outermost_open = pos;
                 }
-                depth += 1;
-                if depth > MAX_DEPTH {
+                if open.len() == MAX_DEPTH {
                     return Err(Hazard::TooDeep { offset: pos });
                 }
+                open.push((pos, lines.at(bytes, pos).0));
                 pos += 1;
             }
             b'}' => {
-                if depth == 0 {
+                let Some((opened, opened_indent)) = open.pop() else {
                     return Err(Hazard::UnmatchedClose { offset: pos });
+                };
+                // Only a `}` that starts its line says something by its indentation.
+                let (closing_indent, starts_line) = lines.at(bytes, pos);
+                if starts_line && closing_indent < opened_indent {
+                    misclosed.get_or_insert(opened);
                 }
-                depth -= 1;
                 pos += 1;
             }
             b'"' => pos = skip_string(bytes, pos),
@@ -68,12 +78,49 @@ pub fn check(text: &str) -> Result<(), Hazard> {
             _ => pos += 1,
         }
     }
-    if depth > 0 {
+    if !open.is_empty() {
         return Err(Hazard::Unclosed {
-            offset: outermost_open,
+            offset: misclosed.unwrap_or(outermost_open),
         });
     }
     Ok(())
+}
+
+/// Where the line of a position starts and how far it is indented, for positions that only
+/// grow: each byte is looked at a bounded number of times, so one long line of braces costs
+/// no more than many short ones.
+struct Lines {
+    scanned: usize,
+    start: usize,
+    indent: usize,
+}
+
+impl Lines {
+    fn new(bytes: &[u8]) -> Lines {
+        Lines {
+            scanned: 0,
+            start: 0,
+            indent: blanks(bytes),
+        }
+    }
+
+    /// The indentation (spaces and tabs) of the line holding `pos`, and whether only those
+    /// come before `pos` on it.
+    fn at(&mut self, bytes: &[u8], pos: usize) -> (usize, bool) {
+        if let Some(at) = bytes[self.scanned..pos].iter().rposition(|&b| b == b'\n') {
+            self.start = self.scanned + at + 1;
+            self.indent = blanks(&bytes[self.start..]);
+        }
+        self.scanned = pos;
+        (self.indent, pos - self.start <= self.indent)
+    }
+}
+
+fn blanks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count()
 }
 
 /// Past a `"…"` or `"""…"""` string starting at `start`. A single-line string also ends at
@@ -188,6 +235,19 @@ mod tests {
         );
         let ok = format!("{}{}", "x {\n".repeat(MAX_DEPTH), "}\n".repeat(MAX_DEPTH));
         assert_eq!(check(&ok), Ok(()));
+    }
+
+    #[test]
+    fn the_unclosed_block_is_the_one_whose_brace_an_outer_line_took() {
+        let text = "p {\n  a {\n    x\n  b {\n    y\n  }\n}\n";
+        assert_eq!(check(text), Err(Hazard::Unclosed { offset: 8 }));
+        let indented = "  p {\n    a {\n  }\n";
+        assert_eq!(check(indented), Err(Hazard::Unclosed { offset: 12 }));
+        // Without a telling indentation, the outermost open block.
+        assert_eq!(
+            check("p {\n  a { x }\n"),
+            Err(Hazard::Unclosed { offset: 2 })
+        );
     }
 
     #[test]

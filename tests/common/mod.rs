@@ -623,3 +623,18 @@ impl Output {
 }
 
 pub mod processes;
+
+impl Output {
+    /// Asserts that a note (miette's advice: a secondary location of an error, in another
+    /// file) with exactly `message` points at `file:line:column`.
+    pub fn note_at(self, location: &str, message: &str) -> Output {
+        let stderr = flatten(&self.stderr);
+        let note = flatten(&format!("☞ {message} ╭─[{location}]"));
+        assert!(
+            stderr.contains(&note),
+            "no note {message:?} at {location}\n{}",
+            self.dump()
+        );
+        self
+    }
+}
