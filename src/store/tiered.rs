@@ -157,23 +157,7 @@ impl TieredStore {
     }
 
     fn upload(&self, tier: &Tier, key: &Digest, result: &ActionResult) -> Result<(), RemoteError> {
-        let outputs = result.output_blobs();
-        transfers().install(|| {
-            result.blobs().par_iter().try_for_each(|digest| {
-                // A printed-output blob that `gc` took is left out rather than failing the push.
-                let needed = outputs.binary_search(digest).is_ok();
-                if !needed && !self.local.contains_blob(digest).unwrap_or(false) {
-                    return Ok(());
-                }
-                if tier.remote.contains_blob(digest)? {
-                    return Ok(());
-                }
-                tier.remote.put_blob(digest, &self.local.blob_path(digest))
-            })
-        })?;
-        let json = serde_json::to_vec(result)
-            .map_err(|e| RemoteError::Refused(format!("cannot encode a result: {e}")))?;
-        tier.remote.put_action_result(key, &json)
+        crate::remote::upload(tier.remote.as_ref(), &self.local, key, result)
     }
 }
 

@@ -122,11 +122,12 @@ impl<'a> Push<'a> {
         lines
     }
 
-    /// `key`'s result in the local cache, when every blob it names is there too.
+    /// `key`'s result in the local cache, when every blob of its outputs is there too (what
+    /// the step printed may be gone: the result is whole without it).
     fn whole_result(&self, key: &Digest) -> Option<ActionResult> {
         let result = self.local.get_action_result(key).ok().flatten()?;
         let whole = result
-            .blobs()
+            .output_blobs()
             .iter()
             .all(|digest| self.local.contains_blob(digest).unwrap_or(false));
         whole.then_some(result)
