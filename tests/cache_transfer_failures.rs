@@ -4,11 +4,7 @@
 //! keeps failing. An action that is in no cache to move from is listed, and is no failure.
 
 mod common;
-use common::{Output, Test, remote_manifest, remote_user};
-
-fn url(dir: &std::path::Path) -> String {
-    format!("file://{}", dir.display())
-}
+use common::{Output, Test, file_url, remote_manifest, remote_user};
 
 /// A `file://` remote that can be neither read nor written: a directory below a regular file.
 fn broken_remote() -> (tempfile::NamedTempFile, String) {
@@ -43,7 +39,7 @@ fn push_to_a_remote_that_fails_says_why_and_exits_non_zero() {
 #[test]
 fn a_push_that_fails_for_one_action_pushes_the_others() {
     let shared = tempfile::tempdir().unwrap();
-    let a = built_locally(&url(shared.path()));
+    let a = built_locally(&file_url(shared.path()));
     // The remote cannot take prepare's result: its name is taken by a directory.
     let key = a.report().action("prepare")["key"]
         .as_str()
@@ -96,7 +92,7 @@ fn a_remote_that_keeps_failing_is_given_up_with_one_line() {
 #[test]
 fn nothing_built_is_nothing_to_push_and_no_failure() {
     let shared = tempfile::tempdir().unwrap();
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["cache", "push"])
         .run()
         .success()
@@ -109,7 +105,11 @@ fn nothing_built_is_nothing_to_push_and_no_failure() {
 fn push_with_no_writable_remote_fails() {
     let shared = tempfile::tempdir().unwrap();
     Test::new()
-        .manifest(&remote_manifest(&url(shared.path()), " write=#false", ""))
+        .manifest(&remote_manifest(
+            &file_url(shared.path()),
+            " write=#false",
+            "",
+        ))
         .file("data.txt", "b\na\n")
         .args(&["cache", "push"])
         .run()

@@ -2,8 +2,13 @@
 //! here as a diff. Regenerate after an intended change with `ZENBUILD_BLESS=1 cargo test
 //! --test golden_graph` and review the diff.
 
+#[path = "common/golden.rs"]
+mod golden;
+
 use std::path::Path;
 use std::process::Command;
+
+use golden::assert_golden;
 
 fn graph_json(example: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -22,22 +27,9 @@ fn graph_json(example: &str) -> String {
 }
 
 fn check_golden(example: &str) {
-    let actual = graph_json(example);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{example}.json"));
-    if std::env::var_os("ZENBUILD_BLESS").is_some() {
-        std::fs::write(&path, &actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with ZENBUILD_BLESS=1 to create it)",
-            path.display()
-        )
-    });
-    assert!(
-        actual == expected,
-        "graph of {example} differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
-        path.display()
+    assert_golden(
+        &format!("tests/golden/{example}.json"),
+        &graph_json(example),
     );
 }
 

@@ -5,8 +5,7 @@
 //! `ZENBUILD_BLESS=1 cargo test --test kdl_plain_words` and review the diff.
 
 mod common;
-use std::path::Path;
-
+use common::golden::assert_golden;
 use common::{Output, Test};
 
 fn check(manifest: &str) -> Output {
@@ -18,25 +17,7 @@ fn check(manifest: &str) -> Output {
 }
 
 fn golden(name: &str, out: &Output) {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/kdl_words/{name}.txt"));
-    if std::env::var_os("ZENBUILD_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &out.stderr).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with ZENBUILD_BLESS=1 to create it)",
-            path.display()
-        )
-    });
-    assert!(
-        out.stderr == expected,
-        "stderr differs from {}\n--- expected\n{expected}\n--- actual\n{}",
-        path.display(),
-        out.stderr
-    );
+    assert_golden(&format!("tests/golden/kdl_words/{name}.txt"), &out.stderr);
 }
 
 #[test]

@@ -4,20 +4,7 @@
 //! use is not announced as cached, and a remote that cannot be asked is a warning.
 
 mod common;
-use common::{Output, remote_user};
-
-fn url(dir: &std::path::Path) -> String {
-    format!("file://{}", dir.display())
-}
-
-/// User A builds against the shared directory.
-fn uploaded(shared: &std::path::Path) -> Output {
-    remote_user(&url(shared), "")
-        .build(&[])
-        .run()
-        .success()
-        .stderr_contains("2 ran")
-}
+use common::{Output, file_url, remote_user, uploaded};
 
 /// How many action results the local cache of `out`'s workspace holds.
 fn local_results(out: &Output) -> usize {
@@ -35,7 +22,7 @@ fn local_results(out: &Output) -> usize {
 fn plan_on_a_fresh_clone_says_what_the_remote_holds() {
     let shared = tempfile::tempdir().unwrap();
     uploaded(shared.path());
-    let b = remote_user(&url(shared.path()), "")
+    let b = remote_user(&file_url(shared.path()), "")
         .args(&["plan"])
         .run()
         .success()
@@ -73,7 +60,7 @@ fn explain_names_the_remote_and_the_key_it_found_there() {
         .as_str()
         .unwrap()
         .to_string();
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["explain", "train"])
         .run()
         .success()
@@ -86,7 +73,7 @@ fn explain_names_the_remote_and_the_key_it_found_there() {
 fn no_remote_plans_from_the_local_cache_only() {
     let shared = tempfile::tempdir().unwrap();
     uploaded(shared.path());
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["plan", "--no-remote"])
         .run()
         .success()
@@ -100,7 +87,7 @@ fn a_result_whose_blob_the_remote_lost_is_not_announced_as_cached() {
     let a = uploaded(shared.path());
     let model = a.report().output("train", "out/model.txt");
     std::fs::remove_file(shared.path().join("cas").join(&model)).unwrap();
-    let b = remote_user(&url(shared.path()), "")
+    let b = remote_user(&file_url(shared.path()), "")
         .args(&["plan"])
         .run()
         .success()
@@ -123,7 +110,7 @@ fn a_remote_result_the_build_would_refuse_is_not_announced_as_cached() {
     let text = std::fs::read_to_string(&entry).unwrap();
     assert!(text.contains("\"out/sorted.txt\""), "{text}");
     std::fs::write(&entry, text.replace("\"out/sorted.txt\"", "\"evil.txt\"")).unwrap();
-    let b = remote_user(&url(shared.path()), "")
+    let b = remote_user(&file_url(shared.path()), "")
         .args(&["plan"])
         .run()
         .success()

@@ -3,20 +3,7 @@
 //! tampered blob is caught; a remote that fails or may not be written is handled.
 
 mod common;
-use common::{Output, remote_user};
-
-fn url(dir: &std::path::Path) -> String {
-    format!("file://{}", dir.display())
-}
-
-/// User A builds against the shared directory.
-fn uploaded(shared: &std::path::Path) -> Output {
-    remote_user(&url(shared), "")
-        .build(&[])
-        .run()
-        .success()
-        .stderr_contains("2 ran")
-}
+use common::{file_url, remote_user, uploaded};
 
 #[test]
 fn what_one_user_builds_another_restores_without_running() {
@@ -24,7 +11,7 @@ fn what_one_user_builds_another_restores_without_running() {
     let a = uploaded(shared.path());
     assert!(shared.path().join("ac").read_dir().unwrap().count() >= 2);
 
-    let b = remote_user(&url(shared.path()), "")
+    let b = remote_user(&file_url(shared.path()), "")
         .build(&[])
         .run()
         .success();
@@ -55,7 +42,7 @@ fn a_tampered_blob_is_caught_and_the_step_reruns() {
     let model = report.output("train", "out/model.txt");
     std::fs::write(shared.path().join("cas").join(&model), "tampered").unwrap();
 
-    let b = remote_user(&url(shared.path()), "")
+    let b = remote_user(&file_url(shared.path()), "")
         .build(&[])
         .run()
         .success();
@@ -73,7 +60,7 @@ fn a_tampered_blob_is_caught_and_the_step_reruns() {
 #[test]
 fn a_read_only_remote_receives_nothing() {
     let shared = tempfile::tempdir().unwrap();
-    remote_user(&url(shared.path()), " write=#false")
+    remote_user(&file_url(shared.path()), " write=#false")
         .run()
         .success()
         .stderr_contains("2 ran");
@@ -97,17 +84,17 @@ fn a_failing_remote_is_one_warning_and_the_build_goes_on() {
 fn no_remote_and_remote_name_choose_what_is_used() {
     let shared = tempfile::tempdir().unwrap();
     uploaded(shared.path());
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["build", "--no-remote"])
         .run()
         .success()
         .stderr_contains("2 ran");
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["build", "--remote", "team"])
         .run()
         .success()
         .stderr_contains("0 ran, 2 cached");
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .args(&["build", "--remote", "other"])
         .run()
         .code(1)
@@ -117,7 +104,7 @@ fn no_remote_and_remote_name_choose_what_is_used() {
 #[test]
 fn cache_push_and_pull_move_whole_pipelines() {
     let shared = tempfile::tempdir().unwrap();
-    let remote = url(shared.path());
+    let remote = file_url(shared.path());
     // Built without the remote, then pushed.
     let a = remote_user(&remote, "")
         .args(&["build", "--no-remote"])
@@ -159,14 +146,14 @@ fn cache_push_and_pull_move_whole_pipelines() {
 #[test]
 fn a_machine_switches_writing_off_in_its_environment() {
     let shared = tempfile::tempdir().unwrap();
-    remote_user(&url(shared.path()), "")
+    remote_user(&file_url(shared.path()), "")
         .env("ZENBUILD_REMOTE_TEAM_WRITE", "0")
         .run()
         .success()
         .stderr_contains("2 ran");
     assert!(!shared.path().join("ac").exists());
     // And on, over a manifest that says `write=#false`.
-    remote_user(&url(shared.path()), " write=#false")
+    remote_user(&file_url(shared.path()), " write=#false")
         .env("ZENBUILD_REMOTE_TEAM_WRITE", "true")
         .run()
         .success();

@@ -7,11 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::remote_user;
-
-fn url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
-}
+use common::{file_url, remote_user};
 
 /// A temporary file at `path` whose contents last changed `age` ago.
 fn leftover(path: &Path, age: Duration) {
@@ -61,7 +57,7 @@ fn a_killed_cache_push_leaves_no_temp_files_in_a_directory_remote_for_long() {
     let live = root.join(format!("tmp/{digest}.4343.0.tmp"));
     leftover(&live, Duration::ZERO);
 
-    let a = remote_user(&url(root), "")
+    let a = remote_user(&file_url(root), "")
         .build(&["--no-remote"])
         .run()
         .success();
@@ -82,7 +78,7 @@ fn a_killed_cache_push_leaves_no_temp_files_in_a_directory_remote_for_long() {
     }
 
     // What was pushed is whole and is what another user restores.
-    let b = remote_user(&url(root), "").build(&[]).run().success();
+    let b = remote_user(&file_url(root), "").build(&[]).run().success();
     assert_eq!(b.report().cached(), ["prepare", "train"], "{}", b.report());
     assert_eq!(b.read("out/model.txt"), a.read("out/model.txt"));
 }

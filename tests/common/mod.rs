@@ -2,6 +2,7 @@
 //! manifest and files, the real `zenbuild` binary, and assertions on what it printed.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod nginx;
 pub mod seaweed;
 pub mod snapshot;
@@ -276,6 +277,20 @@ pub fn remote_user(url: &str, extra: &str) -> Test {
     Test::new()
         .manifest(&remote_manifest(url, extra, ""))
         .file("data.txt", "b\na\nc\n")
+}
+
+/// The `file://` URL of a shared directory used as the team's remote.
+pub fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// User A builds against the shared directory `shared`: both actions run and are uploaded.
+pub fn uploaded(shared: &Path) -> Output {
+    remote_user(&file_url(shared), "")
+        .build(&[])
+        .run()
+        .success()
+        .stderr_contains("2 ran")
 }
 
 /// Where [`Test::build`] has zenbuild write its `--report`, relative to the workspace root.
