@@ -11,7 +11,7 @@ use super::remotes::RemoteChoice;
 use super::session::Session;
 use super::targets::{names, select};
 use crate::error::Error;
-use crate::exec::build::Preview;
+use crate::exec::preview::Preview;
 use crate::hash::canonical_json;
 use crate::ui::progress::say_note;
 use crate::ui::{Colors, print};

@@ -6,6 +6,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::*;
+use std::time::Duration;
+
+use crate::exec::local::{Command, RunOutcome};
+use crate::exec::preview::Preview;
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Options};
 use crate::store::MemoryStore;

@@ -2,17 +2,20 @@
 //! resources; for each, the build work hashes inputs, asks the store, restores on a hit and
 //! runs the command on a miss. Everything that happens goes out as [`Event`]s.
 
+pub mod attempt;
 pub mod build;
 pub mod event;
 pub mod executor;
 pub mod exit_watch;
 pub mod group_log;
 pub mod interrupt;
+pub mod key;
 pub mod last_keys;
 pub mod local;
 pub mod lock;
 pub mod log_pipe;
 pub mod orphans;
+pub mod preview;
 pub mod proc_stat;
 pub mod reason;
 pub mod resources;

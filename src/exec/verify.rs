@@ -6,7 +6,8 @@
 //! it (restored after their own rerun), so each runs on exactly the inputs its cached result
 //! was computed from.
 
-use super::build::{Builder, recorded_outputs};
+use super::build::Builder;
+use super::key::recorded_outputs;
 use super::resources::Grant;
 use crate::graph::ActionId;
 use crate::hash::{Digest, hash_tree};

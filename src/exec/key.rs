@@ -1,0 +1,260 @@
+//! The key of an action and the ledger of digests this build produced: inputs hashed (or
+//! taken from outputs finished earlier in the build), outputs recorded for dependents, and
+//! the comparison with how the action last finished.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+
+use super::build::Builder;
+use super::last_keys::Finished;
+use super::reason::key_changes;
+use crate::graph::{Action, ArtifactId, ArtifactKind};
+use crate::hash::{ActionKey, Digest, InputDigest, hash_tree, symlink_digest};
+use crate::store::ActionResult;
+
+impl Builder<'_> {
+    /// The action's key as of now: its inputs hashed (or taken from the outputs finished in
+    /// this build) and every other field resolved.
+    pub fn key(&self, action: &Action) -> Result<ActionKey, String> {
+        let mut inputs = Vec::with_capacity(action.inputs.len());
+        for &input in &action.inputs {
+            let (digest, executable) = self.input_digest(input)?;
+            inputs.push(InputDigest {
+                path: self.graph.artifact(input).display_path(),
+                digest,
+                executable,
+            });
+        }
+        Ok(ActionKey {
+            cmd: action.cmd.clone(),
+            inputs,
+            outputs: action
+                .outputs
+                .iter()
+                .map(|&output| self.graph.artifact(output).display_path())
+                .collect(),
+            params: action.params.clone(),
+            env: action.env.clone(),
+            workdir: action.workdir.to_string(),
+            platform: Some(self.platform.clone()),
+        })
+    }
+
+    pub(super) fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), String> {
+        if let Some(known) = self.produced().get(&id) {
+            return Ok(*known);
+        }
+        let artifact = self.graph.artifact(id);
+        let path = self.cx.root.join(artifact.path.as_str());
+        let hashed = match artifact.kind {
+            ArtifactKind::File => self
+                .cx
+                .stat_cache
+                .digest_file(&path)
+                .map(|file| (file.digest, file.executable)),
+            ArtifactKind::Dir => {
+                hash_tree(&path, self.cx.stat_cache).map(|tree| (tree.digest, false))
+            }
+        };
+        hashed.map_err(|e| {
+            let shown = artifact.display_path();
+            match (e.kind(), artifact.producer) {
+                (io::ErrorKind::NotFound, Some(producer))
+                    if self.nested.contains_key(artifact.path.as_str()) =>
+                {
+                    let producer = self.graph.action(producer);
+                    let directory = producer
+                        .outputs
+                        .iter()
+                        .map(|&output| self.graph.artifact(output))
+                        .find(|output| artifact.path.is_within(&output.path))
+                        .map_or_else(String::new, |output| output.display_path());
+                    format!(
+                        "input `{shown}` is missing: `{}` wrote `{directory}` without it",
+                        producer.name
+                    )
+                }
+                (io::ErrorKind::NotFound, Some(producer)) => format!(
+                    "input `{shown}` is missing: `{}` should have written it",
+                    self.graph.action(producer).name
+                ),
+                (io::ErrorKind::NotFound, None) => format!("input `{shown}` does not exist"),
+                (_, _) if path.is_dir() && artifact.kind == ArtifactKind::File => {
+                    format!("input `{shown}` is a directory: declare it as `{shown}/`")
+                }
+                _ => format!("cannot read input `{shown}`: {e}"),
+            }
+        })
+    }
+
+    pub(super) fn produced(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ArtifactId, (Digest, bool)>> {
+        // A poisoned lock means a worker panicked; the digests it guards are still sound.
+        self.produced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers the digests of what `result` holds, for dependents' keys, and returns them
+    /// by path for reports.
+    pub(super) fn record(
+        &self,
+        action: &Action,
+        result: &ActionResult,
+    ) -> BTreeMap<String, Digest> {
+        let by_path: HashMap<String, (Digest, bool)> = recorded_outputs(result)
+            .into_iter()
+            .map(|(path, digest, executable)| (path, (digest, executable)))
+            .collect();
+        let mut produced = self.produced();
+        let mut outputs = BTreeMap::new();
+        for &output in &action.outputs {
+            let path = self.graph.artifact(output).display_path();
+            if let Some(&digest) = by_path.get(&path) {
+                produced.insert(output, digest);
+                outputs.insert(path, digest.0);
+            }
+        }
+        // A dependent may read one file of a directory output; before it is restored (a
+        // plan restores nothing) only the listing knows that file's digest.
+        if !self.nested.is_empty() {
+            for directory in &result.output_directories {
+                for file in &directory.files {
+                    let path = format!("{}/{}", directory.path, file.path);
+                    if let Some(&id) = self.nested.get(&path) {
+                        produced.insert(id, (file.digest, file.executable));
+                    }
+                }
+            }
+        }
+        outputs
+    }
+
+    /// Takes `outputs` (path, digest, executable bit) as what `action` produced, for its
+    /// dependents' keys, without looking at the workspace: for `status`, which judges a
+    /// lockfile's claims rather than the files.
+    pub fn assume_outputs(&self, action: &Action, outputs: &[(String, Digest, bool)]) {
+        let mut produced = self.produced();
+        for &output in &action.outputs {
+            let path = self.graph.artifact(output).display_path();
+            if let Some((_, digest, executable)) = outputs.iter().find(|(p, ..)| *p == path) {
+                produced.insert(output, (*digest, *executable));
+            }
+        }
+        for (path, digest, executable) in outputs {
+            if let Some(&id) = self.nested.get(path.trim_end_matches('/')) {
+                produced.insert(id, (*digest, *executable));
+            }
+        }
+    }
+
+    /// How the action last finished, if that was under `digest` and its outputs are still
+    /// exactly as it left them: then there is nothing to look up or restore.
+    pub(super) fn unchanged(&self, action: &Action, digest: Digest) -> Option<Finished> {
+        let finished = self.cx.last_keys.finished(&action.name)?;
+        if finished.key != digest || finished.outputs.len() != action.outputs.len() {
+            return None;
+        }
+        let in_place = finished
+            .outputs
+            .iter()
+            .all(|(path, recorded, executable)| self.in_place(path, *recorded, *executable));
+        if !in_place {
+            return None;
+        }
+        let mut produced = self.produced();
+        for (&output, (_, recorded, executable)) in action.outputs.iter().zip(&finished.outputs) {
+            produced.insert(output, (*recorded, *executable));
+        }
+        Some(finished)
+    }
+
+    /// Remembers that the action finished under `key` with the outputs now recorded for it.
+    pub(super) fn remember(
+        &self,
+        action: &Action,
+        key: &ActionKey,
+        digest: Digest,
+        logs: Vec<Digest>,
+    ) {
+        let produced = self.produced();
+        let outputs = action
+            .outputs
+            .iter()
+            .filter_map(|output| {
+                let (recorded, executable) = produced.get(output)?;
+                Some((
+                    self.graph.artifact(*output).display_path(),
+                    *recorded,
+                    *executable,
+                ))
+            })
+            .collect();
+        drop(produced);
+        let finished = Finished {
+            key: digest,
+            outputs,
+            logs: Some(logs),
+        };
+        // Losing this record only costs an explanation and a cache lookup next time.
+        let _ = self.cx.last_keys.set(&action.name, key, finished);
+    }
+
+    /// Whether the workspace already holds exactly what `result` records.
+    pub(super) fn outputs_in_place(&self, result: &ActionResult) -> bool {
+        recorded_outputs(result)
+            .iter()
+            .all(|(path, digest, executable)| self.in_place(path, *digest, *executable))
+    }
+
+    /// Whether the workspace holds `digest` at `path` (a directory when it ends in `/`).
+    pub(super) fn in_place(&self, path: &str, digest: Digest, executable: bool) -> bool {
+        let absolute = self.cx.root.join(path.trim_end_matches('/'));
+        if path.ends_with('/') {
+            return hash_tree(&absolute, self.cx.stat_cache)
+                .is_ok_and(|tree| tree.digest == digest);
+        }
+        self.cx
+            .stat_cache
+            .digest_file(&absolute)
+            .is_ok_and(|file| file.digest == digest && file.executable == executable)
+    }
+
+    /// Why the action must run, compared with the key it had when it last finished.
+    pub(super) fn reasons(&self, action: &Action, key: &ActionKey) -> Vec<String> {
+        if !action.cache {
+            return vec!["always runs (cache #false)".into()];
+        }
+        match self.cx.last_keys.get(&action.name) {
+            None => vec!["never built".into()],
+            Some(previous) => {
+                let changes = key_changes(&previous, key);
+                if changes.is_empty() {
+                    vec!["no cached result for its key (the cache was cleared or pruned)".into()]
+                } else {
+                    changes
+                }
+            }
+        }
+    }
+}
+
+/// Every output `result` records as (path, digest, executable bit), digests as an input digest
+/// of the same path would be: a symlink's over its target text, a directory's its tree's, and
+/// directory paths ending in `/`.
+pub(super) fn recorded_outputs(result: &ActionResult) -> Vec<(String, Digest, bool)> {
+    let files = result
+        .output_files
+        .iter()
+        .map(|file| (file.path.clone(), file.digest, file.executable));
+    let links = result.output_symlinks.iter().map(|link| {
+        let digest = symlink_digest(link.target.as_bytes()).digest;
+        (link.path.clone(), digest, false)
+    });
+    let dirs = result
+        .output_directories
+        .iter()
+        .map(|dir| (format!("{}/", dir.path), dir.tree_digest, false));
+    files.chain(links).chain(dirs).collect()
+}
