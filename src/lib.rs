@@ -2,9 +2,13 @@
 //!
 //! The data flow, one module a stage:
 //! `zenbuild.kdl` → [`manifest`] (typed, with spans) → [`graph`] (the action graph, a DAG of
-//! actions and artifacts) → later stages plan, execute and record lineage.
-//! [`workspace`] finds the manifest; [`ui`] renders what the stages report; [`cli`] is the
-//! command line on top.
+//! actions and artifacts) → [`exec`] (the scheduler walks ready actions in parallel; for each,
+//! [`hash`] makes its action key, [`store`] restores a cached result or keeps what the
+//! command wrote, and [`remote`] shares results with teammates) → [`lineage`] (which data,
+//! code, params and commit produced which output, in SQLite) and [`lockfile`]
+//! (`zenbuild.lock`, the committed record). [`watch`] reruns what a saved file affects.
+//! [`workspace`] finds the manifest and owns `.zenbuild/`; [`ui`] renders what the stages
+//! report; [`cli`] is the command line on top.
 
 pub mod atomic_write;
 mod binary;

@@ -24,7 +24,7 @@ use crate::exec::interrupt::Interrupt;
 use crate::exec::stops::ActionStops;
 use crate::exec::up_to_date;
 use crate::hash::{FileSystem, RealFileSystem, StatCache};
-use crate::ui::progress::duration;
+use crate::ui::time::duration;
 use crate::ui::{Colors, print_error};
 use crate::watch::Known;
 use crate::watch::plan::{Change, WatchPlan};

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::Colors;
 use super::eta::{History, Left, remaining};
 use super::step_output::block;
+use super::time::duration;
 use crate::exec::event::{Event, Outcome};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
@@ -228,7 +229,6 @@ fn counter_text((position, total): (usize, usize)) -> String {
     format!("[{position:>width$}/{total}]")
 }
 
-/// Tenths of a second up to a minute, then minutes and seconds, then hours and minutes.
 /// The one line of a build that the up-to-date record showed had nothing to do, on stderr
 /// like every other line of a build.
 pub fn say_up_to_date(colors: Colors, actions: u64, elapsed: Duration) {
@@ -252,15 +252,6 @@ pub fn up_to_date_line(colors: Colors, actions: u64, elapsed: Duration) -> Strin
         colors.bold("zenbuild:"),
         duration(elapsed)
     )
-}
-
-pub fn duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0..60 => format!("{:.1}s", duration.as_secs_f64()),
-        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
-        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
-    }
 }
 
 /// The bar's message: the estimate of what is left, when there is one, then the first few

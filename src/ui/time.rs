@@ -1,5 +1,18 @@
-//! Timestamps for people: `2026-11-27 10:40:12Z`, in UTC so that teammates in other time
-//! zones read the same thing, without a calendar library for one conversion.
+//! Times for people: timestamps like `2026-11-27 10:40:12Z`, in UTC so that teammates in
+//! other time zones read the same thing, without a calendar library for one conversion; and
+//! durations like `4.2s`, `3m07s`, `2h05m`.
+
+use std::time::Duration;
+
+/// Tenths of a second up to a minute, then minutes and seconds, then hours and minutes.
+pub fn duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..60 => format!("{:.1}s", duration.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
 
 /// Milliseconds since the Unix epoch as a UTC date and time to the second.
 pub fn utc(epoch_ms: i64) -> String {
