@@ -144,3 +144,24 @@ fn explain_says_never_built_then_names_the_changed_input_with_both_digests() {
     ))
     .stdout_contains(&format!("input in.txt {}", short("two\n")));
 }
+
+/// Issue 14, item 3: `explain` must read one plan. With `a`'s output deleted after a build,
+/// `b` is cached (its key is computed from `a`'s recorded outputs, not the missing file), and
+/// the key it prints is that same key, not "cannot be computed yet".
+#[test]
+fn explain_of_a_dependent_after_its_input_was_deleted_prints_the_cached_key() {
+    let test = Test::new().manifest(MANIFEST).file("in.txt", "one\n");
+    let out = test.build(&[]).run().success();
+    let out = out
+        .again()
+        .remove("out/a.txt")
+        .args(&["explain", "b"])
+        .run()
+        .success();
+    let out = out
+        .stdout_contains("b: cached")
+        .stdout_contains(&format!("input out/a.txt {} (from a)", short("one\n")))
+        .stdout_lacks("cannot be computed");
+    // explain restores nothing: the deleted output is still gone.
+    assert!(!out.exists("out/a.txt"));
+}
