@@ -34,39 +34,6 @@ pub use upload::upload;
 
 use crate::hash::Digest;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn variable_names() {
-        assert_eq!(super::env_prefix("team"), "ZENBUILD_REMOTE_TEAM");
-        assert_eq!(
-            super::env_prefix("ci-cache.1"),
-            "ZENBUILD_REMOTE_CI_CACHE_1"
-        );
-    }
-
-    #[test]
-    fn errors_and_debug_output_hide_passwords() {
-        let error = super::RemoteError::Refused("http://alice:hunter2@h/x: bad uri".into());
-        assert_eq!(error.to_string(), "http://alice:***@h/x: bad uri");
-        assert_eq!(
-            format!("{error:?}"),
-            r#"Refused("http://alice:***@h/x: bad uri")"#
-        );
-        let config = super::RemoteConfig {
-            name: "team".into(),
-            url: "https://alice:hunter2@h/x".into(),
-            read: true,
-            write: true,
-        };
-        let debug = format!("{config:?}");
-        assert!(
-            !debug.contains("hunter2") && debug.contains("alice:***@h"),
-            "{debug}"
-        );
-    }
-}
-
 /// What went wrong with a remote. Shown (and debug-printed) with every URL's password
 /// hidden, whoever wrote the message (a library's error may quote the URL it was given).
 #[derive(thiserror::Error)]
@@ -187,4 +154,37 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
         "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://, s3://)",
         config.name
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn variable_names() {
+        assert_eq!(super::env_prefix("team"), "ZENBUILD_REMOTE_TEAM");
+        assert_eq!(
+            super::env_prefix("ci-cache.1"),
+            "ZENBUILD_REMOTE_CI_CACHE_1"
+        );
+    }
+
+    #[test]
+    fn errors_and_debug_output_hide_passwords() {
+        let error = super::RemoteError::Refused("http://alice:hunter2@h/x: bad uri".into());
+        assert_eq!(error.to_string(), "http://alice:***@h/x: bad uri");
+        assert_eq!(
+            format!("{error:?}"),
+            r#"Refused("http://alice:***@h/x: bad uri")"#
+        );
+        let config = super::RemoteConfig {
+            name: "team".into(),
+            url: "https://alice:hunter2@h/x".into(),
+            read: true,
+            write: true,
+        };
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("alice:***@h"),
+            "{debug}"
+        );
+    }
 }
