@@ -4,13 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use petgraph::graph::DiGraph;
-
 use super::action::{Action, ActionId};
 use super::artifact::{Artifact, ArtifactId, ArtifactKind};
 use super::cycle::find_cycles;
 use super::globs;
-use super::{Graph, Node, PipelineInfo, StepInfo};
+use super::{Graph, PipelineInfo, StepInfo};
 use crate::manifest::{Diag, Span, Spanned};
 use crate::workspace::RelPath;
 
@@ -313,21 +311,6 @@ impl<'a> Linker<'a> {
         pipelines: Vec<PipelineInfo>,
         default_pipeline: Option<usize>,
     ) -> Graph {
-        let mut dag = DiGraph::with_capacity(self.actions.len() + self.artifacts.len(), 0);
-        let action_nodes: Vec<_> = (0..self.actions.len())
-            .map(|i| dag.add_node(Node::Action(ActionId(i))))
-            .collect();
-        let artifact_nodes: Vec<_> = (0..self.artifacts.len())
-            .map(|i| dag.add_node(Node::Artifact(ArtifactId(i))))
-            .collect();
-        for (index, action) in self.actions.iter().enumerate() {
-            for input in &action.inputs {
-                dag.add_edge(artifact_nodes[input.0], action_nodes[index], ());
-            }
-            for output in &action.outputs {
-                dag.add_edge(action_nodes[index], artifact_nodes[output.0], ());
-            }
-        }
         let step_index = steps
             .iter()
             .enumerate()
@@ -349,9 +332,6 @@ impl<'a> Linker<'a> {
             steps,
             pipelines,
             default_pipeline,
-            dag,
-            action_nodes,
-            artifact_nodes,
             globs: self
                 .source_files
                 .map(|files| globs::Expansion::new(self.glob_patterns, &files)),

@@ -1,5 +1,6 @@
-//! Manifest → [`Graph`]: the action graph, a petgraph DAG of actions and the artifacts they
-//! read and write.
+//! Manifest → [`Graph`]: the action graph, a DAG of actions and the artifacts they read and
+//! write, held as adjacency lists (an action's inputs, outputs and dependencies; an artifact's
+//! producer and consumers). petgraph finds and names cycles while it is compiled.
 
 mod action;
 pub mod action_limit;
@@ -13,8 +14,6 @@ pub mod render;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use petgraph::graph::{DiGraph, NodeIndex};
-
 pub use action::{Action, ActionId, Resources, instance_name};
 pub use artifact::{Artifact, ArtifactId, ArtifactKind};
 pub use compile::compile;
@@ -27,13 +26,6 @@ pub(crate) fn compile_text(manifest: &str) -> Graph {
     std::fs::write(&path, manifest).expect("write manifest");
     let (manifest, problems) = crate::manifest::load(&path).expect("manifest loads");
     compile(&manifest, dir.path(), problems).expect("manifest compiles")
-}
-
-/// A node of the DAG: actions and artifacts alternate along every path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Node {
-    Action(ActionId),
-    Artifact(ArtifactId),
 }
 
 #[derive(Clone, Debug)]
@@ -62,9 +54,6 @@ pub struct Graph {
     pub pipelines: Vec<PipelineInfo>,
     /// The pipeline marked `default=#true`, else the first declared.
     pub default_pipeline: Option<usize>,
-    pub dag: DiGraph<Node, ()>,
-    pub action_nodes: Vec<NodeIndex>,
-    pub artifact_nodes: Vec<NodeIndex>,
     /// Steps and actions by name, so that selecting targets stays linear in their number.
     pub(crate) step_index: HashMap<String, usize>,
     pub(crate) action_index: HashMap<String, ActionId>,
