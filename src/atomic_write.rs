@@ -2,9 +2,11 @@
 //! half of one, even if zenbuild is killed mid-write. (The store's blobs have their own
 //! temporary files, in the store's `tmp/`, with modes and sweeping of their own.)
 
+use std::ffi::OsString;
+use std::fs::Permissions;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Whether the bytes must be on disk before the rename, surviving a power cut too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,36 +18,35 @@ pub enum Durability {
 }
 
 /// Writes `bytes` to a temporary file beside `path` (so the rename stays on one file
-/// system), then renames it over `path`. The parent directory must exist. On any error the
-/// temporary file is removed and `path` is left as it was.
+/// system), then renames it over `path`. The parent directory must exist. On any error, and
+/// on a panic, the temporary file is removed (tempfile's drop) and `path` is left as it was.
 pub fn write_atomically(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} names no file", path.display()),
         )
     })?;
-    // Hidden, and unique among threads and processes writing the same file at once.
-    let temp = path.with_file_name(format!(
-        ".{}.{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            match durability {
-                Durability::Synced => file.sync_all(),
-                Durability::Rename => Ok(()),
-            }
-        })
-        .and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    // Hidden and uniquely named; created as `File::create` would (0666 less the umask), not
+    // tempfile's private 0600, because these are files teammates and tools read.
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(0o666))
+        .tempfile_in(parent)?;
+    temp.write_all(bytes)?;
+    if durability == Durability::Synced {
+        temp.as_file().sync_all()?;
     }
-    written
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -72,5 +73,16 @@ mod tests {
         let path = dir.path().join("missing").join("file");
         assert!(write_atomically(&path, b"x", Durability::Rename).is_err());
         assert!(!dir.path().join("missing").exists());
+    }
+
+    #[test]
+    fn the_file_gets_the_mode_a_plain_create_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let path = dir.path().join("zenbuild.lock");
+        write_atomically(&path, b"x", Durability::Rename).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&plain));
     }
 }
