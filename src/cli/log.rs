@@ -6,8 +6,7 @@ use super::format::{Format, print_json};
 use super::lineage_db::{self, refused};
 use crate::error::Error;
 use crate::lineage::{MetadataStore, RunSummary};
-use crate::ui::time::duration;
-use crate::ui::time::utc;
+use crate::ui::time::{duration, utc};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 

@@ -8,8 +8,7 @@ use super::lineage_db::{self, refused};
 use super::log::short_commit;
 use crate::error::Error;
 use crate::lineage::{Counts, MetadataStore, RunId, git};
-use crate::ui::time::duration;
-use crate::ui::time::utc;
+use crate::ui::time::{duration, utc};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 

@@ -21,7 +21,7 @@ pub const LOGS_DIR: &str = ".zenbuild/logs";
 
 impl Builder<'_> {
     /// The file that holds what the action's last run printed, stdout and stderr together.
-    pub(super) fn log_path(&self, action: &Action) -> PathBuf {
+    fn log_path(&self, action: &Action) -> PathBuf {
         let name = action.name.replace('/', "_");
         self.cx.root.join(LOGS_DIR).join(format!("{name}.log"))
     }
@@ -49,7 +49,7 @@ impl Builder<'_> {
         ran
     }
 
-    pub(super) fn attempts(
+    fn attempts(
         &self,
         action: &Action,
         workdir: &Path,
@@ -123,7 +123,7 @@ impl Builder<'_> {
     /// must not pass for new ones, and a hardlinked output must be replaced, never written
     /// into), their parent directories and its workdir created (GRAMMAR.md: the workdir "need
     /// not exist yet").
-    pub(super) fn prepare(&self, action: &Action, workdir: &Path) -> Result<(), String> {
+    fn prepare(&self, action: &Action, workdir: &Path) -> Result<(), String> {
         let declared = self.graph.output_paths(action);
         clear_outputs(self.cx.root, &declared)
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;

@@ -46,7 +46,7 @@ pub struct Builder<'a> {
     /// from that directory's recorded listing.
     pub(super) nested: HashMap<String, ArtifactId>,
     /// What the user should hear about once the build ends (a cached result refused).
-    pub(super) warnings: Mutex<Vec<String>>,
+    warnings: Mutex<Vec<String>>,
     /// Actions that run even when cached (`--force`).
     pub(super) forced: HashSet<ActionId>,
 }
@@ -108,7 +108,7 @@ impl<'a> Builder<'a> {
     /// `result` if it may be restored for `action` (see [`check_result`]). One that may not is
     /// removed from this machine's cache, so that it is never trusted again, and the build is
     /// told once; the reason comes back for the rerun's explanation.
-    pub(super) fn usable(
+    fn usable(
         &self,
         action: &Action,
         digest: &Digest,

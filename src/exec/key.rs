@@ -40,7 +40,7 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), String> {
+    fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), String> {
         if let Some(known) = self.produced().get(&id) {
             return Ok(*known);
         }
@@ -87,9 +87,7 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn produced(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ArtifactId, (Digest, bool)>> {
+    fn produced(&self) -> std::sync::MutexGuard<'_, HashMap<ArtifactId, (Digest, bool)>> {
         // A poisoned lock means a worker panicked; the digests it guards are still sound.
         self.produced
             .lock()
@@ -209,7 +207,7 @@ impl Builder<'_> {
     }
 
     /// Whether the workspace holds `digest` at `path` (a directory when it ends in `/`).
-    pub(super) fn in_place(&self, path: &str, digest: Digest, executable: bool) -> bool {
+    fn in_place(&self, path: &str, digest: Digest, executable: bool) -> bool {
         let absolute = self.cx.root.join(path.trim_end_matches('/'));
         if path.ends_with('/') {
             return hash_tree(&absolute, self.cx.stat_cache)
