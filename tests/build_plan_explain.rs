@@ -147,17 +147,26 @@ fn explain_says_never_built_then_names_the_changed_input_with_both_digests() {
 
 /// Issue 14, item 3: `explain` must read one plan. With `a`'s output deleted after a build,
 /// `b` is cached (its key is computed from `a`'s recorded outputs, not the missing file), and
-/// the key it prints is that same key, not "cannot be computed yet".
+/// the key it prints is the one it printed before the deletion, not "cannot be computed yet".
 #[test]
 fn explain_of_a_dependent_after_its_input_was_deleted_prints_the_cached_key() {
+    let key_line = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with("key "))
+            .map(str::to_string)
+    };
     let test = Test::new().manifest(MANIFEST).file("in.txt", "one\n");
     let out = test.build(&[]).run().success();
+    let out = out.again().args(&["explain", "b"]).run().success();
+    let before = key_line(&out.stdout).expect("explain prints b's key after a build");
     let out = out
         .again()
         .remove("out/a.txt")
         .args(&["explain", "b"])
         .run()
         .success();
+    assert_eq!(key_line(&out.stdout).as_deref(), Some(before.as_str()));
     let out = out
         .stdout_contains("b: cached")
         .stdout_contains(&format!("input out/a.txt {} (from a)", short("one\n")))
