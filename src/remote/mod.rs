@@ -10,6 +10,7 @@
 //! server of Bazel's protocol.
 
 mod dir;
+mod error;
 #[cfg(feature = "remote-http")]
 mod http;
 mod pool;
@@ -24,6 +25,7 @@ mod upload;
 use std::path::Path;
 
 pub use dir::DirRemote;
+pub use error::RemoteError;
 #[cfg(feature = "remote-http")]
 pub use http::HttpRemote;
 pub use probe::RemoteProbe;
@@ -34,16 +36,6 @@ pub use upload::upload;
 
 use crate::hash::Digest;
 
-/// What went wrong with a remote. Shown (and debug-printed) with every URL's password
-/// hidden, whoever wrote the message (a library's error may quote the URL it was given).
-#[derive(thiserror::Error)]
-pub enum RemoteError {
-    #[error("{}", redact(&.0.to_string()))]
-    Io(#[from] std::io::Error),
-    #[error("{}", redact(.0))]
-    Refused(String),
-}
-
 /// One remote as the manifest declares it. Its `Debug` hides the URL's password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RemoteConfig {
@@ -53,16 +45,6 @@ pub struct RemoteConfig {
     pub read: bool,
     /// Upload results to it.
     pub write: bool,
-}
-
-impl std::fmt::Debug for RemoteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (variant, text) = match self {
-            RemoteError::Io(e) => ("Io", format!("{e:?}")),
-            RemoteError::Refused(text) => ("Refused", format!("{text:?}")),
-        };
-        write!(f, "{variant}({})", redact(&text))
-    }
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -142,7 +124,7 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
         // Reached only when a feature is left out.
         #[allow(unreachable_patterns)]
         "http" | "https" | "s3" => {
-            return Err(RemoteError::Refused(format!(
+            return Err(RemoteError::Config(format!(
                 "remote `{}`: this zenbuild was built without `{scheme}://` remotes \
                  (cargo features remote-http, remote-s3)",
                 config.name
@@ -150,7 +132,7 @@ pub fn open(config: &RemoteConfig) -> Result<Box<dyn Remote>, RemoteError> {
         }
         _ => {}
     }
-    Err(RemoteError::Refused(format!(
+    Err(RemoteError::Config(format!(
         "remote `{}`: `{scheme}://` is not a kind of remote this zenbuild supports (file://, http://, https://, s3://)",
         config.name
     )))
@@ -168,13 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_and_debug_output_hide_passwords() {
-        let error = super::RemoteError::Refused("http://alice:hunter2@h/x: bad uri".into());
-        assert_eq!(error.to_string(), "http://alice:***@h/x: bad uri");
-        assert_eq!(
-            format!("{error:?}"),
-            r#"Refused("http://alice:***@h/x: bad uri")"#
-        );
+    fn debug_output_hides_passwords() {
         let config = super::RemoteConfig {
             name: "team".into(),
             url: "https://alice:hunter2@h/x".into(),

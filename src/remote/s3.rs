@@ -37,7 +37,7 @@ pub struct S3Remote {
 impl S3Remote {
     /// The remote at `url` (`s3://bucket/prefix?endpoint=…`).
     pub fn new(url: &str) -> Result<S3Remote, RemoteError> {
-        let bad = |why: &str| RemoteError::Refused(format!("`{url}` {why}"));
+        let bad = |why: &str| RemoteError::Config(format!("`{url}` {why}"));
         let rest = url
             .strip_prefix("s3://")
             .ok_or_else(|| bad("is not an s3:// URL"))?;
@@ -130,7 +130,7 @@ impl S3Remote {
             .send(|| agent.post(create.as_str()).send(&[][..]))?;
         let body = self.transport.bytes(reply)?;
         let created = CreateMultipartUpload::parse_response(&body)
-            .map_err(|e| RemoteError::Refused(format!("{}: {e}", self.transport.place)))?;
+            .map_err(|e| RemoteError::Protocol(format!("{}: {e}", self.transport.place)))?;
         let upload_id = created.upload_id();
         let mut file = File::open(source)?;
         let mut etags = Vec::new();
@@ -139,7 +139,7 @@ impl S3Remote {
             let mut part = Vec::with_capacity(PART_SIZE as usize);
             (&mut file).take(PART_SIZE).read_to_end(&mut part)?;
             let number = u16::try_from(number)
-                .map_err(|_| RemoteError::Refused("a blob of more than 10,000 parts".into()))?;
+                .map_err(|_| RemoteError::TooLarge("a blob of more than 10,000 parts".into()))?;
             let url = self
                 .bucket
                 .upload_part(self.credentials.as_ref(), object, number, upload_id)
@@ -152,7 +152,7 @@ impl S3Remote {
                 .get("etag")
                 .and_then(|value| value.to_str().ok())
                 .ok_or_else(|| {
-                    RemoteError::Refused(format!(
+                    RemoteError::Protocol(format!(
                         "{}: a part without an ETag",
                         self.transport.place
                     ))

@@ -58,7 +58,10 @@ impl Transport {
             if !retry || attempt >= BACKOFF.len() {
                 return match outcome {
                     Ok(response) => self.check(response),
-                    Err(e) => Err(RemoteError::Refused(format!("{}: {e}", self.place))),
+                    Err(e) => Err(RemoteError::Unreachable {
+                        place: self.place.clone(),
+                        detail: e.to_string(),
+                    }),
                 };
             }
             std::thread::sleep(BACKOFF[attempt]);
@@ -71,14 +74,11 @@ impl Transport {
         let status = response.status().as_u16();
         match status {
             200..=299 | 404 => Ok(response),
-            401 | 403 => Err(RemoteError::Refused(format!(
-                "{} refused the credentials (HTTP {status}); {}",
-                self.place, self.credentials_help
-            ))),
-            _ => Err(RemoteError::Refused(format!(
-                "{} answered HTTP {status}",
-                self.place
-            ))),
+            _ => Err(RemoteError::status(
+                &self.place,
+                status,
+                &self.credentials_help,
+            )),
         }
     }
 
@@ -89,7 +89,10 @@ impl Transport {
             .with_config()
             .limit(u64::MAX)
             .read_to_vec()
-            .map_err(|e| RemoteError::Refused(format!("{}: {e}", self.place)))
+            .map_err(|e| RemoteError::Unreachable {
+                place: self.place.clone(),
+                detail: e.to_string(),
+            })
     }
 
     /// Streams a response's body into `file`.

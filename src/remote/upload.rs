@@ -30,6 +30,6 @@ pub fn upload(
         })
     })?;
     let json = serde_json::to_vec(result)
-        .map_err(|e| RemoteError::Refused(format!("cannot encode a result: {e}")))?;
+        .map_err(|e| RemoteError::Local(format!("cannot encode a result: {e}")))?;
     remote.put_action_result(key, &json)
 }

@@ -130,7 +130,7 @@ impl TieredStore {
         }
         // Locally first, so that the next lookup is local.
         if let Err(e) = self.local.put_action_result(key, &result) {
-            return Err(RemoteError::Refused(format!("cannot keep its result: {e}")));
+            return Err(RemoteError::Local(format!("cannot keep its result: {e}")));
         }
         Ok(Some(result))
     }
@@ -140,7 +140,7 @@ impl TieredStore {
     fn fetch_blob(&self, tier: &Tier, digest: &Digest) -> Result<bool, RemoteError> {
         // Removed when dropped, whatever happens.
         let (temporary, file) = TempPath::create(&self.local.temp_dir(), 0o644)
-            .map_err(|e| RemoteError::Refused(e.to_string()))?;
+            .map_err(|e| RemoteError::Local(e.to_string()))?;
         drop(file);
         if !tier.remote.get_blob(digest, temporary.path())? {
             return Ok(false);
