@@ -37,17 +37,17 @@ pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Res
         CacheCommand::Push(args) => return transfer(workspace, args, Direction::Push, colors),
         CacheCommand::Pull(args) => return transfer(workspace, args, Direction::Pull, colors),
     };
-    let store =
-        LocalStore::in_workspace(&workspace.root).map_err(|e| Error::Refused(e.to_string()))?;
-    let stats = store.stats().map_err(|e| Error::Refused(e.to_string()))?;
+    let store = LocalStore::in_workspace(&workspace.root)?;
+    let stats = store.stats()?;
     let last = last_run(workspace);
     if json {
-        let mut value = serde_json::to_value(stats).map_err(|e| Error::Refused(e.to_string()))?;
+        let mut value =
+            serde_json::to_value(stats).map_err(|e| Error::encode("the cache statistics", e))?;
         if let Some((run, sources)) = &last {
             value["last_run"] = serde_json::json!({ "run": run, "actions_by_source": sources });
         }
-        let text =
-            serde_json::to_string_pretty(&value).map_err(|e| Error::Refused(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| Error::encode("the cache statistics", e))?;
         return print(&format!("{text}\n"));
     }
     let mut text = format!(

@@ -60,7 +60,7 @@ pub fn run(
     let mut notes = Vec::new();
     let remotes = open_remotes(&manifest, &options, &mut notes)?;
     if remotes.is_empty() {
-        return Err(Error::Refused(
+        return Err(Error::BadArgument(
             "the manifest declares no remote cache (`remote NAME url=…`)".into(),
         ));
     }
@@ -82,7 +82,7 @@ pub fn run(
         Direction::Push => {
             let Some(mut push) = Push::new(&session.store, remotes) else {
                 bar.finish_and_clear();
-                return Err(Error::Refused(
+                return Err(Error::BadArgument(
                     "no remote may be written: each is `write=#false` in the manifest or \
                      switched off by its ZENBUILD_REMOTE_<NAME>_WRITE"
                         .into(),
@@ -148,11 +148,11 @@ pub fn run(
     print(&text)?;
     match (direction, failures.is_empty()) {
         (_, true) => Ok(()),
-        (Direction::Push, false) => Err(Error::Refused(format!(
+        (Direction::Push, false) => Err(Error::CheckFailed(format!(
             "{failed} of {} actions could not be pushed",
             targets.len()
         ))),
-        (Direction::Pull, false) => Err(Error::Refused(
+        (Direction::Pull, false) => Err(Error::CheckFailed(
             "the pull is incomplete: a remote failed or sent what cannot be used".into(),
         )),
     }

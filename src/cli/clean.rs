@@ -37,7 +37,7 @@ pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<()
         let mut declared = graph.output_paths(graph.action(*id));
         declared.retain(|(path, _)| workspace.root.join(path).symlink_metadata().is_ok());
         removed += declared.len();
-        clear_outputs(&workspace.root, &declared).map_err(|e| Error::Refused(e.to_string()))?;
+        clear_outputs(&workspace.root, &declared)?;
     }
     let mut report = format!(
         "{} removed {removed} output{} of {} action{}\n",

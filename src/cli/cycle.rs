@@ -69,7 +69,7 @@ impl Cycle<'_> {
         let (workspace, graph, args) = (self.workspace, self.graph, self.options);
         if self.kind == "watch" && args.force.any() {
             // Forced on every cycle, a step would rerun at each save of an unrelated file.
-            return Err(Error::Refused(
+            return Err(Error::BadArgument(
                 "--force and --force-all force one build: use `zenbuild build --force …`, then watch".into(),
             ));
         }
@@ -222,7 +222,7 @@ impl Cycle<'_> {
                         say_note(self.colors, &line);
                     }
                 }
-                Err(e) => say_note(self.colors, &e),
+                Err(e) => say_note(self.colors, &e.to_string()),
             }
         }
         let all_cached = outcomes.len() == self.targets.len()

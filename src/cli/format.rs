@@ -15,7 +15,6 @@ pub enum Format {
 
 /// Prints `value` as pretty JSON and a newline.
 pub fn print_json(value: &impl Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Refused(format!("cannot encode the output: {e}")))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::encode("the output", e))?;
     print(&format!("{text}\n"))
 }

@@ -51,10 +51,10 @@ pub fn run(workspace: &Workspace, args: &GcArgs, colors: Colors) -> Result<(), E
     .map_err(|e| Error::io("cannot lock the workspace", e))?;
     let roots = roots(workspace, args)?;
     let store = LocalStore::in_workspace(&workspace.root)
-        .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
+        .map_err(|e| Error::store("cannot open the cache", e))?;
     let report = store
         .collect_garbage(&roots, args.dry_run)
-        .map_err(|e| Error::Refused(format!("cannot collect garbage: {e}")))?;
+        .map_err(|e| Error::store("cannot collect garbage", e))?;
     let names = action_names(workspace, &report.removed);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -177,7 +177,7 @@ fn roots(workspace: &Workspace, args: &GcArgs) -> Result<Roots, Error> {
             .extend(finished.outputs.iter().map(|(_, digest, _)| *digest));
         roots.blobs.extend(finished.logs.into_iter().flatten());
     }
-    let current = Lockfile::read(&workspace.root).map_err(Error::Refused)?;
+    let current = Lockfile::read(&workspace.root)?;
     let mut lockfiles: Vec<Lockfile> = current.into_iter().collect();
     for commit in git::recent_and_named_commits(&workspace.git_root, args.keep_commits) {
         // A commit without a lockfile, or with one this zenbuild cannot read, keeps nothing.
@@ -200,7 +200,7 @@ fn roots(workspace: &Workspace, args: &GcArgs) -> Result<Roots, Error> {
             .checked_sub(Duration::from_secs(args.keep_days.saturating_mul(86_400)))
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |since| since.as_millis() as i64);
-        let keys = store.keys_since(since).map_err(lineage_db::refused)?;
+        let keys = store.keys_since(since)?;
         roots
             .keys
             .extend(keys.iter().filter_map(|key| key.parse::<Digest>().ok()));

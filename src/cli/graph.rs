@@ -56,7 +56,7 @@ pub fn run(workspace: &Workspace, args: &GraphArgs) -> Result<(), Error> {
 }
 
 fn print_pretty(value: &serde_json::Value) -> Result<(), Error> {
-    let json = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Refused(format!("cannot encode the graph as JSON: {e}")))?;
+    let json =
+        serde_json::to_string_pretty(value).map_err(|e| Error::encode("the graph as JSON", e))?;
     print(&format!("{json}\n"))
 }

@@ -37,7 +37,7 @@ pipeline "main" default=#true {
 pub fn run(directory: &Path, args: &InitArgs, colors: Colors) -> Result<(), Error> {
     let manifest = directory.join(MANIFEST_NAME);
     if manifest.exists() {
-        return Err(Error::Refused(format!(
+        return Err(Error::BadArgument(format!(
             "{} already exists; zenbuild init leaves it as it is",
             manifest.display()
         )));

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::build::STAT_CACHE;
 use super::format::{Format, print_json};
-use super::lineage_db::{self, refused};
+use super::lineage_db;
 use super::path_arg::workspace_path;
 use crate::error::Error;
 use crate::hash::{StatCache, hash_tree};
@@ -36,7 +36,7 @@ pub fn run(workspace: &Workspace, args: &LineageArgs, colors: Colors) -> Result<
     } else {
         Direction::Up
     };
-    let tree = tree::build(&store, &root, direction).map_err(refused)?;
+    let tree = tree::build(&store, &root, direction)?;
     if args.format == Format::Json {
         return print_json(&tree);
     }
@@ -77,7 +77,7 @@ fn resolve(
     } else {
         None
     };
-    let recorded = store.find_artifacts(path).map_err(refused)?;
+    let recorded = store.find_artifacts(path)?;
     if let Some((path, digest)) = &current {
         let digest = digest.to_hex();
         if let Some(found) = recorded
@@ -95,7 +95,7 @@ fn resolve(
         }
     }
     recorded.into_iter().next().ok_or_else(|| {
-        Error::Refused(format!(
+        Error::BadArgument(format!(
             "no build recorded `{argument}`: give a path a step reads or writes, or a digest"
         ))
     })

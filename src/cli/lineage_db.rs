@@ -10,14 +10,12 @@ use crate::workspace::Workspace;
 /// interrupted first, when the workspace lock shows that no build is running.
 pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
     let Some(mut store) = open_if_built(workspace)? else {
-        return Err(Error::Refused(
+        return Err(Error::NothingYet(
             "no lineage yet: nothing has been built in this workspace".into(),
         ));
     };
     if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)) {
-        store
-            .close_abandoned_runs()
-            .map_err(|e| Error::Refused(e.to_string()))?;
+        store.close_abandoned_runs()?;
     }
     Ok(store)
 }
@@ -25,7 +23,7 @@ pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
 /// The workspace's lineage as it is, or `None` when nothing was ever built here (opening
 /// would create an empty database).
 pub fn open_if_built(workspace: &Workspace) -> Result<Option<SqliteStore>, Error> {
-    open_existing(workspace).map_err(refused)
+    Ok(open_existing(workspace)?)
 }
 
 /// [`open_if_built`], with the lineage's own error, for a caller that can do without a
@@ -36,9 +34,4 @@ pub fn open_existing(workspace: &Workspace) -> Result<Option<SqliteStore>, Linea
         return Ok(None);
     }
     SqliteStore::open(&path).map(Some)
-}
-
-/// A lineage error as the command's error.
-pub fn refused(error: LineageError) -> Error {
-    Error::Refused(error.to_string())
 }

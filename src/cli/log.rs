@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::format::{Format, print_json};
-use super::lineage_db::{self, refused};
+use super::lineage_db;
 use crate::error::Error;
 use crate::lineage::{MetadataStore, RunSummary};
 use crate::ui::time::{duration, utc};
@@ -22,7 +22,7 @@ pub struct LogArgs {
 
 pub fn run(workspace: &Workspace, args: &LogArgs, colors: Colors) -> Result<(), Error> {
     let store = lineage_db::open(workspace)?;
-    let runs = store.runs(args.limit).map_err(refused)?;
+    let runs = store.runs(args.limit)?;
     if args.format == Format::Json {
         return print_json(&serde_json::json!({ "runs": runs }));
     }

@@ -211,7 +211,7 @@ fn sides(
         }
         let snapshot = recorded
             .next()
-            .ok_or_else(|| Error::Refused("a diff compares two points".into()))?;
+            .ok_or_else(|| Error::BadArgument("a diff compares two points".into()))?;
         let values = snapshot
             .actions
             .into_iter()
@@ -234,10 +234,10 @@ fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapsh
             eprintln!("note: {e}");
             None
         }
-        Err(e) => return Err(lineage_db::refused(e)),
+        Err(e) => return Err(Error::Lineage(e)),
     };
     let local = LocalStore::in_workspace(&workspace.root)
-        .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
+        .map_err(|e| Error::store("cannot open the cache", e))?;
     let blob_path = |digest: &crate::hash::Digest| local.blob_path(digest);
     let places = Places {
         root: &workspace.root,
@@ -252,7 +252,7 @@ fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapsh
                 &places,
                 store.as_ref().map(|s| s as &dyn MetadataStore),
             )
-            .map_err(Error::Refused)
+            .map_err(Error::BadArgument)
         })
         .collect()
 }

@@ -31,7 +31,7 @@ fn relative_to(root: &Path, base: &Path, argument: &str) -> Result<String, Error
         }
     }
     let outside = || {
-        Error::Refused(format!(
+        Error::BadArgument(format!(
             "`{argument}` is outside the workspace {}: give a path inside it",
             root.display()
         ))
@@ -41,9 +41,9 @@ fn relative_to(root: &Path, base: &Path, argument: &str) -> Result<String, Error
         .components()
         .map(|part| part.as_os_str().to_str().map(str::to_string))
         .collect::<Option<_>>()
-        .ok_or_else(|| Error::Refused(format!("`{argument}` is not valid UTF-8")))?;
+        .ok_or_else(|| Error::BadArgument(format!("`{argument}` is not valid UTF-8")))?;
     if parts.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::BadArgument(format!(
             "`{argument}` is the workspace root itself: name a file or directory in it"
         )));
     }

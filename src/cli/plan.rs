@@ -62,8 +62,8 @@ pub fn run(workspace: &Workspace, args: &PlanArgs, colors: Colors) -> Result<(),
                 .map(|id| preview_json(&graph, *id, &decided[id], remote_of(id).as_deref()))
                 .collect();
             let plan = json!({ "actions": actions, "warnings": notes });
-            let json = serde_json::to_string_pretty(&plan)
-                .map_err(|e| Error::Refused(format!("cannot encode the plan: {e}")))?;
+            let json =
+                serde_json::to_string_pretty(&plan).map_err(|e| Error::encode("the plan", e))?;
             format!("{json}\n")
         }
         PlanFormat::Text => targets

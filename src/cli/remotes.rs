@@ -52,7 +52,7 @@ pub fn open_chosen(
             .iter()
             .map(|r| r.name.value.as_str())
             .collect();
-        return Err(Error::Refused(format!(
+        return Err(Error::BadArgument(format!(
             "the manifest declares no remote `{wanted}` (it has: {})",
             if names.is_empty() {
                 "none".to_string()

@@ -39,7 +39,7 @@ impl Session {
     pub fn open_with(workspace: &Workspace, interrupt: Interrupt) -> Result<Session, Error> {
         let root = workspace.root.clone();
         let store = LocalStore::in_workspace(&root)
-            .map_err(|e| Error::Refused(format!("cannot open the cache: {e}")))?;
+            .map_err(|e| Error::store("cannot open the cache", e))?;
         Ok(Session {
             stat_cache: StatCache::load(&root.join(STAT_CACHE)),
             last_keys: LastKeys::in_workspace(&root),

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::format::{Format, print_json};
-use super::lineage_db::{self, refused};
+use super::lineage_db;
 use super::log::short_commit;
 use crate::error::Error;
 use crate::lineage::{Counts, MetadataStore, RunId, git};
@@ -25,18 +25,18 @@ pub struct ShowArgs {
 pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(), Error> {
     let store = lineage_db::open(workspace)?;
     let id = match args.run.as_deref() {
-        None => match store.runs(1).map_err(refused)?.first() {
+        None => match store.runs(1)?.first() {
             Some(run) => run.id,
-            None => return Err(Error::Refused("no run recorded yet".into())),
+            None => return Err(Error::NothingYet("no run recorded yet".into())),
         },
         Some(text) => match text.parse::<RunId>() {
             Ok(id) => id,
             Err(_) => {
-                let commit = git::resolve(&workspace.git_root, text).map_err(Error::Refused)?;
-                match store.runs_at_commit(&commit).map_err(refused)?.first() {
+                let commit = git::resolve(&workspace.git_root, text).map_err(Error::Git)?;
+                match store.runs_at_commit(&commit)?.first() {
                     Some(&id) => id,
                     None => {
-                        return Err(Error::Refused(format!(
+                        return Err(Error::BadArgument(format!(
                             "no run was built at `{text}` ({})",
                             &commit[..8.min(commit.len())]
                         )));
@@ -45,12 +45,12 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
             }
         },
     };
-    let Some(run) = store.run(id).map_err(refused)? else {
-        return Err(Error::Refused(format!(
+    let Some(run) = store.run(id)? else {
+        return Err(Error::BadArgument(format!(
             "there is no run {id}: `zenbuild log` lists them"
         )));
     };
-    let actions = store.run_actions(id).map_err(refused)?;
+    let actions = store.run_actions(id)?;
     if args.format == Format::Json {
         return print_json(&serde_json::json!({ "run": run, "actions": actions }));
     }

@@ -70,9 +70,7 @@ fn unrecorded_inside(graph: &Graph, lock: &Lockfile, id: ActionId) -> Vec<String
 pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
-    let lock = Lockfile::read(&workspace.root)
-        .map_err(Error::Refused)?
-        .unwrap_or_default();
+    let lock = Lockfile::read(&workspace.root)?.unwrap_or_default();
     let session = Session::open(workspace)?;
     let builder = session.builder(&graph);
     let mut stale = Vec::new();
@@ -167,7 +165,7 @@ pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(
         print(&text)?;
     }
     if args.check && out_of_date {
-        return Err(Error::Refused(format!(
+        return Err(Error::CheckFailed(format!(
             "{LOCKFILE} is out of date: run `zenbuild` and commit it"
         )));
     }

@@ -80,7 +80,7 @@ fn writer_of_path(graph: &Graph, target: &str) -> Result<Option<ActionId>, Error
     }
     let path = resolved?;
     let path = RelPath::parse(path.trim_end_matches('/'))
-        .map_err(|e| Error::Refused(format!("`{target}`: {e}")))?;
+        .map_err(|e| Error::BadArgument(format!("`{target}`: {e}")))?;
     let writer = graph.actions.iter().position(|action| {
         action.outputs.iter().any(|&output| {
             let output = graph.artifact(output);

@@ -58,7 +58,7 @@ pub fn run(workspace: &Workspace, args: &VerifyArgs, colors: Colors) -> Result<(
         return Err(Error::Interrupted);
     }
     if bad > 0 {
-        return Err(Error::Refused(format!(
+        return Err(Error::CheckFailed(format!(
             "{bad} of {} actions did not reproduce their cached outputs",
             verdicts.len()
         )));

@@ -54,7 +54,7 @@ const TICK: Duration = Duration::from_millis(50);
 pub fn run(workspace: &Workspace, args: &WatchArgs, colors: Colors) -> Result<(), Error> {
     let interrupt = Interrupt::install().unwrap_or_else(|_| Interrupt::new());
     listen_for_quit(interrupt.clone());
-    let mut watcher = Watcher::new().map_err(Error::Refused)?;
+    let mut watcher = Watcher::new()?;
     let stops = ActionStops::default();
     let mut known = Known::default();
     let mut manifests: HashSet<PathBuf> = HashSet::from([workspace.manifest.clone()]);
@@ -75,7 +75,7 @@ pub fn run(workspace: &Workspace, args: &WatchArgs, colors: Colors) -> Result<()
             Err(error) => {
                 print_error(&error, colors);
                 let plan = WatchPlan::manifest_only(&workspace.root, manifests.clone());
-                watcher.watch(&plan.dirs).map_err(Error::Refused)?;
+                watcher.watch(&plan.dirs)?;
                 say(colors, "the manifest has errors: waiting for it to change");
                 match wait_for_change(&watcher, &plan, &mut known, workspace, debounce, &interrupt)?
                 {
@@ -90,7 +90,7 @@ pub fn run(workspace: &Workspace, args: &WatchArgs, colors: Colors) -> Result<()
         known.learn_manifest(&manifest);
         let plan = WatchPlan::new(&workspace.root, &manifest, &graph, &targets);
         manifests = plan.manifests().clone();
-        watcher.watch(&plan.dirs).map_err(Error::Refused)?;
+        watcher.watch(&plan.dirs)?;
         stops.reset();
         let selection = up_to_date::selection(&args.targets, false);
         let cycle = Cycle {
@@ -229,7 +229,7 @@ fn wait_for_change(
                 }
                 Ok(Next::Timeout) => {}
                 // A lost notification could hide a change: build to find out.
-                Err(message) => return Ok(Some(message)),
+                Err(e) => return Ok(Some(e.to_string())),
             }
         }
         let cache = StatCache::load(&root.join(STAT_CACHE));

@@ -49,7 +49,8 @@ pub fn resolve(
     store: Option<&dyn MetadataStore>,
 ) -> Result<Snapshot, String> {
     let Some(name) = name.filter(|name| *name != "workspace") else {
-        let lock = Lockfile::read(places.root)?
+        let lock = Lockfile::read(places.root)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no {LOCKFILE} here yet: build first"))?;
         return Ok(from_lock("workspace", &lock, places, store));
     };
@@ -57,7 +58,9 @@ pub fn resolve(
         let store = store.ok_or("no lineage yet: nothing has been built here")?;
         return from_run(run, store);
     }
-    let Some(lock) = Lockfile::at_commit(places.root, places.git_root, name)? else {
+    let Some(lock) =
+        Lockfile::at_commit(places.root, places.git_root, name).map_err(|e| e.to_string())?
+    else {
         // No lockfile was committed there: the latest run built at that commit says it.
         let commit = super::git::resolve(places.git_root, name)?;
         let run = store

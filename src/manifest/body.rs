@@ -81,8 +81,10 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
                 .and_then(|entry| {
                     let span = cx.value_span(entry);
                     let parsed = match entry.value() {
-                        KdlValue::String(text) => parse_duration(text),
-                        KdlValue::Integer(n) => parse_duration(&n.to_string()),
+                        KdlValue::String(text) => parse_duration(text).map_err(|e| e.to_string()),
+                        KdlValue::Integer(n) => {
+                            parse_duration(&n.to_string()).map_err(|e| e.to_string())
+                        }
                         other => Err(format!(
                             "expected a duration such as \"30m\", found {}",
                             super::node::describe(other)
@@ -249,7 +251,7 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
     if let Some(entry) = cx.prop(node, "memory") {
         let span = cx.value_span(entry);
         let parsed = match entry.value() {
-            KdlValue::String(text) => parse_size(text),
+            KdlValue::String(text) => parse_size(text).map_err(|e| e.to_string()),
             KdlValue::Integer(n) if *n >= 0 => u64::try_from(*n).map_err(|e| e.to_string()),
             other => Err(format!(
                 "expected a size such as \"2GiB\", found {}",

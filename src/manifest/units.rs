@@ -2,11 +2,35 @@
 
 use std::time::Duration;
 
+/// A duration or size that does not read. Each message names what would: the manifest shows
+/// it under the value's span.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnitError {
+    #[error("a duration cannot be empty")]
+    EmptyDuration,
+    #[error("`{0}` is not a duration like `90s`, `5m` or `1h30m`")]
+    NotADuration(String),
+    #[error("`{text}` needs a unit after `{number}` (s, m, h or d)")]
+    NoTimeUnit { text: String, number: String },
+    #[error("unknown time unit `{0}`: use ms, s, m, h or d")]
+    UnknownTimeUnit(String),
+    #[error("a duration must be greater than zero")]
+    NotPositive,
+    #[error("{0}")]
+    DurationOutOfRange(String),
+    #[error("`{0}` is not a size like `512MiB` or `2GiB`")]
+    NotASize(String),
+    #[error("unknown size unit `{0}`: use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")]
+    UnknownSizeUnit(String),
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+}
+
 /// Parses `90`, `90s`, `5m`, `2h`, `1d`, `1h30m`, `1.5h`. A bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("a duration cannot be empty".into());
+        return Err(UnitError::EmptyDuration);
     }
     if let Ok(seconds) = text.parse::<f64>() {
         return seconds_to_duration(seconds);
@@ -24,7 +48,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let (unit, after) = after.split_at(unit_len);
         let value: f64 = number
             .parse()
-            .map_err(|_| format!("`{text}` is not a duration like `90s`, `5m` or `1h30m`"))?;
+            .map_err(|_| UnitError::NotADuration(text.to_string()))?;
         let scale = match unit {
             "ms" => 0.001,
             "s" | "sec" | "secs" => 1.0,
@@ -32,11 +56,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" | "hr" | "hrs" => 3600.0,
             "d" => 86400.0,
             "" => {
-                return Err(format!(
-                    "`{text}` needs a unit after `{number}` (s, m, h or d)"
-                ));
+                return Err(UnitError::NoTimeUnit {
+                    text: text.to_string(),
+                    number: number.to_string(),
+                });
             }
-            other => return Err(format!("unknown time unit `{other}`: use ms, s, m, h or d")),
+            other => return Err(UnitError::UnknownTimeUnit(other.to_string())),
         };
         total += value * scale;
         rest = after.trim_start();
@@ -44,16 +69,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     seconds_to_duration(total)
 }
 
-fn seconds_to_duration(seconds: f64) -> Result<Duration, String> {
+fn seconds_to_duration(seconds: f64) -> Result<Duration, UnitError> {
     if !(seconds.is_finite() && seconds > 0.0) {
-        return Err("a duration must be greater than zero".into());
+        return Err(UnitError::NotPositive);
     }
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+    Duration::try_from_secs_f64(seconds).map_err(|e| UnitError::DurationOutOfRange(e.to_string()))
 }
 
 /// Parses `512MiB`, `2GiB`, `1.5G`, `100MB`, `1024`. Bare numbers are bytes; SI suffixes are
 /// powers of 1000 and binary ones (`Ki`, `Mi`, …) powers of 1024, as in Kubernetes and Slurm.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let text = text.trim();
     let number_len = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -61,7 +86,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = text.split_at(number_len);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a size like `512MiB` or `2GiB`"))?;
+        .map_err(|_| UnitError::NotASize(text.to_string()))?;
     let scale: f64 = match unit.trim() {
         "" | "B" => 1.0,
         "K" | "KB" | "k" | "kB" => 1e3,
@@ -73,14 +98,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "Gi" | "GiB" => 1024.0 * 1024.0 * 1024.0,
         "Ti" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => {
-            return Err(format!(
-                "unknown size unit `{other}`: use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
-            ));
+            return Err(UnitError::UnknownSizeUnit(other.to_string()));
         }
     };
     let bytes = value * scale;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("`{text}` is too large"));
+        return Err(UnitError::TooLarge(text.to_string()));
     }
     Ok(bytes.round() as u64)
 }

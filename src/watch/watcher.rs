@@ -17,6 +17,33 @@ pub struct Watcher {
     watching: HashMap<(PathBuf, bool), Identity>,
 }
 
+/// Why watching stopped working. Each one is worth a rebuild, since a lost notification could
+/// hide a change; `Limit` also says how to raise the system's limit.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch for changes: {0}")]
+    Setup(#[source] notify::Error),
+    #[error(
+        "cannot watch {}: the system's limit on watched directories is reached \
+         (fs.inotify.max_user_watches = {current}); raise it with \
+         `sudo sysctl fs.inotify.max_user_watches=524288` \
+         (and in /etc/sysctl.conf to keep it)",
+        dir.display()
+    )]
+    Limit { dir: PathBuf, current: String },
+    #[error("cannot watch {}: {source}", dir.display())]
+    Directory {
+        dir: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    /// An overflowed queue or a failed watch.
+    #[error("watching failed: {0}")]
+    Failed(#[source] notify::Error),
+    #[error("the watcher stopped")]
+    Stopped,
+}
+
 /// What waiting for a change gave.
 pub enum Next {
     Paths(Vec<PathBuf>),
@@ -24,13 +51,13 @@ pub enum Next {
 }
 
 impl Watcher {
-    pub fn new() -> Result<Watcher, String> {
+    pub fn new() -> Result<Watcher, WatchError> {
         let (sender, events) = channel();
         let inner = notify::recommended_watcher(move |event| {
             // The receiver is gone only when zenbuild is quitting.
             let _ = sender.send(event);
         })
-        .map_err(|e| format!("cannot watch for changes: {e}"))?;
+        .map_err(WatchError::Setup)?;
         Ok(Watcher {
             inner,
             events,
@@ -41,7 +68,7 @@ impl Watcher {
     /// Watches exactly `dirs` (each with whether to include what is below it), adding and
     /// removing watches as needed. A directory that does not exist is skipped: its parent's
     /// watch sees it appear.
-    pub fn watch(&mut self, dirs: &[(PathBuf, bool)]) -> Result<(), String> {
+    pub fn watch(&mut self, dirs: &[(PathBuf, bool)]) -> Result<(), WatchError> {
         let stale: Vec<(PathBuf, bool)> = self
             .watching
             .keys()
@@ -91,15 +118,15 @@ impl Watcher {
     }
 
     /// The paths of the next notification, or `Timeout` after `wait`.
-    pub fn next(&self, wait: Duration) -> Result<Next, String> {
+    pub fn next(&self, wait: Duration) -> Result<Next, WatchError> {
         match self.events.recv_timeout(wait) {
             // Reading a file changes nothing; steps read their inputs all the time.
             Ok(Ok(event)) if is_read(&event.kind) => Ok(Next::Paths(Vec::new())),
             Ok(Ok(event)) => Ok(Next::Paths(event.paths)),
             // An overflowed queue or a failed watch: say so, and let the caller rebuild.
-            Ok(Err(e)) => Err(format!("watching failed: {e}")),
+            Ok(Err(e)) => Err(WatchError::Failed(e)),
             Err(RecvTimeoutError::Timeout) => Ok(Next::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err("the watcher stopped".into()),
+            Err(RecvTimeoutError::Disconnected) => Err(WatchError::Stopped),
         }
     }
 }
@@ -129,20 +156,20 @@ fn is_read(kind: &notify::EventKind) -> bool {
 }
 
 /// A failed watch, with the fix when it is the system's limit on watches.
-fn explain(dir: &Path, error: notify::Error) -> String {
+fn explain(dir: &Path, error: notify::Error) -> WatchError {
     let limit = matches!(error.kind, notify::ErrorKind::MaxFilesWatch)
         || error.to_string().contains("No space left on device");
     if limit {
         let current = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
             .map(|text| text.trim().to_string())
             .unwrap_or_else(|_| "?".into());
-        return format!(
-            "cannot watch {}: the system's limit on watched directories is reached \
-             (fs.inotify.max_user_watches = {current}); raise it with \
-             `sudo sysctl fs.inotify.max_user_watches=524288` \
-             (and in /etc/sysctl.conf to keep it)",
-            dir.display()
-        );
+        return WatchError::Limit {
+            dir: dir.to_path_buf(),
+            current,
+        };
     }
-    format!("cannot watch {}: {error}", dir.display())
+    WatchError::Directory {
+        dir: dir.to_path_buf(),
+        source: error,
+    }
 }

@@ -29,6 +29,9 @@ use crate::exec::last_keys::LastKeys;
 use crate::graph::{ActionId, ArtifactId, Graph};
 use crate::hash::{ActionKey, Digest, InputDigest, Platform};
 
+mod error;
+pub use error::LockfileError;
+
 pub const LOCKFILE: &str = "zenbuild.lock";
 /// Bump when the layout changes; an older zenbuild refuses a newer lockfile.
 pub const LOCK_VERSION: u32 = 1;
@@ -170,48 +173,57 @@ fn decode(text: &str) -> Option<(Digest, bool)> {
 
 impl Lockfile {
     /// The lockfile of the workspace at `root`; `None` when there is none yet.
-    pub fn read(root: &Path) -> Result<Option<Lockfile>, String> {
+    pub fn read(root: &Path) -> Result<Option<Lockfile>, LockfileError> {
         let path = root.join(LOCKFILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {LOCKFILE}: {e}")),
+            Err(e) => return Err(LockfileError::Read(e)),
         };
         Lockfile::parse(&text).map(Some)
     }
 
     /// The lockfile of the workspace at `root` as commit `rev` of the git work tree at
     /// `git_root` has it; `None` when that commit has none.
-    pub fn at_commit(root: &Path, git_root: &Path, rev: &str) -> Result<Option<Lockfile>, String> {
+    pub fn at_commit(
+        root: &Path,
+        git_root: &Path,
+        rev: &str,
+    ) -> Result<Option<Lockfile>, LockfileError> {
         let relative = root
             .strip_prefix(git_root)
             .unwrap_or(Path::new(""))
             .join(LOCKFILE);
         let relative = relative.to_string_lossy().replace('\\', "/");
-        let Some(bytes) = crate::lineage::git::file_at(git_root, rev, &relative)? else {
+        let Some(bytes) =
+            crate::lineage::git::file_at(git_root, rev, &relative).map_err(LockfileError::Git)?
+        else {
             return Ok(None);
         };
-        let text =
-            String::from_utf8(bytes).map_err(|_| format!("{relative} at `{rev}` is not text"))?;
+        let text = String::from_utf8(bytes).map_err(|_| LockfileError::NotText {
+            path: relative,
+            rev: rev.to_string(),
+        })?;
         Lockfile::parse(&text)
             .map(Some)
-            .map_err(|e| format!("at `{rev}`: {e}"))
+            .map_err(|e| LockfileError::AtRevision {
+                rev: rev.to_string(),
+                source: Box::new(e),
+            })
     }
 
-    pub fn parse(text: &str) -> Result<Lockfile, String> {
+    pub fn parse(text: &str) -> Result<Lockfile, LockfileError> {
         #[derive(Deserialize)]
         struct Version {
             version: u32,
         }
         let version = serde_json::from_str::<Version>(text)
-            .map_err(|e| format!("{LOCKFILE} is not a lockfile: {e}"))?
+            .map_err(LockfileError::NotALockfile)?
             .version;
         if version > LOCK_VERSION {
-            return Err(format!(
-                "{LOCKFILE} was written by a newer zenbuild (lockfile version {version}; this one knows up to {LOCK_VERSION}): upgrade zenbuild"
-            ));
+            return Err(LockfileError::Newer { version });
         }
-        serde_json::from_str(text).map_err(|e| format!("{LOCKFILE} is damaged: {e}"))
+        serde_json::from_str(text).map_err(LockfileError::Damaged)
     }
 
     /// The file's bytes: pretty JSON, sorted, ending in a newline.
@@ -248,10 +260,10 @@ pub fn update(
     graph: &Graph,
     outcomes: &[(ActionId, Outcome)],
     last_keys: &LastKeys,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, LockfileError> {
     let mut lock = match Lockfile::read(root) {
         Ok(found) => found.unwrap_or_default(),
-        Err(e) if e.contains("newer zenbuild") => return Err(e),
+        Err(e @ LockfileError::Newer { .. }) => return Err(e),
         Err(_) => Lockfile::default(),
     };
     lock.version = LOCK_VERSION;
@@ -283,8 +295,7 @@ pub fn update(
         }
         lock.actions.insert(action.name.clone(), entry);
     }
-    lock.write(root)
-        .map_err(|e| format!("cannot write {LOCKFILE}: {e}"))?;
+    lock.write(root).map_err(LockfileError::Write)?;
     Ok(disagreements)
 }
 
@@ -458,9 +469,11 @@ mod tests {
 
     #[test]
     fn a_newer_or_damaged_lockfile_is_refused() {
-        let newer = Lockfile::parse(r#"{"version": 99, "actions": {}}"#).unwrap_err();
+        let newer = Lockfile::parse(r#"{"version": 99, "actions": {}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(newer.contains("newer zenbuild"), "{newer}");
-        let damaged = Lockfile::parse("<<<<<<< HEAD").unwrap_err();
+        let damaged = Lockfile::parse("<<<<<<< HEAD").unwrap_err().to_string();
         assert!(damaged.contains("not a lockfile"), "{damaged}");
     }
 }
