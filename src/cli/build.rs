@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn manifest_link_modes_are_the_command_line_ones() {
         for mode in LINK_MODES {
-            assert!(LinkMode::from_str(mode, false).is_ok(), "{mode}");
+            assert!(mode.parse::<LinkMode>().is_ok(), "{mode}");
         }
         assert_eq!(LinkMode::value_variants().len(), LINK_MODES.len());
     }

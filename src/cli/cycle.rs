@@ -2,8 +2,6 @@
 //! behind (the stat cache, the lineage run, `zenbuild.lock`, the up-to-date record, the
 //! report). `zenbuild build` runs one; `zenbuild watch` runs one per change.
 
-use clap::ValueEnum;
-
 use super::build::{BuildOptions, LOCK, cores, gpus, total_memory};
 use super::remotes::open_remotes;
 use super::session::Session;
@@ -104,7 +102,7 @@ impl Cycle<'_> {
             .manifest
             .link
             .as_ref()
-            .and_then(|mode| LinkMode::from_str(&mode.value, false).ok());
+            .and_then(|mode| mode.value.parse::<LinkMode>().ok());
         if let Some(link) = args.link.or(from_manifest) {
             session.link_mode = link;
         }

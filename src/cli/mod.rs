@@ -16,6 +16,7 @@ mod help;
 mod init;
 mod lineage;
 mod lineage_db;
+mod link_arg;
 mod list;
 mod log;
 mod man;

@@ -288,8 +288,6 @@ mod tests {
     use super::*;
     use crate::store::LocalStore;
 
-    const ALL: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
-
     fn remove_any(path: &Path) -> std::io::Result<()> {
         match fs::symlink_metadata(path) {
             Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
@@ -409,7 +407,7 @@ mod tests {
             assert!(workspace.store.contains_blob(&digest).unwrap());
         }
 
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             for path in ["model.bin", "bin", "latest", "data"] {
                 remove_any(&root.join(path)).unwrap();
             }
@@ -434,7 +432,7 @@ mod tests {
         let workspace = Workspace::new();
         produce(&workspace);
         let result = workspace.save(DECLARED).unwrap();
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             // A later run of the step, which starts by clearing its outputs: writing into
             // a hardlinked output in place would write into the store (see below).
             clear_outputs(workspace.root(), DECLARED).unwrap();

@@ -31,9 +31,7 @@ use super::temp::TempPath;
 use crate::hash::{Digest, hash_file};
 
 /// How an output is put back from the store.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkMode {
     /// Clone the blob copy-on-write where the file system can (btrfs, XFS), else copy it.
@@ -48,6 +46,31 @@ pub enum LinkMode {
     Hardlink,
     /// Copy the bytes into an independent, writable file.
     Copy,
+}
+
+impl LinkMode {
+    /// Every mode, in the order `--help` and the manifest's diagnostics list them.
+    pub const ALL: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
+
+    /// The name the manifest's `link` and `--link` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkMode::Reflink => "reflink",
+            LinkMode::Hardlink => "hardlink",
+            LinkMode::Copy => "copy",
+        }
+    }
+}
+
+impl std::str::FromStr for LinkMode {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<LinkMode, String> {
+        LinkMode::ALL
+            .into_iter()
+            .find(|mode| mode.name() == name)
+            .ok_or_else(|| format!("unknown link mode `{name}`"))
+    }
 }
 
 /// Permissions of a writable restored file, less the umask, as if the step had written it.
@@ -300,8 +323,6 @@ mod tests {
     use super::*;
     use crate::store::{LocalStore, Store};
 
-    const ALL: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
-
     /// Restores through a [`Place`] in `destination`'s directory, as `restore_outputs` does.
     pub(super) fn restore_to(
         store: &dyn Store,
@@ -343,10 +364,10 @@ mod tests {
     #[test]
     fn link_mode_names_and_default() {
         assert_eq!(LinkMode::default(), LinkMode::Reflink);
-        for (mode, name) in ALL.iter().zip(["reflink", "hardlink", "copy"]) {
+        for (mode, name) in LinkMode::ALL.iter().zip(["reflink", "hardlink", "copy"]) {
             assert_eq!(serde_json::to_string(mode).unwrap(), format!("\"{name}\""));
-            let parsed = <LinkMode as clap::ValueEnum>::from_str(name, false).unwrap();
-            assert_eq!(parsed, *mode);
+            assert_eq!(name.parse::<LinkMode>().unwrap(), *mode);
+            assert_eq!(mode.name(), name);
         }
     }
 
@@ -357,7 +378,7 @@ mod tests {
         let (dir, store) = store();
         let digest = store.put_bytes(b"model weights").unwrap();
         let blob = store.blob_path(&digest);
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             let destination = dir.path().join(format!("{mode:?}/nested/model.bin"));
             restore_to(&store, &digest, &destination, false, mode).unwrap();
             assert_eq!(
@@ -387,7 +408,7 @@ mod tests {
         let (dir, store) = store();
         let digest = store.put_bytes(b"#!/bin/sh\necho hi\n").unwrap();
         let blob = store.blob_path(&digest);
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             let destination = dir.path().join(format!("{mode:?}.sh"));
             restore_to(&store, &digest, &destination, true, mode).unwrap();
             assert_ne!(mode_of(&destination) & 0o100, 0, "{mode:?}");
@@ -403,7 +424,7 @@ mod tests {
     #[test]
     fn a_corrupt_blob_is_detected_removed_and_restores_nothing() {
         let (dir, store) = store();
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             let digest = store.put_bytes(b"the real bytes").unwrap();
             let blob = store.blob_path(&digest);
             fs::remove_file(&blob).unwrap();
@@ -427,7 +448,7 @@ mod tests {
     fn a_missing_blob_is_reported_as_such() {
         let (dir, store) = store();
         let digest = Digest::of(b"never stored");
-        for mode in ALL {
+        for mode in LinkMode::ALL {
             let error =
                 restore_to(&store, &digest, &dir.path().join("x"), false, mode).unwrap_err();
             assert!(matches!(error, StoreError::MissingBlob { digest: d } if d == digest));
@@ -442,8 +463,8 @@ mod tests {
         let digest = store.put_bytes(b"v1").unwrap();
         let blob = store.blob_path(&digest);
         let destination = dir.path().join("out/model.bin");
-        for first in ALL {
-            for second in ALL {
+        for first in LinkMode::ALL {
+            for second in LinkMode::ALL {
                 restore_to(&store, &digest, &destination, false, first).unwrap();
                 restore_to(&store, &digest, &destination, false, second).unwrap();
                 assert_eq!(fs::read(&destination).unwrap(), b"v1");
