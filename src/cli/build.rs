@@ -6,13 +6,15 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::cycle::Cycle;
+use super::build_view::BuildView;
 use super::forced::ForceArgs;
 use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
-use crate::exec::up_to_date;
+use crate::exec::{Build, BuildRequest, ShowOutput, capacity, up_to_date};
+use crate::graph::{ActionId, Graph};
 use crate::hash::{FileSystem, RealFileSystem};
+use crate::remote::choice::Choice;
 use crate::store::LinkMode;
 use crate::ui::Colors;
 use crate::ui::progress::say_up_to_date;
@@ -105,19 +107,12 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         }
     }
     let targets = select_or_default(&graph, &build.targets)?;
-    let cycle = Cycle {
-        workspace,
-        manifest: &manifest,
-        graph: &graph,
-        targets: &targets,
-        selection: &selection,
-        options: args,
-        colors,
-        started_ns,
-        kind: "build",
-        stops: None,
-    };
-    let done = cycle.run(lock, None)?;
+    let request = args.request(&graph, targets, selection, started_ns)?;
+    let mut view = BuildView::new(workspace, &graph, &request, colors);
+    let done = Build::new(workspace, &manifest, &graph).run(&request, lock, None, &mut view)?;
+    if let Some(path) = &args.report {
+        view.write_report(path)?;
+    }
     if done.interrupted {
         return Err(Error::Interrupted);
     }
@@ -130,51 +125,44 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
 }
 
 impl BuildOptions {
+    /// The engine's request for a build of `targets` (dependencies first) with these options;
+    /// `selection` names the targets as the command line did, for the up-to-date record.
+    pub(super) fn request(
+        &self,
+        graph: &Graph,
+        targets: Vec<ActionId>,
+        selection: String,
+        started_ns: i64,
+    ) -> Result<BuildRequest, Error> {
+        let forced = self.force.resolve(graph, &targets)?;
+        Ok(BuildRequest {
+            cpu_slots: self.cpu_slots(),
+            keep_going: self.keep_going,
+            link: self.link,
+            gpus: self.gpus.as_deref().map(capacity::gpu_list),
+            show_output: ShowOutput {
+                ran: !self.quiet,
+                cached: self.verbose,
+            },
+            remotes: self.remote_choice(),
+            forced,
+            ..BuildRequest::new(targets, selection, started_ns)
+        })
+    }
+
     /// The CPU slots `-j` gives: `-j 0` is no limit, as in ninja, not one slot.
-    pub(super) fn cpu_slots(&self) -> u32 {
+    fn cpu_slots(&self) -> u32 {
         match self.jobs {
             Some(0) => u32::MAX,
             Some(jobs) => jobs,
-            None => cores(),
+            None => capacity::cores(),
         }
     }
-}
 
-pub(super) fn cores() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-}
-
-/// Physical memory, from /proc/meminfo; `None` (no limit) where that is not available.
-pub(super) fn total_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// GPU device indices: as given, else one per line of `nvidia-smi -L`, else none.
-pub(super) fn gpus(given: Option<&str>) -> Vec<String> {
-    if let Some(given) = given {
-        return given
-            .split(',')
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .map(String::from)
-            .collect();
+    /// The remotes `--no-remote` and `--remote NAME` leave.
+    fn remote_choice(&self) -> Choice {
+        Choice::from_flags(self.no_remote, self.remote.as_deref())
     }
-    let Ok(output) = std::process::Command::new("nvidia-smi").arg("-L").output() else {
-        return Vec::new();
-    };
-    if !output.status.success() {
-        return Vec::new();
-    }
-    let listed = String::from_utf8_lossy(&output.stdout);
-    (0..listed
-        .lines()
-        .filter(|line| line.starts_with("GPU "))
-        .count())
-        .map(|index| index.to_string())
-        .collect()
 }
 
 #[cfg(test)]

@@ -16,14 +16,14 @@ mod push;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::build::{BuildOptions, LOCK};
+use super::build::LOCK;
 use super::plan::preview_all;
-use super::remotes::open_remotes;
-use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
 use crate::exec::preview::Preview;
+use crate::exec::session::Session;
+use crate::remote::choice::{Choice, open_chosen};
 use crate::store::TieredStore;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -53,12 +53,9 @@ pub fn run(
 ) -> Result<(), Error> {
     let (manifest, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
-    let options = BuildOptions {
-        remote: args.remote.clone(),
-        ..BuildOptions::default()
-    };
     let mut notes = Vec::new();
-    let remotes = open_remotes(&manifest, &options, &mut notes)?;
+    let choice = Choice::from_flags(false, args.remote.as_deref());
+    let remotes = open_chosen(&manifest, &choice, &mut notes)?;
     if remotes.is_empty() {
         return Err(Error::BadArgument(
             "the manifest declares no remote cache (`remote NAME url=…`)".into(),

@@ -1,12 +1,12 @@
 //! The command line: argument definitions here, one file per subcommand.
 
 mod build;
+mod build_view;
 mod cache;
 mod cache_transfer;
 mod check;
 mod clean;
 mod completions;
-mod cycle;
 mod explain;
 mod forced;
 mod format;
@@ -24,7 +24,6 @@ mod metrics;
 mod path_arg;
 mod plan;
 mod remotes;
-mod session;
 mod show;
 mod status;
 mod targets;
@@ -40,6 +39,9 @@ use clap::{Parser, Subcommand};
 use crate::error::Error;
 use crate::ui::{ColorChoice, Colors, print_error};
 use crate::workspace::Workspace;
+
+// Where the library finds the workspace's stat cache and lock.
+pub(crate) use build::{LOCK, STAT_CACHE};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -9,12 +9,12 @@ use serde_json::json;
 
 use super::forced::ForceArgs;
 use super::remotes::{RemoteChoice, open_chosen};
-use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::build::{Builder, Context};
 use crate::exec::executor::LocalExecutor;
 use crate::exec::preview::Preview;
+use crate::exec::session::Session;
 use crate::graph::ActionId;
 use crate::remote::RemoteProbe;
 use crate::store::Store;

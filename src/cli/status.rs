@@ -9,10 +9,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::format::{Format, print_json};
-use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::reason::key_changes;
+use crate::exec::session::Session;
 use crate::graph::{ActionId, Graph};
 use crate::lockfile::{LOCKFILE, Lockfile};
 use crate::ui::{Colors, print};

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::build::LOCK;
 use super::format::{Format, print_json};
-use super::session::Session;
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
+use crate::exec::session::Session;
 use crate::exec::verify::Verdict;
 use crate::ui::Colors;
 use crate::workspace::Workspace;

@@ -1,9 +1,15 @@
 //! Running the graph: the scheduler walks ready actions in parallel within the declared
 //! resources; for each, the build work hashes inputs, asks the store, restores on a hit and
 //! runs the command on a miss. Everything that happens goes out as [`Event`]s.
+//!
+//! The entry point is [`Build`]: it takes a [`BuildRequest`], sends events to a [`Sink`] and
+//! returns a [`RunReport`]. It opens a [`session::Session`] (the store, the stat cache, the
+//! last keys), probes the machine's [`capacity`] and runs the [`scheduler`].
 
 pub mod attempt;
 pub mod build;
+pub mod capacity;
+pub mod engine;
 pub mod event;
 pub mod executor;
 pub mod exit_watch;
@@ -18,10 +24,15 @@ pub mod orphans;
 pub mod preview;
 pub mod proc_stat;
 pub mod reason;
+pub mod replay;
+pub mod request;
 pub mod resources;
 pub mod scheduler;
+pub mod session;
 pub mod stops;
 pub mod up_to_date;
 pub mod verify;
 
+pub use engine::{Build, RunReport, Sink};
 pub use event::Event;
+pub use request::{BuildRequest, RunKind, ShowOutput};

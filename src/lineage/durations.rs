@@ -11,7 +11,7 @@ use crate::hash::Digest;
 /// pipeline to have run in them, few enough that a long history costs a build nothing.
 const RECENT: i64 = 200_000;
 
-/// (action name, key, duration) of the actions that ran among the latest [`RECENT`] recorded,
+/// (action name, key, duration) of the actions that ran among the latest `RECENT` recorded,
 /// oldest first. Empty when there is no lineage or it cannot be read: the estimate is a
 /// nicety, never a reason to stop a build. Read-only, so a build running beside it is not
 /// disturbed.

@@ -1,6 +1,6 @@
 //! Records a build in the lineage store, from the events the scheduler emits: the run when it
 //! starts, each action as it finishes, and the outcome at the end. Finished actions are
-//! written in batches, at least every [`FLUSH_EVERY`] and whenever the scheduler has waited a
+//! written in batches, at least every `FLUSH_EVERY` and whenever the scheduler has waited a
 //! moment with nothing finishing, so a build killed while a long step runs keeps everything
 //! done before it. One transaction per action would cost a thousand short steps more than
 //! running them.

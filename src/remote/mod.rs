@@ -9,6 +9,7 @@
 //! SHA-256); a missing name is a miss. So a remote is a store of bytes by path, never a
 //! server of Bazel's protocol.
 
+pub mod choice;
 mod dir;
 mod error;
 #[cfg(feature = "remote-http")]

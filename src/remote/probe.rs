@@ -69,7 +69,7 @@ impl<'a> RemoteProbe<'a> {
         lock(&self.answers).contains_key(key)
     }
 
-    /// Asks the remotes about every key of `keys`, [`pool::REQUESTS`] at a time.
+    /// Asks the remotes about every key of `keys`, `pool::REQUESTS` at a time.
     pub fn ask(&self, keys: &[Digest]) {
         let answers: Vec<(Digest, Answer)> = pool::requests().install(|| {
             keys.par_iter()

@@ -1,8 +1,10 @@
 //! Watch mode: what to watch for a compiled graph ([`plan`]), the notifications
-//! ([`watcher`]), and telling a real change from a save that left the bytes alone
-//! ([`Known`]). The loop itself is `zenbuild watch` (`cli/watch.rs`).
+//! ([`watcher`]), telling a real change from a save that left the bytes alone ([`Known`]),
+//! and the loop that builds once per change ([`run_loop`]). `zenbuild watch`
+//! (`cli/watch.rs`) gives the loop its arguments and renders what it says.
 
 pub mod plan;
+pub mod run_loop;
 pub mod watcher;
 
 use std::collections::{HashMap, HashSet};

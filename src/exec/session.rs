@@ -1,18 +1,19 @@
-//! What `build`, `plan` and `explain` open in a workspace: the store, the stat cache, the last
-//! keys and the Ctrl-C handle.
+//! What a build, a plan and an explanation open in a workspace: the store, the stat cache,
+//! the last keys and the Ctrl-C handle.
 
-use super::build::STAT_CACHE;
+use super::build::{Builder, Context};
+use super::executor::LocalExecutor;
+use super::interrupt::Interrupt;
+use super::last_keys::LastKeys;
+use super::stops::ActionStops;
 use crate::Graph;
+use crate::cli::STAT_CACHE;
 use crate::error::Error;
-use crate::exec::build::{Builder, Context};
-use crate::exec::executor::LocalExecutor;
-use crate::exec::interrupt::Interrupt;
-use crate::exec::last_keys::LastKeys;
-use crate::exec::stops::ActionStops;
 use crate::hash::StatCache;
 use crate::store::{LinkMode, LocalStore, TieredStore};
 use crate::workspace::Workspace;
 
+/// The state one command works on, opened once and saved at its end.
 pub struct Session {
     pub root: std::path::PathBuf,
     pub store: LocalStore,
@@ -25,6 +26,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session under this process's Ctrl-C handler.
     pub fn open(workspace: &Workspace) -> Result<Session, Error> {
         // A second handler cannot be installed (tests run commands in one process); a
         // plain handle still lets the build stop its children when asked.
@@ -51,6 +53,7 @@ impl Session {
         })
     }
 
+    /// A builder on this session's store, caches and link mode.
     pub fn builder<'s>(&'s self, graph: &'s Graph) -> Builder<'s> {
         self.builder_with(graph, None)
     }

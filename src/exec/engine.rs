@@ -1,0 +1,280 @@
+//! The build engine's entry point: one build of a compiled graph, from taking the workspace
+//! lock to writing what it leaves behind (the stat cache, the lineage run, `zenbuild.lock`,
+//! the up-to-date record). `zenbuild build` runs one, `zenbuild watch` one per change, and
+//! so can any program; what happens goes to a [`Sink`], so the engine prints nothing itself.
+
+use super::capacity;
+use super::event::{Outcome, Printed};
+use super::interrupt::Interrupt;
+use super::lock::WorkspaceLock;
+use super::replay::replayed;
+use super::request::BuildRequest;
+use super::scheduler::{self, Options};
+use super::session::Session;
+use super::stops::ActionStops;
+use super::{Event, up_to_date};
+use crate::Manifest;
+use crate::cli::LOCK;
+use crate::error::Error;
+use crate::graph::{ActionId, Graph};
+use crate::hash::Digest;
+use crate::lineage::RunStatus;
+use crate::lineage::recorder::Recorder;
+use crate::lockfile;
+use crate::remote::choice::open_chosen;
+use crate::store::{LinkMode, TieredStore};
+use crate::workspace::Workspace;
+
+/// Where a build's events go: a terminal's progress, a JSON report, a test's list.
+pub trait Sink {
+    /// One event, as it happens: actions starting and finishing, and notes.
+    fn event(&mut self, event: &Event);
+
+    /// The scheduler is done: what follows are only the notes of finishing the build (a
+    /// remote's warning, a lockfile disagreement), as [`Event::Note`]s.
+    fn finished(&mut self) {}
+}
+
+/// A sink that drops everything, for a caller that reads only the [`RunReport`].
+impl Sink for () {
+    fn event(&mut self, _: &Event) {}
+}
+
+/// How a build ended.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Every action the build reached, with how it ended, in the order they finished.
+    pub outcomes: Vec<(ActionId, Outcome)>,
+    /// How many failed.
+    pub failed: usize,
+    /// Whether it was asked to stop (Ctrl-C) before it was done.
+    pub interrupted: bool,
+    /// Every note the sink was given, in order.
+    pub notes: Vec<String>,
+}
+
+/// The build of one workspace's compiled graph.
+pub struct Build<'a> {
+    workspace: &'a Workspace,
+    manifest: &'a Manifest,
+    graph: &'a Graph,
+    stops: Option<&'a ActionStops>,
+}
+
+impl<'a> Build<'a> {
+    /// A build of `graph`, compiled from `manifest` (see [`crate::load_graph`]).
+    pub fn new(workspace: &'a Workspace, manifest: &'a Manifest, graph: &'a Graph) -> Build<'a> {
+        Build {
+            workspace,
+            manifest,
+            graph,
+            stops: None,
+        }
+    }
+
+    /// Lets `stops` stop running actions one by one, as watch mode does when an action's
+    /// inputs change under it.
+    pub fn with_stops(self, stops: &'a ActionStops) -> Build<'a> {
+        Build {
+            stops: Some(stops),
+            ..self
+        }
+    }
+
+    /// Builds what `request` asks, holding `lock` if the caller took it already (else it waits
+    /// for the workspace lock, saying so). Steps stop when `interrupt` is raised (the
+    /// process's Ctrl-C handler when `None`). An error means nothing was built: the cache or
+    /// a named remote could not be opened, or the lock not taken; a failed step is a
+    /// [`RunReport`] with `failed` above zero.
+    pub fn run(
+        &self,
+        request: &BuildRequest,
+        lock: Option<WorkspaceLock>,
+        interrupt: Option<Interrupt>,
+        sink: &mut dyn Sink,
+    ) -> Result<RunReport, Error> {
+        let (workspace, graph) = (self.workspace, self.graph);
+        let mut out = Noted {
+            sink,
+            notes: Vec::new(),
+        };
+        let _lock = match lock {
+            Some(lock) => lock,
+            None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+                out.note(format!("waiting for {holder} to finish in this workspace"));
+            })
+            .map_err(|e| Error::io("cannot lock the workspace", e))?,
+        };
+        let mut session = match interrupt {
+            Some(interrupt) => Session::open_with(workspace, interrupt)?,
+            None => Session::open(workspace)?,
+        };
+        // The caller wins over the manifest's `link`, which wins over the default.
+        let from_manifest = self
+            .manifest
+            .link
+            .as_ref()
+            .and_then(|mode| mode.value.parse::<LinkMode>().ok());
+        if let Some(link) = request.link.or(from_manifest) {
+            session.link_mode = link;
+        }
+        let mut left_out = Vec::new();
+        let remotes = open_chosen(self.manifest, &request.remotes, &mut left_out)?;
+        if !remotes.is_empty() {
+            session.tiered = Some(TieredStore::new(session.store.clone(), remotes));
+        }
+        for message in left_out {
+            out.note(message);
+        }
+        let mut builder = session.builder_with(graph, self.stops);
+        builder.force(request.forced.clone());
+        let options = Options {
+            capacity: capacity::probe(request.cpu_slots, request.gpus.as_deref()),
+            keep_going: request.keep_going,
+            check_threads: capacity::cores() as usize,
+        };
+        let blob_path = |digest: &Digest| session.store.blob_path(digest);
+        let mut recorder = match Recorder::in_workspace(
+            &workspace.root,
+            (self.manifest, graph),
+            &request.targets,
+            request.kind.as_str(),
+            Box::new(blob_path),
+        ) {
+            Ok(mut recorder) => {
+                for message in recorder.take_notes() {
+                    out.note(message);
+                }
+                Some(recorder)
+            }
+            Err(e) => {
+                out.note(format!("this run is not recorded in the lineage: {e}"));
+                None
+            }
+        };
+        let outcomes = scheduler::run(
+            graph,
+            &request.targets,
+            &builder,
+            &options,
+            &|| session.interrupt.is_triggered(),
+            &mut |mut event| {
+                if let Some(recorder) = &mut recorder {
+                    recorder.handle(&event);
+                }
+                show_printed(&mut event, request, &session);
+                out.event(&event);
+            },
+        );
+        out.sink.finished();
+        session.save();
+        let warnings: Vec<String> = session
+            .tiered
+            .iter()
+            .flat_map(TieredStore::take_warnings)
+            .chain(builder.take_warnings())
+            .collect();
+        for warning in warnings {
+            out.note(warning);
+        }
+        let interrupted = session.interrupt.is_triggered();
+        let failed = outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+            .count();
+        let incomplete = outcomes.iter().any(|(_, outcome)| !outcome.is_success());
+        if let Some(recorder) = recorder {
+            let status = if interrupted {
+                RunStatus::Interrupted
+            } else if failed > 0 {
+                RunStatus::Failed
+            } else if incomplete {
+                // Watch mode stopped some actions because their inputs changed under them.
+                RunStatus::Interrupted
+            } else {
+                RunStatus::Succeeded
+            };
+            for message in recorder.finish(status) {
+                out.note(message);
+            }
+        }
+        if !incomplete && !interrupted {
+            match lockfile::update(&workspace.root, graph, &outcomes, &session.last_keys) {
+                Ok(disagreements) => {
+                    for line in disagreements {
+                        out.note(line);
+                    }
+                }
+                Err(e) => out.note(e.to_string()),
+            }
+        }
+        let all_cached = outcomes.len() == request.targets.len()
+            && outcomes
+                .iter()
+                .all(|(_, outcome)| matches!(outcome, Outcome::Cached(_)));
+        if all_cached && !interrupted {
+            // Losing the record costs the next no-op its shortcut, never a wrong answer.
+            let _ = up_to_date::record(
+                &workspace.root,
+                self.manifest,
+                graph,
+                &request.targets,
+                &request.selection,
+                request.started_ns,
+                &|path, stat| session.stat_cache.known_digest(path, stat),
+            );
+        } else {
+            up_to_date::forget(&workspace.root);
+        }
+        Ok(RunReport {
+            outcomes,
+            failed,
+            interrupted,
+            notes: out.notes,
+        })
+    }
+}
+
+/// The caller's sink, with every note kept for the [`RunReport`].
+struct Noted<'s> {
+    sink: &'s mut dyn Sink,
+    notes: Vec<String>,
+}
+
+impl Noted<'_> {
+    fn event(&mut self, event: &Event) {
+        if let Event::Note { message } = event {
+            self.notes.push(message.clone());
+        }
+        self.sink.event(event);
+    }
+
+    fn note(&mut self, message: String) {
+        self.event(&Event::Note { message });
+    }
+}
+
+/// Reads what a finished action printed into its event when the request shows it. Read
+/// here, for this event only: the engine keeps every outcome until the build ends, and must
+/// not keep every step's output with it.
+fn show_printed(event: &mut Event, request: &BuildRequest, session: &Session) {
+    let shown = match event {
+        Event::Finished {
+            outcome: Outcome::Ran(done),
+            ..
+        } if request.show_output.ran => done,
+        Event::Finished {
+            outcome: Outcome::Cached(done),
+            ..
+        } if request.show_output.cached => done,
+        _ => return,
+    };
+    let printed = replayed(&shown.logs, |digest| session.store.blob_path(digest));
+    shown.printed = Some(match printed {
+        Printed::Kept { text, cut } => Printed::Kept {
+            text,
+            cut: cut || shown.logs_cut,
+        },
+        other => other,
+    });
+}
