@@ -12,7 +12,6 @@ use super::remotes::{RemoteChoice, open_chosen};
 use super::targets::select_or_default;
 use crate::error::Error;
 use crate::exec::build::{Builder, Context};
-use crate::exec::executor::LocalExecutor;
 use crate::exec::preview::Preview;
 use crate::exec::session::Session;
 use crate::graph::ActionId;
@@ -152,8 +151,6 @@ fn builder_on<'s>(session: &'s Session, graph: &'s Graph, store: &'s dyn Store) 
             last_keys: &session.last_keys,
             link_mode: session.link_mode,
             interrupt: &session.interrupt,
-            executor: &LocalExecutor,
-            stops: None,
         },
     )
 }

@@ -33,13 +33,14 @@ pub fn run(workspace: &Workspace, args: &VerifyArgs, colors: Colors) -> Result<(
     .map_err(|e| Error::io("cannot lock the workspace", e))?;
     let session = Session::open(workspace)?;
     let builder = session.builder(&graph);
+    let executor = session.local_executor();
     let mut verdicts = Vec::new();
     for &id in &targets {
         if session.interrupt.is_triggered() {
             break;
         }
         let name = &graph.action(id).name;
-        let verdict = builder.verify(id);
+        let verdict = builder.verify(id, &executor);
         if args.format == Format::Text {
             eprintln!("{}", describe(name, &verdict, colors));
         }

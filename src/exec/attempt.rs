@@ -1,19 +1,20 @@
-//! One run of an action's command, as declared retries allow: the workspace readied, the
-//! command handed to the executor, and what a successful run wrote stored as its result.
+//! The attempts at running an action's command, as declared retries allow: the workspace
+//! readied and the attempt described for the executor, then its end read: another attempt,
+//! a failure, or what a successful run wrote stored as its result.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::build::Builder;
-use super::event::{FAILURE_LINES, Failure, Printed};
-use super::interrupt::Interrupt;
-use super::local::{Command, DEFAULT_GRACE, RunOutcome};
+use super::build::{Builder, Pending};
+use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed};
+use super::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, run_one};
 use super::log_pipe::{KEPT_OUTPUT, read_kept};
 use super::resources::Grant;
+use super::scheduler::Attempt;
 use crate::graph::Action;
 use crate::store::{
     ActionResult, ExecutionMetadata, StoreError, check_result, clear_outputs,
-    create_output_parents, save_outputs,
+    create_output_parents, restore_outputs, save_outputs,
 };
 
 /// Where the latest captured output of each action is kept for people to read.
@@ -26,97 +27,120 @@ impl Builder<'_> {
         self.cx.root.join(LOGS_DIR).join(format!("{name}.log"))
     }
 
-    /// Runs the command, retrying as declared; `Ok` once it exited 0.
-    pub(super) fn execute(
+    /// Readies the workspace for the next attempt and describes it.
+    pub(super) fn next_attempt(
         &self,
         action: &Action,
+        pending: &mut Pending,
         grant: &Grant,
-    ) -> Result<(Duration, u32), Box<Failure>> {
-        let workdir = self.cx.root.join(action.workdir.as_str());
-        let mut extra_env = Vec::new();
+    ) -> Attempt {
+        pending.attempt += 1;
+        let started = *pending.started.get_or_insert_with(Instant::now);
+        // Every attempt starts as the first one did: what a failed attempt wrote must not
+        // end up in the result of a later one.
+        if let Err(message) = self.prepare(action, &self.cx.root.join(action.workdir.as_str())) {
+            return Attempt::Done(Outcome::Failed(Failure {
+                key: Some(pending.digest),
+                message,
+                duration: started.elapsed(),
+                ..Failure::default()
+            }));
+        }
+        let mut env = action.env.clone();
         if !grant.gpus.is_empty() {
-            extra_env.push(("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(",")));
+            env.insert("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(","));
         }
-        let started = Instant::now();
-        let stop = match self.cx.stops {
-            Some(stops) => stops.start(&action.name, self.cx.interrupt),
-            None => self.cx.interrupt.clone(),
-        };
-        let ran = self.attempts(action, &workdir, &extra_env, &stop, started);
-        if let Some(stops) = self.cx.stops {
-            stops.finish(&action.name);
-        }
-        ran
+        Attempt::Submit(ActionSpec {
+            name: action.name.clone(),
+            key: pending.digest,
+            command: action.cmd.clone(),
+            env,
+            root: self.cx.root.to_path_buf(),
+            workdir: action.workdir.to_string(),
+            inputs: pending.key.inputs.clone(),
+            outputs: self
+                .graph
+                .output_paths(action)
+                .into_iter()
+                .map(|(path, dir)| match dir && !path.ends_with('/') {
+                    true => format!("{path}/"),
+                    false => path.to_string(),
+                })
+                .collect(),
+            resources: action.resources,
+            gpus: grant.gpus.clone(),
+            timeout: action.timeout,
+            attempt: pending.attempt,
+            log: self.log_path(action),
+        })
     }
 
-    fn attempts(
+    /// Runs the attempts at `action` on `executor` one after the other, waiting for each,
+    /// until one succeeds or none is left. Nothing is stored: for verifying a cached result.
+    pub(super) fn run_attempts(
         &self,
         action: &Action,
-        workdir: &Path,
-        extra_env: &[(String, String)],
-        stop: &Interrupt,
-        started: Instant,
-    ) -> Result<(Duration, u32), Box<Failure>> {
-        let log_path = self.log_path(action);
-        let mut attempt = 0;
+        pending: &mut Pending,
+        grant: &Grant,
+        executor: &dyn Executor,
+    ) -> Result<(), Box<Outcome>> {
         loop {
-            attempt += 1;
-            // Every attempt starts as the first one did: what a failed attempt wrote must not
-            // end up in the result of a later one.
-            if let Err(message) = self.prepare(action, workdir) {
-                return Err(Box::new(Failure {
-                    message,
-                    duration: started.elapsed(),
-                    ..Failure::default()
-                }));
+            let spec = match self.next_attempt(action, pending, grant) {
+                Attempt::Submit(spec) => spec,
+                Attempt::Done(outcome) => return Err(Box::new(outcome)),
+            };
+            let ended = run_one(executor, spec);
+            if ended.how.succeeded() {
+                return Ok(());
             }
-            let command = Command {
-                cmd: &action.cmd,
-                workdir,
-                env: &action.env,
-                extra_env: extra_env.to_vec(),
-                timeout: action.timeout,
-                grace: DEFAULT_GRACE,
-                log_path: &log_path,
-            };
-            let outcome = self.cx.executor.run(&command, stop);
-            let exit_code = match outcome {
-                RunOutcome::Exited { code, .. } => Some(code),
-                _ => None,
-            };
-            let message = match outcome {
-                RunOutcome::Exited { code: 0, .. } => return Ok((started.elapsed(), attempt)),
-                RunOutcome::Exited { code, .. } => format!("exited with code {code}"),
-                RunOutcome::Signalled { signal, .. } => format!("was killed by signal {signal}"),
-                RunOutcome::TimedOut { after } => {
-                    format!("timed out after {}", crate::ui::time::duration(after))
-                }
-                RunOutcome::Interrupted => "interrupted".to_string(),
-                RunOutcome::SpawnFailed(e) => format!("could not start: {e}"),
-                RunOutcome::WaitFailed(e) => format!("could not be waited for: {e}"),
-            };
-            let interrupted = stop.is_triggered();
-            if interrupted || attempt > action.retries {
-                let tried = if attempt > 1 {
-                    format!(" (after {attempt} attempts)")
-                } else {
-                    String::new()
-                };
-                // An unreadable log loses the text, never the failure.
-                let (printed, earlier_lines) = read_kept(&log_path, KEPT_OUTPUT)
-                    .unwrap_or_default()
-                    .last_lines(FAILURE_LINES);
-                return Err(Box::new(Failure {
-                    key: None,
-                    message: format!("{message}{tried}"),
-                    exit_code,
-                    printed,
-                    earlier_lines,
-                    log: log_path.is_file().then_some(log_path),
-                    duration: started.elapsed(),
-                }));
+            if let Some(outcome) = self.attempt_ended(action, pending, ended) {
+                return Err(Box::new(outcome));
             }
         }
+    }
+
+    /// What the end of an attempt means for `action`: its outcome, or `None` for another
+    /// attempt.
+    pub(super) fn attempt_ended(
+        &self,
+        action: &Action,
+        pending: &mut Pending,
+        ended: Ended,
+    ) -> Option<Outcome> {
+        let duration = pending.started.map_or(Duration::ZERO, |at| at.elapsed());
+        if ended.how.succeeded() {
+            return Some(match ended.outputs {
+                OutputsAt::Workspace => self.store_run(action, pending, duration, &ended),
+                OutputsAt::Store => self.restore_run(action, pending, duration),
+            });
+        }
+        if ended.how == Ending::Cancelled || self.cx.interrupt.is_triggered() {
+            return Some(Outcome::Interrupted);
+        }
+        if pending.attempt <= action.retries {
+            return None;
+        }
+        let tried = if pending.attempt > 1 {
+            format!(" (after {} attempts)", pending.attempt)
+        } else {
+            String::new()
+        };
+        // An unreadable log loses the text, never the failure.
+        let (printed, earlier_lines) = ended
+            .log
+            .as_deref()
+            .and_then(|log| read_kept(log, KEPT_OUTPUT).ok())
+            .unwrap_or_default()
+            .last_lines(FAILURE_LINES);
+        Some(Outcome::Failed(Failure {
+            key: Some(pending.digest),
+            message: format!("{}{tried}", ended.how.describe()),
+            exit_code: ended.how.exit_code(),
+            printed,
+            earlier_lines,
+            log: ended.log,
+            duration,
+        }))
     }
 
     /// Readies the workspace for one run of the command: its old outputs removed (stale ones
@@ -136,19 +160,92 @@ impl Builder<'_> {
             .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))
     }
 
+    /// Stores what a successful attempt left in the workspace as the action's result.
+    fn store_run(
+        &self,
+        action: &Action,
+        pending: &mut Pending,
+        duration: Duration,
+        ended: &Ended,
+    ) -> Outcome {
+        let result = match self.store_result(action, duration, pending.attempt, ended) {
+            Ok(result) => result,
+            Err(e) => return pending.failed(e.to_string()),
+        };
+        if action.cache
+            && let Err(e) = self.cx.store.put_action_result(&pending.digest, &result)
+        {
+            return pending.failed(format!("cannot store its result: {e}"));
+        }
+        self.ran(action, pending, duration, &result, false)
+    }
+
+    /// Restores what a successful attempt stored itself under the action's key (a worker
+    /// without the workspace): the result is checked and restored as a cache hit would be.
+    fn restore_run(&self, action: &Action, pending: &mut Pending, duration: Duration) -> Outcome {
+        let result = match self.cx.store.get_action_result(&pending.digest) {
+            Ok(Some(result)) => result,
+            Ok(None) => {
+                return pending.failed("its executor stored no result for it".to_string());
+            }
+            Err(e) => return pending.failed(format!("cannot read the result it stored: {e}")),
+        };
+        // Checked as any cached result is: a worker is no more trusted than a remote.
+        if let Err(unusable) = check_result(&result, &self.graph.output_paths(action)) {
+            return pending.failed(format!(
+                "the result its executor stored cannot be used: {unusable}"
+            ));
+        }
+        if let Err(e) = restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode) {
+            return pending.failed(format!("cannot restore its outputs: {e}"));
+        }
+        self.ran(action, pending, duration, &result, true)
+    }
+
+    /// The outcome of a run whose `result` is stored and whose outputs are in place
+    /// (`restored` from the store, when the run left them there).
+    fn ran(
+        &self,
+        action: &Action,
+        pending: &mut Pending,
+        duration: Duration,
+        result: &ActionResult,
+        restored: bool,
+    ) -> Outcome {
+        let outputs = self.record(action, result);
+        self.remember(action, &pending.key, pending.digest, result.log_blobs());
+        Outcome::Ran(Box::new(Done {
+            key: Some(pending.digest),
+            fields: Some(pending.key.clone()),
+            outputs,
+            duration,
+            reasons: std::mem::take(&mut pending.reasons),
+            source: None,
+            logs: result.log_blobs(),
+            logs_cut: result.stdout_cut,
+            restored,
+            printed: None,
+        }))
+    }
+
     /// Stores what a successful run wrote and returns its result.
-    pub(super) fn store_result(
+    fn store_result(
         &self,
         action: &Action,
         duration: Duration,
         attempts: u32,
+        ended: &Ended,
     ) -> Result<ActionResult, StoreError> {
         let declared = self.graph.output_paths(action);
         let (output_files, output_symlinks, output_directories) =
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
 
         // A log that cannot be read back loses what the step printed, never its outputs.
-        let printed = read_kept(&self.log_path(action), KEPT_OUTPUT).unwrap_or_default();
+        let printed = ended
+            .log
+            .as_deref()
+            .and_then(|log| read_kept(log, KEPT_OUTPUT).ok())
+            .unwrap_or_default();
         let (stdout_digest, stdout_cut) = match &printed {
             Printed::Kept { text, cut } => (Some(self.cx.store.put_bytes(text.as_bytes())?), *cut),
             Printed::Nothing | Printed::NotInCache => (None, false),
@@ -180,7 +277,7 @@ impl Builder<'_> {
                 started_ms: (now.saturating_sub(duration)).as_millis() as u64,
                 duration_ms: duration.as_millis() as u64,
                 attempts,
-                worker: "local".into(),
+                worker: ended.worker.clone(),
             },
             metrics,
         };
@@ -189,5 +286,16 @@ impl Builder<'_> {
         check_result(&result, &declared)
             .map_err(|unusable| StoreError::bad_output(unusable.path, unusable.problem))?;
         Ok(result)
+    }
+}
+
+impl Pending {
+    /// The failure of this action after it ran, for `message`.
+    fn failed(&self, message: String) -> Outcome {
+        Outcome::Failed(Failure {
+            key: Some(self.digest),
+            message,
+            ..Failure::default()
+        })
     }
 }

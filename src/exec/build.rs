@@ -7,13 +7,12 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::event::{Done, Failure, Outcome};
-use super::executor::Executor;
+use super::executor::Ended;
 use super::interrupt::Interrupt;
 use super::last_keys::LastKeys;
 use super::reason::key_changes;
 use super::resources::Grant;
-use super::scheduler::{Check, Work};
-use super::stops::ActionStops;
+use super::scheduler::{Attempt, Check, Work};
 use crate::graph::{Action, ActionId, ArtifactId, Graph};
 use crate::hash::{ActionKey, Digest, Platform, StatCache};
 use crate::store::{ActionResult, LinkMode, Store, StoreError, check_result, restore_outputs};
@@ -29,10 +28,8 @@ pub struct Context<'a> {
     pub stat_cache: &'a StatCache,
     pub last_keys: &'a LastKeys,
     pub link_mode: LinkMode,
+    /// Ctrl-C: an attempt that fails after it was raised was interrupted, not failed.
     pub interrupt: &'a Interrupt,
-    pub executor: &'a dyn Executor,
-    /// Where watch mode stops single actions; `None` in a plain build.
-    pub stops: Option<&'a ActionStops>,
 }
 
 pub struct Builder<'a> {
@@ -51,11 +48,27 @@ pub struct Builder<'a> {
     pub(super) forced: HashSet<ActionId>,
 }
 
-/// What a check learned that running needs.
+/// What a check learned that running needs, and what the attempts learn.
 pub struct Pending {
-    key: ActionKey,
-    digest: Digest,
-    reasons: Vec<String>,
+    pub(super) key: ActionKey,
+    pub(super) digest: Digest,
+    pub(super) reasons: Vec<String>,
+    /// Attempts made so far.
+    pub(super) attempt: u32,
+    /// When the first attempt began readying the workspace.
+    pub(super) started: Option<Instant>,
+}
+
+impl Pending {
+    pub(super) fn new(key: ActionKey, digest: Digest, reasons: Vec<String>) -> Pending {
+        Pending {
+            key,
+            digest,
+            reasons,
+            attempt: 0,
+            started: None,
+        }
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -164,11 +177,7 @@ impl Work for Builder<'_> {
         let digest = key.digest();
         if self.forced.contains(&id) {
             let reasons = self.forced_reasons(action, &key);
-            return Check::Run(Pending {
-                key,
-                digest,
-                reasons,
-            });
+            return Check::Run(Pending::new(key, digest, reasons));
         }
         if action.cache
             && let Some(finished) = self.unchanged(action, digest)
@@ -192,21 +201,13 @@ impl Work for Builder<'_> {
         }
         if !action.cache {
             let reasons = self.reasons(action, &key);
-            return Check::Run(Pending {
-                key,
-                digest,
-                reasons,
-            });
+            return Check::Run(Pending::new(key, digest, reasons));
         }
         let found = match self.cx.store.get_action_result(&digest) {
             Ok(Some(result)) => match self.usable(action, &digest, result) {
                 Ok(result) => Ok(Some(result)),
                 Err(unusable) => {
-                    return Check::Run(Pending {
-                        key,
-                        digest,
-                        reasons: vec![unusable],
-                    });
+                    return Check::Run(Pending::new(key, digest, vec![unusable]));
                 }
             },
             other => other,
@@ -268,63 +269,15 @@ impl Work for Builder<'_> {
         } else {
             vec![format!("its cached result is unusable: {unusable}")]
         };
-        Check::Run(Pending {
-            key,
-            digest,
-            reasons,
-        })
+        Check::Run(Pending::new(key, digest, reasons))
     }
 
-    fn run(&self, id: ActionId, pending: Pending, grant: &Grant) -> Outcome {
-        let action = self.graph.action(id);
-        let failed = |message: String| {
-            Outcome::Failed(Failure {
-                key: Some(pending.digest),
-                message,
-                ..Failure::default()
-            })
-        };
-        let (duration, attempts) = match self.execute(action, grant) {
-            Ok(ran) => ran,
-            Err(_) if self.cx.interrupt.is_triggered() => return Outcome::Interrupted,
-            Err(_)
-                if self
-                    .cx
-                    .stops
-                    .is_some_and(|stops| stops.was_cancelled(&action.name)) =>
-            {
-                return Outcome::Interrupted;
-            }
-            Err(failure) => {
-                return Outcome::Failed(Failure {
-                    key: Some(pending.digest),
-                    ..*failure
-                });
-            }
-        };
-        let result = match self.store_result(action, duration, attempts) {
-            Ok(result) => result,
-            Err(e) => return failed(e.to_string()),
-        };
-        if action.cache
-            && let Err(e) = self.cx.store.put_action_result(&pending.digest, &result)
-        {
-            return failed(format!("cannot store its result: {e}"));
-        }
-        let outputs = self.record(action, &result);
-        self.remember(action, &pending.key, pending.digest, result.log_blobs());
-        Outcome::Ran(Box::new(Done {
-            key: Some(pending.digest),
-            fields: Some(pending.key),
-            outputs,
-            duration,
-            reasons: pending.reasons,
-            source: None,
-            logs: result.log_blobs(),
-            logs_cut: result.stdout_cut,
-            restored: false,
-            printed: None,
-        }))
+    fn attempt(&self, id: ActionId, pending: &mut Pending, grant: &Grant) -> Attempt {
+        self.next_attempt(self.graph.action(id), pending, grant)
+    }
+
+    fn ended(&self, id: ActionId, pending: &mut Pending, ended: Ended) -> Option<Outcome> {
+        self.attempt_ended(self.graph.action(id), pending, ended)
     }
 }
 

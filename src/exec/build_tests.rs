@@ -3,54 +3,90 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::*;
-use std::time::Duration;
 
-use crate::exec::local::{Command, RunOutcome};
+use crate::exec::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, Ticket, Wake};
 use crate::exec::preview::Preview;
 use crate::exec::resources::Capacity;
-use crate::exec::scheduler::{self, Options};
+use crate::exec::scheduler::{self, Control, Options};
 use crate::store::MemoryStore;
 
-/// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself.
+/// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself, when
+/// submitted; `poll` reports them. With `to_store`, it writes the output into the store as
+/// the action's result instead of into the workspace, as a worker without the workspace does.
 #[derive(Default)]
 struct FakeExecutor {
     ran: Mutex<Vec<String>>,
+    ended: Mutex<Vec<(Ticket, Ended)>>,
+    to_store: Option<Arc<MemoryStore>>,
 }
 
-impl Executor for FakeExecutor {
-    fn run(&self, command: &Command, _: &Interrupt) -> RunOutcome {
-        self.ran.lock().unwrap().push(command.cmd.to_string());
-        let ok = RunOutcome::Exited {
-            code: 0,
-            duration: Duration::ZERO,
-        };
-        let Some((sources, target)) = command
-            .cmd
+impl FakeExecutor {
+    fn run(&self, spec: &ActionSpec) -> Ended {
+        let workdir = spec.workdir_path();
+        let Some((sources, target)) = spec
+            .command
             .strip_prefix("cat ")
             .and_then(|c| c.split_once(" > "))
         else {
-            return RunOutcome::Exited {
-                code: 1,
-                duration: Duration::ZERO,
-            };
+            return Ended::new(Ending::Exited(1), "fake");
         };
         let mut bytes = Vec::new();
         for source in sources.split_whitespace() {
-            bytes.extend(std::fs::read(command.workdir.join(source)).unwrap());
+            bytes.extend(std::fs::read(workdir.join(source)).unwrap());
         }
-        let target = command.workdir.join(target);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, bytes).unwrap();
-        ok
+        let mut ended = Ended::new(Ending::Exited(0), "fake");
+        match &self.to_store {
+            Some(store) => {
+                let result = ActionResult {
+                    output_files: vec![crate::store::OutputFile {
+                        path: target.to_string(),
+                        digest: store.put_bytes(&bytes).unwrap(),
+                        size: bytes.len() as u64,
+                        executable: false,
+                    }],
+                    ..ActionResult::default()
+                };
+                store.put_action_result(&spec.key, &result).unwrap();
+                ended.outputs = OutputsAt::Store;
+            }
+            None => {
+                let target = workdir.join(target);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, bytes).unwrap();
+            }
+        }
+        ended
     }
+}
+
+impl Executor for FakeExecutor {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn submit(&self, spec: ActionSpec, wake: &Wake) -> Result<Ticket, String> {
+        let mut ran = self.ran.lock().unwrap();
+        ran.push(spec.command.clone());
+        let ticket = Ticket(ran.len() as u64);
+        let ended = self.run(&spec);
+        self.ended.lock().unwrap().push((ticket, ended));
+        wake.wake();
+        Ok(ticket)
+    }
+
+    fn poll(&self) -> Vec<(Ticket, Ended)> {
+        std::mem::take(&mut *self.ended.lock().unwrap())
+    }
+
+    fn cancel(&self, _: Ticket) {}
 }
 
 struct World {
     dir: tempfile::TempDir,
-    store: MemoryStore,
+    store: Arc<MemoryStore>,
     executor: FakeExecutor,
     stat_cache: StatCache,
     /// The actions the next builds force, by name.
@@ -68,7 +104,7 @@ impl World {
         }
         World {
             dir,
-            store: MemoryStore::new(),
+            store: Arc::new(MemoryStore::new()),
             executor: FakeExecutor::default(),
             stat_cache: StatCache::in_memory(),
             forced: RefCell::new(Vec::new()),
@@ -93,13 +129,11 @@ impl World {
             graph,
             Context {
                 root: self.dir.path(),
-                store: &self.store,
+                store: &*self.store,
                 stat_cache: &self.stat_cache,
                 last_keys: &last_keys,
                 link_mode: LinkMode::Copy,
                 interrupt: &interrupt,
-                executor: &self.executor,
-                stops: None,
             },
         );
         let forced = self.forced.borrow();
@@ -128,7 +162,15 @@ impl World {
         };
         let targets = graph.topological_order();
         let outcomes = self.with_builder(&graph, |builder| {
-            scheduler::run(&graph, &targets, builder, &options, &|| false, &mut |_| {})
+            scheduler::run(
+                &graph,
+                &targets,
+                builder,
+                &self.executor,
+                &options,
+                Control::new(&|| false),
+                &mut |_| {},
+            )
         });
         outcomes
             .into_iter()
@@ -348,4 +390,44 @@ fn a_forced_action_runs_though_cached_and_its_same_bytes_leave_dependents_cached
     assert_eq!(result["a"], ("ran", vec![FORCED.to_string()]));
     assert_eq!(result["b"].0, "cached");
     assert_eq!(result["c"].0, "cached");
+}
+
+/// A backend without the workspace stores the result itself: the build restores it as it
+/// would a cache hit, and dependents read what it restored.
+#[test]
+fn a_result_the_executor_stored_is_restored_into_the_workspace() {
+    let mut world = World::new(CHAIN, &[("in.txt", "1"), ("other.txt", "x")]);
+    world.executor.to_store = Some(Arc::clone(&world.store));
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
+    );
+    let read = |path: &str| std::fs::read_to_string(world.dir.path().join(path)).unwrap();
+    assert_eq!(
+        (read("a.txt"), read("b.txt"), read("c.txt")),
+        ("1".into(), "1".into(), "x".into())
+    );
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "cached"), ("b", "cached"), ("c", "cached")])
+    );
+}
+
+/// What the executor stored is held to what any cached result is: one that writes outside
+/// its declared outputs fails the step and is not restored.
+#[test]
+fn a_stored_result_with_an_undeclared_output_fails_the_step() {
+    let mut world = World::new(
+        "step \"a\" { cmd \"cat in.txt > elsewhere.txt\"; inputs \"in.txt\"; outputs \"a.txt\"; }\n",
+        &[("in.txt", "1")],
+    );
+    world.executor.to_store = Some(Arc::clone(&world.store));
+    let built = world.build();
+    let (status, reasons) = &built["a"];
+    assert_eq!(*status, "failed");
+    assert!(
+        reasons[0].starts_with("the result its executor stored cannot be used"),
+        "{reasons:?}"
+    );
+    assert!(!world.dir.path().join("elsewhere.txt").exists());
 }

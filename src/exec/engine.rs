@@ -9,7 +9,7 @@ use super::interrupt::Interrupt;
 use super::lock::WorkspaceLock;
 use super::replay::replayed;
 use super::request::BuildRequest;
-use super::scheduler::{self, Options};
+use super::scheduler::{self, Control, Options};
 use super::session::Session;
 use super::stops::ActionStops;
 use super::{Event, up_to_date};
@@ -126,7 +126,7 @@ impl<'a> Build<'a> {
         for message in left_out {
             out.note(message);
         }
-        let mut builder = session.builder_with(graph, self.stops);
+        let mut builder = session.builder(graph);
         builder.force(request.forced.clone());
         let options = Options {
             capacity: capacity::probe(request.cpu_slots, request.gpus.as_deref()),
@@ -152,12 +152,19 @@ impl<'a> Build<'a> {
                 None
             }
         };
+        let executor = session.local_executor();
+        let stop = || session.interrupt.is_triggered();
+        let control = Control {
+            stop: &stop,
+            stops: self.stops,
+        };
         let outcomes = scheduler::run(
             graph,
             &request.targets,
             &builder,
+            &executor,
             &options,
-            &|| session.interrupt.is_triggered(),
+            control,
             &mut |mut event| {
                 if let Some(recorder) = &mut recorder {
                     recorder.handle(&event);

@@ -1,19 +1,94 @@
-//! Where a step's command runs. The local executor runs it as a process on this machine;
-//! tests use fakes, and remote backends (Slurm, REAPI) will implement the same trait.
+//! Where a step's command runs: the contract between the scheduler and a backend.
+//!
+//! The scheduler [`submit`](Executor::submit)s an [`ActionSpec`] and gets a [`Ticket`] back at
+//! once; it learns how attempts ended by calling [`poll`](Executor::poll), which returns every
+//! attempt that ended since the last call. So a backend keeps as many actions in flight as the
+//! scheduler gives it and asks its engine about all of them once per poll (one `squeue` for
+//! hundreds of jobs), with no thread waiting per action. A backend that learns of an ending
+//! between polls (a process exits) calls the [`Wake`] it was given, so that the scheduler polls
+//! at once instead of at its next tick. [`cancel`](Executor::cancel) asks an attempt to stop;
+//! its ending still comes through `poll`, as [`Ending::Cancelled`](super::ended::Ending).
+//!
+//! The executor is not part of the action key: where a step ran never changes what it means.
 
-use super::interrupt::Interrupt;
-use super::local::{self, Command, RunOutcome};
+use std::sync::Arc;
+use std::time::Duration;
 
+pub use super::ended::{Ended, Ending, OutputsAt, Timings, Usage};
+pub use super::local_executor::LocalExecutor;
+pub use super::spec::ActionSpec;
+
+/// A backend that runs actions.
 pub trait Executor: Sync {
-    /// Runs `command` to the end (or until `interrupt` fires) and says how it ended.
-    fn run(&self, command: &Command, interrupt: &Interrupt) -> RunOutcome;
+    /// The backend's name, as results record where they ran (`local`, `slurm`).
+    fn name(&self) -> &str;
+
+    /// Starts an attempt, or queues it with the backend, and returns without waiting for it.
+    /// `wake` may be called (from any thread, any number of times) when something is ready
+    /// for [`Executor::poll`]. An error means the attempt never started, as a phrase that
+    /// follows "could not start: ".
+    fn submit(&self, spec: ActionSpec, wake: &Wake) -> Result<Ticket, String>;
+
+    /// Every attempt that ended since the last call, each reported once. It may ask the
+    /// backend's engine (once for all attempts in flight) but must not wait for an attempt
+    /// to end.
+    fn poll(&self) -> Vec<(Ticket, Ended)>;
+
+    /// Asks an attempt to stop. It is reported by `poll` once it has stopped; a ticket that
+    /// already ended is ignored.
+    fn cancel(&self, ticket: Ticket);
+
+    /// The longest the scheduler waits between polls when nothing wakes it: how fresh the
+    /// backend's own view of its attempts should be kept.
+    fn poll_every(&self) -> Duration {
+        Duration::from_millis(50)
+    }
 }
 
-/// Runs commands as processes here: `sh -c` in their own process group.
-pub struct LocalExecutor;
+/// An executor's handle on one submitted attempt, unique within that executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
 
-impl Executor for LocalExecutor {
-    fn run(&self, command: &Command, interrupt: &Interrupt) -> RunOutcome {
-        local::run(command, interrupt)
+/// Tells the scheduler that an executor has something for [`Executor::poll`].
+#[derive(Clone)]
+pub struct Wake(Arc<dyn Fn() + Send + Sync>);
+
+impl Wake {
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Wake {
+        Wake(Arc::new(wake))
+    }
+
+    /// A wake that nobody listens to, for an executor driven by polling alone.
+    pub fn none() -> Wake {
+        Wake::new(|| {})
+    }
+
+    pub fn wake(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wake")
+    }
+}
+
+/// Runs one attempt on `executor` and waits for its end: for a caller that has one action to
+/// run and nothing else to do meanwhile (`zenbuild verify`).
+pub fn run_one(executor: &dyn Executor, spec: ActionSpec) -> Ended {
+    let (woken, wakes) = std::sync::mpsc::channel();
+    let wake = Wake::new(move || {
+        let _ = woken.send(());
+    });
+    let ticket = match executor.submit(spec, &wake) {
+        Ok(ticket) => ticket,
+        Err(why) => return Ended::new(Ending::NotStarted(why), executor.name()),
+    };
+    loop {
+        if let Some((_, ended)) = executor.poll().into_iter().find(|(t, _)| *t == ticket) {
+            return ended;
+        }
+        let _ = wakes.recv_timeout(executor.poll_every());
     }
 }

@@ -1,40 +1,70 @@
 //! The graph walker: runs every selected action once its dependencies are done, in parallel
-//! within the resource pool. It knows nothing of hashing, caches or processes; a [`Work`]
-//! does that, first checking (`check`: cached or not), then, holding resources, running.
+//! within the resource pool. It knows nothing of hashing, caches or processes: a [`Work`]
+//! checks each action (cached or not) and describes each attempt at running one, and an
+//! [`Executor`] runs the attempts. Checks, readying the workspace and storing results happen on
+//! a pool of threads; the attempts themselves run wherever the executor puts them, and the walk
+//! learns of their ends by polling it, so hundreds can be in flight without a thread each.
 
 use std::any::Any;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::event::{Event, Outcome};
+use super::executor::{ActionSpec, Ended, Ending, Executor, Ticket, Wake};
 use super::resources::{Capacity, Grant, Pool};
+use super::stops::ActionStops;
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
 
-/// The most threads a build starts, whatever `-j` says: `-j 0` (no limit) on a graph of
-/// thousands of actions must not ask the system for a thread per action, which it may refuse.
+/// The most threads a build starts, and the most actions it keeps running at once, whatever
+/// `-j` says: `-j 0` (no limit) on a graph of thousands of actions must not ask the system for
+/// a process (and a thread to watch it) per action, which it may refuse.
 pub const MAX_WORKERS: usize = 512;
+
+/// The longest the walk goes without looking at Ctrl-C and the executor.
+const TICK: Duration = Duration::from_millis(50);
 
 /// What a cache check decided.
 pub enum Check<P> {
     /// Up to date (or failed before running); nothing to run.
     Done(Outcome),
-    /// Must run; `P` carries what the check learned (the key, the input digests).
+    /// Must run; `P` carries what the check learned (the key, the input digests) and what
+    /// the attempts learn (how many there were).
     Run(P),
 }
 
-/// Brings one action up to date. Called from worker threads.
+/// Brings one action up to date. Called from the pool's threads.
 pub trait Work: Sync {
-    type Pending: Send;
+    type Pending: Send + 'static;
     /// The action key a check found, for the progress view; `None` when the work has none.
     fn key_of(_pending: &Self::Pending) -> Option<Digest> {
         None
     }
     fn check(&self, id: ActionId) -> Check<Self::Pending>;
-    fn run(&self, id: ActionId, pending: Self::Pending, grant: &Grant) -> Outcome;
+    /// Readies the workspace for the next attempt at running `id` and describes it for the
+    /// executor; the outcome instead when it cannot be attempted.
+    fn attempt(&self, id: ActionId, pending: &mut Self::Pending, grant: &Grant) -> Attempt;
+    /// What the end of an attempt means: the action's outcome (its result stored when it
+    /// succeeded), or `None` to attempt it again.
+    fn ended(&self, id: ActionId, pending: &mut Self::Pending, ended: Ended) -> Option<Outcome>;
+}
+
+/// What readying an attempt came to.
+pub enum Attempt {
+    /// Hand this to the executor.
+    Submit(ActionSpec),
+    /// It cannot be attempted (its old outputs cannot be removed): the action's outcome.
+    Done(Outcome),
+}
+
+/// Where an action that was readied for an attempt stands.
+enum Sent<P> {
+    /// The executor has the attempt.
+    InFlight(Ticket, P),
+    Done(Outcome),
 }
 
 #[derive(Clone, Debug)]
@@ -42,28 +72,57 @@ pub struct Options {
     pub capacity: Capacity,
     /// Go on with actions that do not depend on a failed one.
     pub keep_going: bool,
-    /// Threads for cache checks, besides those running commands.
+    /// Threads for cache checks, besides those readying and storing runs.
     pub check_threads: usize,
+}
+
+/// What may stop a walk from outside.
+#[derive(Clone, Copy)]
+pub struct Control<'a> {
+    /// Polled to end the build early (Ctrl-C): nothing new starts and what runs is cancelled.
+    pub stop: &'a (dyn Fn() -> bool + Sync),
+    /// Where watch mode asks to cancel single running actions; `None` in a plain build.
+    pub stops: Option<&'a ActionStops>,
+}
+
+impl<'a> Control<'a> {
+    /// A walk that `stop` alone ends.
+    pub fn new(stop: &'a (dyn Fn() -> bool + Sync)) -> Control<'a> {
+        Control { stop, stops: None }
+    }
 }
 
 enum Job<P> {
     Check(ActionId),
-    Run(ActionId, P, Grant),
+    /// A first attempt, or another after `Ended` asked for one.
+    Attempt(ActionId, P, Grant),
+    Ended(ActionId, P, Grant, Ended),
 }
 
 enum Message<P> {
     Checked(ActionId, Check<P>),
+    Submitted(ActionId, Ticket, P, Grant),
     Ran(ActionId, Outcome, Grant),
+    /// The executor has something for `poll`.
+    Wake,
+}
+
+/// An action between its first attempt and its outcome.
+struct Running<P> {
+    id: ActionId,
+    pending: P,
+    grant: Grant,
 }
 
 /// Brings `targets` (an action set closed under dependencies) up to date and returns each
-/// one's outcome, in the order given. `stop` is polled to end the build early (Ctrl-C).
+/// one's outcome, in the order given.
 pub fn run<W: Work>(
     graph: &Graph,
     targets: &[ActionId],
     work: &W,
+    executor: &dyn Executor,
     options: &Options,
-    stop: &(dyn Fn() -> bool + Sync),
+    control: Control,
     emit: &mut dyn FnMut(Event),
 ) -> Vec<(ActionId, Outcome)> {
     let mut walk = Walk::new(graph, targets, options);
@@ -73,54 +132,125 @@ pub fn run<W: Work>(
     let threads = (options.capacity.cpus.max(1) as usize)
         .saturating_add(options.check_threads.max(1))
         .min(MAX_WORKERS);
+    let tick = executor.poll_every().min(TICK);
     std::thread::scope(|scope| {
         let (job_sender, job_receiver) = mpsc::channel::<Job<W::Pending>>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
         let (result_sender, results) = mpsc::channel::<Message<W::Pending>>();
+        let wake = {
+            let sender = result_sender.clone();
+            Wake::new(move || {
+                let _ = sender.send(Message::Wake);
+            })
+        };
         for _ in 0..threads.min(targets.len().max(1)) {
             let jobs = Arc::clone(&job_receiver);
             let results = result_sender.clone();
-            scope.spawn(move || worker(work, &jobs, &results));
+            let wake = wake.clone();
+            scope.spawn(move || worker(work, executor, &wake, &jobs, &results));
         }
         drop(result_sender);
-        let mut in_flight = 0usize;
+        // Jobs handed to the pool and not answered yet.
+        let mut busy = 0usize;
+        // Actions holding their resources: being readied, running, or being stored.
+        let mut holding = 0usize;
+        let mut in_flight: HashMap<Ticket, Running<W::Pending>> = HashMap::new();
+        // Attempts that ended before the walk heard they were submitted.
+        let mut early: HashMap<Ticket, Ended> = HashMap::new();
+        let mut cancelled_all = false;
+        let (mut woken, mut last_poll) = (false, Instant::now());
         loop {
             if !walk.stopping {
                 while let Some(id) = walk.ready.pop_first() {
-                    in_flight += 1;
+                    busy += 1;
                     let _ = job_sender.send(Job::Check(walk.order[id]));
                 }
-                for (id, pending, grant) in walk.take_runnable(emit) {
-                    in_flight += 1;
+                for (id, pending, grant) in walk.take_runnable(MAX_WORKERS - holding, emit) {
+                    busy += 1;
+                    holding += 1;
                     emit(Event::Running {
                         id,
                         key: W::key_of(&pending),
                     });
-                    let _ = job_sender.send(Job::Run(id, pending, grant));
+                    if let Some(stops) = control.stops {
+                        stops.start(&graph.action(id).name);
+                    }
+                    let _ = job_sender.send(Job::Attempt(id, pending, grant));
                 }
             }
-            if in_flight == 0 {
+            if busy == 0 && in_flight.is_empty() {
                 break;
             }
-            let message = match results.recv_timeout(Duration::from_millis(50)) {
-                Ok(message) => message,
-                Err(RecvTimeoutError::Timeout) => {
-                    emit(Event::Waiting);
-                    walk.stopping |= stop();
-                    continue;
+            match results.recv_timeout(tick) {
+                Ok(Message::Wake) => woken = true,
+                Ok(Message::Checked(id, Check::Done(outcome))) => {
+                    busy -= 1;
+                    walk.finish(id, outcome, emit);
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            in_flight -= 1;
-            match message {
-                Message::Checked(id, Check::Done(outcome)) => walk.finish(id, outcome, emit),
-                Message::Checked(id, Check::Run(pending)) => walk.runnable.push_back((id, pending)),
-                Message::Ran(id, outcome, grant) => {
+                Ok(Message::Checked(id, Check::Run(pending))) => {
+                    busy -= 1;
+                    walk.runnable.push_back((id, pending));
+                }
+                Ok(Message::Submitted(id, ticket, pending, grant)) => {
+                    busy -= 1;
+                    match early.remove(&ticket) {
+                        Some(ended) => {
+                            busy += 1;
+                            let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                        }
+                        None => {
+                            if cancelled_all {
+                                executor.cancel(ticket);
+                            }
+                            in_flight.insert(ticket, Running { id, pending, grant });
+                        }
+                    }
+                }
+                Ok(Message::Ran(id, outcome, grant)) => {
+                    busy -= 1;
+                    holding -= 1;
+                    if let Some(stops) = control.stops {
+                        stops.finish(&graph.action(id).name);
+                    }
                     walk.pool.release(grant);
                     walk.finish(id, outcome, emit);
                 }
+                Err(RecvTimeoutError::Timeout) => emit(Event::Waiting),
+                Err(RecvTimeoutError::Disconnected) => break,
             }
-            walk.stopping |= stop();
+            // Once per tick, or at once when the executor says it has something: a backend
+            // that asks a cluster is asked once for all its attempts, not once per message.
+            if holding > 0 && (woken || last_poll.elapsed() >= tick) {
+                woken = false;
+                last_poll = Instant::now();
+                for (ticket, ended) in executor.poll() {
+                    match in_flight.remove(&ticket) {
+                        Some(Running { id, pending, grant }) => {
+                            busy += 1;
+                            let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                        }
+                        // Its submission is still on its way from the pool.
+                        None => {
+                            early.insert(ticket, ended);
+                        }
+                    }
+                }
+            }
+            if (control.stop)() {
+                walk.stopping = true;
+                if !cancelled_all {
+                    cancelled_all = true;
+                    in_flight.keys().for_each(|&ticket| executor.cancel(ticket));
+                }
+            }
+            if let Some(stops) = control.stops {
+                for name in stops.take_requested() {
+                    in_flight
+                        .iter()
+                        .filter(|(_, running)| graph.action(running.id).name == name)
+                        .for_each(|(&ticket, _)| executor.cancel(ticket));
+                }
+            }
         }
         drop(job_sender);
     });
@@ -129,6 +259,8 @@ pub fn run<W: Work>(
 
 fn worker<W: Work>(
     work: &W,
+    executor: &dyn Executor,
+    wake: &Wake,
     jobs: &Mutex<mpsc::Receiver<Job<W::Pending>>>,
     results: &mpsc::Sender<Message<W::Pending>>,
 ) {
@@ -148,18 +280,55 @@ fn worker<W: Work>(
                     checked.unwrap_or_else(|cause| Check::Done(internal_error(&*cause))),
                 )
             }
-            Ok(Job::Run(id, pending, grant)) => {
-                let ran = panic::catch_unwind(AssertUnwindSafe(|| work.run(id, pending, &grant)));
-                Message::Ran(
-                    id,
-                    ran.unwrap_or_else(|cause| internal_error(&*cause)),
-                    grant,
-                )
-            }
+            Ok(Job::Attempt(id, pending, grant)) => guarded(id, grant, |grant| {
+                submit(work, executor, wake, id, pending, grant)
+            }),
+            Ok(Job::Ended(id, mut pending, grant, ended)) => guarded(id, grant, |grant| match work
+                .ended(id, &mut pending, ended)
+            {
+                Some(outcome) => Sent::Done(outcome),
+                None => submit(work, executor, wake, id, pending, grant),
+            }),
             Err(_) => return,
         };
         if results.send(message).is_err() {
             return;
+        }
+    }
+}
+
+/// Runs `step` on a running action, a panic failing the action.
+fn guarded<P>(id: ActionId, grant: Grant, step: impl FnOnce(&Grant) -> Sent<P>) -> Message<P> {
+    match panic::catch_unwind(AssertUnwindSafe(|| step(&grant))) {
+        Ok(Sent::InFlight(ticket, pending)) => Message::Submitted(id, ticket, pending, grant),
+        Ok(Sent::Done(outcome)) => Message::Ran(id, outcome, grant),
+        Err(cause) => Message::Ran(id, internal_error(&*cause), grant),
+    }
+}
+
+/// Attempts `id` until an attempt is in the executor's hands or the action has its outcome:
+/// an attempt the executor refuses ends at once, and may be retried like any other.
+fn submit<W: Work>(
+    work: &W,
+    executor: &dyn Executor,
+    wake: &Wake,
+    id: ActionId,
+    mut pending: W::Pending,
+    grant: &Grant,
+) -> Sent<W::Pending> {
+    loop {
+        let spec = match work.attempt(id, &mut pending, grant) {
+            Attempt::Submit(spec) => spec,
+            Attempt::Done(outcome) => return Sent::Done(outcome),
+        };
+        match executor.submit(spec, wake) {
+            Ok(ticket) => return Sent::InFlight(ticket, pending),
+            Err(why) => {
+                let refused = Ended::new(Ending::NotStarted(why), executor.name());
+                if let Some(outcome) = work.ended(id, &mut pending, refused) {
+                    return Sent::Done(outcome);
+                }
+            }
         }
     }
 }
@@ -230,12 +399,20 @@ impl<'g, P> Walk<'g, P> {
         self.position[id.0].expect("only targets are scheduled")
     }
 
-    /// Runnable actions whose resources are free now, in the order they became runnable; an
-    /// action that can never get its resources fails at once.
-    fn take_runnable(&mut self, emit: &mut dyn FnMut(Event)) -> Vec<(ActionId, P, Grant)> {
+    /// Runnable actions whose resources are free now, at most `most`, in the order they became
+    /// runnable; an action that can never get its resources fails at once.
+    fn take_runnable(
+        &mut self,
+        most: usize,
+        emit: &mut dyn FnMut(Event),
+    ) -> Vec<(ActionId, P, Grant)> {
         let mut started = Vec::new();
         let mut waiting = VecDeque::new();
         while let Some((id, pending)) = self.runnable.pop_front() {
+            if started.len() == most {
+                waiting.push_back((id, pending));
+                continue;
+            }
             let wanted = &self.graph.action(id).resources;
             if let Some(why) = self.pool.impossible(wanted) {
                 let failure = super::event::Failure {
@@ -307,266 +484,5 @@ impl<'g, P> Walk<'g, P> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-    use crate::exec::event::Failure;
-
-    fn graph(manifest: &str) -> Graph {
-        crate::graph::compile_text(manifest)
-    }
-
-    /// A step per name, each writing `out/NAME`, reading the outputs of the steps listed.
-    fn manifest(steps: &[(&str, &[&str], u32)]) -> String {
-        steps
-            .iter()
-            .map(|(name, reads, cpus)| {
-                let inputs: Vec<String> = reads.iter().map(|r| format!("\"out/{r}\"")).collect();
-                let inputs = if inputs.is_empty() {
-                    String::new()
-                } else {
-                    format!("inputs {}\n", inputs.join(" "))
-                };
-                format!(
-                    "step \"{name}\" {{\ncmd \"x\"\n{inputs}outputs \"out/{name}\"\nresources cpus={cpus}\n}}\n"
-                )
-            })
-            .collect()
-    }
-
-    #[derive(Default)]
-    struct Fake {
-        cached: HashSet<&'static str>,
-        failing: HashSet<&'static str>,
-        panicking: HashSet<&'static str>,
-        running: AtomicUsize,
-        most_running: AtomicUsize,
-        log: Mutex<Vec<String>>,
-    }
-
-    impl Work for (&Graph, &Fake) {
-        type Pending = ();
-
-        fn check(&self, id: ActionId) -> Check<()> {
-            let (graph, fake) = *self;
-            if fake.cached.contains(graph.action(id).name.as_str()) {
-                return Check::Done(Outcome::Cached(Box::default()));
-            }
-            Check::Run(())
-        }
-
-        fn run(&self, id: ActionId, _: (), _: &Grant) -> Outcome {
-            let (graph, fake) = *self;
-            let name = &graph.action(id).name;
-            assert!(!fake.panicking.contains(name.as_str()), "a bug in {name}");
-            let now = fake.running.fetch_add(1, Ordering::SeqCst) + 1;
-            fake.most_running.fetch_max(now, Ordering::SeqCst);
-            fake.log.lock().unwrap().push(format!("start {name}"));
-            std::thread::sleep(Duration::from_millis(20));
-            fake.log.lock().unwrap().push(format!("end {name}"));
-            fake.running.fetch_sub(1, Ordering::SeqCst);
-            if fake.failing.contains(name.as_str()) {
-                Outcome::Failed(Failure::default())
-            } else {
-                Outcome::Ran(Box::default())
-            }
-        }
-    }
-
-    fn build(
-        graph: &Graph,
-        fake: &Fake,
-        cpus: u32,
-        keep_going: bool,
-    ) -> Vec<(String, &'static str)> {
-        let options = Options {
-            capacity: Capacity {
-                cpus,
-                memory: None,
-                gpus: vec![],
-            },
-            keep_going,
-            check_threads: 2,
-        };
-        let targets = graph.topological_order();
-        let outcomes = run(
-            graph,
-            &targets,
-            &(graph, fake),
-            &options,
-            &|| false,
-            &mut |_| {},
-        );
-        outcomes
-            .into_iter()
-            .map(|(id, outcome)| (graph.action(id).name.clone(), outcome.status()))
-            .collect()
-    }
-
-    fn statuses(pairs: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
-        pairs.iter().map(|(n, s)| (n.to_string(), *s)).collect()
-    }
-
-    /// A worker that panicked used to leave the build waiting forever for its answer.
-    #[test]
-    fn a_panic_in_a_worker_fails_that_action_and_the_build_ends() {
-        let graph = graph(&manifest(&[("a", &[], 1), ("b", &["a"], 1), ("c", &[], 1)]));
-        let fake = Fake {
-            panicking: HashSet::from(["a"]),
-            ..Fake::default()
-        };
-        let result = build(&graph, &fake, 2, true);
-        assert_eq!(
-            result,
-            statuses(&[("a", "failed"), ("b", "skipped"), ("c", "ran")])
-        );
-    }
-
-    #[test]
-    fn dependencies_finish_first() {
-        let graph = graph(&manifest(&[
-            ("a", &[], 1),
-            ("b", &["a"], 1),
-            ("c", &["b"], 1),
-        ]));
-        let fake = Fake::default();
-        let result = build(&graph, &fake, 4, false);
-        assert_eq!(
-            result,
-            statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
-        );
-        let log = fake.log.lock().unwrap().clone();
-        assert_eq!(
-            log,
-            ["start a", "end a", "start b", "end b", "start c", "end c"]
-        );
-    }
-
-    #[test]
-    fn parallelism_is_bounded_by_cpu_slots() {
-        let steps: Vec<(&str, &[&str], u32)> = ["a", "b", "c", "d", "e", "f"]
-            .iter()
-            .map(|n| (*n, &[][..], 1))
-            .collect();
-        let graph = graph(&manifest(&steps));
-        let fake = Fake::default();
-        build(&graph, &fake, 2, false);
-        assert_eq!(fake.most_running.load(Ordering::SeqCst), 2);
-    }
-
-    /// `-j 0` is `u32::MAX` slots: no overflow in counting threads or slots, and steps that
-    /// declare several CPUs still start side by side.
-    #[test]
-    fn unlimited_cpu_slots_run_everything_without_overflow() {
-        let graph = graph(&manifest(&[("a", &[], 8), ("b", &[], 8), ("c", &["a"], 1)]));
-        let fake = Fake::default();
-        let result = build(&graph, &fake, u32::MAX, false);
-        assert_eq!(
-            result,
-            statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
-        );
-    }
-
-    #[test]
-    fn declared_cpus_take_several_slots() {
-        let graph = graph(&manifest(&[("a", &[], 2), ("b", &[], 2), ("c", &[], 2)]));
-        let fake = Fake::default();
-        build(&graph, &fake, 2, false);
-        assert_eq!(fake.most_running.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn cached_actions_do_not_run_and_release_their_dependents() {
-        let graph = graph(&manifest(&[("a", &[], 1), ("b", &["a"], 1)]));
-        let fake = Fake {
-            cached: HashSet::from(["a"]),
-            ..Fake::default()
-        };
-        let result = build(&graph, &fake, 2, false);
-        assert_eq!(result, statuses(&[("a", "cached"), ("b", "ran")]));
-        assert_eq!(*fake.log.lock().unwrap(), ["start b", "end b"]);
-    }
-
-    #[test]
-    fn a_failure_stops_the_build_and_skips_dependents() {
-        // `a` and `x` race for the one cpu slot; `c` waits for `x`. Whichever runs first,
-        // once `a` has failed nothing new starts, so `c` never runs.
-        let graph = graph(&manifest(&[
-            ("a", &[], 1),
-            ("b", &["a"], 1),
-            ("x", &[], 1),
-            ("c", &["x"], 1),
-        ]));
-        let fake = Fake {
-            failing: HashSet::from(["a"]),
-            ..Fake::default()
-        };
-        let result = build(&graph, &fake, 1, false);
-        let status = |name: &str| result.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
-        assert_eq!(status("a"), Some("failed"));
-        assert_eq!(status("b"), Some("skipped"));
-        assert_eq!(status("c"), Some("skipped"));
-        assert!(!fake.log.lock().unwrap().contains(&"start c".to_string()));
-    }
-
-    #[test]
-    fn keep_going_builds_what_does_not_depend_on_the_failure() {
-        let graph = graph(&manifest(&[("a", &[], 1), ("b", &["a"], 1), ("c", &[], 1)]));
-        let fake = Fake {
-            failing: HashSet::from(["a"]),
-            ..Fake::default()
-        };
-        let result = build(&graph, &fake, 1, true);
-        assert_eq!(
-            result,
-            statuses(&[("a", "failed"), ("b", "skipped"), ("c", "ran")])
-        );
-    }
-
-    #[test]
-    fn a_step_needing_missing_gpus_fails_without_running() {
-        let graph = graph(
-            "step \"a\" {\ncmd \"x\"\noutputs \"out/a\"\nresources gpus=1\n}\nstep \"b\" {\ncmd \"x\"\ninputs \"out/a\"\n}\n",
-        );
-        let fake = Fake::default();
-        let result = build(&graph, &fake, 2, true);
-        assert_eq!(result, statuses(&[("a", "failed"), ("b", "skipped")]));
-        assert!(fake.log.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn stopping_leaves_unstarted_actions_stopped() {
-        let graph = graph(&manifest(&[("a", &[], 1), ("b", &["a"], 1)]));
-        let fake = Fake::default();
-        let options = Options {
-            capacity: Capacity {
-                cpus: 1,
-                memory: None,
-                gpus: vec![],
-            },
-            keep_going: false,
-            check_threads: 1,
-        };
-        let targets = graph.topological_order();
-        // Ctrl-C arrives as the first action finishes.
-        let interrupted = std::sync::atomic::AtomicBool::new(false);
-        let stop = || interrupted.load(Ordering::SeqCst);
-        let mut emit = |event: Event| {
-            if matches!(event, Event::Finished { .. }) {
-                interrupted.store(true, Ordering::SeqCst);
-            }
-        };
-        let outcomes = run(
-            &graph,
-            &targets,
-            &(&graph, &fake),
-            &options,
-            &stop,
-            &mut emit,
-        );
-        assert!(matches!(outcomes[0].1, Outcome::Ran(_)));
-        assert!(matches!(outcomes[1].1, Outcome::Stopped));
-    }
-}
+#[path = "scheduler_tests.rs"]
+mod tests;

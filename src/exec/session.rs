@@ -5,7 +5,6 @@ use super::build::{Builder, Context};
 use super::executor::LocalExecutor;
 use super::interrupt::Interrupt;
 use super::last_keys::LastKeys;
-use super::stops::ActionStops;
 use crate::Graph;
 use crate::cli::STAT_CACHE;
 use crate::error::Error;
@@ -55,15 +54,6 @@ impl Session {
 
     /// A builder on this session's store, caches and link mode.
     pub fn builder<'s>(&'s self, graph: &'s Graph) -> Builder<'s> {
-        self.builder_with(graph, None)
-    }
-
-    /// A builder whose running actions `stops` can stop one by one.
-    pub fn builder_with<'s>(
-        &'s self,
-        graph: &'s Graph,
-        stops: Option<&'s ActionStops>,
-    ) -> Builder<'s> {
         Builder::new(
             graph,
             Context {
@@ -76,10 +66,13 @@ impl Session {
                 last_keys: &self.last_keys,
                 link_mode: self.link_mode,
                 interrupt: &self.interrupt,
-                executor: &LocalExecutor,
-                stops,
             },
         )
+    }
+
+    /// The executor that runs this session's steps on this machine, stopped by its Ctrl-C.
+    pub fn local_executor(&self) -> LocalExecutor {
+        LocalExecutor::new(self.interrupt.clone())
     }
 
     /// Keeps what hashing learned; losing it costs a rehash next time, never a wrong result.

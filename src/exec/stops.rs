@@ -1,53 +1,53 @@
 //! Stopping single running actions: watch mode cancels the steps whose inputs changed under
-//! them and lets the others finish. Each running action gets its own [`Interrupt`], a child
-//! of the build's, so Ctrl-C still stops everything.
+//! them and lets the others finish. The watcher asks here, from its own thread; the scheduler
+//! takes the requests at its next tick and cancels those actions' attempts with their
+//! executor, which reports them as cancelled (an interrupted action, neither cached nor
+//! retried). Ctrl-C still stops everything, through the build's interrupt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
-
-use super::interrupt::Interrupt;
 
 #[derive(Debug, Default)]
 pub struct ActionStops {
-    running: Mutex<HashMap<String, Interrupt>>,
-    cancelled: Mutex<HashSet<String>>,
+    /// The actions being run now, by name, from their first attempt to their outcome.
+    running: Mutex<HashSet<String>>,
+    /// Cancellations asked for and not yet taken by the scheduler.
+    requested: Mutex<Vec<String>>,
 }
 
 impl ActionStops {
-    /// The flag the command of action `name` watches while it runs.
-    pub fn start(&self, name: &str, build: &Interrupt) -> Interrupt {
-        let stop = build.child();
-        lock(&self.running).insert(name.to_string(), stop.clone());
-        stop
+    /// Action `name` starts running.
+    pub fn start(&self, name: &str) {
+        lock(&self.running).insert(name.to_string());
     }
 
+    /// Action `name` has its outcome.
     pub fn finish(&self, name: &str) {
         lock(&self.running).remove(name);
     }
 
-    /// Stops action `name` if it is running; says whether it was.
+    /// Asks to stop action `name` if it is running; says whether it was.
     pub fn cancel(&self, name: &str) -> bool {
-        let Some(stop) = lock(&self.running).get(name).cloned() else {
+        if !lock(&self.running).contains(name) {
             return false;
-        };
-        lock(&self.cancelled).insert(name.to_string());
-        stop.trigger();
+        }
+        lock(&self.requested).push(name.to_string());
         true
     }
 
-    /// Whether action `name` was stopped by [`ActionStops::cancel`] (rather than failing).
-    pub fn was_cancelled(&self, name: &str) -> bool {
-        lock(&self.cancelled).contains(name)
+    /// The cancellations asked for since the last call, for the scheduler.
+    pub fn take_requested(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.requested))
     }
 
-    /// Forgets past cancellations, before a new build.
+    /// Forgets requests nobody took, before a new build.
     pub fn reset(&self) {
-        lock(&self.cancelled).clear();
+        lock(&self.requested).clear();
     }
 
     /// The actions running now, by name.
     pub fn running(&self) -> Vec<String> {
-        lock(&self.running).keys().cloned().collect()
+        lock(&self.running).iter().cloned().collect()
     }
 }
 
@@ -63,20 +63,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cancels_one_action_and_remembers_it() {
-        let build = Interrupt::new();
+    fn only_a_running_action_can_be_cancelled_and_each_request_is_taken_once() {
         let stops = ActionStops::default();
-        let a = stops.start("a", &build);
-        let b = stops.start("b", &build);
+        stops.start("a");
+        stops.start("b");
         assert!(stops.cancel("a"));
-        assert!(a.is_triggered() && !b.is_triggered());
-        assert!(stops.was_cancelled("a") && !stops.was_cancelled("b"));
+        assert!(!stops.cancel("c"), "never started");
+        assert_eq!(stops.take_requested(), ["a"]);
+        assert!(stops.take_requested().is_empty());
         stops.finish("a");
         assert!(!stops.cancel("a"), "no longer running");
         assert_eq!(stops.running(), ["b"]);
-        build.trigger();
-        assert!(b.is_triggered());
+        assert!(stops.cancel("b"));
         stops.reset();
-        assert!(!stops.was_cancelled("a"));
+        assert!(stops.take_requested().is_empty());
     }
 }

@@ -6,7 +6,9 @@
 //! it (restored after their own rerun), so each runs on exactly the inputs its cached result
 //! was computed from.
 
-use super::build::Builder;
+use super::build::{Builder, Pending};
+use super::event::Outcome;
+use super::executor::Executor;
 use super::key::recorded_outputs;
 use super::resources::Grant;
 use crate::graph::ActionId;
@@ -28,7 +30,8 @@ pub enum Verdict {
 }
 
 impl Builder<'_> {
-    pub fn verify(&self, id: ActionId) -> Verdict {
+    /// Reruns `id` on `executor` and compares; see the module's doc.
+    pub fn verify(&self, id: ActionId, executor: &dyn Executor) -> Verdict {
         let action = self.graph.action(id);
         if !action.cache {
             return Verdict::NotCached("cache #false: never cached".into());
@@ -57,10 +60,13 @@ impl Builder<'_> {
             memory: action.resources.memory.unwrap_or(0),
             gpus: Vec::new(),
         };
-        let ran = self.execute(action, &grant);
-        let verdict = match ran {
-            Err(failure) => Verdict::Failed(failure.message),
-            Ok(_) => {
+        let mut pending = Pending::new(key.clone(), key.digest(), Vec::new());
+        let verdict = match self.run_attempts(action, &mut pending, &grant, executor) {
+            Err(outcome) => Verdict::Failed(match *outcome {
+                Outcome::Failed(failure) => failure.message,
+                _ => "interrupted".to_string(),
+            }),
+            Ok(()) => {
                 let differs: Vec<_> = recorded_outputs(&result)
                     .into_iter()
                     .filter_map(|(path, cached, executable)| {
