@@ -250,7 +250,7 @@ impl Tool {
     /// failed, since a failed build times nothing useful.
     fn run(self, dir: &Path) -> (Duration, String) {
         if self == Tool::ZenbuildWholeWay {
-            let _ = std::fs::remove_file(dir.join(".zenbuild/state/up-to-date"));
+            let _ = std::fs::remove_file(zenbuild::workspace::StateDir::of(dir).up_to_date());
         }
         let started = Instant::now();
         let output = self.command(dir).output().expect("start the build");

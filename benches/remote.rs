@@ -160,7 +160,7 @@ fn build(root: &Path, env: &[(&str, &str)]) -> (Duration, String) {
 
 /// The digests of every blob the local cache of `root` holds: what B downloaded.
 fn objects(root: &Path) -> Vec<String> {
-    let cas = root.join(".zenbuild/cache/cas");
+    let cas = zenbuild::workspace::StateDir::of(root).cas();
     let mut names = Vec::new();
     for fan_out in std::fs::read_dir(&cas).expect("the local CAS").flatten() {
         for entry in std::fs::read_dir(fan_out.path())
@@ -174,7 +174,7 @@ fn objects(root: &Path) -> Vec<String> {
 }
 
 fn objects_bytes(root: &Path, objects: &[String]) -> u64 {
-    let cas = root.join(".zenbuild/cache/cas");
+    let cas = zenbuild::workspace::StateDir::of(root).cas();
     objects
         .iter()
         .filter_map(|name| std::fs::metadata(cas.join(&name[..2]).join(name)).ok())

@@ -22,7 +22,9 @@ step "use" {
 /// Overwrites the blob stored under `hex` with other bytes of the same length, so that only
 /// hashing, not a size check, can tell.
 fn corrupt_blob(root: &std::path::Path, hex: &str) {
-    let blob = root.join(format!(".zenbuild/cache/cas/{}/{hex}", &hex[..2]));
+    let blob = zenbuild::workspace::StateDir::of(root)
+        .cas()
+        .join(format!("{}/{hex}", &hex[..2]));
     let mut bytes = std::fs::read(&blob).expect("read the blob");
     bytes.fill(b'X');
     std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -114,9 +116,9 @@ fn an_undecodable_action_result_reruns_the_step() {
         .as_str()
         .expect("a key")
         .to_string();
-    let entry = out
-        .path()
-        .join(format!(".zenbuild/cache/ac/{}/{key}.json", &key[..2]));
+    let entry = zenbuild::workspace::StateDir::of(out.path())
+        .ac()
+        .join(format!("{}/{key}.json", &key[..2]));
     std::fs::write(&entry, "{ \"output_files\": [").expect("tear the entry");
 
     let out = out.again().build(&[]).run().success();
@@ -157,8 +159,9 @@ fn a_missing_blob_reruns_the_step() {
         .success();
     let hex = out.report().output("make", "out/made.txt");
     std::fs::remove_file(
-        out.path()
-            .join(format!(".zenbuild/cache/cas/{}/{hex}", &hex[..2])),
+        zenbuild::workspace::StateDir::of(out.path())
+            .cas()
+            .join(format!("{}/{hex}", &hex[..2])),
     )
     .expect("remove the blob");
 

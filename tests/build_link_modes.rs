@@ -36,8 +36,9 @@ fn restored_with(mode: &str) -> Output {
 
 fn blob(out: &Output) -> std::path::PathBuf {
     let hex = out.report().output("make", "out/made.txt");
-    out.path()
-        .join(format!(".zenbuild/cache/cas/{}/{hex}", &hex[..2]))
+    zenbuild::workspace::StateDir::of(out.path())
+        .cas()
+        .join(format!("{}/{hex}", &hex[..2]))
 }
 
 fn meta(path: &Path) -> std::fs::Metadata {

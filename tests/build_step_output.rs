@@ -193,8 +193,9 @@ fn a_result_whose_output_is_gone_is_still_a_hit() {
         .build(&[])
         .run()
         .success();
-    std::fs::remove_dir_all(out.path().join(".zenbuild/cache/cas")).unwrap();
-    std::fs::remove_dir_all(out.path().join(".zenbuild/state")).unwrap();
+    let state = zenbuild::workspace::StateDir::of(out.path());
+    std::fs::remove_dir_all(state.cas()).unwrap();
+    std::fs::remove_dir_all(state.state()).unwrap();
     let replayed = out.again().build(&["-v"]).run().success();
     assert_eq!(replayed.report().cached().len(), 3, "{}", replayed.stderr);
     assert_eq!(
@@ -260,9 +261,9 @@ fn push_and_pull_move_a_result_whose_output_blob_is_gone() {
         .as_str()
         .unwrap()
         .to_string();
-    let entry_path = a
-        .path()
-        .join(format!(".zenbuild/cache/ac/{}/{key}.json", &key[..2]));
+    let entry_path = zenbuild::workspace::StateDir::of(a.path())
+        .ac()
+        .join(format!("{}/{key}.json", &key[..2]));
     let entry: serde_json::Value =
         serde_json::from_slice(&std::fs::read(entry_path).unwrap()).unwrap();
     let log = entry["stdout_digest"]
@@ -270,8 +271,9 @@ fn push_and_pull_move_a_result_whose_output_blob_is_gone() {
         .expect("a log blob")
         .to_string();
     std::fs::remove_file(
-        a.path()
-            .join(format!(".zenbuild/cache/cas/{}/{log}", &log[..2])),
+        zenbuild::workspace::StateDir::of(a.path())
+            .cas()
+            .join(format!("{}/{log}", &log[..2])),
     )
     .unwrap();
     a.again()

@@ -201,8 +201,8 @@ fn assert_outputs_equal(
 /// Every blob hashes to its name under the right fan-out directory, and every action result
 /// is whole JSON: nothing half-written sits under a digest or a key.
 fn check_cache(workspace: &Path, context: &str) {
-    let cache = workspace.join(".zenbuild/cache");
-    for (relative, bytes) in files_under(&cache.join("cas")) {
+    let state = zenbuild::workspace::StateDir::of(workspace);
+    for (relative, bytes) in files_under(&state.cas()) {
         let (fan, name) = relative
             .split_once('/')
             .unwrap_or_else(|| panic!("{context}: cas/{relative} is outside a fan-out directory"));
@@ -216,7 +216,7 @@ fn check_cache(workspace: &Path, context: &str) {
             "{context}: cas/{relative} does not hash to its name"
         );
     }
-    for (relative, bytes) in files_under(&cache.join("ac")) {
+    for (relative, bytes) in files_under(&state.ac()) {
         assert!(
             relative.ends_with(".json"),
             "{context}: ac/{relative} is not an action result"
@@ -231,7 +231,7 @@ fn check_cache(workspace: &Path, context: &str) {
 
 fn check_lineage(workspace: &Path, context: &str) {
     let db = rusqlite::Connection::open_with_flags(
-        workspace.join(".zenbuild/lineage.db"),
+        zenbuild::workspace::StateDir::of(workspace).lineage_db(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap_or_else(|e| panic!("{context}: cannot open the lineage: {e}"));

@@ -28,7 +28,7 @@ fn two_trains() -> (Output, String) {
 
 /// The local cache's file for the result under `key`.
 fn result_file(out: &Output, key: &str) -> std::path::PathBuf {
-    let ac = out.path().join(".zenbuild/cache/ac");
+    let ac = zenbuild::workspace::StateDir::of(out.path()).ac();
     for fan_out in std::fs::read_dir(&ac).unwrap() {
         for entry in std::fs::read_dir(fan_out.unwrap().path()).unwrap() {
             let path = entry.unwrap().path();

@@ -252,7 +252,7 @@ step "slow" {
     child.kill().expect("kill -9 zenbuild");
     let _ = wait(child);
 
-    let db = test.path().join(".zenbuild/lineage.db");
+    let db = zenbuild::workspace::StateDir::of(test.path()).lineage_db();
     let store = zenbuild::lineage::SqliteStore::open(&db).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     drop(store);

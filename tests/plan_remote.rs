@@ -8,7 +8,7 @@ use common::{Output, file_url, remote_user, uploaded};
 
 /// How many action results the local cache of `out`'s workspace holds.
 fn local_results(out: &Output) -> usize {
-    let ac = out.path().join(".zenbuild/cache/ac");
+    let ac = zenbuild::workspace::StateDir::of(out.path()).ac();
     let Ok(fan_out) = std::fs::read_dir(ac) else {
         return 0;
     };

@@ -44,7 +44,7 @@ step "a" { cmd "mkdir -p out/d && cat src.txt > out/a.txt && cp src.txt out/d/b.
         .build(&[])
         .run()
         .success();
-    let cache = out.path().join(".zenbuild/cache");
+    let cache = zenbuild::workspace::StateDir::of(out.path()).cache();
     let Some(_immutable) = Immutable::set(&cache) else {
         // chattr needs a file system with attributes (ext4, XFS, btrfs) and root.
         assert!(

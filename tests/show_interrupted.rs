@@ -135,8 +135,9 @@ fn show_of_an_interrupted_run_counts_and_times_the_interrupted_actions() {
 fn an_older_lineage_database_counts_its_interrupted_actions() {
     let test = Test::new().manifest(MANIFEST).dir(".zenbuild");
     {
-        let conn = rusqlite::Connection::open(test.path().join(".zenbuild/lineage.db"))
-            .expect("create the database");
+        let conn =
+            rusqlite::Connection::open(zenbuild::workspace::StateDir::of(test.path()).lineage_db())
+                .expect("create the database");
         conn.execute_batch(zenbuild::lineage::schema::MIGRATIONS[0])
             .expect("schema version 1");
         conn.execute_batch(

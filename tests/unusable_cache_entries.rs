@@ -26,9 +26,9 @@ fn built() -> common::Output {
 fn edit_entry(out: &common::Output, action: &str, edit: impl FnOnce(&mut Value)) {
     let report = out.report();
     let key = report.action(action)["key"].as_str().unwrap().to_string();
-    let path = out
-        .path()
-        .join(format!(".zenbuild/cache/ac/{}/{key}.json", &key[..2]));
+    let path = zenbuild::workspace::StateDir::of(out.path())
+        .ac()
+        .join(format!("{}/{key}.json", &key[..2]));
     let mut entry: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     edit(&mut entry);
     std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();

@@ -20,9 +20,6 @@ use crate::ui::Colors;
 use crate::ui::progress::say_up_to_date;
 use crate::workspace::Workspace;
 
-pub const STAT_CACHE: &str = ".zenbuild/stat-cache";
-pub const LOCK: &str = ".zenbuild/lock";
-
 #[derive(Debug, Args, Default)]
 pub struct BuildArgs {
     /// Pipelines, steps or actions to build, with their dependencies (default: the default
@@ -91,7 +88,7 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     // action runs whatever the record says.
     let mut lock = None;
     if args.report.is_none() && !args.verbose && !args.force.any() {
-        lock = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)).unwrap_or(None);
+        lock = WorkspaceLock::try_acquire(&workspace.state_dir()).unwrap_or(None);
         if lock.is_some()
             && let Some(actions) =
                 up_to_date::check(&workspace.root, &workspace.manifest, &selection)

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::Error;
 use crate::exec::{BuildRequest, Event, Sink};
 use crate::graph::Graph;
-use crate::lineage::{LINEAGE_DB, durations};
+use crate::lineage::durations;
 use crate::ui::Colors;
 use crate::ui::build_report::BuildReport;
 use crate::ui::eta::History;
@@ -34,7 +34,7 @@ impl<'g> BuildView<'g> {
         let mut progress = Progress::new(graph, colors, (verbose, quiet), Mode::detect());
         // Read only for a live bar: a log or CI console shows no estimate.
         if progress.is_live() {
-            let ran = durations::ran_durations(&workspace.root.join(LINEAGE_DB));
+            let ran = durations::ran_durations(&workspace.state_dir().lineage_db());
             let slots = request.cpu_slots.min(512) as usize;
             progress.estimate_with(History::new(ran), &request.targets, slots);
         }

@@ -16,7 +16,6 @@ mod push;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::build::LOCK;
 use super::plan::preview_all;
 use super::targets::select_or_default;
 use crate::error::Error;
@@ -63,7 +62,7 @@ pub fn run(
     }
     // Pull writes the local cache and the stat cache; push reads blobs that a `gc` or a
     // `clean --cache` running meanwhile would delete, and hashes outputs a build is writing.
-    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+    let _lock = WorkspaceLock::acquire(&workspace.state_dir(), |holder| {
         eprintln!("note: waiting for {holder} to finish in this workspace");
     })
     .map_err(|e| Error::io("cannot lock the workspace", e))?;

@@ -4,11 +4,10 @@
 
 use clap::Args;
 
-use super::build::LOCK;
 use super::targets::select;
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
-use crate::store::{CACHE_DIR, clear_outputs};
+use crate::store::clear_outputs;
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
 
@@ -28,7 +27,7 @@ pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<()
     let (_, graph) = crate::load_graph(workspace)?;
     let actions = select(&graph, &args.targets)?;
     // A build running meanwhile would find its outputs or its cache gone under it.
-    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+    let _lock = WorkspaceLock::acquire(&workspace.state_dir(), |holder| {
         eprintln!("note: waiting for {holder} to finish in this workspace");
     })
     .map_err(|e| Error::io("cannot lock the workspace", e))?;
@@ -47,7 +46,7 @@ pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<()
         if actions.len() == 1 { "" } else { "s" }
     );
     if args.cache {
-        let cache = workspace.root.join(CACHE_DIR);
+        let cache = workspace.state_dir().cache();
         match std::fs::remove_dir_all(&cache) {
             Ok(()) => report.push_str(&format!(
                 "{} removed the cache {}\n",

@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use serde_json::json;
 
-use super::build::LOCK;
 use super::cache::bytes;
 use super::format::{Format, print_json};
 use super::lineage_db;
@@ -45,7 +44,7 @@ pub struct GcArgs {
 
 pub fn run(workspace: &Workspace, args: &GcArgs, colors: Colors) -> Result<(), Error> {
     // A build running meanwhile could store a result between the roots and the sweep.
-    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+    let _lock = WorkspaceLock::acquire(&workspace.state_dir(), |holder| {
         eprintln!("note: waiting for {holder} to finish in this workspace");
     })
     .map_err(|e| Error::io("cannot lock the workspace", e))?;

@@ -4,7 +4,6 @@
 
 use clap::Args;
 
-use super::build::STAT_CACHE;
 use super::format::{Format, print_json};
 use super::lineage_db;
 use super::path_arg::workspace_path;
@@ -64,12 +63,12 @@ fn resolve(
     let path = path.as_str();
     let on_disk = workspace.root.join(path.trim_end_matches('/'));
     let current = if on_disk.is_dir() {
-        let cache = StatCache::load(&workspace.root.join(STAT_CACHE));
+        let cache = StatCache::load(&workspace.state_dir().stat_cache());
         hash_tree(&on_disk, &cache)
             .ok()
             .map(|tree| (format!("{}/", path.trim_end_matches('/')), tree.digest))
     } else if on_disk.is_file() {
-        let cache = StatCache::load(&workspace.root.join(STAT_CACHE));
+        let cache = StatCache::load(&workspace.state_dir().stat_cache());
         cache
             .digest_file(&on_disk)
             .ok()

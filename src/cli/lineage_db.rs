@@ -1,9 +1,8 @@
 //! Opening the workspace's lineage database for the commands that read it.
 
-use super::build::LOCK;
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
-use crate::lineage::{LINEAGE_DB, LineageError, MetadataStore, SqliteStore};
+use crate::lineage::{LineageError, MetadataStore, SqliteStore};
 use crate::workspace::Workspace;
 
 /// The workspace's lineage. Runs left `running` by a build that was killed are closed as
@@ -14,7 +13,7 @@ pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
             "no lineage yet: nothing has been built in this workspace".into(),
         ));
     };
-    if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.root.join(LOCK)) {
+    if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.state_dir()) {
         store.close_abandoned_runs()?;
     }
     Ok(store)
@@ -29,7 +28,7 @@ pub fn open_if_built(workspace: &Workspace) -> Result<Option<SqliteStore>, Error
 /// [`open_if_built`], with the lineage's own error, for a caller that can do without a
 /// damaged database.
 pub fn open_existing(workspace: &Workspace) -> Result<Option<SqliteStore>, LineageError> {
-    let path = workspace.root.join(LINEAGE_DB);
+    let path = workspace.state_dir().lineage_db();
     if !path.exists() {
         return Ok(None);
     }

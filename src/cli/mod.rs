@@ -40,9 +40,6 @@ use crate::error::Error;
 use crate::ui::{ColorChoice, Colors, print_error};
 use crate::workspace::Workspace;
 
-// Where the library finds the workspace's stat cache and lock.
-pub(crate) use build::{LOCK, STAT_CACHE};
-
 #[derive(Debug, Parser)]
 #[command(
     name = "zenbuild",

@@ -5,7 +5,6 @@
 use clap::Args;
 use serde_json::json;
 
-use super::build::LOCK;
 use super::format::{Format, print_json};
 use super::targets::select_or_default;
 use crate::error::Error;
@@ -27,7 +26,7 @@ pub struct VerifyArgs {
 pub fn run(workspace: &Workspace, args: &VerifyArgs, colors: Colors) -> Result<(), Error> {
     let (_, graph) = crate::load_graph(workspace)?;
     let targets = select_or_default(&graph, &args.targets)?;
-    let _lock = WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+    let _lock = WorkspaceLock::acquire(&workspace.state_dir(), |holder| {
         eprintln!("note: waiting for {holder} to finish in this workspace");
     })
     .map_err(|e| Error::io("cannot lock the workspace", e))?;

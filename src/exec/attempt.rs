@@ -16,15 +16,12 @@ use crate::store::{
     ActionResult, ExecutionMetadata, StoreError, check_result, clear_outputs,
     create_output_parents, restore_outputs, save_outputs,
 };
-
-/// Where the latest captured output of each action is kept for people to read.
-pub const LOGS_DIR: &str = ".zenbuild/logs";
+use crate::workspace::StateDir;
 
 impl Builder<'_> {
     /// The file that holds what the action's last run printed, stdout and stderr together.
     fn log_path(&self, action: &Action) -> PathBuf {
-        let name = action.name.replace('/', "_");
-        self.cx.root.join(LOGS_DIR).join(format!("{name}.log"))
+        StateDir::of(self.cx.root).log_of(&action.name)
     }
 
     /// Readies the workspace for the next attempt and describes it.

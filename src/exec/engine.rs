@@ -14,7 +14,6 @@ use super::session::Session;
 use super::stops::ActionStops;
 use super::{Event, up_to_date};
 use crate::Manifest;
-use crate::cli::LOCK;
 use crate::error::Error;
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
@@ -100,7 +99,7 @@ impl<'a> Build<'a> {
         };
         let _lock = match lock {
             Some(lock) => lock,
-            None => WorkspaceLock::acquire(&workspace.root.join(LOCK), |holder| {
+            None => WorkspaceLock::acquire(&workspace.state_dir(), |holder| {
                 out.note(format!("waiting for {holder} to finish in this workspace"));
             })
             .map_err(|e| Error::io("cannot lock the workspace", e))?,

@@ -15,7 +15,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::{Durability, write_atomically};
 use crate::hash::{ActionKey, Digest};
+use crate::workspace::StateDir;
 
 /// How an action last finished: under which key, leaving which outputs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,18 +41,13 @@ struct Line {
     finished: Finished,
 }
 
-pub const STATE_DIR: &str = ".zenbuild/state";
-
-/// The key records' file in [`STATE_DIR`].
-const KEYS_FILE: &str = "keys.jsonl";
-
 /// Compaction waits until the pack holds this many lines at least, so that small projects
 /// never rewrite it.
 const COMPACT_AFTER: usize = 4096;
 
 #[derive(Debug)]
 pub struct LastKeys {
-    dir: PathBuf,
+    state: StateDir,
     index: Mutex<HashMap<String, Finished>>,
     changed: AtomicBool,
     pack: Mutex<Pack>,
@@ -80,15 +75,15 @@ impl LastKeys {
     /// The record of the workspace at `root`; a missing or unreadable index is an empty one,
     /// which only costs explanations ("never built"), never correctness.
     pub fn in_workspace(root: &std::path::Path) -> LastKeys {
-        let dir = root.join(STATE_DIR);
-        let text = std::fs::read_to_string(dir.join("last-keys")).unwrap_or_default();
+        let state = StateDir::of(root);
+        let text = std::fs::read_to_string(state.last_keys()).unwrap_or_default();
         let index = text
             .lines()
             .filter_map(|line| serde_json::from_str::<Line>(line).ok())
             .map(|line| (line.action, line.finished))
             .collect();
         LastKeys {
-            dir,
+            state,
             index: Mutex::new(index),
             changed: AtomicBool::new(false),
             pack: Mutex::new(Pack::default()),
@@ -119,7 +114,7 @@ impl LastKeys {
         let json = match pending {
             Some(json) => json,
             None => {
-                let text = std::fs::read_to_string(self.dir.join(KEYS_FILE)).ok()?;
+                let text = std::fs::read_to_string(self.state.key_records()).ok()?;
                 let hex = digest.to_hex();
                 // The newest record wins, should a key ever have been written twice.
                 text.lines()
@@ -151,7 +146,7 @@ impl LastKeys {
             let pack = &mut *pack;
             let stored = pack
                 .stored
-                .get_or_insert_with(|| read_stored(&self.dir.join(KEYS_FILE)));
+                .get_or_insert_with(|| read_stored(&self.state.key_records()));
             if stored.digests.insert(finished.key) {
                 let json = serde_json::to_string(key).map_err(io::Error::other)?;
                 pack.pending.push((finished.key, json));
@@ -169,7 +164,7 @@ impl LastKeys {
         if !self.changed.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir)?;
+        std::fs::create_dir_all(self.state.state())?;
         let index = self.index().clone();
         self.save_pack(&index)?;
         let mut lines: Vec<String> = index
@@ -182,7 +177,7 @@ impl LastKeys {
             .collect();
         lines.sort();
         write_atomically(
-            &self.dir.join("last-keys"),
+            &self.state.last_keys(),
             lines.concat().as_bytes(),
             Durability::Rename,
         )
@@ -197,7 +192,7 @@ impl LastKeys {
         let Some(stored) = pack.stored.as_mut() else {
             return Ok(());
         };
-        let path = self.dir.join(KEYS_FILE);
+        let path = self.state.key_records();
         let live: HashSet<Digest> = index.values().map(|finished| finished.key).collect();
         let lines = stored.lines + pack.pending.len();
         if lines >= COMPACT_AFTER && lines > 2 * live.len() {
@@ -308,7 +303,7 @@ mod tests {
         let keys = LastKeys::in_workspace(dir.path());
         set(&keys, "a", "x");
         keys.save().unwrap();
-        let index = dir.path().join(STATE_DIR).join("last-keys");
+        let index = StateDir::of(dir.path()).last_keys();
         let before = std::fs::metadata(&index).unwrap().modified().unwrap();
         let again = LastKeys::in_workspace(dir.path());
         set(&again, "a", "x");
@@ -326,11 +321,11 @@ mod tests {
         let keys = LastKeys::in_workspace(dir.path());
         set(&keys, "a", "x");
         keys.save().unwrap();
-        let pack = dir.path().join(STATE_DIR).join(KEYS_FILE);
+        let pack = StateDir::of(dir.path()).key_records();
         std::fs::write(&pack, format!("{} {{ not json\n", key("x").digest())).unwrap();
         let keys = LastKeys::in_workspace(dir.path());
         assert!(keys.get("a").is_none());
-        std::fs::write(dir.path().join(STATE_DIR).join("last-keys"), b"garbage\n").unwrap();
+        std::fs::write(StateDir::of(dir.path()).last_keys(), b"garbage\n").unwrap();
         assert!(LastKeys::in_workspace(dir.path()).get("a").is_none());
     }
 
@@ -344,7 +339,7 @@ mod tests {
         let again = LastKeys::in_workspace(dir.path());
         set(&again, "a", "z");
         again.save().unwrap();
-        let pack = std::fs::read_to_string(dir.path().join(STATE_DIR).join(KEYS_FILE)).unwrap();
+        let pack = std::fs::read_to_string(StateDir::of(dir.path()).key_records()).unwrap();
         assert_eq!(pack.lines().count(), 3);
         let third = LastKeys::in_workspace(dir.path());
         assert_eq!(third.get("a").unwrap().cmd, "z");
@@ -357,7 +352,7 @@ mod tests {
         let keys = LastKeys::in_workspace(dir.path());
         set(&keys, "a", "x");
         keys.save().unwrap();
-        let pack = dir.path().join(STATE_DIR).join(KEYS_FILE);
+        let pack = StateDir::of(dir.path()).key_records();
         let mut text = std::fs::read_to_string(&pack).unwrap();
         text.push_str(&format!("{} {{\"cmd\":", key("torn").digest()));
         std::fs::write(&pack, text).unwrap();
@@ -378,7 +373,7 @@ mod tests {
         }
         set(&keys, "b", "kept");
         keys.save().unwrap();
-        let pack = std::fs::read_to_string(dir.path().join(STATE_DIR).join(KEYS_FILE)).unwrap();
+        let pack = std::fs::read_to_string(StateDir::of(dir.path()).key_records()).unwrap();
         assert_eq!(pack.lines().count(), 2);
         let again = LastKeys::in_workspace(dir.path());
         assert_eq!(

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::group_log::{self, GroupLog};
 use super::orphans;
+use crate::workspace::StateDir;
 
 /// Held for the length of a build; the lock is released when this is dropped (or when the
 /// process dies, even by kill -9, because it is an OS file lock).
@@ -22,9 +23,10 @@ pub struct WorkspaceLock {
 }
 
 impl WorkspaceLock {
-    /// Takes the lock at `path`, calling `waiting` once with the holder's description if
+    /// Takes the lock of `state`, calling `waiting` once with the holder's description if
     /// another process has it, then blocking until it is released.
-    pub fn acquire(path: &Path, waiting: impl FnOnce(&str)) -> io::Result<WorkspaceLock> {
+    pub fn acquire(state: &StateDir, waiting: impl FnOnce(&str)) -> io::Result<WorkspaceLock> {
+        let path = &state.lock();
         let file = open(path)?;
         match file.try_lock() {
             Ok(()) => {}
@@ -40,14 +42,14 @@ impl WorkspaceLock {
             }
             Err(TryLockError::Error(err)) => return Err(err),
         }
-        WorkspaceLock::held(file, path)
+        WorkspaceLock::held(file, state)
     }
 
-    /// Takes the lock at `path` if nobody holds it; `None` if somebody does.
-    pub fn try_acquire(path: &Path) -> io::Result<Option<WorkspaceLock>> {
-        let file = open(path)?;
+    /// Takes the lock of `state` if nobody holds it; `None` if somebody does.
+    pub fn try_acquire(state: &StateDir) -> io::Result<Option<WorkspaceLock>> {
+        let file = open(&state.lock())?;
         match file.try_lock() {
-            Ok(()) => WorkspaceLock::held(file, path).map(Some),
+            Ok(()) => WorkspaceLock::held(file, state).map(Some),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(err)) => Err(err),
         }
@@ -55,11 +57,11 @@ impl WorkspaceLock {
 
     /// Says who holds it, for the message a waiting process prints; stops what an earlier
     /// holder left running and starts recording this one's steps.
-    fn held(mut file: File, path: &Path) -> io::Result<WorkspaceLock> {
+    fn held(mut file: File, state: &StateDir) -> io::Result<WorkspaceLock> {
         file.set_len(0)?;
         write!(file, "zenbuild (pid {})", std::process::id())?;
         file.flush()?;
-        let groups = Arc::new(GroupLog::open(&group_log::path_beside(path))?);
+        let groups = Arc::new(GroupLog::open(&state.process_groups())?);
         orphans::stop_left_over(&groups)?;
         group_log::activate(&groups);
         Ok(WorkspaceLock {
@@ -101,13 +103,13 @@ mod tests {
     #[test]
     fn a_second_holder_waits_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".zenbuild/lock");
-        let first = WorkspaceLock::acquire(&path, |_| panic!("nobody holds it yet")).unwrap();
+        let state = StateDir::of(dir.path());
+        let first = WorkspaceLock::acquire(&state, |_| panic!("nobody holds it yet")).unwrap();
         let (told, heard) = mpsc::channel();
         let (got, has) = mpsc::channel();
-        let second_path = path.clone();
+        let second_state = state.clone();
         let waiter = std::thread::spawn(move || {
-            let lock = WorkspaceLock::acquire(&second_path, |holder| {
+            let lock = WorkspaceLock::acquire(&second_state, |holder| {
                 told.send(holder.to_string()).unwrap()
             })
             .unwrap();
@@ -131,11 +133,11 @@ mod tests {
     #[test]
     fn trying_does_not_wait() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".zenbuild/lock");
-        let first = WorkspaceLock::try_acquire(&path).unwrap();
+        let state = StateDir::of(dir.path());
+        let first = WorkspaceLock::try_acquire(&state).unwrap();
         assert!(first.is_some());
-        assert!(WorkspaceLock::try_acquire(&path).unwrap().is_none());
+        assert!(WorkspaceLock::try_acquire(&state).unwrap().is_none());
         drop(first);
-        assert!(WorkspaceLock::try_acquire(&path).unwrap().is_some());
+        assert!(WorkspaceLock::try_acquire(&state).unwrap().is_some());
     }
 }

@@ -6,7 +6,6 @@ use super::executor::LocalExecutor;
 use super::interrupt::Interrupt;
 use super::last_keys::LastKeys;
 use crate::Graph;
-use crate::cli::STAT_CACHE;
 use crate::error::Error;
 use crate::hash::StatCache;
 use crate::store::{LinkMode, LocalStore, TieredStore};
@@ -42,7 +41,7 @@ impl Session {
         let store = LocalStore::in_workspace(&root)
             .map_err(|e| Error::store("cannot open the cache", e))?;
         Ok(Session {
-            stat_cache: StatCache::load(&root.join(STAT_CACHE)),
+            stat_cache: StatCache::load(&workspace.state_dir().stat_cache()),
             last_keys: LastKeys::in_workspace(&root),
             interrupt,
             link_mode: LinkMode::default(),

@@ -52,9 +52,7 @@ use crate::hash::{
 };
 use crate::lockfile::LOCKFILE;
 use crate::manifest::Manifest;
-
-/// Where the record is kept, below the workspace root.
-pub const UP_TO_DATE: &str = ".zenbuild/state/up-to-date";
+use crate::workspace::StateDir;
 
 const MAGIC: &[u8; 8] = b"zbfresh\n";
 /// Bump when the layout changes: an old record is then ignored, never misread.
@@ -131,7 +129,7 @@ fn tool() -> String {
 /// The number of actions `selection` builds, when the record at `root` shows them all still
 /// up to date; `None` when the build must go the whole way to find out.
 pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
-    let bytes = std::fs::read(root.join(UP_TO_DATE)).ok()?;
+    let bytes = std::fs::read(StateDir::of(root).up_to_date()).ok()?;
     let record = Record::decode(&bytes)?;
     if record.tool != tool().as_bytes() || record.selection != selection.as_bytes() {
         return None;
@@ -339,7 +337,7 @@ fn renew(
         );
     }
     binary::seal(&mut out);
-    write_atomically(&root.join(UP_TO_DATE), &out, Durability::Rename)
+    write_atomically(&StateDir::of(root).up_to_date(), &out, Durability::Rename)
 }
 
 fn put_entry(
@@ -401,14 +399,14 @@ pub fn record(
         put_entry(&mut out, *look, OsStr::new(path), stat, digest.as_ref());
     }
     binary::seal(&mut out);
-    write_atomically(&root.join(UP_TO_DATE), &out, Durability::Rename)?;
+    write_atomically(&StateDir::of(root).up_to_date(), &out, Durability::Rename)?;
     Ok(true)
 }
 
 /// Removes the record, after a build that did something or could not tell.
 pub fn forget(root: &Path) {
     // A record left behind is harmless (its signatures no longer match), just unneeded.
-    let _ = std::fs::remove_file(root.join(UP_TO_DATE));
+    let _ = std::fs::remove_file(StateDir::of(root).up_to_date());
 }
 
 /// Every path the record checks, with its signature now; `None` when one is missing or too

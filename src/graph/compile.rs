@@ -15,7 +15,7 @@ use crate::manifest::path_chars::control_character;
 use crate::manifest::template::resolve_templates;
 use crate::manifest::template_user::TemplateUsers;
 use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
-use crate::workspace::{RelPath, SymlinkGuard};
+use crate::workspace::{RelPath, SymlinkGuard, state_dir};
 
 /// Compiles a loaded manifest whose workspace root is `root` into the action graph.
 /// `diags` are the problems loading found; every problem is reported together.
@@ -323,7 +323,7 @@ impl Expander<'_> {
             );
             return;
         }
-        if role != Role::Input && matches!(path.first_component(), ".zenbuild" | ".git") {
+        if role != Role::Input && matches!(path.first_component(), state_dir::NAME | ".git") {
             self.diags.push(
                 Diag::new(
                     "reserved-output",

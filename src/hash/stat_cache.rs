@@ -196,7 +196,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("data.csv");
         std::fs::write(&file, b"a,b\n1,2\n").unwrap();
-        let cache_path = dir.path().join(".zenbuild/stat-cache");
+        let cache_path = crate::workspace::StateDir::of(dir.path()).stat_cache();
         (dir, file, cache_path, TestFileSystem::new())
     }
 

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use git2::{Repository, StatusOptions};
 
+use crate::workspace::state_dir;
+
 /// The state of the work tree when a run was built.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct GitState {
@@ -40,7 +42,7 @@ pub fn state(dir: &Path) -> Option<GitState> {
             let path = entry.path_bytes();
             !path
                 .split(|&byte| byte == b'/')
-                .any(|part| part == b".zenbuild")
+                .any(|part| part == state_dir::NAME.as_bytes())
         }),
         Err(_) => true,
     };
@@ -143,8 +145,9 @@ mod tests {
         assert!(!clean.dirty);
         assert_eq!(resolve(root, "HEAD").unwrap(), clean.commit);
 
-        std::fs::create_dir_all(root.join(".zenbuild/cache")).unwrap();
-        std::fs::write(root.join(".zenbuild/cache/x"), "x").unwrap();
+        let cache = crate::workspace::StateDir::of(root).cache();
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("x"), "x").unwrap();
         assert!(
             !state(root).unwrap().dirty,
             "zenbuild's own state is not a change"

@@ -23,9 +23,6 @@ use std::path::{Path, PathBuf};
 pub use git::GitState;
 pub use sqlite::SqliteStore;
 
-/// Where the workspace's lineage lives, below its root.
-pub const LINEAGE_DB: &str = ".zenbuild/lineage.db";
-
 pub type RunId = i64;
 
 #[derive(Debug, thiserror::Error)]

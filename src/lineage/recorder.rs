@@ -24,6 +24,7 @@ use crate::exec::event::{Event, Outcome};
 use crate::graph::render::{Selection, to_json};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
+use crate::workspace::StateDir;
 
 /// Finished actions are written at least this often, and when the build ends.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -84,7 +85,7 @@ impl<'g> Recorder<'g> {
         kind: &'static str,
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
-        let path = root.join(super::LINEAGE_DB);
+        let path = StateDir::of(root).lineage_db();
         let opened = super::SqliteStore::open(&path).map(|store| Box::new(store) as _);
         let replace: Replace<'g> = Box::new(move |damage| {
             let aside = damaged::move_aside(&path).map_err(|source| LineageError::Io {

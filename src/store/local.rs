@@ -27,9 +27,7 @@ use super::restore::{LinkMode, restore_file};
 use super::temp::{TEMP_SUFFIX, TempPath};
 use super::{ActionResult, Blob, Place, Store};
 use crate::hash::{Digest, hash_file};
-
-/// Where the local store lives, relative to the workspace root.
-pub const CACHE_DIR: &str = ".zenbuild/cache";
+use crate::workspace::StateDir;
 
 /// A temporary file untouched for this long was left by a killed process. Writing or
 /// linking a file updates its ctime, so a live writer's file always looks fresh.
@@ -59,9 +57,9 @@ impl LocalStore {
         Ok(store)
     }
 
-    /// The store of the workspace at `workspace_root`, in [`CACHE_DIR`].
+    /// The store of the workspace at `workspace_root`, in its [`StateDir::cache`].
     pub fn in_workspace(workspace_root: &Path) -> Result<LocalStore, StoreError> {
-        LocalStore::open(workspace_root.join(CACHE_DIR))
+        LocalStore::open(StateDir::of(workspace_root).cache())
     }
 
     pub fn root(&self) -> &Path {
@@ -297,6 +295,25 @@ mod tests {
             },
             ..ActionResult::default()
         }
+    }
+
+    /// The store lays out its own root, and `StateDir` names the same places for its layout
+    /// check: the two must agree.
+    #[test]
+    fn a_workspace_store_is_laid_out_where_the_state_dir_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::in_workspace(dir.path()).unwrap();
+        let state = StateDir::of(dir.path());
+        let digest = Digest::of(b"x");
+        assert_eq!(store.root(), state.cache());
+        assert_eq!(
+            store.blob_path(&digest).parent().unwrap().parent(),
+            Some(&*state.cas())
+        );
+        let result = store.action_result_path(&digest);
+        assert_eq!(result.parent().unwrap().parent(), Some(&*state.ac()));
+        assert_eq!(store.temp_dir(), state.cache_tmp());
+        assert!(state.check().is_ok());
     }
 
     fn temp_files(store: &LocalStore) -> usize {

@@ -24,7 +24,7 @@ pub use action_result::{
 pub use beneath::Place;
 pub use error::StoreError;
 pub use gc::{GcReport, Removed, Roots};
-pub use local::{CACHE_DIR, LocalStore, STALE_TEMP_AGE};
+pub use local::{LocalStore, STALE_TEMP_AGE};
 pub use memory::MemoryStore;
 pub use outputs::{
     SavedOutputs, clear_outputs, create_output_parents, restore_outputs, save_outputs,

@@ -345,7 +345,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path().join(".zenbuild/cache")).unwrap();
+        let store = LocalStore::open(crate::workspace::StateDir::of(dir.path()).cache()).unwrap();
         (dir, store)
     }
 

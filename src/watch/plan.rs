@@ -10,6 +10,7 @@ use globset::GlobSet;
 
 use crate::Manifest;
 use crate::graph::{ActionId, ArtifactKind, Graph, globs};
+use crate::workspace::state_dir;
 
 /// What a changed path is to the build.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,7 +131,7 @@ impl WatchPlan {
         let relative = path.strip_prefix(&self.root).ok()?.to_str()?;
         let relative = relative.replace(std::path::MAIN_SEPARATOR, "/");
         let first = relative.split('/').next().unwrap_or("");
-        if relative.is_empty() || first == ".zenbuild" || first == ".git" {
+        if relative.is_empty() || first == state_dir::NAME || first == ".git" {
             return None;
         }
         let within = |dir: &str| relative == dir || relative.starts_with(&format!("{dir}/"));

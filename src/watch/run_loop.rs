@@ -15,7 +15,6 @@ use super::Known;
 use super::plan::{Change, WatchPlan};
 use super::watcher::{Next, Watcher};
 use crate::Manifest;
-use crate::cli::STAT_CACHE;
 use crate::error::Error;
 use crate::exec::interrupt::Interrupt;
 use crate::exec::stops::ActionStops;
@@ -200,7 +199,8 @@ fn build_while_watching(
                 continue;
             };
             for change in paths.iter().filter_map(|path| plan.classify(path)) {
-                let cache = cache.get_or_insert_with(|| StatCache::load(&root.join(STAT_CACHE)));
+                let stat_cache = || StatCache::load(&cycle.workspace.state_dir().stat_cache());
+                let cache = cache.get_or_insert_with(stat_cache);
                 if !known.check(&change, plan, root, cache) {
                     continue;
                 }
@@ -274,7 +274,7 @@ fn wait_for_change(
                 Err(e) => return Ok(Some(e.to_string())),
             }
         }
-        let cache = StatCache::load(&root.join(STAT_CACHE));
+        let cache = StatCache::load(&workspace.state_dir().stat_cache());
         let real: Vec<String> = changes
             .iter()
             .filter(|change| known.check(change, plan, root, &cache))

@@ -1,4 +1,5 @@
-//! Where the manifest is: finding `zenbuild.kdl`, the workspace root and its git work tree.
+//! Where the manifest is: finding `zenbuild.kdl`, the workspace root and its git work tree;
+//! and its `.zenbuild/`, in [`StateDir`].
 
 mod rel_path;
 pub mod state_dir;
@@ -6,6 +7,7 @@ pub mod state_dir;
 use std::path::{Path, PathBuf};
 
 pub use rel_path::{PathProblem, RelPath, SymlinkGuard};
+pub use state_dir::StateDir;
 
 pub const MANIFEST_NAME: &str = "zenbuild.kdl";
 
@@ -82,12 +84,17 @@ impl Workspace {
             .to_path_buf();
         let git_root =
             find_git_root(&root).ok_or_else(|| WorkspaceError::NotGit { root: root.clone() })?;
-        state_dir::check(&root)?;
+        StateDir::of(&root).check()?;
         Ok(Workspace {
             manifest: root.join(MANIFEST_NAME),
             root,
             git_root,
         })
+    }
+
+    /// Its `.zenbuild/`, where every file zenbuild keeps for it is.
+    pub fn state_dir(&self) -> StateDir {
+        StateDir::of(&self.root)
     }
 }
 
