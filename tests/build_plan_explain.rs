@@ -75,7 +75,9 @@ fn plan_before_the_first_build_says_what_would_run_and_runs_nothing() {
     assert!(out.json()["actions"][0]["key"].is_string());
     assert_eq!(out.json()["actions"][1]["key"], json!(null));
     assert!(!out.exists("out"), "plan wrote outputs");
-    assert!(!out.exists(".zenbuild/state/keys"), "plan recorded keys");
+    for keys in [".zenbuild/state/last-keys", ".zenbuild/state/keys.jsonl"] {
+        assert!(!out.exists(keys), "plan recorded keys in {keys}");
+    }
 }
 
 #[test]
