@@ -1,8 +1,11 @@
 //! The engine called as a library, the way `zenbuild build` calls it: `exec::Build` with a
 //! `BuildRequest`, its events in a sink, its end in the `RunReport`.
 
+use std::sync::Mutex;
 use zenbuild::exec::event::Outcome;
 use zenbuild::exec::interrupt::Interrupt;
+
+use zenbuild::exec::executor::{ActionSpec, Ended, Executor, LocalExecutor, Ticket, Wake};
 use zenbuild::exec::{Build, BuildRequest, Event, RunReport, Sink, up_to_date};
 use zenbuild::hash::{FileSystem, RealFileSystem};
 use zenbuild::{Error, Workspace};
@@ -46,6 +49,15 @@ impl Sink for Kept {
 
 /// The workspace's default build, as a bare `zenbuild` asks for it.
 fn build(test: &Test, sink: &mut dyn Sink) -> Result<RunReport, Error> {
+    build_on(test, None, sink)
+}
+
+/// The same, its steps run on `executor` when given.
+fn build_on(
+    test: &Test,
+    executor: Option<&dyn Executor>,
+    sink: &mut dyn Sink,
+) -> Result<RunReport, Error> {
     if !test.path().join(".git").exists() {
         let status = std::process::Command::new("git")
             .args(["init", "-q"])
@@ -62,7 +74,12 @@ fn build(test: &Test, sink: &mut dyn Sink) -> Result<RunReport, Error> {
         up_to_date::selection(&[], false),
         started_ns,
     );
-    Build::new(&workspace, &manifest, &graph).run(&request, None, Some(Interrupt::new()), sink)
+    let build = Build::new(&workspace, &manifest, &graph);
+    let build = match executor {
+        Some(executor) => build.with_executor(executor),
+        None => build,
+    };
+    build.run(&request, None, Some(Interrupt::new()), sink)
 }
 
 fn statuses(report: &RunReport) -> Vec<&'static str> {
@@ -114,4 +131,57 @@ fn a_failed_step_is_a_report_not_an_error() {
         !report.outcomes.iter().any(|(_, o)| o.is_success()),
         "b does not run after a failed"
     );
+}
+
+/// A backend of a program's own: it sees each attempt as the contract describes it and
+/// hands it on to the local executor.
+struct Watching {
+    local: LocalExecutor,
+    seen: Mutex<Vec<ActionSpec>>,
+}
+
+impl Executor for Watching {
+    fn name(&self) -> &str {
+        "watching"
+    }
+
+    fn submit(&self, spec: ActionSpec, wake: &Wake) -> Result<Ticket, String> {
+        self.seen.lock().unwrap().push(spec.clone());
+        self.local.submit(spec, wake)
+    }
+
+    fn poll(&self) -> Vec<(Ticket, Ended)> {
+        self.local.poll()
+    }
+
+    fn cancel(&self, ticket: Ticket) {
+        self.local.cancel(ticket);
+    }
+}
+
+#[test]
+fn a_program_runs_the_steps_on_its_own_executor() {
+    let test = Test::new().manifest(CHAIN).file("a.txt", "A");
+    let executor = Watching {
+        local: LocalExecutor::new(Interrupt::new()),
+        seen: Mutex::new(Vec::new()),
+    };
+    let report = build_on(&test, Some(&executor), &mut ()).expect("the build runs");
+    assert_eq!(statuses(&report), ["ran", "ran"]);
+    let seen = executor.seen.into_inner().unwrap();
+    let names: Vec<&str> = seen.iter().map(|spec| spec.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let b = &seen[1];
+    assert_eq!(b.outputs, ["out/b.txt"]);
+    assert_eq!(b.attempt, 1);
+    // b's input is a's output, with the digest a's run produced.
+    assert_eq!(b.inputs.len(), 1);
+    assert_eq!(b.inputs[0].path, "out/a.txt");
+    assert_eq!(b.inputs[0].digest, zenbuild::hash::Digest::of(b"A"));
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("out/b.txt")).unwrap(),
+        "AA"
+    );
+    let again = build(&test, &mut ()).expect("the second build runs");
+    assert_eq!(statuses(&again), ["cached", "cached"]);
 }

@@ -5,6 +5,7 @@
 
 use super::capacity;
 use super::event::{Outcome, Printed};
+use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::lock::WorkspaceLock;
 use super::replay::replayed;
@@ -58,6 +59,8 @@ pub struct Build<'a> {
     manifest: &'a Manifest,
     graph: &'a Graph,
     stops: Option<&'a ActionStops>,
+    /// Where steps run; the local executor when `None`.
+    executor: Option<&'a dyn Executor>,
 }
 
 impl<'a> Build<'a> {
@@ -68,6 +71,15 @@ impl<'a> Build<'a> {
             manifest,
             graph,
             stops: None,
+            executor: None,
+        }
+    }
+
+    /// Runs the steps on `executor` instead of as processes on this machine.
+    pub fn with_executor(self, executor: &'a dyn Executor) -> Build<'a> {
+        Build {
+            executor: Some(executor),
+            ..self
         }
     }
 
@@ -151,7 +163,8 @@ impl<'a> Build<'a> {
                 None
             }
         };
-        let executor = session.local_executor();
+        let local = session.local_executor();
+        let executor = self.executor.unwrap_or(&local);
         let stop = || session.interrupt.is_triggered();
         let control = Control {
             stop: &stop,
@@ -161,7 +174,7 @@ impl<'a> Build<'a> {
             graph,
             &request.targets,
             &builder,
-            &executor,
+            executor,
             &options,
             control,
             &mut |mut event| {
