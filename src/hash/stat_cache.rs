@@ -94,6 +94,12 @@ impl StatCache {
         StatCache::new(None, Box::new(RealFileSystem))
     }
 
+    /// An in-memory cache on `fs`, for tests that watch what the build does through it.
+    #[cfg(test)]
+    pub(crate) fn in_memory_with(fs: impl FileSystem + 'static) -> StatCache {
+        StatCache::new(None, Box::new(fs))
+    }
+
     /// The disk and clock this cache hashes with, for the rest of the build's file work (see
     /// `exec::build::Context`).
     pub fn fs(&self) -> &dyn FileSystem {
