@@ -81,7 +81,8 @@ pub struct BuildOptions {
 pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(), Error> {
     let started = Instant::now();
     // Before anything is read: only what was unchanged by then may be recorded as up to date.
-    let started_ns = RealFileSystem.now_ns();
+    let fs = RealFileSystem;
+    let started_ns = fs.now_ns();
     let args = &build.options;
     let selection = up_to_date::selection(&build.targets, build.pipeline_only);
     // A report and `--verbose` speak of every action, which takes the graph; a forced
@@ -91,7 +92,7 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         lock = WorkspaceLock::try_acquire(&workspace.state_dir()).unwrap_or(None);
         if lock.is_some()
             && let Some(actions) =
-                up_to_date::check(&workspace.root, &workspace.manifest, &selection)
+                up_to_date::check(&fs, &workspace.root, &workspace.manifest, &selection)
         {
             say_up_to_date(colors, actions, started.elapsed());
             return Ok(());

@@ -3,12 +3,12 @@
 //! a failure, or what a successful run wrote stored as its result.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::build::{Builder, Pending};
 use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed};
 use super::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, run_one};
-use super::log_pipe::{KEPT_OUTPUT, read_kept};
+use super::log_pipe::KEPT_OUTPUT;
 use super::resources::Grant;
 use super::scheduler::Attempt;
 use crate::graph::Action;
@@ -123,12 +123,7 @@ impl Builder<'_> {
             String::new()
         };
         // An unreadable log loses the text, never the failure.
-        let (printed, earlier_lines) = ended
-            .log
-            .as_deref()
-            .and_then(|log| read_kept(log, KEPT_OUTPUT).ok())
-            .unwrap_or_default()
-            .last_lines(FAILURE_LINES);
+        let (printed, earlier_lines) = self.printed(&ended).last_lines(FAILURE_LINES);
         Some(Outcome::Failed(Failure {
             key: Some(pending.digest),
             message: format!("{}{tried}", ended.how.describe()),
@@ -150,11 +145,21 @@ impl Builder<'_> {
             .map_err(|e| format!("cannot remove its old outputs: {e}"))?;
         create_output_parents(self.cx.root, &declared)
             .map_err(|e| format!("cannot create the directories of its outputs: {e}"))?;
-        if workdir.is_dir() {
-            return Ok(());
-        }
-        std::fs::create_dir_all(workdir)
+        self.fs()
+            .create_dir_all(workdir)
             .map_err(|e| format!("cannot create its workdir `{}`: {e}", action.workdir))
+    }
+
+    /// The end of what an attempt printed, at most [`KEPT_OUTPUT`]: `Nothing` when it wrote no
+    /// log (no file is created for a silent step) or the log cannot be read.
+    fn printed(&self, ended: &Ended) -> Printed {
+        let Some(log) = ended.log.as_deref() else {
+            return Printed::Nothing;
+        };
+        match self.fs().read_end(log, KEPT_OUTPUT) {
+            Ok((bytes, cut)) => Printed::from_end(bytes, cut),
+            Err(_) => Printed::Nothing,
+        }
     }
 
     /// Stores what a successful attempt left in the workspace as the action's result.
@@ -238,11 +243,7 @@ impl Builder<'_> {
             save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
 
         // A log that cannot be read back loses what the step printed, never its outputs.
-        let printed = ended
-            .log
-            .as_deref()
-            .and_then(|log| read_kept(log, KEPT_OUTPUT).ok())
-            .unwrap_or_default();
+        let printed = self.printed(ended);
         let (stdout_digest, stdout_cut) = match &printed {
             Printed::Kept { text, cut } => (Some(self.cx.store.put_bytes(text.as_bytes())?), *cut),
             Printed::Nothing | Printed::NotInCache => (None, false),
@@ -252,16 +253,14 @@ impl Builder<'_> {
             .iter()
             .filter_map(|&id| {
                 let path = self.graph.artifact(id).path.to_string();
-                let text = std::fs::read(self.cx.root.join(&path)).ok()?;
+                let text = self.fs().read(&self.cx.root.join(&path)).ok()?;
                 // Metrics that are not JSON are still outputs; they are just not parsed.
                 serde_json::from_slice(&text)
                     .ok()
                     .map(|value| (path, value))
             })
             .collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = Duration::from_nanos(u64::try_from(self.fs().now_ns()).unwrap_or(0));
         let result = ActionResult {
             output_files,
             output_symlinks,

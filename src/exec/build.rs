@@ -14,17 +14,25 @@ use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Attempt, Check, Work};
 use crate::graph::{Action, ActionId, ArtifactId, Graph};
-use crate::hash::{ActionKey, Digest, Platform, StatCache};
+use crate::hash::{ActionKey, Digest, FileSystem, Platform, StatCache};
 use crate::store::{ActionResult, LinkMode, Store, StoreError, check_result, restore_outputs};
 
 /// The reason a forced action runs (`--force`), in the build, `plan`, `show` and the report.
 pub const FORCED: &str = "forced";
 
 /// What the build work reaches besides the graph.
+///
+/// The file work the builder does itself (creating a workdir, reading a step's metrics and
+/// log, reading the clock) goes through the stat cache's [`FileSystem`] (see
+/// [`Builder::fs`]). Clearing, saving and restoring outputs do not: they are the store's
+/// (`crate::store::outputs`), whose no-follow, beneath-the-root system calls are what keep a
+/// step or a cached result from writing through a symlink or outside the workspace, and a fake
+/// could only pretend to them. That code works on the real disk, and is the boundary.
 pub struct Context<'a> {
     /// The workspace root (absolute).
     pub root: &'a Path,
     pub store: &'a dyn Store,
+    /// Hashes inputs and outputs, and holds the file system the rest of the work uses.
     pub stat_cache: &'a StatCache,
     pub last_keys: &'a LastKeys,
     pub link_mode: LinkMode,
@@ -93,6 +101,14 @@ impl<'a> Builder<'a> {
             warnings: Mutex::new(Vec::new()),
             forced: HashSet::new(),
         }
+    }
+
+    /// The disk and clock of the build's own file work: the stat cache's, not a field of
+    /// [`Context`] beside it, so that the files the build creates and reads and the files it
+    /// hashes are always on one file system with one clock; two could disagree (a test's
+    /// fake clock judging the cache while the build read the real one).
+    pub(super) fn fs(&self) -> &dyn FileSystem {
+        self.cx.stat_cache.fs()
     }
 
     /// Makes `forced` run even when cached; their results replace the cached ones.

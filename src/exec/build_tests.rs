@@ -11,6 +11,7 @@ use crate::exec::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, Tick
 use crate::exec::preview::Preview;
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Control, Options};
+use crate::hash::fake::{Op, TestFileSystem};
 use crate::store::MemoryStore;
 
 /// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself, when
@@ -108,6 +109,14 @@ impl World {
             executor: FakeExecutor::default(),
             stat_cache: StatCache::in_memory(),
             forced: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// This world with its builds' file work (hashing included) done through `fs`.
+    fn on(self, fs: TestFileSystem) -> World {
+        World {
+            stat_cache: StatCache::in_memory_with(fs),
+            ..self
         }
     }
 
@@ -430,4 +439,41 @@ fn a_stored_result_with_an_undeclared_output_fails_the_step() {
         "{reasons:?}"
     );
     assert!(!world.dir.path().join("elsewhere.txt").exists());
+}
+
+/// The builder's own file work goes through the stat cache's file system: the workdir is
+/// created, the metrics are read and the result's start time is taken there, which only a
+/// file system the test holds can show.
+#[test]
+fn the_workdir_the_metrics_and_the_clock_go_through_the_file_system() {
+    let fs = TestFileSystem::new();
+    // A clock a year ahead of the real one: the result's start time must come from it.
+    fs.advance_secs(365 * 24 * 3600);
+    let manifest = "step \"a\" { workdir \"sub/dir\"; cmd \"cat ../../in.json > ../../m.json\"; inputs \"in.json\"; metrics \"m.json\"; }\n";
+    let world = World::new(manifest, &[("in.json", r#"{"loss": 0.5}"#)]).on(fs.clone());
+    assert_eq!(world.statuses(), pairs(&[("a", "ran")]));
+
+    let root = world.dir.path();
+    let ops = fs.ops();
+    assert!(
+        ops.contains(&Op::CreateDirAll(root.join("sub/dir"))),
+        "{ops:?}"
+    );
+    assert!(ops.contains(&Op::ReadEnd(root.join("m.json"))), "{ops:?}");
+
+    let graph = world.graph();
+    let id = graph.action_by_name("a").unwrap();
+    let key = world.with_builder(&graph, |builder| builder.key(graph.action(id)).unwrap());
+    let result = world
+        .store
+        .get_action_result(&key.digest())
+        .unwrap()
+        .unwrap();
+    assert_eq!(result.metrics["m.json"], serde_json::json!({"loss": 0.5}));
+    let now_ms = u64::try_from(fs.now_ns() / 1_000_000).unwrap();
+    let started_ms = result.execution.started_ms;
+    assert!(
+        started_ms <= now_ms && started_ms + 60_000 > now_ms,
+        "started at {started_ms}, the fake clock says {now_ms}"
+    );
 }

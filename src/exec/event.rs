@@ -116,6 +116,23 @@ pub struct Failure {
 }
 
 impl Printed {
+    /// What the end of a log says, `bytes` of it, `cut` when the log held more: output that
+    /// was cut starts at a line's beginning, so that no half line (or half character) leads
+    /// it; nothing at all is `Nothing`.
+    pub fn from_end(mut bytes: Vec<u8>, cut: bool) -> Printed {
+        if cut {
+            let start = bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+            bytes.drain(..start);
+        }
+        if bytes.is_empty() && !cut {
+            return Printed::Nothing;
+        }
+        Printed::Kept {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            cut,
+        }
+    }
+
     /// Its last `count` lines (trailing blank lines aside), and how many came before them.
     pub fn last_lines(self, count: usize) -> (Printed, usize) {
         let Printed::Kept { text, cut } = self else {

@@ -79,7 +79,10 @@ impl Builder<'_> {
                     self.graph.action(producer).name
                 ),
                 (io::ErrorKind::NotFound, None) => format!("input `{shown}` does not exist"),
-                (_, _) if path.is_dir() && artifact.kind == ArtifactKind::File => {
+                (_, _)
+                    if artifact.kind == ArtifactKind::File
+                        && self.fs().stat(&path).is_ok_and(|stat| stat.is_dir()) =>
+                {
                     format!("input `{shown}` is a directory: declare it as `{shown}/`")
                 }
                 _ => format!("cannot read input `{shown}`: {e}"),

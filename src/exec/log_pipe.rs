@@ -123,17 +123,7 @@ pub fn read_kept(path: &Path, limit: u64) -> io::Result<Printed> {
     }
     let mut bytes = Vec::new();
     file.take(limit).read_to_end(&mut bytes)?;
-    if cut {
-        let start = bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-        bytes.drain(..start);
-    }
-    if bytes.is_empty() && !cut {
-        return Ok(Printed::Nothing);
-    }
-    Ok(Printed::Kept {
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        cut,
-    })
+    Ok(Printed::from_end(bytes, cut))
 }
 
 fn set_nonblocking(fd: RawFd) -> io::Result<()> {

@@ -47,8 +47,7 @@ use crate::binary::{self, Reader, STAT_LEN};
 use crate::graph::globs::still_match;
 use crate::graph::{ActionId, ArtifactKind, Graph};
 use crate::hash::{
-    CACHE_VERSION, Digest, FileStat, FileSystem, Platform, RACY_WINDOW_NS, RealFileSystem,
-    tree_paths,
+    CACHE_VERSION, Digest, FileStat, FileSystem, Platform, RACY_WINDOW_NS, tree_paths,
 };
 use crate::lockfile::LOCKFILE;
 use crate::manifest::Manifest;
@@ -127,8 +126,9 @@ fn tool() -> String {
 }
 
 /// The number of actions `selection` builds, when the record at `root` shows them all still
-/// up to date; `None` when the build must go the whole way to find out.
-pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
+/// up to date; `None` when the build must go the whole way to find out. A file whose
+/// signature changed is hashed again with `fs`, which also tells the time.
+pub fn check(fs: &dyn FileSystem, root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
     let bytes = std::fs::read(StateDir::of(root).up_to_date()).ok()?;
     let record = Record::decode(&bytes)?;
     if record.tool != tool().as_bytes() || record.selection != selection.as_bytes() {
@@ -147,9 +147,9 @@ pub fn check(root: &Path, manifest: &Path, selection: &str) -> Option<u64> {
         }
     }
     // Before any stat, so that the racy rule errs on the side of hashing again.
-    let now_ns = RealFileSystem.now_ns();
+    let now_ns = fs.now_ns();
     let entries = &record.entries;
-    let seen = |entry: &Entry| entry.now(root);
+    let seen = |entry: &Entry| entry.now(fs, root);
     let seen: Vec<Seen> = if entries.len() < PARALLEL_STATS {
         entries.iter().map(seen).collect()
     } else {
@@ -285,7 +285,7 @@ impl Seen {
 }
 
 impl Entry<'_> {
-    fn now(&self, root: &Path) -> Seen {
+    fn now(&self, fs: &dyn FileSystem, root: &Path) -> Seen {
         let path = root.join(self.path);
         let Ok(now) = self.look.stat(&path) else {
             return Seen::Changed;
@@ -301,7 +301,7 @@ impl Entry<'_> {
             return Seen::Changed;
         }
         // Hashed as the stat just taken saw it; a size that moved meanwhile is no match.
-        match RealFileSystem.hash(&path, &now) {
+        match fs.hash(&path, &now) {
             Ok(file) if file.digest == digest && file.size == now.size => Seen::SameBytes(now),
             _ => Seen::Changed,
         }

@@ -1,16 +1,23 @@
-//! The side effects of hashing behind one small trait: stat a path, hash it, read the clock.
+//! The side effects of hashing and of the build work behind one small trait: stat a path,
+//! hash it, read the clock, and the few whole-file operations the build does itself (read a
+//! file's end, create a directory, replace a small file).
 //!
 //! The stat cache only ever touches files and the clock through [`FileSystem`], so tests can
 //! move the clock (to check the racy-timestamp rule) and count reads (to check that an
-//! unchanged file is not read again) without sleeping or guessing. Listing directories does
-//! not go through it: that has no clock and nothing to count, and tests list real temporary
-//! directories.
+//! unchanged file is not read again) without sleeping or guessing; the builder reaches it
+//! through the stat cache, so the same tests see what the build reads and creates. Listing
+//! directories does not go through it: that has no clock and nothing to count, and tests list
+//! real temporary directories. Nor do the store's outputs (clearing, saving, restoring): that
+//! code refuses symlinks and paths outside the workspace with system calls of its own, which a
+//! fake could only pretend to.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::file::{FileDigest, hash_stated};
+use crate::atomic_write::{Durability, write_atomically};
 
 pub trait FileSystem: Send + Sync {
     /// What `lstat` says about `path`: a symlink is described, never followed.
@@ -21,6 +28,25 @@ pub trait FileSystem: Send + Sync {
 
     /// Nanoseconds since the Unix epoch, on the clock file timestamps are compared with.
     fn now_ns(&self) -> i64;
+
+    /// The last `limit` bytes of the file at `path`, and whether it held more. A step's log is
+    /// kept by its end and may be far larger than what is kept, so the limit bounds what is
+    /// read, not only what is returned; [`FileSystem::read`] is the whole file.
+    fn read_end(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, bool)>;
+
+    /// Creates the directory `path` and its missing parents; one already there, or a symlink
+    /// to one, is fine. For the workdir a step runs in, and the directory of the stat cache.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+
+    /// Replaces the file at `path` with `bytes` in one rename, not synced: a reader sees the
+    /// old file or the new one, never half of one. The parent must exist. For the stat
+    /// cache's own file, which is checked when read and cheap to lose.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+
+    /// The whole file at `path`: a step's metrics, the stat cache's file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read_end(path, u64::MAX).map(|(bytes, _)| bytes)
+    }
 }
 
 /// The signature of a file: if none of these changed, neither did its bytes, within the racy
@@ -111,6 +137,29 @@ impl FileSystem for RealFileSystem {
             Err(_) => 0,
         }
     }
+
+    fn read_end(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let cut = len > limit;
+        if cut {
+            file.seek(SeekFrom::Start(len - limit))?;
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len.min(limit)).unwrap_or(0));
+        file.take(limit).read_to_end(&mut bytes)?;
+        Ok((bytes, cut))
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        if path.is_dir() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(path)
+    }
+
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        write_atomically(path, bytes, Durability::Rename)
+    }
 }
 
 fn nanos(seconds: i64, nanoseconds: i64) -> i64 {
@@ -125,19 +174,35 @@ pub(crate) fn at(path: &Path, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
-/// The real disk with a clock the test sets and a count of the files actually read.
+/// The real disk with a clock the test sets, a count of the files actually hashed and a list
+/// of the whole-file operations done; optionally with those whole files kept in memory.
 #[cfg(test)]
 pub(crate) mod fake {
-    use std::sync::Arc;
+    use std::collections::HashMap;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::*;
+
+    /// A whole-file operation, as the code under test asked for it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) enum Op {
+        ReadEnd(PathBuf),
+        CreateDirAll(PathBuf),
+        Replace(PathBuf),
+    }
 
     #[derive(Clone)]
     pub(crate) struct TestFileSystem {
         now_ns: Arc<AtomicI64>,
         reads: Arc<AtomicUsize>,
+        ops: Arc<Mutex<Vec<Op>>>,
+        /// When set, what `replace` writes and `read_end` reads, instead of the disk.
+        files: Option<Arc<Mutex<Files>>>,
     }
+
+    type Files = HashMap<PathBuf, Vec<u8>>;
 
     impl TestFileSystem {
         /// The clock starts at the real time, so files just written look fresh.
@@ -145,6 +210,17 @@ pub(crate) mod fake {
             TestFileSystem {
                 now_ns: Arc::new(AtomicI64::new(RealFileSystem.now_ns())),
                 reads: Arc::new(AtomicUsize::new(0)),
+                ops: Arc::new(Mutex::new(Vec::new())),
+                files: None,
+            }
+        }
+
+        /// Whole files (read whole or by their end, replaced) live in memory, never on disk;
+        /// stats and hashes still look at the disk.
+        pub(crate) fn with_files_in_memory(self) -> TestFileSystem {
+            TestFileSystem {
+                files: Some(Arc::default()),
+                ..self
             }
         }
 
@@ -155,6 +231,15 @@ pub(crate) mod fake {
 
         pub(crate) fn reads(&self) -> usize {
             self.reads.load(Ordering::SeqCst)
+        }
+
+        /// Every whole-file operation so far, in order.
+        pub(crate) fn ops(&self) -> Vec<Op> {
+            self.ops.lock().unwrap().clone()
+        }
+
+        fn log(&self, op: Op) {
+            self.ops.lock().unwrap().push(op);
         }
     }
 
@@ -170,6 +255,39 @@ pub(crate) mod fake {
 
         fn now_ns(&self) -> i64 {
             self.now_ns.load(Ordering::SeqCst)
+        }
+
+        fn read_end(&self, path: &Path, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+            self.log(Op::ReadEnd(path.to_path_buf()));
+            let Some(files) = &self.files else {
+                return RealFileSystem.read_end(path, limit);
+            };
+            let files = files.lock().unwrap();
+            let bytes = files.get(path).ok_or(io::ErrorKind::NotFound)?;
+            let start = bytes
+                .len()
+                .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok((bytes[start..].to_vec(), start > 0))
+        }
+
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            self.log(Op::CreateDirAll(path.to_path_buf()));
+            match self.files {
+                Some(_) => Ok(()),
+                None => RealFileSystem.create_dir_all(path),
+            }
+        }
+
+        fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            self.log(Op::Replace(path.to_path_buf()));
+            let Some(files) = &self.files else {
+                return RealFileSystem.replace(path, bytes);
+            };
+            files
+                .lock()
+                .unwrap()
+                .insert(path.to_path_buf(), bytes.to_vec());
+            Ok(())
         }
     }
 }
@@ -197,6 +315,43 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
         assert!(error.to_string().contains("/no/such/zenbuild-file"));
+    }
+
+    #[test]
+    fn read_end_reads_no_more_than_the_limit_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        std::fs::write(&path, b"0123456789").unwrap();
+        assert_eq!(
+            RealFileSystem.read_end(&path, 4).unwrap(),
+            (b"6789".to_vec(), true)
+        );
+        assert_eq!(
+            RealFileSystem.read_end(&path, 10).unwrap(),
+            (b"0123456789".to_vec(), false)
+        );
+        assert_eq!(RealFileSystem.read(&path).unwrap(), b"0123456789");
+        let missing = RealFileSystem.read(&dir.path().join("absent")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn create_dir_all_accepts_a_directory_or_a_symlink_to_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b/c");
+        RealFileSystem.create_dir_all(&deep).unwrap();
+        assert!(deep.is_dir());
+        RealFileSystem.create_dir_all(&deep).unwrap();
+        std::os::unix::fs::symlink("a/b", dir.path().join("link")).unwrap();
+        RealFileSystem
+            .create_dir_all(&dir.path().join("link"))
+            .unwrap();
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        assert!(
+            RealFileSystem
+                .create_dir_all(&dir.path().join("file"))
+                .is_err()
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub use digest::{BadDigest, Digest};
 pub use file::{
     FileDigest, FileKind, PARALLEL_THRESHOLD, SYMLINK_HEADER, hash_file, symlink_digest,
 };
+#[cfg(test)]
+pub(crate) use file_system::fake;
 pub use file_system::{FileStat, FileSystem, RealFileSystem};
 pub use stat_cache::{RACY_WINDOW_NS, StatCache};
 pub use tree::{TREE_HEADER, TreeDigest, digest_listing, hash_tree, tree_paths};

@@ -4,9 +4,10 @@
 //!
 //! An entry is found by the path it was hashed at and used only if the stat taken now equals
 //! the one recorded then, device and inode included, and the racy rule below trusts it.
-//! Lookups come from many rayon workers at once, through a sharded [`PathMap`]. Saving and
-//! loading are in `stat_cache_file`; the disk and the clock are reached through
-//! [`FileSystem`], so tests can move the clock and count reads.
+//! Lookups come from many rayon workers at once, through a sharded [`PathMap`]. The file's
+//! layout is in `stat_cache_file`; the disk (the cache's own file included) and the clock are
+//! reached through [`FileSystem`], so tests can move the clock, count reads and keep the
+//! cache's file in memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use super::file::{FileDigest, FileKind};
 use super::file_system::{FileStat, FileSystem, RealFileSystem};
 use super::path_map::PathMap;
 use super::stat_cache_file;
-use crate::atomic_write::{Durability, write_atomically};
 
 /// An entry recorded less than this long after the file last changed is not trusted.
 ///
@@ -78,7 +78,7 @@ impl StatCache {
     /// next `save` replaces: losing the cache costs one rehash, never a failed build.
     pub fn load_with(path: &Path, fs: impl FileSystem + 'static) -> StatCache {
         let mut cache = StatCache::new(Some(path.to_path_buf()), Box::new(fs));
-        match std::fs::read(path) {
+        match cache.fs.read(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(_) => cache.changed = AtomicBool::new(true),
             Ok(bytes) => match stat_cache_file::decode(&bytes) {
@@ -92,6 +92,18 @@ impl StatCache {
     /// A cache that lives as long as this value, for hashing without a workspace.
     pub fn in_memory() -> StatCache {
         StatCache::new(None, Box::new(RealFileSystem))
+    }
+
+    /// An in-memory cache on `fs`, for tests that watch what the build does through it.
+    #[cfg(test)]
+    pub(crate) fn in_memory_with(fs: impl FileSystem + 'static) -> StatCache {
+        StatCache::new(None, Box::new(fs))
+    }
+
+    /// The disk and clock this cache hashes with, for the rest of the build's file work (see
+    /// `exec::build::Context`).
+    pub fn fs(&self) -> &dyn FileSystem {
+        &*self.fs
     }
 
     fn new(path: Option<PathBuf>, fs: Box<dyn FileSystem>) -> StatCache {
@@ -162,10 +174,10 @@ impl StatCache {
         // No fsync: a torn file fails its checksum on load and the cache is rebuilt, which
         // is cheaper than an fsync on every run.
         let written = match path.parent() {
-            Some(parent) => std::fs::create_dir_all(parent),
+            Some(parent) => self.fs.create_dir_all(parent),
             None => Ok(()),
         }
-        .and_then(|()| write_atomically(path, &bytes, Durability::Rename));
+        .and_then(|()| self.fs.replace(path, &bytes));
         if written.is_err() {
             self.changed.store(true, Ordering::Relaxed);
         }
@@ -188,7 +200,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::super::file::hash_file;
-    use super::super::file_system::fake::TestFileSystem;
+    use super::super::file_system::fake::{Op, TestFileSystem};
     use super::*;
 
     /// A workspace with one file and a cache over it whose clock is `TestFileSystem`'s.
@@ -305,6 +317,32 @@ mod tests {
         assert_eq!(loaded.digest_file(&file).unwrap(), digest);
         assert_eq!(fs.reads(), 1, "the loaded entry was a hit");
         assert!(!loaded.save().unwrap(), "a hit changes nothing");
+    }
+
+    /// The cache's own file goes through the file system too: here it never reaches the disk.
+    #[test]
+    fn the_cache_file_is_saved_and_loaded_through_the_file_system() {
+        let (_dir, file, cache_path, fs) = setup();
+        let fs = fs.with_files_in_memory();
+        fs.advance_secs(10);
+        let cache = StatCache::load_with(&cache_path, fs.clone());
+        let digest = cache.digest_file(&file).unwrap();
+        assert!(cache.save().unwrap());
+        assert!(!cache_path.exists(), "kept in memory, not written");
+        let parent = cache_path.parent().unwrap().to_path_buf();
+        assert_eq!(
+            fs.ops(),
+            [
+                Op::ReadEnd(cache_path.clone()),
+                Op::CreateDirAll(parent),
+                Op::Replace(cache_path.clone()),
+            ]
+        );
+
+        let loaded = StatCache::load_with(&cache_path, fs.clone());
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded.digest_file(&file).unwrap(), digest);
+        assert_eq!(fs.reads(), 1, "the entry loaded from memory was a hit");
     }
 
     #[test]
