@@ -6,9 +6,11 @@
 //! steps is the difference between being bound by process spawns and by sleeps. Elsewhere,
 //! naps that double from 1 ms bound that delay instead.
 
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::process::Child;
 use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 /// The longest nap: how late an interrupt or a deadline may be noticed, and, without a pidfd,
 /// how often a step running for hours wakes zenbuild (~20 times a second).
@@ -35,24 +37,15 @@ impl ExitWatch {
     /// Returns once the child has exited, one of `pipes` has something to read (or has
     /// closed), or `at_most` (capped at the next nap) has passed. The caller then checks with
     /// `try_wait`, which is what reaps.
-    pub fn nap(&mut self, at_most: Duration, pipes: &[RawFd]) {
-        let mut fds: Vec<libc::pollfd> = pipes
+    pub fn nap(&mut self, at_most: Duration, pipes: &[BorrowedFd<'_>]) {
+        let mut fds: Vec<PollFd<'_>> = pipes
             .iter()
-            .map(|&fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .map(|&fd| PollFd::from_borrowed_fd(fd, PollFlags::IN))
             .collect();
         let nap = match self {
             #[cfg(target_os = "linux")]
             ExitWatch::PidFd(fd) => {
-                use std::os::fd::AsRawFd;
-                fds.push(libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                fds.push(PollFd::new(fd, PollFlags::IN));
                 SLOWEST_POLL
             }
             ExitWatch::Backoff(next) => {
@@ -61,21 +54,19 @@ impl ExitWatch {
                 nap
             }
         };
-        let timeout = nap.min(at_most).as_millis() as libc::c_int;
-        // SAFETY: `fds` is a valid array of its length. An error (EINTR) only ends the nap
-        // early, which the caller's loop tolerates.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        // A nap is at most SLOWEST_POLL, which always fits.
+        let timeout = Timespec::try_from(nap.min(at_most)).unwrap_or_default();
+        // An error (EINTR) only ends the nap early, which the caller's loop tolerates.
+        let _ = rustix::event::poll(&mut fds, Some(&timeout));
     }
 }
 
+/// `None` before Linux 5.3, or where a sandbox forbids the call.
 #[cfg(target_os = "linux")]
 fn pidfd_open(child: &Child) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; the pid is
-    // our unreaped child, so it cannot name another process.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
-    // SAFETY: a non-negative result is a descriptor that nothing else owns.
-    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) })
+    use rustix::process::{Pid, PidfdFlags};
+    // The pid is our unreaped child, so it cannot name another process.
+    rustix::process::pidfd_open(Pid::from_child(child), PidfdFlags::empty()).ok()
 }
 
 #[cfg(test)]

@@ -19,10 +19,13 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use rustix::fs::FlockOperation;
+use rustix::io::{Errno, FdFlags};
+use rustix::process::RawPid;
 
 use super::proc_stat::ProcStat;
 
@@ -34,10 +37,10 @@ pub fn path_beside(lock: &Path) -> PathBuf {
 /// A step's process group that the log saw start and not end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Started {
-    pub group: libc::pid_t,
+    pub group: RawPid,
     /// Of the group's leader, the step's shell.
     pub start_time: u64,
-    pub session: libc::pid_t,
+    pub session: RawPid,
 }
 
 #[derive(Debug)]
@@ -88,7 +91,7 @@ impl GroupLog {
                     }
                 }
                 ["end", pid] => {
-                    if let Ok(group) = pid.parse::<libc::pid_t>() {
+                    if let Ok(group) = pid.parse::<RawPid>() {
                         open.remove(&group);
                     }
                 }
@@ -102,7 +105,7 @@ impl GroupLog {
 
     /// Records that `group` has no process left. Only then: a group that may still hold a
     /// process must stay in the log for the next lock holder to stop.
-    pub fn ended(&self, group: libc::pid_t) {
+    pub fn ended(&self, group: RawPid) {
         // Losing the line costs the next lock holder a look at /proc, never a wrong kill: the
         // group's leader is identified by its start time as well.
         let _ = (&self.file).write_all(format!("\nend {group}").as_bytes());
@@ -118,7 +121,7 @@ impl GroupLog {
 
     /// Records that the step whose shell is `pid` started (read from `/proc`, where the
     /// shell's start time tells it from a later process with the same pid).
-    pub fn started(&self, pid: libc::pid_t) {
+    pub fn started(&self, pid: RawPid) {
         let Some(stat) = ProcStat::of(pid) else {
             // No /proc, or the shell already ended: its descriptor is all that is needed.
             return;
@@ -130,30 +133,26 @@ impl GroupLog {
     /// Takes the log's exclusive lock for this build; `false` while another process holds it:
     /// one of a dead build's steps, or something it started, still alive.
     pub fn hold(&self) -> io::Result<bool> {
-        // SAFETY: flock on a descriptor this value owns.
-        if unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => Ok(false),
-            _ => Err(error),
+        match rustix::fs::flock(&self.file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(true),
+            Err(Errno::WOULDBLOCK) => Ok(false),
+            Err(error) => Err(error.into()),
         }
     }
 
     /// The processes other than this one that hold the log open, by what `/proc/*/fd` shows.
-    pub fn holders(&self) -> Vec<libc::pid_t> {
+    pub fn holders(&self) -> Vec<RawPid> {
         let Ok(meta) = self.file.metadata() else {
             return Vec::new();
         };
         let (device, inode) = (meta.dev(), meta.ino());
-        let me = std::process::id() as libc::pid_t;
+        let me = std::process::id() as RawPid;
         let Ok(processes) = fs::read_dir("/proc") else {
             return Vec::new();
         };
         processes
             .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok())
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<RawPid>().ok())
             .filter(|&pid| pid != me)
             .filter(|pid| {
                 let Ok(descriptors) = fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -178,13 +177,12 @@ impl GroupLog {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         };
-        let fd = self.file.as_raw_fd();
         {
             let mut under_way = count();
             if *under_way == 0 {
-                // SAFETY: fcntl on a descriptor this value owns; failing leaves it
-                // close-on-exec, which only loses the hand-down, never the step.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+                // Failing leaves it close-on-exec, which only loses the hand-down, never the
+                // step.
+                let _ = rustix::io::fcntl_setfd(&self.file, FdFlags::empty());
             }
             *under_way += 1;
         }
@@ -192,8 +190,7 @@ impl GroupLog {
         let mut under_way = count();
         *under_way -= 1;
         if *under_way == 0 {
-            // SAFETY: as above.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            let _ = rustix::io::fcntl_setfd(&self.file, FdFlags::CLOEXEC);
         }
         spawned
     }
@@ -296,7 +293,7 @@ mod tests {
         drop(log);
         let next = GroupLog::open(&path).unwrap();
         assert!(!next.hold().unwrap(), "the step still holds it");
-        assert_eq!(next.holders(), vec![child.id() as libc::pid_t]);
+        assert_eq!(next.holders(), vec![child.id() as RawPid]);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(next.hold().unwrap());

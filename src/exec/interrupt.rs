@@ -145,10 +145,10 @@ mod tests {
             return;
         }
         let interrupt = Interrupt::install().expect("installing the handler");
-        // SAFETY: kill has no memory-safety preconditions; it signals this very process, whose
-        // SIGTERM now only raises the flag.
-        let sent = unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
-        assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
+        // This very process, whose SIGTERM now only raises the flag.
+        let me = rustix::process::getpid();
+        let sent = rustix::process::kill_process(me, rustix::process::Signal::TERM);
+        assert_eq!(sent, Ok(()), "kill");
         let deadline = Instant::now() + Duration::from_secs(5);
         while !interrupt.is_triggered() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));

@@ -15,13 +15,16 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{self, Child, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal};
 
 use super::exit_watch::{ExitWatch, SLOWEST_POLL};
 use super::group_log::{self, GroupLog};
@@ -107,8 +110,7 @@ fn run_recorded(
         Err(error) => return RunOutcome::SpawnFailed(error),
     };
     let mut logs = [log];
-    // std reports pids as u32; they are positive pid_t values.
-    let group = child.id() as libc::pid_t;
+    let group = Pid::from_child(&child);
     let started = Instant::now();
     let deadline = command.timeout.map(|timeout| started + timeout);
     let mut watch = ExitWatch::new(&child);
@@ -158,7 +160,7 @@ fn run_recorded(
 ///
 /// The group is signalled only after a probe found a member in it, which keeps its id
 /// reserved; see [`stop`].
-fn empty_group(group: libc::pid_t, groups: Option<&GroupLog>) -> io::Result<()> {
+fn empty_group(group: Pid, groups: Option<&GroupLog>) -> io::Result<()> {
     let deadline = Instant::now() + STOP_TIMEOUT;
     let mut nap = Duration::from_millis(1);
     while group_is_running(group) {
@@ -167,18 +169,18 @@ fn empty_group(group: libc::pid_t, groups: Option<&GroupLog>) -> io::Result<()> 
                 "the processes it left running in its process group {group} do not stop"
             )));
         }
-        signal_group(group, libc::SIGKILL);
+        signal_group(group, Signal::KILL);
         thread::sleep(nap);
         nap = (nap * 2).min(SLOWEST_POLL);
     }
     if let Some(groups) = groups {
-        groups.ended(group);
+        groups.ended(group.as_raw_pid());
     }
     Ok(())
 }
 
 /// The open pipes of a step's logs, to wait on.
-fn pipes(logs: &[LogPipe]) -> Vec<RawFd> {
+fn pipes(logs: &[LogPipe]) -> Vec<BorrowedFd<'_>> {
     logs.iter().filter_map(LogPipe::fd).collect()
 }
 
@@ -217,14 +219,14 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
     drop(process);
     let mut child = spawned.map_err(|error| spawn_error(command.workdir, error))?;
     if let Some(groups) = groups {
-        groups.started(child.id() as libc::pid_t);
+        groups.started(Pid::from_child(&child).as_raw_pid());
     }
     match LogPipe::new(reader, command.log_path, log) {
         Ok(log) => Ok((child, log)),
         Err(error) => {
             stop(&mut child, Duration::ZERO, &Interrupt::new(), &mut []);
             // A group that will not empty stays in the log for the next lock holder.
-            let _ = empty_group(child.id() as libc::pid_t, groups.map(Arc::as_ref));
+            let _ = empty_group(Pid::from_child(&child), groups.map(Arc::as_ref));
             Err(error)
         }
     }
@@ -273,9 +275,8 @@ fn finished(status: ExitStatus, duration: Duration) -> RunOutcome {
 /// reaped its pid (the group id) stays reserved, and afterwards only while the last probe
 /// found members left in the group, which also keep the id reserved.
 fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt, logs: &mut [LogPipe]) {
-    // std reports pids as u32; they are positive pid_t values.
-    let group = child.id() as libc::pid_t;
-    signal_group(group, libc::SIGTERM);
+    let group = Pid::from_child(child);
+    signal_group(group, Signal::TERM);
     let deadline = Instant::now() + grace;
     let mut watch = ExitWatch::new(child);
     let mut probe = Duration::from_millis(1);
@@ -304,17 +305,16 @@ fn stop(child: &mut Child, grace: Duration, interrupt: &Interrupt, logs: &mut [L
             logs.iter_mut().for_each(LogPipe::pump);
         }
     }
-    signal_group(group, libc::SIGKILL);
+    signal_group(group, Signal::KILL);
     if !reaped {
         // SIGKILL cannot be ignored, so this wait is short; its status no longer matters.
         let _ = child.wait();
     }
 }
 
-fn signal_group(group: libc::pid_t, signal: libc::c_int) {
-    // SAFETY: killpg has no memory-safety preconditions. Its only failure that can happen here
-    // is ESRCH, an empty group, which is the goal anyway.
-    unsafe { libc::killpg(group, signal) };
+fn signal_group(group: Pid, signal: Signal) {
+    // Its only failure that can happen here is ESRCH, an empty group, which is the goal anyway.
+    let _ = rustix::process::kill_process_group(group, signal);
 }
 
 /// Whether a process that can still run is in the group. Probing with killpg counts zombies
@@ -322,17 +322,16 @@ fn signal_group(group: libc::pid_t, signal: libc::c_int) {
 /// shell's children linger as zombies: every stop would wait out its whole grace period. On
 /// Linux the members are therefore looked up in /proc, but only when the probe finds any: a
 /// step that left nothing behind, the usual case, costs one system call.
-fn group_is_running(group: libc::pid_t) -> bool {
-    // SAFETY: signal 0 only checks that the group exists; nothing is delivered.
-    let probed = unsafe { libc::killpg(group, 0) };
-    if probed != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+fn group_is_running(group: Pid) -> bool {
+    // Signal 0 only checks that the group exists; nothing is delivered.
+    if rustix::process::test_kill_process_group(group) == Err(Errno::SRCH) {
         return false;
     }
     #[cfg(target_os = "linux")]
     if let Some(processes) = ProcStat::all() {
         return processes
             .iter()
-            .any(|process| process.group == group && process.is_alive());
+            .any(|process| process.group == group.as_raw_pid() && process.is_alive());
     }
     true
 }
@@ -343,6 +342,7 @@ mod tests {
     use std::fs;
     use std::path::PathBuf;
 
+    use rustix::process::RawPid;
     use tempfile::TempDir;
 
     use super::*;
@@ -493,15 +493,15 @@ mod tests {
         let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
         assert_eq!(exit_code(&outcome), 0);
 
-        let shell: libc::pid_t = fixture.read("shell").trim().parse().unwrap();
+        let shell: RawPid = fixture.read("shell").trim().parse().unwrap();
         let during = fixture.read("during");
         let line = during
             .lines()
             .find(|line| line.starts_with(&format!("start {shell} ")))
             .unwrap_or_else(|| panic!("the shell {shell} is not in the log: {during:?}"));
         let fields: Vec<&str> = line.split(' ').collect();
-        // SAFETY: getsid has no preconditions.
-        assert_eq!(fields[3], unsafe { libc::getsid(0) }.to_string(), "{line}");
+        let session = rustix::process::getsid(None).unwrap();
+        assert_eq!(fields[3], session.to_string(), "{line}");
         assert!(fields[2].parse::<u64>().unwrap() > 0, "{line}");
         assert!(
             log.unfinished().unwrap().is_empty(),

@@ -13,7 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::event::Printed;
@@ -49,7 +49,7 @@ impl LogPipe {
     /// [`LogPipe::prepare`] returned for it.
     pub fn new(pipe: impl Into<OwnedFd>, path: &Path, log: Option<File>) -> io::Result<LogPipe> {
         let pipe = File::from(pipe.into());
-        set_nonblocking(pipe.as_raw_fd())?;
+        set_nonblocking(&pipe)?;
         Ok(LogPipe {
             pipe: Some(pipe),
             path: path.to_path_buf(),
@@ -58,8 +58,8 @@ impl LogPipe {
     }
 
     /// The pipe to wait on, while it is open.
-    pub fn fd(&self) -> Option<RawFd> {
-        self.pipe.as_ref().map(AsRawFd::as_raw_fd)
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pipe.as_ref().map(AsFd::as_fd)
     }
 
     /// Copies whatever the pipe holds now, without waiting for more; closes it at its end.
@@ -126,14 +126,9 @@ pub fn read_kept(path: &Path, limit: u64) -> io::Result<Printed> {
     Ok(Printed::from_end(bytes, cut))
 }
 
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own, with flags it returned itself.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(&fd)?;
+    rustix::fs::fcntl_setfl(&fd, flags | rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
 }
 

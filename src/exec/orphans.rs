@@ -16,6 +16,8 @@ use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, RawPid, Signal};
+
 use super::group_log::{GroupLog, Started};
 use super::proc_stat::ProcStat;
 
@@ -37,8 +39,7 @@ pub fn stop_left_over(log: &GroupLog) -> io::Result<()> {
 fn stop_holders(log: &GroupLog) -> io::Result<()> {
     let deadline = Instant::now() + STOP_TIMEOUT;
     let mut nap = Duration::from_millis(1);
-    // SAFETY: getpgrp has no preconditions.
-    let own_group = unsafe { libc::getpgrp() };
+    let own_group = rustix::process::getpgrp().as_raw_pid();
     while !log.hold()? {
         let holders = log.holders();
         if Instant::now() >= deadline {
@@ -55,12 +56,12 @@ fn stop_holders(log: &GroupLog) -> io::Result<()> {
                 && process.group != own_group
                 && process.group > 1
             {
-                // SAFETY: killpg has no memory-safety preconditions; the group is live, since
-                // its member `pid` was just seen in it.
-                unsafe { libc::killpg(process.group, libc::SIGKILL) };
+                // The group is live, since its member `pid` was just seen in it.
+                kill_group(process.group);
             }
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            if let Some(pid) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, Signal::KILL);
+            }
         }
         thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(50));
@@ -95,13 +96,20 @@ fn stop_recorded(log: &GroupLog) -> io::Result<()> {
             )));
         }
         for process in &left {
-            // SAFETY: killpg has no memory-safety preconditions. The group cannot be another
-            // one: its id stays reserved while `process`, a live member, is in it. A member
-            // that ended since the scan is ESRCH, which is the goal anyway.
-            unsafe { libc::killpg(process.group, libc::SIGKILL) };
+            // The group cannot be another one: its id stays reserved while `process`, a live
+            // member, is in it. A member that ended since the scan is ESRCH, which is the goal
+            // anyway.
+            kill_group(process.group);
         }
         thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// SIGKILL to every process of `group`. Never to group 0, which would mean this process's own.
+fn kill_group(group: RawPid) {
+    if let Some(group) = Pid::from_raw(group) {
+        let _ = rustix::process::kill_process_group(group, Signal::KILL);
     }
 }
 
@@ -187,7 +195,7 @@ mod tests {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let pid = child.id() as libc::pid_t;
+        let pid = child.id() as RawPid;
         let shell = ProcStat::of(pid).unwrap();
         std::fs::write(
             dir.path().join("groups"),

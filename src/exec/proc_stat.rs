@@ -6,14 +6,16 @@
 
 use std::fs;
 
+use rustix::process::RawPid;
+
 /// One process as `/proc` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcStat {
-    pub pid: libc::pid_t,
+    pub pid: RawPid,
     /// `R`, `S`, `D`, `Z` (a zombie: ended, waiting to be reaped), …
     pub state: u8,
-    pub group: libc::pid_t,
-    pub session: libc::pid_t,
+    pub group: RawPid,
+    pub session: RawPid,
     /// In clock ticks since boot (field 22): with the pid, it names one process for good.
     pub start_time: u64,
 }
@@ -34,10 +36,10 @@ impl ProcStat {
         let session = number(fields.next()?)?;
         let start_time = number(fields.nth(15)?)?;
         Some(ProcStat {
-            pid: libc::pid_t::try_from(pid).ok()?,
+            pid: RawPid::try_from(pid).ok()?,
             state,
-            group: libc::pid_t::try_from(group).ok()?,
-            session: libc::pid_t::try_from(session).ok()?,
+            group: RawPid::try_from(group).ok()?,
+            session: RawPid::try_from(session).ok()?,
             start_time,
         })
     }
@@ -48,7 +50,7 @@ impl ProcStat {
     }
 
     /// The process `pid`, if it exists.
-    pub fn of(pid: libc::pid_t) -> Option<ProcStat> {
+    pub fn of(pid: RawPid) -> Option<ProcStat> {
         ProcStat::parse(&fs::read(format!("/proc/{pid}/stat")).ok()?)
     }
 
@@ -119,11 +121,11 @@ mod tests {
 
     #[test]
     fn this_process_is_found_as_it_is() {
-        let me = ProcStat::of(std::process::id() as libc::pid_t).expect("our own stat");
-        assert_eq!(me.pid, std::process::id() as libc::pid_t);
-        // SAFETY: getpgrp and getsid have no preconditions.
-        assert_eq!(me.group, unsafe { libc::getpgrp() });
-        assert_eq!(me.session, unsafe { libc::getsid(0) });
+        let me = ProcStat::of(std::process::id() as RawPid).expect("our own stat");
+        assert_eq!(me.pid, std::process::id() as RawPid);
+        assert_eq!(me.group, rustix::process::getpgrp().as_raw_pid());
+        let session = rustix::process::getsid(None).unwrap();
+        assert_eq!(me.session, session.as_raw_pid());
         assert!(me.start_time > 0);
         let all = ProcStat::all().expect("a /proc to read");
         // Its state may have changed between the two reads; its identity may not.

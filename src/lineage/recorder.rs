@@ -448,6 +448,8 @@ fn user() -> String {
     {
         return name;
     }
+    // rustix has no wrapper for the password database: it is libc's (NSS: files, LDAP, …),
+    // not the kernel's, so this stays a libc call.
     // SAFETY: getuid cannot fail. getpwuid returns null or a pointer to a static entry
     // whose name is a NUL-terminated string; it is copied out before anything else runs
     // getpwuid in this process (nothing else in zenbuild does).
@@ -463,15 +465,12 @@ fn user() -> String {
     }
 }
 
+/// What `gethostname` returns: on Linux it is the node name `uname` reports.
 fn host() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is writable for its whole length, which is what we pass.
-    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if result != 0 {
-        return "unknown".to_string();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
