@@ -24,7 +24,7 @@ pub const FORCED: &str = "forced";
 ///
 /// The file work the builder does itself (creating a workdir, reading a step's metrics and
 /// log, reading the clock) goes through the stat cache's [`FileSystem`] (see
-/// [`Builder::fs`]). Clearing, saving and restoring outputs do not: they are the store's
+/// `Builder::fs`). Clearing, saving and restoring outputs do not: they are the store's
 /// (`crate::store::outputs`), whose no-follow, beneath-the-root system calls are what keep a
 /// step or a cached result from writing through a symlink or outside the workspace, and a fake
 /// could only pretend to them. That code works on the real disk, and is the boundary.
