@@ -1,6 +1,6 @@
 //! grammar/schema.kdl against the manifests this repository ships, and against the code.
 //!
-//! * Every `*.kdl` file under `examples/` and every ```kdl block of `README.md` (when it
+//! * Every `*.kdl` file under `examples/` and every fenced `kdl` block of `README.md` (when it
 //!   exists) and `grammar/GRAMMAR.md` must validate against the schema: node names per
 //!   context, argument counts and types, property names and types, blocks where allowed.
 //! * The schema's node lists must equal `TOP_NODES`, `PIPELINE_NODES` and `BODY_NODES`, its

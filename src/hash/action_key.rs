@@ -175,7 +175,7 @@ mod tests {
         }
     }
 
-    /// Pins the encoding: if this changes, CACHE_VERSION must change with it.
+    /// Pins the encoding: if this changes, `CACHE_VERSION` must change with it.
     #[test]
     fn golden_digest() {
         assert_eq!(CACHE_VERSION, 1);
