@@ -4,6 +4,7 @@
 //! instance.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -171,10 +172,11 @@ pub fn run_diff(
     };
     for (side, only) in [(a, &diff.only_in_a), (b, &diff.only_in_b)] {
         if !only.is_empty() {
-            text.push_str(&format!(
-                "not compared, only {side} has them: {}\n",
+            let _ = writeln!(
+                text,
+                "not compared, only {side} has them: {}",
                 only.join(", ")
-            ));
+            );
         }
     }
     print(&text)

@@ -14,6 +14,7 @@
 //! live ones.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,7 +209,7 @@ impl LastKeys {
                 .collect();
             let mut text = String::new();
             for (digest, json) in kept.drain() {
-                text.push_str(&format!("{digest} {json}\n"));
+                let _ = writeln!(text, "{digest} {json}");
             }
             write_atomically(&path, text.as_bytes(), Durability::Rename)?;
             pack.stored = Some(Stored {
@@ -223,7 +224,7 @@ impl LastKeys {
             text.push('\n');
         }
         for (digest, json) in &pack.pending {
-            text.push_str(&format!("{digest} {json}\n"));
+            let _ = writeln!(text, "{digest} {json}");
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -354,7 +355,7 @@ mod tests {
         keys.save().unwrap();
         let pack = StateDir::of(dir.path()).key_records();
         let mut text = std::fs::read_to_string(&pack).unwrap();
-        text.push_str(&format!("{} {{\"cmd\":", key("torn").digest()));
+        let _ = write!(text, "{} {{\"cmd\":", key("torn").digest());
         std::fs::write(&pack, text).unwrap();
         let again = LastKeys::in_workspace(dir.path());
         set(&again, "b", "y");

@@ -3,6 +3,7 @@
 //! Everything goes to standard error, so standard output stays free for data (`--format json`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -264,7 +265,7 @@ pub fn running_message(eta: Option<Duration>, running: &[(&str, Duration)]) -> S
         .collect::<Vec<_>>()
         .join(", ");
     if running.len() > shown {
-        message.push_str(&format!(" +{} more", running.len() - shown));
+        let _ = write!(message, " +{} more", running.len() - shown);
     }
     match eta {
         Some(eta) if message.is_empty() => format!("ETA {}", duration(eta)),
