@@ -504,10 +504,10 @@ impl Schema {
                 }
                 "unit" => match child.args()[..] {
                     [KdlValue::String(suffix), KdlValue::Integer(n)] => {
-                        ty.units.push((suffix.clone(), *n as f64))
+                        ty.units.push((suffix.clone(), *n as f64));
                     }
                     [KdlValue::String(suffix), KdlValue::Float(f)] => {
-                        ty.units.push((suffix.clone(), *f))
+                        ty.units.push((suffix.clone(), *f));
                     }
                     _ => return Err("`unit` takes a suffix and a number".into()),
                 },
@@ -1089,8 +1089,7 @@ fn written(entry: &KdlEntry) -> String {
         KdlValue::Bool(b) => b.to_string(),
         other => entry
             .format()
-            .map(|f| f.value_repr.trim().to_string())
-            .unwrap_or_else(|| other.to_string()),
+            .map_or_else(|| other.to_string(), |f| f.value_repr.trim().to_string()),
     }
 }
 
@@ -1196,52 +1195,47 @@ fn fenced_blocks(name: &str, text: &str) -> Vec<Block> {
     let mut open: Option<(Block, String)> = None;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        match &mut open {
-            Some((block, fence)) => {
-                if trimmed.starts_with(fence.as_str())
-                    && trimmed.trim_end().chars().all(|c| c == '`')
-                {
-                    let (block, _) = open.take().expect("a block is open");
-                    blocks.push(block);
-                } else {
-                    block.text.push_str(line);
-                    block.text.push('\n');
-                }
+        if let Some((block, fence)) = &mut open {
+            if trimmed.starts_with(fence.as_str()) && trimmed.trim_end().chars().all(|c| c == '`') {
+                let (block, _) = open.take().expect("a block is open");
+                blocks.push(block);
+            } else {
+                block.text.push_str(line);
+                block.text.push('\n');
             }
-            None => {
-                if !trimmed.starts_with("```") {
-                    continue;
-                }
-                let fence_len = trimmed.chars().take_while(|&c| c == '`').count();
-                let info = &trimmed[fence_len..];
-                let mut words = info.split([',', ' ', '\t']).filter(|w| !w.is_empty());
-                let lang = words.next().unwrap_or_default().to_string();
-                let mut block = Block {
-                    location: format!("{name}:{}", index + 1),
-                    lang,
-                    fragment: false,
-                    ignore: false,
-                    file: None,
-                    text: String::new(),
-                };
-                for word in words {
-                    match word {
-                        "fragment" => block.fragment = true,
-                        "ignore" => block.ignore = true,
-                        _ if word.starts_with("file=") => {
-                            block.file = Some(word["file=".len()..].to_string())
-                        }
-                        other if block.is_kdl() => {
-                            panic!(
-                                "{}: unknown flag `{other}` on a kdl block (use fragment, ignore or file=PATH)",
-                                block.location
-                            )
-                        }
-                        _ => {}
+        } else {
+            if !trimmed.starts_with("```") {
+                continue;
+            }
+            let fence_len = trimmed.chars().take_while(|&c| c == '`').count();
+            let info = &trimmed[fence_len..];
+            let mut words = info.split([',', ' ', '\t']).filter(|w| !w.is_empty());
+            let lang = words.next().unwrap_or_default().to_string();
+            let mut block = Block {
+                location: format!("{name}:{}", index + 1),
+                lang,
+                fragment: false,
+                ignore: false,
+                file: None,
+                text: String::new(),
+            };
+            for word in words {
+                match word {
+                    "fragment" => block.fragment = true,
+                    "ignore" => block.ignore = true,
+                    _ if word.starts_with("file=") => {
+                        block.file = Some(word["file=".len()..].to_string());
                     }
+                    other if block.is_kdl() => {
+                        panic!(
+                            "{}: unknown flag `{other}` on a kdl block (use fragment, ignore or file=PATH)",
+                            block.location
+                        )
+                    }
+                    _ => {}
                 }
-                open = Some((block, "`".repeat(fence_len)));
             }
+            open = Some((block, "`".repeat(fence_len)));
         }
     }
     if let Some((block, _)) = open {
@@ -1350,7 +1344,12 @@ fn kdl_files(dir: &Path, found: &mut Vec<PathBuf>) {
 #[test]
 fn schema_node_lists_equal_the_implementation() {
     let schema = Schema::load();
-    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    let set = |names: &[&str]| {
+        names
+            .iter()
+            .map(ToString::to_string)
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(
         schema.names_in("top"),
         set(TOP_NODES),
@@ -1825,8 +1824,10 @@ fn section<'a>(text: &'a str, heading: &str) -> &'a str {
             Some((at, line))
         })
         .find(|(_, line)| line.trim_end() == heading)
-        .map(|(at, _)| at)
-        .unwrap_or_else(|| panic!("GRAMMAR.md has no heading {heading:?}"));
+        .map_or_else(
+            || panic!("GRAMMAR.md has no heading {heading:?}"),
+            |(at, _)| at,
+        );
     let level = heading.split(' ').next().unwrap_or("##");
     let body = &text[start + heading.len()..];
     let end = body

@@ -30,9 +30,10 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
             Some(run) => run.id,
             None => return Err(Error::NothingYet("no run recorded yet".into())),
         },
-        Some(text) => match text.parse::<RunId>() {
-            Ok(id) => id,
-            Err(_) => {
+        Some(text) => {
+            if let Ok(id) = text.parse::<RunId>() {
+                id
+            } else {
                 let commit = git::resolve(&workspace.git_root, text).map_err(Error::Git)?;
                 match store.runs_at_commit(&commit)?.first() {
                     Some(&id) => id,
@@ -44,7 +45,7 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
                     }
                 }
             }
-        },
+        }
     };
     let Some(run) = store.run(id)? else {
         return Err(Error::BadArgument(format!(

@@ -94,13 +94,13 @@ impl LastKeys {
     fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Finished>> {
         self.index
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn pack(&self) -> std::sync::MutexGuard<'_, Pack> {
         self.pack
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The key `action` had last time, if it ever finished and its record is readable.
@@ -112,17 +112,16 @@ impl LastKeys {
             .iter()
             .find(|(pending, _)| *pending == digest)
             .map(|(_, json)| json.clone());
-        let json = match pending {
-            Some(json) => json,
-            None => {
-                let text = std::fs::read_to_string(self.state.key_records()).ok()?;
-                let hex = digest.to_hex();
-                // The newest record wins, should a key ever have been written twice.
-                text.lines()
-                    .rev()
-                    .find_map(|line| line.strip_prefix(hex.as_str())?.strip_prefix(' '))?
-                    .to_string()
-            }
+        let json = if let Some(json) = pending {
+            json
+        } else {
+            let text = std::fs::read_to_string(self.state.key_records()).ok()?;
+            let hex = digest.to_hex();
+            // The newest record wins, should a key ever have been written twice.
+            text.lines()
+                .rev()
+                .find_map(|line| line.strip_prefix(hex.as_str())?.strip_prefix(' '))?
+                .to_string()
         };
         serde_json::from_str(&json).ok()
     }

@@ -47,7 +47,7 @@ impl LocalExecutor {
 }
 
 impl Executor for LocalExecutor {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "local"
     }
 
@@ -118,5 +118,5 @@ fn run(spec: &ActionSpec, grace: Duration, stop: &Interrupt) -> Ended {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

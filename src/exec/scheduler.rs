@@ -193,17 +193,14 @@ pub fn run<W: Work>(
                 }
                 Ok(Message::Submitted(id, ticket, pending, grant)) => {
                     busy -= 1;
-                    match early.remove(&ticket) {
-                        Some(ended) => {
-                            busy += 1;
-                            let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                    if let Some(ended) = early.remove(&ticket) {
+                        busy += 1;
+                        let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                    } else {
+                        if cancelled_all {
+                            executor.cancel(ticket);
                         }
-                        None => {
-                            if cancelled_all {
-                                executor.cancel(ticket);
-                            }
-                            in_flight.insert(ticket, Running { id, pending, grant });
-                        }
+                        in_flight.insert(ticket, Running { id, pending, grant });
                     }
                 }
                 Ok(Message::Ran(id, outcome, grant)) => {
@@ -240,7 +237,9 @@ pub fn run<W: Work>(
                 walk.stopping = true;
                 if !cancelled_all {
                     cancelled_all = true;
-                    in_flight.keys().for_each(|&ticket| executor.cancel(ticket));
+                    for &ticket in in_flight.keys() {
+                        executor.cancel(ticket);
+                    }
                 }
             }
             if let Some(stops) = control.stops {

@@ -122,20 +122,19 @@ fn dir_index(
             return None;
         };
         so_far.push(name);
-        current = match index.get(&so_far) {
-            Some(&known) => known,
-            None => {
-                let new = tree.len();
-                tree.push(Dir {
-                    relative: so_far.clone(),
-                    entries: Vec::new(),
-                });
-                tree[current]
-                    .entries
-                    .push((name.to_os_string(), Child::Dir(new)));
-                index.insert(so_far.clone(), new);
-                new
-            }
+        current = if let Some(&known) = index.get(&so_far) {
+            known
+        } else {
+            let new = tree.len();
+            tree.push(Dir {
+                relative: so_far.clone(),
+                entries: Vec::new(),
+            });
+            tree[current]
+                .entries
+                .push((name.to_os_string(), Child::Dir(new)));
+            index.insert(so_far.clone(), new);
+            new
         };
     }
     Some(current)
@@ -435,7 +434,7 @@ mod tests {
             (
                 "renaming a file",
                 Box::new(|root| {
-                    fs::rename(root.join("test/0.csv"), root.join("test/9.csv")).unwrap()
+                    fs::rename(root.join("test/0.csv"), root.join("test/9.csv")).unwrap();
                 }),
             ),
             (

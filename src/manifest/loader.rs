@@ -178,16 +178,15 @@ impl Loader {
                 cx.check_props(node, &["url", "read", "write"]);
                 cx.no_children(node);
                 let name = read_name(&mut cx, node, "a remote name");
-                let url = match cx.prop(node, "url") {
-                    Some(entry) => cx.string(entry, "the remote's URL"),
-                    None => {
-                        cx.error(
-                            Diag::new("missing-url", "a remote needs `url=`")
-                                .label(cx.name_span(node), "this remote")
-                                .help("for example `remote \"team\" url=\"file:///mnt/cache\"`"),
-                        );
-                        None
-                    }
+                let url = if let Some(entry) = cx.prop(node, "url") {
+                    cx.string(entry, "the remote's URL")
+                } else {
+                    cx.error(
+                        Diag::new("missing-url", "a remote needs `url=`")
+                            .label(cx.name_span(node), "this remote")
+                            .help("for example `remote \"team\" url=\"file:///mnt/cache\"`"),
+                    );
+                    None
                 };
                 let mut switch = |property: &str| {
                     cx.prop(node, property)
