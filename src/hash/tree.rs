@@ -515,7 +515,7 @@ mod tests {
         assert_eq!(hash_tree(dir.path(), &cache).unwrap(), first);
         assert_eq!(fs_fake.reads(), 5, "nothing changed, nothing read");
 
-        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
         fs::File::options()
             .write(true)
             .open(dir.path().join("train/1.csv"))

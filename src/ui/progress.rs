@@ -850,7 +850,10 @@ mod tests {
     fn durations() {
         assert_eq!(duration(Duration::from_millis(1234)), "1.2s");
         assert_eq!(duration(Duration::from_secs(65)), "1m05s");
-        assert_eq!(duration(Duration::from_secs(3 * 3600 + 120)), "3h02m");
+        assert_eq!(
+            duration(Duration::from_hours(3) + Duration::from_mins(2)),
+            "3h02m"
+        );
     }
 
     #[test]
@@ -897,7 +900,7 @@ mod tests {
         ]);
         progress.estimate_with(history, &targets, 1);
         let now = Instant::now();
-        assert_eq!(progress.eta(now), Some(Duration::from_secs(60)));
+        assert_eq!(progress.eta(now), Some(Duration::from_mins(1)));
         progress.handle(&Event::Finished {
             id: id(&graph, "prepare"),
             outcome: ran(1),

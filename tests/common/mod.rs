@@ -88,7 +88,7 @@ impl Test {
         let later = std::fs::metadata(&path)
             .and_then(|meta| meta.modified())
             .expect("stat the file to touch")
-            + std::time::Duration::from_secs(3600);
+            + std::time::Duration::from_hours(1);
         std::fs::File::options()
             .write(true)
             .open(&path)

@@ -75,7 +75,7 @@ impl Seaweed {
             _state: state,
             s3_port: s3,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while !server.ready() {
             let log = std::fs::read_to_string(server._state.path().join("weed.log"));
             assert!(
