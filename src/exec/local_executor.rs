@@ -41,6 +41,7 @@ impl LocalExecutor {
     }
 
     /// The same with another grace period, for tests that stop steps.
+    #[must_use]
     pub fn with_grace(self, grace: Duration) -> LocalExecutor {
         LocalExecutor { grace, ..self }
     }

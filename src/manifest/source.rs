@@ -30,6 +30,7 @@ impl Span {
     }
 
     /// A sub-range, `start..start+len` bytes into this span.
+    #[must_use]
     pub fn slice(self, start: usize, len: usize) -> Span {
         Span {
             file: self.file,
