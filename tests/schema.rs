@@ -829,17 +829,17 @@ fn validate(schema: &Schema, text: &str) -> Vec<String> {
         unique_names: HashMap::new(),
         blocks: 0,
     };
-    validator.block("top", doc.nodes(), "top".to_string());
+    validator.block("top", doc.nodes(), "top");
     validator.errors
 }
 
 impl Validator<'_> {
-    fn error(&mut self, offset: usize, message: String) {
+    fn error(&mut self, offset: usize, message: impl std::fmt::Display) {
         let (line, column) = line_col(self.text, offset);
         self.errors.push(format!("{line}:{column}: {message}"));
     }
 
-    fn block(&mut self, context: &str, nodes: &[KdlNode], scope: String) {
+    fn block(&mut self, context: &str, nodes: &[KdlNode], scope: &str) {
         for node in nodes {
             let name = node.name().value();
             let at = node.name().span().offset();
@@ -863,7 +863,7 @@ impl Validator<'_> {
                 Repeat::Once => {
                     let count = self
                         .seen_once
-                        .entry((scope.clone(), name.to_string()))
+                        .entry((scope.to_string(), name.to_string()))
                         .or_default();
                     *count += 1;
                     if *count == 2 {
@@ -910,7 +910,7 @@ impl Validator<'_> {
                         self.blocks += 1;
                         format!("{scope}/{}", self.blocks)
                     };
-                    self.block(child_context, children.nodes(), child_scope);
+                    self.block(child_context, children.nodes(), &child_scope);
                 }
                 _ => {}
             }

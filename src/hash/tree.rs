@@ -203,9 +203,9 @@ fn list_tree(root: &Path) -> io::Result<(Vec<Dir>, Vec<PathBuf>)> {
 /// The names in `dir` with their types as `readdir` reports them (no stat per entry).
 fn list(dir: &Path) -> io::Result<Vec<(OsString, FileType)>> {
     let mut children = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| at(dir, e))? {
-        let entry = entry.map_err(|e| at(dir, e))?;
-        let file_type = entry.file_type().map_err(|e| at(&entry.path(), e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| at(dir, &e))? {
+        let entry = entry.map_err(|e| at(dir, &e))?;
+        let file_type = entry.file_type().map_err(|e| at(&entry.path(), &e))?;
         children.push((entry.file_name(), file_type));
     }
     Ok(children)

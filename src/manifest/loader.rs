@@ -229,7 +229,7 @@ impl Loader {
                 cx.check_props(node, &[]);
                 cx.no_children(node);
                 if let Some(target) = cx.single_string(node, "a file path") {
-                    self.include(file, target);
+                    self.include(file, &target);
                 }
             }
             "template" => {
@@ -386,8 +386,8 @@ impl Loader {
         Some(name)
     }
 
-    fn include(&mut self, from: FileId, target: Spanned<String>) {
-        if self.bad_characters(&target, "an include") {
+    fn include(&mut self, from: FileId, target: &Spanned<String>) {
+        if self.bad_characters(target, "an include") {
             return;
         }
         let from_dir = self
