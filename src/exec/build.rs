@@ -178,6 +178,10 @@ impl Work for Builder<'_> {
         Some(pending.digest)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one ladder from key to cached, restored or to run; each rung returns"
+    )]
     fn check(&self, id: ActionId) -> Check<Pending> {
         let action = self.graph.action(id);
         let started = Instant::now();

@@ -99,6 +99,10 @@ impl<'a> Build<'a> {
     /// process's Ctrl-C handler when `None`). An error means nothing was built: the cache or
     /// a named remote could not be opened, or the lock not taken; a failed step is a
     /// [`RunReport`] with `failed` above zero.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "a build's steps in the order they happen: lock, session, recorder, run, records"
+    )]
     pub fn run(
         &self,
         request: &BuildRequest,

@@ -116,6 +116,10 @@ struct Running<P> {
 
 /// Brings `targets` (an action set closed under dependencies) up to date and returns each
 /// one's outcome, in the order given.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one event loop whose bookkeeping is shared by every branch"
+)]
 pub fn run<W: Work>(
     graph: &Graph,
     targets: &[ActionId],
