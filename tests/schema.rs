@@ -237,6 +237,10 @@ enum PathKind {
 }
 
 #[derive(Clone, Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one field per flag the schema can set on a value"
+)]
 struct ValueSpec {
     types: Vec<String>,
     pattern: Option<String>,
@@ -527,6 +531,10 @@ impl Schema {
         Ok(ty)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one check after another over a node spec's children, read top to bottom"
+    )]
     fn read_node(reader: &Reader) -> Result<NodeSpec, String> {
         reader.allow_props(&["repeat", "merge", "pattern"])?;
         let name = reader.one_string()?;
@@ -1425,7 +1433,10 @@ fn schema_units_equal_the_implementation() {
     for (suffix, bytes) in &size.units {
         let parsed = parse_size(&format!("3{suffix}"))
             .unwrap_or_else(|e| panic!("size unit `{suffix}`: {e}"));
-        assert_eq!(parsed as f64, (3.0 * bytes).round(), "size 3{suffix}");
+        let expected = (3.0 * bytes).round();
+        #[allow(clippy::float_cmp, reason = "both sides are whole numbers of bytes")]
+        let exact = parsed as f64 == expected;
+        assert!(exact, "size 3{suffix}: {parsed} bytes, not {expected}");
     }
     assert_eq!(
         parse_size("7").ok(),
