@@ -78,6 +78,10 @@ fn blake3_single_thread(path: &Path) -> blake3::Hash {
 }
 
 mod large_file {
+    #[allow(
+        clippy::wildcard_imports,
+        reason = "a group of this file's benchmarks, as a test module is"
+    )]
     use super::*;
 
     #[divan::bench(sample_count = 10, sample_size = 1)]
@@ -110,6 +114,10 @@ mod large_file {
 
 /// Where memory-mapping and hashing on every core starts to beat reading on one thread.
 mod crossover {
+    #[allow(
+        clippy::wildcard_imports,
+        reason = "a group of this file's benchmarks, as a test module is"
+    )]
     use super::*;
 
     const SIZES: [u64; 6] = [64 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 8 << 20];
@@ -159,6 +167,10 @@ fn dataset() -> &'static (PathBuf, PathBuf) {
 }
 
 mod tree {
+    #[allow(
+        clippy::wildcard_imports,
+        reason = "a group of this file's benchmarks, as a test module is"
+    )]
     use super::*;
 
     /// The no-op run: load the saved stat cache, stat every file, save nothing.

@@ -44,7 +44,7 @@ fn main() {
                 history = args
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .expect("--history N")
+                    .expect("--history N");
             }
             "--keep" => keep = true,
             // cargo bench passes `--bench`.

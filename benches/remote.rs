@@ -20,6 +20,7 @@ mod nginx;
 #[allow(dead_code)]
 mod seaweed;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -201,10 +202,11 @@ fn raw_curl(base: &str, objects: &[String], extra: &[&str]) -> Duration {
     let config = target.path().join("urls");
     let mut text = String::new();
     for object in objects {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "url = \"{base}/cas/{object}\"\noutput = \"{}\"\n",
             target.path().join(object).display()
-        ));
+        );
     }
     std::fs::write(&config, text).expect("write the curl config");
     let started = Instant::now();

@@ -40,7 +40,7 @@ fn main() {
                 debounce = args
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .expect("--debounce MS")
+                    .expect("--debounce MS");
             }
             // cargo bench passes `--bench`.
             _ => {}

@@ -134,7 +134,7 @@ impl Error {
         }
     }
 
-    /// Output that serde_json could not encode; `what` names it ("the plan").
+    /// Output that `serde_json` could not encode; `what` names it ("the plan").
     pub fn encode(what: &'static str, source: serde_json::Error) -> Error {
         Error::Encode { what, source }
     }

@@ -10,6 +10,7 @@
 
 mod common;
 use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
 
 use common::{Output, Report, Test};
 use proptest::prelude::*;
@@ -131,11 +132,12 @@ impl Dag {
                     format!("    inputs {}\n", quoted.join(" ")),
                 )
             };
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "step \"{}\" {{\n    cmd \"{cmd}\"\n{declared}    outputs \"{}\"\n}}\n",
                 name(j),
                 output_path(j)
-            ));
+            );
         }
         text
     }

@@ -21,7 +21,7 @@ fn rendezvous(count: usize) -> String {
 #[test]
 fn jobs_zero_runs_every_ready_step_at_once() {
     // More steps than cores: the default `-j` could not run them all at once either.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let count = cores + 2;
     let out = Test::new()
         .manifest(&rendezvous(count))

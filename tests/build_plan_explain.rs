@@ -50,7 +50,7 @@ fn entry(name: &str, status: &str, reasons: &[&str]) -> (String, String, Vec<Str
     (
         name.to_string(),
         status.to_string(),
-        reasons.iter().map(|r| r.to_string()).collect(),
+        reasons.iter().map(ToString::to_string).collect(),
     )
 }
 

@@ -16,7 +16,7 @@ fn block_after(out: &Output, line: &str) -> Vec<String> {
     lines[start + 1..]
         .iter()
         .take_while(|l| l.starts_with("    "))
-        .map(|l| l.to_string())
+        .map(ToString::to_string)
         .collect()
 }
 

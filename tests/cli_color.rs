@@ -1,4 +1,4 @@
-//! `--color auto|always|never` and NO_COLOR (<https://no-color.org>). `auto` colours only a
+//! `--color auto|always|never` and `NO_COLOR` (<https://no-color.org>). `auto` colours only a
 //! terminal, so the tests that matter run zenbuild on a pseudo-terminal through `script`.
 
 mod common;

@@ -83,7 +83,7 @@ fn damage(kind: &str, path: &std::path::Path) {
         "random bytes" => {
             // A fixed xorshift: the same bytes every run.
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-            for byte in bytes.iter_mut() {
+            for byte in &mut bytes {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;

@@ -141,7 +141,7 @@ struct Watching {
 }
 
 impl Executor for Watching {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "watching"
     }
 

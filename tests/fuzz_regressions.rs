@@ -71,7 +71,7 @@ fn replay(target: &str, read: impl Fn(&[u8]) -> bool + Send + Sync + 'static) ->
         match outcome.recv_timeout(TIME_LIMIT) {
             Ok(read) => good += usize::from(read && index < seeds.len()),
             Err(RecvTimeoutError::Disconnected) => {
-                failed.push(format!("{}: panicked", path.display()))
+                failed.push(format!("{}: panicked", path.display()));
             }
             Err(RecvTimeoutError::Timeout) => failed.push(format!(
                 "{}: still reading after {TIME_LIMIT:?}",

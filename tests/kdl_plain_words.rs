@@ -1,7 +1,7 @@
 //! The manifest mistakes a new user makes first, in plain words: a KDL 1 boolean, a path left
 //! unquoted, a block that is never closed, and a mistake inside a template, which names the
-//! steps that use it. Each is located (file:line:column with a snippet), and its whole
-//! rendering is pinned in tests/golden/kdl_words/: regenerate after an intended change with
+//! steps that use it. Each is located (`file:line:column` with a snippet), and its whole
+//! rendering is pinned in `tests/golden/kdl_words/`: regenerate after an intended change with
 //! `ZENBUILD_BLESS=1 cargo test --test kdl_plain_words` and review the diff.
 
 mod common;

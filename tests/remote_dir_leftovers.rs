@@ -43,7 +43,7 @@ fn a_killed_cache_push_leaves_no_temp_files_in_a_directory_remote_for_long() {
     let shared = tempfile::tempdir().unwrap();
     let root = shared.path();
     let digest = "ab".repeat(32);
-    let two_hours = Duration::from_secs(2 * 3600);
+    let two_hours = Duration::from_hours(2);
     // What killed writers left: in `cas/` and `ac/` beside the entries (where zenbuild
     // wrote them first), in `tmp/`; and one that a live writer is filling now.
     let stale = [

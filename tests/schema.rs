@@ -1,6 +1,6 @@
 //! grammar/schema.kdl against the manifests this repository ships, and against the code.
 //!
-//! * Every `*.kdl` file under `examples/` and every ```kdl block of `README.md` (when it
+//! * Every `*.kdl` file under `examples/` and every fenced `kdl` block of `README.md` (when it
 //!   exists) and `grammar/GRAMMAR.md` must validate against the schema: node names per
 //!   context, argument counts and types, property names and types, blocks where allowed.
 //! * The schema's node lists must equal `TOP_NODES`, `PIPELINE_NODES` and `BODY_NODES`, its
@@ -237,6 +237,10 @@ enum PathKind {
 }
 
 #[derive(Clone, Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one field per flag the schema can set on a value"
+)]
 struct ValueSpec {
     types: Vec<String>,
     pattern: Option<String>,
@@ -504,10 +508,10 @@ impl Schema {
                 }
                 "unit" => match child.args()[..] {
                     [KdlValue::String(suffix), KdlValue::Integer(n)] => {
-                        ty.units.push((suffix.clone(), *n as f64))
+                        ty.units.push((suffix.clone(), *n as f64));
                     }
                     [KdlValue::String(suffix), KdlValue::Float(f)] => {
-                        ty.units.push((suffix.clone(), *f))
+                        ty.units.push((suffix.clone(), *f));
                     }
                     _ => return Err("`unit` takes a suffix and a number".into()),
                 },
@@ -527,6 +531,10 @@ impl Schema {
         Ok(ty)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one check after another over a node spec's children, read top to bottom"
+    )]
     fn read_node(reader: &Reader) -> Result<NodeSpec, String> {
         reader.allow_props(&["repeat", "merge", "pattern"])?;
         let name = reader.one_string()?;
@@ -829,17 +837,17 @@ fn validate(schema: &Schema, text: &str) -> Vec<String> {
         unique_names: HashMap::new(),
         blocks: 0,
     };
-    validator.block("top", doc.nodes(), "top".to_string());
+    validator.block("top", doc.nodes(), "top");
     validator.errors
 }
 
 impl Validator<'_> {
-    fn error(&mut self, offset: usize, message: String) {
+    fn error(&mut self, offset: usize, message: impl std::fmt::Display) {
         let (line, column) = line_col(self.text, offset);
         self.errors.push(format!("{line}:{column}: {message}"));
     }
 
-    fn block(&mut self, context: &str, nodes: &[KdlNode], scope: String) {
+    fn block(&mut self, context: &str, nodes: &[KdlNode], scope: &str) {
         for node in nodes {
             let name = node.name().value();
             let at = node.name().span().offset();
@@ -863,7 +871,7 @@ impl Validator<'_> {
                 Repeat::Once => {
                     let count = self
                         .seen_once
-                        .entry((scope.clone(), name.to_string()))
+                        .entry((scope.to_string(), name.to_string()))
                         .or_default();
                     *count += 1;
                     if *count == 2 {
@@ -910,7 +918,7 @@ impl Validator<'_> {
                         self.blocks += 1;
                         format!("{scope}/{}", self.blocks)
                     };
-                    self.block(child_context, children.nodes(), child_scope);
+                    self.block(child_context, children.nodes(), &child_scope);
                 }
                 _ => {}
             }
@@ -1089,8 +1097,7 @@ fn written(entry: &KdlEntry) -> String {
         KdlValue::Bool(b) => b.to_string(),
         other => entry
             .format()
-            .map(|f| f.value_repr.trim().to_string())
-            .unwrap_or_else(|| other.to_string()),
+            .map_or_else(|| other.to_string(), |f| f.value_repr.trim().to_string()),
     }
 }
 
@@ -1196,52 +1203,47 @@ fn fenced_blocks(name: &str, text: &str) -> Vec<Block> {
     let mut open: Option<(Block, String)> = None;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        match &mut open {
-            Some((block, fence)) => {
-                if trimmed.starts_with(fence.as_str())
-                    && trimmed.trim_end().chars().all(|c| c == '`')
-                {
-                    let (block, _) = open.take().expect("a block is open");
-                    blocks.push(block);
-                } else {
-                    block.text.push_str(line);
-                    block.text.push('\n');
-                }
+        if let Some((block, fence)) = &mut open {
+            if trimmed.starts_with(fence.as_str()) && trimmed.trim_end().chars().all(|c| c == '`') {
+                let (block, _) = open.take().expect("a block is open");
+                blocks.push(block);
+            } else {
+                block.text.push_str(line);
+                block.text.push('\n');
             }
-            None => {
-                if !trimmed.starts_with("```") {
-                    continue;
-                }
-                let fence_len = trimmed.chars().take_while(|&c| c == '`').count();
-                let info = &trimmed[fence_len..];
-                let mut words = info.split([',', ' ', '\t']).filter(|w| !w.is_empty());
-                let lang = words.next().unwrap_or_default().to_string();
-                let mut block = Block {
-                    location: format!("{name}:{}", index + 1),
-                    lang,
-                    fragment: false,
-                    ignore: false,
-                    file: None,
-                    text: String::new(),
-                };
-                for word in words {
-                    match word {
-                        "fragment" => block.fragment = true,
-                        "ignore" => block.ignore = true,
-                        _ if word.starts_with("file=") => {
-                            block.file = Some(word["file=".len()..].to_string())
-                        }
-                        other if block.is_kdl() => {
-                            panic!(
-                                "{}: unknown flag `{other}` on a kdl block (use fragment, ignore or file=PATH)",
-                                block.location
-                            )
-                        }
-                        _ => {}
+        } else {
+            if !trimmed.starts_with("```") {
+                continue;
+            }
+            let fence_len = trimmed.chars().take_while(|&c| c == '`').count();
+            let info = &trimmed[fence_len..];
+            let mut words = info.split([',', ' ', '\t']).filter(|w| !w.is_empty());
+            let lang = words.next().unwrap_or_default().to_string();
+            let mut block = Block {
+                location: format!("{name}:{}", index + 1),
+                lang,
+                fragment: false,
+                ignore: false,
+                file: None,
+                text: String::new(),
+            };
+            for word in words {
+                match word {
+                    "fragment" => block.fragment = true,
+                    "ignore" => block.ignore = true,
+                    _ if word.starts_with("file=") => {
+                        block.file = Some(word["file=".len()..].to_string());
                     }
+                    other if block.is_kdl() => {
+                        panic!(
+                            "{}: unknown flag `{other}` on a kdl block (use fragment, ignore or file=PATH)",
+                            block.location
+                        )
+                    }
+                    _ => {}
                 }
-                open = Some((block, "`".repeat(fence_len)));
             }
+            open = Some((block, "`".repeat(fence_len)));
         }
     }
     if let Some((block, _)) = open {
@@ -1350,7 +1352,12 @@ fn kdl_files(dir: &Path, found: &mut Vec<PathBuf>) {
 #[test]
 fn schema_node_lists_equal_the_implementation() {
     let schema = Schema::load();
-    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    let set = |names: &[&str]| {
+        names
+            .iter()
+            .map(ToString::to_string)
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(
         schema.names_in("top"),
         set(TOP_NODES),
@@ -1408,10 +1415,7 @@ fn schema_units_equal_the_implementation() {
         Some(Duration::from_secs_f64(7.0 * duration.bare.unwrap_or(0.0)))
     );
     assert!(duration.compound);
-    assert_eq!(
-        parse_duration("1h30m").ok(),
-        Some(Duration::from_secs(5400))
-    );
+    assert_eq!(parse_duration("1h30m").ok(), Some(Duration::from_mins(90)));
     for text in ["0", "0s", "-5", "5x", "m", "1.5w"] {
         assert!(
             parse_duration(text).is_err(),
@@ -1429,7 +1433,10 @@ fn schema_units_equal_the_implementation() {
     for (suffix, bytes) in &size.units {
         let parsed = parse_size(&format!("3{suffix}"))
             .unwrap_or_else(|e| panic!("size unit `{suffix}`: {e}"));
-        assert_eq!(parsed as f64, (3.0 * bytes).round(), "size 3{suffix}");
+        let expected = (3.0 * bytes).round();
+        #[allow(clippy::float_cmp, reason = "both sides are whole numbers of bytes")]
+        let exact = parsed as f64 == expected;
+        assert!(exact, "size 3{suffix}: {parsed} bytes, not {expected}");
     }
     assert_eq!(
         parse_size("7").ok(),
@@ -1825,8 +1832,10 @@ fn section<'a>(text: &'a str, heading: &str) -> &'a str {
             Some((at, line))
         })
         .find(|(_, line)| line.trim_end() == heading)
-        .map(|(at, _)| at)
-        .unwrap_or_else(|| panic!("GRAMMAR.md has no heading {heading:?}"));
+        .map_or_else(
+            || panic!("GRAMMAR.md has no heading {heading:?}"),
+            |(at, _)| at,
+        );
     let level = heading.split(' ').next().unwrap_or("##");
     let body = &text[start + heading.len()..];
     let end = body

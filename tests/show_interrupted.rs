@@ -70,7 +70,7 @@ fn action<'a>(actions: &'a [Value], name: &str) -> &'a Value {
 
 #[test]
 fn show_of_an_interrupted_run_counts_and_times_the_interrupted_actions() {
-    let (test, before) = interrupted_build(Duration::from_millis(1000));
+    let (test, before) = interrupted_build(Duration::from_secs(1));
     let out = test.args(&["show", "--format", "json"]).run().success();
     let shown = out.json();
     let run = &shown["run"];

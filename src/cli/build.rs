@@ -36,6 +36,10 @@ pub struct BuildArgs {
 
 /// How to build, for `zenbuild build` and for a bare `zenbuild`.
 #[derive(Debug, Args, Default, Clone)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one field per command-line switch, as clap derives them"
+)]
 pub struct BuildOptions {
     /// Run up to N CPU slots' worth of steps at once (default: the number of cores; 0: no
     /// limit, as in ninja, while memory and GPUs still limit)

@@ -2,6 +2,7 @@
 //! from; `push` and `pull` are in `cache_transfer.rs`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use clap::Subcommand;
 
@@ -64,10 +65,11 @@ pub fn run(workspace: &Workspace, command: &CacheCommand, colors: Colors) -> Res
             .iter()
             .map(|(source, count)| format!("{count} {source}"))
             .collect();
-        text.push_str(&format!(
-            "  last run ({run}): {total} actions: {}\n",
+        let _ = writeln!(
+            text,
+            "  last run ({run}): {total} actions: {}",
             parts.join(", ")
-        ));
+        );
     }
     print(&text)
 }

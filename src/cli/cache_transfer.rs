@@ -15,6 +15,7 @@ mod push;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt::Write as _;
 
 use super::plan::preview_all;
 use super::targets::select_or_default;
@@ -139,7 +140,7 @@ pub fn run(
     };
     let mut text = format!("{verb} {moved} of {} actions\n", targets.len());
     if !missing.is_empty() {
-        text.push_str(&format!("{missing_why}: {}\n", missing.join(", ")));
+        let _ = writeln!(text, "{missing_why}: {}", missing.join(", "));
     }
     print(&text)?;
     match (direction, failures.is_empty()) {

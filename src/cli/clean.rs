@@ -3,6 +3,7 @@
 //! (the remotes keep theirs, so a step they hold is downloaded rather than rerun).
 
 use clap::Args;
+use std::fmt::Write as _;
 
 use super::targets::select;
 use crate::error::Error;
@@ -48,11 +49,14 @@ pub fn run(workspace: &Workspace, args: &CleanArgs, colors: Colors) -> Result<()
     if args.cache {
         let cache = workspace.state_dir().cache();
         match std::fs::remove_dir_all(&cache) {
-            Ok(()) => report.push_str(&format!(
-                "{} removed the cache {}\n",
-                colors.green("ok:"),
-                cache.display()
-            )),
+            Ok(()) => {
+                let _ = writeln!(
+                    report,
+                    "{} removed the cache {}",
+                    colors.green("ok:"),
+                    cache.display()
+                );
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("cannot remove {}", cache.display()), e)),
         }

@@ -6,6 +6,7 @@
 //! age, so that a user can tell whether `--keep-days` or `--keep-commits` should be larger.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -91,20 +92,22 @@ pub fn run(workspace: &Workspace, args: &GcArgs, colors: Colors) -> Result<(), E
             let age = removed.made_ms.map_or("of unknown age".to_string(), |ms| {
                 format!("made {}", age(now_ms.saturating_sub(ms)))
             });
-            text.push_str(&format!(
-                "would remove result {} of {action}, {age} ({})\n",
+            let _ = writeln!(
+                text,
+                "would remove result {} of {action}, {age} ({})",
                 removed.digest,
                 bytes(removed.bytes)
-            ));
+            );
         }
         let blobs: Vec<_> = report.removed.iter().filter(|r| r.kind == "blob").collect();
         if !blobs.is_empty() {
-            text.push_str(&format!(
-                "would remove {} blob{} ({}) that no kept result needs\n",
+            let _ = writeln!(
+                text,
+                "would remove {} blob{} ({}) that no kept result needs",
                 blobs.len(),
                 if blobs.len() == 1 { "" } else { "s" },
                 bytes(blobs.iter().map(|blob| blob.bytes).sum())
-            ));
+            );
         }
     }
     let verb = if args.dry_run {
@@ -112,8 +115,9 @@ pub fn run(workspace: &Workspace, args: &GcArgs, colors: Colors) -> Result<(), E
     } else {
         "removed"
     };
-    text.push_str(&format!(
-        "{} {verb} {} cached results and {} blobs ({}); kept {} results and {} blobs ({})\n",
+    let _ = writeln!(
+        text,
+        "{} {verb} {} cached results and {} blobs ({}); kept {} results and {} blobs ({})",
         colors.bold("gc:"),
         report.removed_count("result"),
         report.removed_count("blob"),
@@ -121,7 +125,7 @@ pub fn run(workspace: &Workspace, args: &GcArgs, colors: Colors) -> Result<(), E
         report.kept_results,
         report.kept_blobs,
         bytes(report.kept_bytes),
-    ));
+    );
     print(&text)
 }
 

@@ -1,5 +1,6 @@
 //! `zenbuild init`: a starter manifest that builds as it is, and `.zenbuild/` git-ignored.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use clap::Args;
@@ -57,11 +58,12 @@ pub fn run(directory: &Path, args: &InitArgs, colors: Colors) -> Result<(), Erro
     ignore_state_dir(directory)?;
     let mut report = format!("{} wrote {}\n", colors.green("ok:"), manifest.display());
     if find_git_root(directory).is_none() {
-        report.push_str(&format!(
-            "{} {} is not in a git repository; run `git init` there before building\n",
+        let _ = writeln!(
+            report,
+            "{} {} is not in a git repository; run `git init` there before building",
             colors.bold("note:"),
             directory.display()
-        ));
+        );
     }
     print(&report)
 }

@@ -3,6 +3,7 @@
 //! Any version ever recorded can be asked for by its digest, after the file was overwritten.
 
 use clap::Args;
+use std::fmt::Write as _;
 
 use super::format::{Format, print_json};
 use super::lineage_db;
@@ -118,11 +119,12 @@ fn render_node(
     } else {
         String::new()
     };
-    out.push_str(&format!(
-        "{lead}{} {}{note}\n",
+    let _ = writeln!(
+        out,
+        "{lead}{} {}{note}",
         colors.bold(&node.path),
         colors.dim(digest)
-    ));
+    );
     for (index, step) in node.actions.iter().enumerate() {
         let last = index + 1 == node.actions.len();
         render_step(step, direction, rest, last, colors, out);
@@ -155,12 +157,13 @@ fn render_step(
     } else {
         format!(" reads {}", step.reads.join(", "))
     };
-    out.push_str(&format!(
-        "{rest}{branch}{} (run {}{commit}){reads}: {}\n",
+    let _ = writeln!(
+        out,
+        "{rest}{branch}{} (run {}{commit}){reads}: {}",
         colors.green(&step.name),
         step.run,
         step.cmd
-    ));
+    );
     let inner = format!("{rest}{below}");
     if !step.params.is_empty() {
         let params: Vec<String> = step
@@ -168,7 +171,7 @@ fn render_step(
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
-        out.push_str(&format!("{inner}   params {}\n", params.join(" ")));
+        let _ = writeln!(out, "{inner}   params {}", params.join(" "));
     }
     for (index, node) in step.artifacts.iter().enumerate() {
         let last = index + 1 == step.artifacts.len();

@@ -4,6 +4,7 @@
 //! instance.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -80,8 +81,8 @@ pub fn run_metrics(workspace: &Workspace, args: &MetricsArgs, colors: Colors) ->
     let mut rows = vec![
         ["source", "action"]
             .iter()
-            .map(|s| s.to_string())
-            .chain(names.iter().map(|n| n.to_string()))
+            .map(ToString::to_string)
+            .chain(names.iter().map(|&name| name.clone()))
             .collect::<Vec<_>>(),
     ];
     for snapshot in &snapshots {
@@ -171,10 +172,11 @@ pub fn run_diff(
     };
     for (side, only) in [(a, &diff.only_in_a), (b, &diff.only_in_b)] {
         if !only.is_empty() {
-            text.push_str(&format!(
-                "not compared, only {side} has them: {}\n",
+            let _ = writeln!(
+                text,
+                "not compared, only {side} has them: {}",
                 only.join(", ")
-            ));
+            );
         }
     }
     print(&text)
@@ -187,8 +189,8 @@ fn sides(
     names: &[Option<&str>; 2],
     values: Values,
 ) -> Result<[(String, value_diff::Side); 2], Error> {
-    let is_workspace = |name: &Option<&str>| name.is_none_or(|name| name == "workspace");
-    let current = if values == Values::Params && names.iter().any(is_workspace) {
+    let is_workspace = |name: Option<&str>| name.is_none_or(|name| name == "workspace");
+    let current = if values == Values::Params && names.iter().copied().any(is_workspace) {
         let (_, graph) = crate::load_graph(workspace)?;
         let params: value_diff::Side = graph
             .actions
@@ -201,11 +203,11 @@ fn sides(
     };
     let recorded: Vec<Option<&str>> = names
         .iter()
-        .filter(|name| current.is_none() || !is_workspace(name))
+        .filter(|name| current.is_none() || !is_workspace(**name))
         .copied()
         .collect();
     let mut recorded = snapshots(workspace, &recorded)?.into_iter();
-    let mut side = |name: &Option<&str>| -> Result<(String, value_diff::Side), Error> {
+    let mut side = |name: Option<&str>| -> Result<(String, value_diff::Side), Error> {
         if let (Some(current), true) = (&current, is_workspace(name)) {
             return Ok(("workspace".to_string(), current.clone()));
         }
@@ -222,7 +224,7 @@ fn sides(
             .collect();
         Ok((snapshot.source, values))
     };
-    Ok([side(&names[0])?, side(&names[1])?])
+    Ok([side(names[0])?, side(names[1])?])
 }
 
 fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {

@@ -2,6 +2,7 @@
 //! timing and the reason it ran.
 
 use clap::Args;
+use std::fmt::Write as _;
 
 use super::format::{Format, print_json};
 use super::lineage_db;
@@ -29,9 +30,10 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
             Some(run) => run.id,
             None => return Err(Error::NothingYet("no run recorded yet".into())),
         },
-        Some(text) => match text.parse::<RunId>() {
-            Ok(id) => id,
-            Err(_) => {
+        Some(text) => {
+            if let Ok(id) = text.parse::<RunId>() {
+                id
+            } else {
                 let commit = git::resolve(&workspace.git_root, text).map_err(Error::Git)?;
                 match store.runs_at_commit(&commit)?.first() {
                     Some(&id) => id,
@@ -43,7 +45,7 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
                     }
                 }
             }
-        },
+        }
     };
     let Some(run) = store.run(id)? else {
         return Err(Error::BadArgument(format!(
@@ -65,20 +67,18 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
         run.status,
         utc(run.started_ms)
     );
-    text.push_str(&format!("  command  {}\n", run.command.join(" ")));
+    let _ = writeln!(text, "  command  {}", run.command.join(" "));
     if let Some(git) = &run.git {
         let branch = git.branch.as_deref().unwrap_or("detached");
         let dirty = if git.dirty { ", dirty" } else { "" };
-        text.push_str(&format!(
-            "  commit   {} ({branch}{dirty})\n",
-            short_commit(&run)
-        ));
+        let _ = writeln!(text, "  commit   {} ({branch}{dirty})", short_commit(&run));
     }
-    text.push_str(&format!(
-        "  by       {}@{}, zenbuild {}\n",
+    let _ = writeln!(
+        text,
+        "  by       {}@{}, zenbuild {}",
         run.user, run.host, run.version
-    ));
-    text.push_str(&format!("  actions  {}\n\n", counts(&run.counts)));
+    );
+    let _ = write!(text, "  actions  {}\n\n", counts(&run.counts));
     let width = actions
         .iter()
         .map(|a| a.action.name.len())
@@ -122,7 +122,7 @@ fn counts(counts: &Counts) -> String {
         (counts.interrupted, "interrupted"),
     ] {
         if count > 0 {
-            text.push_str(&format!(", {count} {what}"));
+            let _ = write!(text, ", {count} {what}");
         }
     }
     text

@@ -4,6 +4,7 @@
 //! in CI, `zenbuild status --check` fails when what is committed is not what was built.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use clap::Args;
 use serde_json::json;
@@ -137,30 +138,29 @@ pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(
     } else {
         let mut text = String::new();
         if out_of_date {
-            text.push_str(&format!(
-                "{LOCKFILE}: {} of {} actions stale\n",
+            let _ = writeln!(
+                text,
+                "{LOCKFILE}: {} of {} actions stale",
                 stale.len(),
                 targets.len()
-            ));
+            );
         } else {
-            text.push_str(&format!(
-                "{LOCKFILE}: {} actions {}\n",
+            let _ = writeln!(
+                text,
+                "{LOCKFILE}: {} actions {}",
                 targets.len(),
                 colors.green("up to date")
-            ));
+            );
         }
         for s in &stale {
-            text.push_str(&format!(
-                "  {}: {}\n",
-                colors.bold(&s.name),
-                s.reasons.join("; ")
-            ));
+            let _ = writeln!(text, "  {}: {}", colors.bold(&s.name), s.reasons.join("; "));
         }
         for name in &gone {
-            text.push_str(&format!(
-                "  {}: in {LOCKFILE} but no longer in the manifest\n",
+            let _ = writeln!(
+                text,
+                "  {}: in {LOCKFILE} but no longer in the manifest",
                 colors.bold(name)
-            ));
+            );
         }
         print(&text)?;
     }

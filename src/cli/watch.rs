@@ -7,6 +7,7 @@
 //! inputs change under them, is [`crate::watch::run_loop`]; this file gives it the
 //! arguments and renders what it says.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
@@ -156,10 +157,10 @@ fn cycle_line(trigger: &Trigger, done: &RunReport, took: Duration) -> String {
         Trigger::Changed(what) => format!("changed: {what} → {ran} {actions} ran"),
     };
     if done.failed > 0 {
-        line.push_str(&format!(", {} failed", done.failed));
+        let _ = write!(line, ", {} failed", done.failed);
     }
     if stopped > 0 {
-        line.push_str(&format!(", {stopped} stopped to rerun"));
+        let _ = write!(line, ", {stopped} stopped to rerun");
     }
     format!("{line}; {}", duration(took))
 }

@@ -59,9 +59,12 @@ impl Builder<'_> {
                 .graph
                 .output_paths(action)
                 .into_iter()
-                .map(|(path, dir)| match dir && !path.ends_with('/') {
-                    true => format!("{path}/"),
-                    false => path.to_string(),
+                .map(|(path, dir)| {
+                    if dir && !path.ends_with('/') {
+                        format!("{path}/")
+                    } else {
+                        path.to_string()
+                    }
                 })
                 .collect(),
             resources: action.resources,

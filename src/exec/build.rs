@@ -130,7 +130,7 @@ impl<'a> Builder<'a> {
         let mut warnings = self
             .warnings
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::mem::take(&mut *warnings)
     }
 
@@ -165,7 +165,7 @@ impl<'a> Builder<'a> {
         );
         self.warnings
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(warning);
         Err(format!("its cached result cannot be used: {unusable}"))
     }
@@ -178,6 +178,10 @@ impl Work for Builder<'_> {
         Some(pending.digest)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one ladder from key to cached, restored or to run; each rung returns"
+    )]
     fn check(&self, id: ActionId) -> Check<Pending> {
         let action = self.graph.action(id);
         let started = Instant::now();

@@ -39,32 +39,29 @@ impl FakeExecutor {
             bytes.extend(std::fs::read(workdir.join(source)).unwrap());
         }
         let mut ended = Ended::new(Ending::Exited(0), "fake");
-        match &self.to_store {
-            Some(store) => {
-                let result = ActionResult {
-                    output_files: vec![crate::store::OutputFile {
-                        path: target.to_string(),
-                        digest: store.put_bytes(&bytes).unwrap(),
-                        size: bytes.len() as u64,
-                        executable: false,
-                    }],
-                    ..ActionResult::default()
-                };
-                store.put_action_result(&spec.key, &result).unwrap();
-                ended.outputs = OutputsAt::Store;
-            }
-            None => {
-                let target = workdir.join(target);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, bytes).unwrap();
-            }
+        if let Some(store) = &self.to_store {
+            let result = ActionResult {
+                output_files: vec![crate::store::OutputFile {
+                    path: target.to_string(),
+                    digest: store.put_bytes(&bytes).unwrap(),
+                    size: bytes.len() as u64,
+                    executable: false,
+                }],
+                ..ActionResult::default()
+            };
+            store.put_action_result(&spec.key, &result).unwrap();
+            ended.outputs = OutputsAt::Store;
+        } else {
+            let target = workdir.join(target);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(target, bytes).unwrap();
         }
         ended
     }
 }
 
 impl Executor for FakeExecutor {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "fake"
     }
 

@@ -76,6 +76,7 @@ impl<'a> Build<'a> {
     }
 
     /// Runs the steps on `executor` instead of as processes on this machine.
+    #[must_use]
     pub fn with_executor(self, executor: &'a dyn Executor) -> Build<'a> {
         Build {
             executor: Some(executor),
@@ -85,6 +86,7 @@ impl<'a> Build<'a> {
 
     /// Lets `stops` stop running actions one by one, as watch mode does when an action's
     /// inputs change under it.
+    #[must_use]
     pub fn with_stops(self, stops: &'a ActionStops) -> Build<'a> {
         Build {
             stops: Some(stops),
@@ -97,6 +99,10 @@ impl<'a> Build<'a> {
     /// process's Ctrl-C handler when `None`). An error means nothing was built: the cache or
     /// a named remote could not be opened, or the lock not taken; a failed step is a
     /// [`RunReport`] with `failed` above zero.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "a build's steps in the order they happen: lock, session, recorder, run, records"
+    )]
     pub fn run(
         &self,
         request: &BuildRequest,

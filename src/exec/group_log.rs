@@ -175,7 +175,7 @@ impl GroupLog {
         let count = || {
             self.under_way
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
         {
             let mut under_way = count();
@@ -204,14 +204,14 @@ static ACTIVE: Mutex<Option<Arc<GroupLog>>> = Mutex::new(None);
 pub fn activate(log: &Arc<GroupLog>) {
     *ACTIVE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(log));
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(log));
 }
 
 /// Stops recording into `log`, unless another lock has been taken since.
 pub fn deactivate(log: &Arc<GroupLog>) {
     let mut active = ACTIVE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if active
         .as_ref()
         .is_some_and(|current| Arc::ptr_eq(current, log))
@@ -224,7 +224,7 @@ pub fn deactivate(log: &Arc<GroupLog>) {
 pub fn active() -> Option<Arc<GroupLog>> {
     ACTIVE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
 }
 

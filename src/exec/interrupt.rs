@@ -40,6 +40,7 @@ impl Interrupt {
 
     /// A flag of its own that is also raised whenever this one is: for stopping one step
     /// while Ctrl-C still stops them all.
+    #[must_use]
     pub fn child(&self) -> Interrupt {
         Interrupt {
             count: Arc::new(AtomicU32::new(0)),

@@ -8,7 +8,7 @@ use std::io;
 use super::build::Builder;
 use super::last_keys::Finished;
 use super::reason::key_changes;
-use crate::graph::{Action, ArtifactId, ArtifactKind};
+use crate::graph::{Action, Artifact, ArtifactId, ArtifactKind};
 use crate::hash::{ActionKey, Digest, InputDigest, hash_tree, symlink_digest};
 use crate::store::ActionResult;
 
@@ -68,7 +68,7 @@ impl Builder<'_> {
                         .iter()
                         .map(|&output| self.graph.artifact(output))
                         .find(|output| artifact.path.is_within(&output.path))
-                        .map_or_else(String::new, |output| output.display_path());
+                        .map_or_else(String::new, Artifact::display_path);
                     format!(
                         "input `{shown}` is missing: `{}` wrote `{directory}` without it",
                         producer.name
@@ -94,7 +94,7 @@ impl Builder<'_> {
         // A poisoned lock means a worker panicked; the digests it guards are still sound.
         self.produced
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Remembers the digests of what `result` holds, for dependents' keys, and returns them

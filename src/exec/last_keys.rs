@@ -14,6 +14,7 @@
 //! live ones.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,13 +94,13 @@ impl LastKeys {
     fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Finished>> {
         self.index
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn pack(&self) -> std::sync::MutexGuard<'_, Pack> {
         self.pack
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The key `action` had last time, if it ever finished and its record is readable.
@@ -111,17 +112,16 @@ impl LastKeys {
             .iter()
             .find(|(pending, _)| *pending == digest)
             .map(|(_, json)| json.clone());
-        let json = match pending {
-            Some(json) => json,
-            None => {
-                let text = std::fs::read_to_string(self.state.key_records()).ok()?;
-                let hex = digest.to_hex();
-                // The newest record wins, should a key ever have been written twice.
-                text.lines()
-                    .rev()
-                    .find_map(|line| line.strip_prefix(hex.as_str())?.strip_prefix(' '))?
-                    .to_string()
-            }
+        let json = if let Some(json) = pending {
+            json
+        } else {
+            let text = std::fs::read_to_string(self.state.key_records()).ok()?;
+            let hex = digest.to_hex();
+            // The newest record wins, should a key ever have been written twice.
+            text.lines()
+                .rev()
+                .find_map(|line| line.strip_prefix(hex.as_str())?.strip_prefix(' '))?
+                .to_string()
         };
         serde_json::from_str(&json).ok()
     }
@@ -208,7 +208,7 @@ impl LastKeys {
                 .collect();
             let mut text = String::new();
             for (digest, json) in kept.drain() {
-                text.push_str(&format!("{digest} {json}\n"));
+                let _ = writeln!(text, "{digest} {json}");
             }
             write_atomically(&path, text.as_bytes(), Durability::Rename)?;
             pack.stored = Some(Stored {
@@ -223,7 +223,7 @@ impl LastKeys {
             text.push('\n');
         }
         for (digest, json) in &pack.pending {
-            text.push_str(&format!("{digest} {json}\n"));
+            let _ = writeln!(text, "{digest} {json}");
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -247,6 +247,10 @@ fn read_stored(path: &std::path::Path) -> Stored {
         .collect();
     Stored {
         digests,
+        #[allow(
+            clippy::naive_bytecount,
+            reason = "a small file read once; not worth the bytecount crate"
+        )]
         lines: text.iter().filter(|&&byte| byte == b'\n').count(),
         torn: text.last().is_some_and(|&byte| byte != b'\n'),
     }
@@ -354,7 +358,7 @@ mod tests {
         keys.save().unwrap();
         let pack = StateDir::of(dir.path()).key_records();
         let mut text = std::fs::read_to_string(&pack).unwrap();
-        text.push_str(&format!("{} {{\"cmd\":", key("torn").digest()));
+        let _ = write!(text, "{} {{\"cmd\":", key("torn").digest());
         std::fs::write(&pack, text).unwrap();
         let again = LastKeys::in_workspace(dir.path());
         set(&again, "b", "y");

@@ -93,19 +93,19 @@ pub enum RunOutcome {
 /// exits get SIGKILL at once, and `run` returns only once they are gone. Processes that left
 /// the group (`setsid`, a daemon) are beyond reach: they are neither waited for nor killed.
 pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
-    run_recorded(command, interrupt, group_log::active())
+    run_recorded(command, interrupt, group_log::active().as_ref())
 }
 
 /// [`run`], recording the step's group in `groups`.
 fn run_recorded(
     command: &Command,
     interrupt: &Interrupt,
-    groups: Option<Arc<GroupLog>>,
+    groups: Option<&Arc<GroupLog>>,
 ) -> RunOutcome {
     if interrupt.is_triggered() {
         return RunOutcome::Interrupted;
     }
-    let (mut child, log) = match spawn(command, groups.as_ref()) {
+    let (mut child, log) = match spawn(command, groups) {
         Ok(spawned) => spawned,
         Err(error) => return RunOutcome::SpawnFailed(error),
     };
@@ -145,7 +145,7 @@ fn run_recorded(
     };
     // The shell is reaped by now, and every way out of the loop above either found the
     // group empty or sent it SIGKILL; what is left is killed and waited for here.
-    let left = empty_group(group, groups.as_deref());
+    let left = empty_group(group, groups.map(Arc::as_ref));
     logs.iter_mut().for_each(LogPipe::finish);
     match left {
         Ok(()) => outcome,
@@ -186,7 +186,7 @@ fn pipes(logs: &[LogPipe]) -> Vec<BorrowedFd<'_>> {
 
 fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child, LogPipe)> {
     let log =
-        LogPipe::prepare(command.log_path).map_err(|error| log_error(command.log_path, error))?;
+        LogPipe::prepare(command.log_path).map_err(|error| log_error(command.log_path, &error))?;
     // One pipe behind both descriptors: two would lose the order between a line on stdout
     // and the warning printed just after it on stderr.
     let (reader, writer) = io::pipe()?;
@@ -217,7 +217,7 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
     };
     // Our copies of the write end must close, or the pipe never reaches its end.
     drop(process);
-    let mut child = spawned.map_err(|error| spawn_error(command.workdir, error))?;
+    let mut child = spawned.map_err(|error| spawn_error(command.workdir, &error))?;
     if let Some(groups) = groups {
         groups.started(Pid::from_child(&child).as_raw_pid());
     }
@@ -232,7 +232,7 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
     }
 }
 
-fn log_error(path: &Path, error: io::Error) -> io::Error {
+fn log_error(path: &Path, error: &io::Error) -> io::Error {
     io::Error::new(
         error.kind(),
         format!("cannot create log file {}: {error}", path.display()),
@@ -240,7 +240,7 @@ fn log_error(path: &Path, error: io::Error) -> io::Error {
 }
 
 /// The OS says only "No such file or directory", which reads as if `sh` were missing.
-fn spawn_error(workdir: &Path, error: io::Error) -> io::Error {
+fn spawn_error(workdir: &Path, error: &io::Error) -> io::Error {
     if !workdir.is_dir() {
         return io::Error::new(
             io::ErrorKind::NotFound,
@@ -490,7 +490,7 @@ mod tests {
              sleep 0.05; done; cp \"$LOG\" during; sleep 30 &",
         );
         command.env = &env;
-        let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
+        let outcome = run_recorded(&command, &Interrupt::new(), Some(&log));
         assert_eq!(exit_code(&outcome), 0);
 
         let shell: RawPid = fixture.read("shell").trim().parse().unwrap();

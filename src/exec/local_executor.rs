@@ -41,13 +41,14 @@ impl LocalExecutor {
     }
 
     /// The same with another grace period, for tests that stop steps.
+    #[must_use]
     pub fn with_grace(self, grace: Duration) -> LocalExecutor {
         LocalExecutor { grace, ..self }
     }
 }
 
 impl Executor for LocalExecutor {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "local"
     }
 
@@ -118,5 +119,5 @@ fn run(spec: &ActionSpec, grace: Duration, stop: &Interrupt) -> Ended {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

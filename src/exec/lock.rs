@@ -110,7 +110,7 @@ mod tests {
         let second_state = state.clone();
         let waiter = std::thread::spawn(move || {
             let lock = WorkspaceLock::acquire(&second_state, |holder| {
-                told.send(holder.to_string()).unwrap()
+                told.send(holder.to_string()).unwrap();
             })
             .unwrap();
             got.send(()).unwrap();

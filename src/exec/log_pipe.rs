@@ -64,6 +64,10 @@ impl LogPipe {
 
     /// Copies whatever the pipe holds now, without waiting for more; closes it at its end.
     pub fn pump(&mut self) {
+        #[allow(
+            clippy::large_stack_arrays,
+            reason = "64 KiB on a thread stack of 2 MiB or more; on the heap it would be allocated at every pump"
+        )]
         let mut buffer = [0u8; 64 * 1024];
         loop {
             let Some(pipe) = self.pipe.as_mut() else {

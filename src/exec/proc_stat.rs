@@ -96,7 +96,7 @@ mod tests {
                 state: b'S',
                 group: 4240,
                 session: 4100,
-                start_time: 987654,
+                start_time: 987_654,
             }
         );
         assert!(parsed.is_alive());

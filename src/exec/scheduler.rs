@@ -116,6 +116,10 @@ struct Running<P> {
 
 /// Brings `targets` (an action set closed under dependencies) up to date and returns each
 /// one's outcome, in the order given.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one event loop whose bookkeeping is shared by every branch"
+)]
 pub fn run<W: Work>(
     graph: &Graph,
     targets: &[ActionId],
@@ -193,17 +197,14 @@ pub fn run<W: Work>(
                 }
                 Ok(Message::Submitted(id, ticket, pending, grant)) => {
                     busy -= 1;
-                    match early.remove(&ticket) {
-                        Some(ended) => {
-                            busy += 1;
-                            let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                    if let Some(ended) = early.remove(&ticket) {
+                        busy += 1;
+                        let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
+                    } else {
+                        if cancelled_all {
+                            executor.cancel(ticket);
                         }
-                        None => {
-                            if cancelled_all {
-                                executor.cancel(ticket);
-                            }
-                            in_flight.insert(ticket, Running { id, pending, grant });
-                        }
+                        in_flight.insert(ticket, Running { id, pending, grant });
                     }
                 }
                 Ok(Message::Ran(id, outcome, grant)) => {
@@ -240,7 +241,9 @@ pub fn run<W: Work>(
                 walk.stopping = true;
                 if !cancelled_all {
                     cancelled_all = true;
-                    in_flight.keys().for_each(|&ticket| executor.cancel(ticket));
+                    for &ticket in in_flight.keys() {
+                        executor.cancel(ticket);
+                    }
                 }
             }
             if let Some(stops) = control.stops {

@@ -2,7 +2,7 @@
 //! backend's for as long as its action's name says and ends out of order with the others,
 //! reported through `poll` and a wake, as a cluster's would.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,7 @@ fn spec(name: &str, attempt: u32, grant: &Grant) -> ActionSpec {
         name: name.to_string(),
         key: Digest::of(name.as_bytes()),
         command: "x".into(),
-        env: Default::default(),
+        env: BTreeMap::default(),
         root: PathBuf::from("/nowhere"),
         workdir: String::new(),
         inputs: Vec::new(),
@@ -135,7 +135,7 @@ impl Backend {
 }
 
 impl Executor for Backend {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "fake"
     }
 

@@ -61,12 +61,13 @@ impl Builder<'_> {
             gpus: Vec::new(),
         };
         let mut pending = Pending::new(key.clone(), key.digest(), Vec::new());
-        let verdict = match self.run_attempts(action, &mut pending, &grant, executor) {
-            Err(outcome) => Verdict::Failed(match *outcome {
-                Outcome::Failed(failure) => failure.message,
-                _ => "interrupted".to_string(),
-            }),
-            Ok(()) => {
+        let verdict =
+            if let Err(outcome) = self.run_attempts(action, &mut pending, &grant, executor) {
+                Verdict::Failed(match *outcome {
+                    Outcome::Failed(failure) => failure.message,
+                    _ => "interrupted".to_string(),
+                })
+            } else {
                 let differs: Vec<_> = recorded_outputs(&result)
                     .into_iter()
                     .filter_map(|(path, cached, executable)| {
@@ -80,8 +81,7 @@ impl Builder<'_> {
                 } else {
                     Verdict::Differs(differs)
                 }
-            }
-        };
+            };
         // Whatever the rerun left, the workspace goes back to the cached result, which is
         // also what dependents are verified against.
         if let Err(e) = restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode) {

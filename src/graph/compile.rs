@@ -263,26 +263,23 @@ impl Expander<'_> {
     fn declared_params(&mut self, body: &StepBody) -> BTreeMap<String, serde_json::Value> {
         let mut params = BTreeMap::new();
         for key in &body.params.items {
-            match self.manifest.params.get(&key.value) {
-                Some(value) => {
-                    params.insert(key.value.clone(), value.clone());
-                }
-                None => {
-                    let keys = self.manifest.params.keys();
-                    let diag = Diag::new(
-                        "undefined-param",
-                        format!("param `{}` is not defined in the params files", key.value),
-                    )
-                    .label(key.span, "no such param")
-                    .suggest(&key.value, keys.iter().map(String::as_str));
-                    let diag = match (&diag.help, self.manifest.params_files.is_empty()) {
-                        (None, true) => {
-                            diag.help("declare the file that defines it: `params \"params.yaml\"`")
-                        }
-                        _ => diag,
-                    };
-                    self.diags.push(diag);
-                }
+            if let Some(value) = self.manifest.params.get(&key.value) {
+                params.insert(key.value.clone(), value.clone());
+            } else {
+                let keys = self.manifest.params.keys();
+                let diag = Diag::new(
+                    "undefined-param",
+                    format!("param `{}` is not defined in the params files", key.value),
+                )
+                .label(key.span, "no such param")
+                .suggest(&key.value, keys.iter().map(String::as_str));
+                let diag = match (&diag.help, self.manifest.params_files.is_empty()) {
+                    (None, true) => {
+                        diag.help("declare the file that defines it: `params \"params.yaml\"`")
+                    }
+                    _ => diag,
+                };
+                self.diags.push(diag);
             }
         }
         params

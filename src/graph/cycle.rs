@@ -1,6 +1,7 @@
 //! Dependency cycles, named step by step.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
@@ -62,7 +63,7 @@ fn cycle_diag(names: &[String], steps: &[&Action]) -> Diag {
         .help("a step cannot need itself; remove it from its own `needs`");
     }
     let mut chain = names.join(" → ");
-    chain.push_str(&format!(" → {}", names[0]));
+    let _ = write!(chain, " → {}", names[0]);
     let mut diag = Diag::new("dependency-cycle", format!("dependency cycle: {chain}"));
     let mut labelled = HashSet::new();
     for step in steps {

@@ -175,7 +175,7 @@ mod tests {
         }
     }
 
-    /// Pins the encoding: if this changes, CACHE_VERSION must change with it.
+    /// Pins the encoding: if this changes, `CACHE_VERSION` must change with it.
     #[test]
     fn golden_digest() {
         assert_eq!(CACHE_VERSION, 1);
@@ -188,8 +188,8 @@ mod tests {
     /// Each field, changed alone, changes the key.
     #[test]
     fn every_field_counts() {
-        let base = key().digest();
         type Change = Box<dyn Fn(&mut ActionKey)>;
+        let base = key().digest();
         let changes: Vec<(&str, Change)> = vec![
             ("cmd", Box::new(|k| k.cmd.push(' '))),
             (

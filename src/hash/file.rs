@@ -68,10 +68,10 @@ pub(crate) fn hash_stated(path: &Path, stat: &FileStat) -> io::Result<FileDigest
         // A file truncated in place while it is mapped raises SIGBUS, which ends zenbuild.
         // No step writes a file while it is hashed, and editors save by rename, so only an
         // outside writer truncating a large file mid-hash can; the speed is worth that risk.
-        hasher.update_mmap_rayon(path).map_err(|e| at(path, e))?;
+        hasher.update_mmap_rayon(path).map_err(|e| at(path, &e))?;
     } else {
-        let file = File::open(path).map_err(|e| at(path, e))?;
-        read_into(file, stat.size, &mut hasher).map_err(|e| at(path, e))?;
+        let file = File::open(path).map_err(|e| at(path, &e))?;
+        read_into(file, stat.size, &mut hasher).map_err(|e| at(path, &e))?;
     }
     Ok(FileDigest {
         digest: Digest::from_hasher(&hasher),
@@ -82,7 +82,7 @@ pub(crate) fn hash_stated(path: &Path, stat: &FileStat) -> io::Result<FileDigest
 }
 
 fn hash_symlink(path: &Path) -> io::Result<FileDigest> {
-    let target = std::fs::read_link(path).map_err(|e| at(path, e))?;
+    let target = std::fs::read_link(path).map_err(|e| at(path, &e))?;
     Ok(symlink_digest(target.as_os_str().as_encoded_bytes()))
 }
 

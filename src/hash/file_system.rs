@@ -121,7 +121,7 @@ pub struct RealFileSystem;
 
 impl FileSystem for RealFileSystem {
     fn stat(&self, path: &Path) -> io::Result<FileStat> {
-        let meta = std::fs::symlink_metadata(path).map_err(|e| at(path, e))?;
+        let meta = std::fs::symlink_metadata(path).map_err(|e| at(path, &e))?;
         Ok(FileStat::of(&meta))
     }
 
@@ -170,7 +170,7 @@ fn nanos(seconds: i64, nanoseconds: i64) -> i64 {
 
 /// An I/O error that names the path it happened on: "No such file or directory" alone does
 /// not say which of 100,000 files is missing.
-pub(crate) fn at(path: &Path, error: io::Error) -> io::Error {
+pub(crate) fn at(path: &Path, error: &io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 

@@ -42,7 +42,8 @@ impl<V: Copy + Send> PathMap<V> {
         let shards = buckets
             .into_par_iter()
             .map(|bucket| {
-                let mut shard = Shard::with_capacity_and_hasher(bucket.len(), Default::default());
+                let mut shard =
+                    Shard::with_capacity_and_hasher(bucket.len(), BuildHasherDefault::default());
                 shard.extend(bucket);
                 Mutex::new(shard)
             })
@@ -83,7 +84,7 @@ impl<V: Copy + Send> PathMap<V> {
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard<V>> {
         self.shards[index]
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

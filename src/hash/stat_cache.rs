@@ -287,7 +287,7 @@ mod tests {
         fs.advance_secs(10);
         let cache = StatCache::load_with(&cache_path, fs.clone());
         let before = cache.digest_file(&file).unwrap();
-        let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let an_hour_ago = SystemTime::now() - Duration::from_hours(1);
         File::options()
             .write(true)
             .open(&file)

@@ -122,20 +122,19 @@ fn dir_index(
             return None;
         };
         so_far.push(name);
-        current = match index.get(&so_far) {
-            Some(&known) => known,
-            None => {
-                let new = tree.len();
-                tree.push(Dir {
-                    relative: so_far.clone(),
-                    entries: Vec::new(),
-                });
-                tree[current]
-                    .entries
-                    .push((name.to_os_string(), Child::Dir(new)));
-                index.insert(so_far.clone(), new);
-                new
-            }
+        current = if let Some(&known) = index.get(&so_far) {
+            known
+        } else {
+            let new = tree.len();
+            tree.push(Dir {
+                relative: so_far.clone(),
+                entries: Vec::new(),
+            });
+            tree[current]
+                .entries
+                .push((name.to_os_string(), Child::Dir(new)));
+            index.insert(so_far.clone(), new);
+            new
         };
     }
     Some(current)
@@ -204,9 +203,9 @@ fn list_tree(root: &Path) -> io::Result<(Vec<Dir>, Vec<PathBuf>)> {
 /// The names in `dir` with their types as `readdir` reports them (no stat per entry).
 fn list(dir: &Path) -> io::Result<Vec<(OsString, FileType)>> {
     let mut children = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| at(dir, e))? {
-        let entry = entry.map_err(|e| at(dir, e))?;
-        let file_type = entry.file_type().map_err(|e| at(&entry.path(), e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| at(dir, &e))? {
+        let entry = entry.map_err(|e| at(dir, &e))?;
+        let file_type = entry.file_type().map_err(|e| at(&entry.path(), &e))?;
         children.push((entry.file_name(), file_type));
     }
     Ok(children)
@@ -435,7 +434,7 @@ mod tests {
             (
                 "renaming a file",
                 Box::new(|root| {
-                    fs::rename(root.join("test/0.csv"), root.join("test/9.csv")).unwrap()
+                    fs::rename(root.join("test/0.csv"), root.join("test/9.csv")).unwrap();
                 }),
             ),
             (
@@ -516,7 +515,7 @@ mod tests {
         assert_eq!(hash_tree(dir.path(), &cache).unwrap(), first);
         assert_eq!(fs_fake.reads(), 5, "nothing changed, nothing read");
 
-        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
         fs::File::options()
             .write(true)
             .open(dir.path().join("train/1.csv"))

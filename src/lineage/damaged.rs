@@ -29,6 +29,10 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
         .map_or(0, |since| since.as_millis() as i64))
     .replace(['-', ':'], "")
     .replace(' ', "T");
+    #[allow(
+        clippy::maybe_infinite_iter,
+        reason = "a directory holds finitely many names, so a free one is found"
+    )]
     let aside = (0..)
         .map(|n| {
             let suffix = if n == 0 {

@@ -325,7 +325,7 @@ impl<'g> Recorder<'g> {
                     (_, Some(source)) => format!("cache:{source}"),
                     (_, None) => "cache".to_string(),
                 });
-                record.reasons = done.reasons.clone();
+                record.reasons.clone_from(&done.reasons);
                 record.inputs = self.artifacts(
                     done.fields
                         .iter()
@@ -407,9 +407,10 @@ fn begin(
     store.close_abandoned_runs()?;
     // Rendering a large graph costs more than the rest of a run's record; most runs
     // resolve to a graph the store already has.
-    let manifest = match store.has_manifest(&run.manifest_digest)? {
-        true => None,
-        false => Some(to_json(&Selection::new(graph, selected.to_vec())).to_string()),
+    let manifest = if store.has_manifest(&run.manifest_digest)? {
+        None
+    } else {
+        Some(to_json(&Selection::new(graph, selected.to_vec())).to_string())
     };
     store.begin_run(&NewRun {
         manifest,

@@ -10,7 +10,7 @@ use super::LineageError;
 /// has shipped: add the next.
 pub const MIGRATIONS: &[&str] = &[
     // 1: runs, their actions, the artifacts those read and wrote, params and metrics.
-    r#"
+    r"
     CREATE TABLE manifests (
         id        INTEGER PRIMARY KEY,
         digest    TEXT NOT NULL UNIQUE,
@@ -92,10 +92,10 @@ pub const MIGRATIONS: &[&str] = &[
         value     ANY,
         PRIMARY KEY (action_id, path, name)
     ) WITHOUT ROWID;
-    "#,
+    ",
     // 2: runs count their interrupted actions apart from the skipped ones. Before, an
     // interrupted action was counted as skipped; its own row always said `interrupted`.
-    r#"
+    r"
     ALTER TABLE runs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
     UPDATE runs SET
         interrupted = (SELECT count(*) FROM actions a
@@ -103,7 +103,7 @@ pub const MIGRATIONS: &[&str] = &[
         skipped = max(0, skipped - (SELECT count(*) FROM actions a
                                     WHERE a.run_id = runs.id AND a.status = 'interrupted'))
     WHERE finished_ms IS NOT NULL;
-    "#,
+    ",
 ];
 
 /// Brings `conn` to the latest schema.

@@ -300,21 +300,18 @@ impl MetadataStore for Queries {
                                 Ok((row.get(0)?, row.get(1)?))
                             })
                             .optional()?;
-                        let artifact_id = match found {
-                            Some((id, known)) => {
-                                if known.is_none() && size.is_some() {
-                                    fill_size.execute(params![id, size])?;
-                                }
-                                id
+                        let artifact_id = if let Some((id, known)) = found {
+                            if known.is_none() && size.is_some() {
+                                fill_size.execute(params![id, size])?;
                             }
-                            None => {
-                                insert_artifact.execute(params![
-                                    artifact.path,
-                                    artifact.digest,
-                                    size
-                                ])?;
-                                tx.last_insert_rowid()
-                            }
+                            id
+                        } else {
+                            insert_artifact.execute(params![
+                                artifact.path,
+                                artifact.digest,
+                                size
+                            ])?;
+                            tx.last_insert_rowid()
                         };
                         insert_edge.execute(params![action_id, role, artifact_id, ran])?;
                     }

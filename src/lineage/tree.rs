@@ -247,13 +247,12 @@ impl Walker<'_> {
     fn step(&mut self, summary: ActionSummary) -> Result<Step, LineageError> {
         let run_id = summary.run_id;
         let action = summary.action;
-        let run = match self.runs.get(&run_id) {
-            Some(run) => run.clone(),
-            None => {
-                let run = self.store.run(run_id)?;
-                self.runs.insert(run_id, run.clone());
-                run
-            }
+        let run = if let Some(run) = self.runs.get(&run_id) {
+            run.clone()
+        } else {
+            let run = self.store.run(run_id)?;
+            self.runs.insert(run_id, run.clone());
+            run
         };
         let git = run.and_then(|run| run.git);
         let next = match self.direction {

@@ -451,7 +451,7 @@ mod tests {
         );
     }
 
-    /// Found by the `lockfile` fuzz target: serde_json read this back one unit in the last
+    /// Found by the `lockfile` fuzz target: `serde_json` read this back one unit in the last
     /// place off until its `float_roundtrip` feature was on.
     #[test]
     fn a_float_param_reads_back_as_it_was_written() {

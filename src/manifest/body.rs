@@ -190,10 +190,10 @@ fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         let value = match entry.value() {
             KdlValue::String(s) => s.clone(),
             KdlValue::Integer(n) => n.to_string(),
-            KdlValue::Float(_) => entry
-                .format()
-                .map(|f| f.value_repr.trim().to_string())
-                .unwrap_or_else(|| entry.value().to_string()),
+            KdlValue::Float(_) => entry.format().map_or_else(
+                || entry.value().to_string(),
+                |f| f.value_repr.trim().to_string(),
+            ),
             KdlValue::Bool(b) => b.to_string(),
             KdlValue::Null => {
                 cx.error(type_error(cx.value_span(entry), "a value", entry.value()));
@@ -261,7 +261,7 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         match parsed {
             Ok(bytes) => body.resources.memory = Some(Spanned::new(bytes, span)),
             Err(message) => {
-                cx.error(Diag::new("bad-size", message).label(span, "invalid memory size"))
+                cx.error(Diag::new("bad-size", message).label(span, "invalid memory size"));
             }
         }
     }
@@ -318,10 +318,10 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         let mut seen: HashMap<String, Span> = HashMap::new();
         for entry in args(axis_node).collect::<Vec<_>>() {
             let span = cx.value_span(entry);
-            let text = entry
-                .format()
-                .map(|f| f.value_repr.trim().to_string())
-                .unwrap_or_else(|| entry.value().to_string());
+            let text = entry.format().map_or_else(
+                || entry.value().to_string(),
+                |f| f.value_repr.trim().to_string(),
+            );
             let value = match entry.value() {
                 KdlValue::String(s) => MatrixValue::String(s.clone()),
                 KdlValue::Integer(n) => MatrixValue::Integer { value: *n, text },

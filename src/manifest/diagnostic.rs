@@ -27,17 +27,20 @@ impl Diag {
         }
     }
 
+    #[must_use]
     pub fn label(mut self, span: Span, text: impl Into<String>) -> Diag {
         self.labels.push((span, text.into()));
         self
     }
 
+    #[must_use]
     pub fn help(mut self, text: impl Into<String>) -> Diag {
         self.help = Some(text.into());
         self
     }
 
     /// Adds "did you mean `x`?" when one of `candidates` is close to `name`.
+    #[must_use]
     pub fn suggest<'a>(self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Diag {
         match did_you_mean(name, candidates) {
             Some(close) => self.help(format!("did you mean `{close}`?")),

@@ -4,6 +4,7 @@ use super::diagnostic::Diag;
 use super::model::MatrixValue;
 use super::params::{Params, display_value};
 use super::source::{Sources, Span, Spanned};
+use std::fmt::Write as _;
 
 /// What `{{…}}` can refer to while one action is being resolved.
 pub struct Vars<'a> {
@@ -97,7 +98,7 @@ fn undefined(name: &str, span: Span, vars: &Vars) -> Diag {
     let matrix: Vec<&str> = vars.matrix.iter().map(|(name, _)| name.as_str()).collect();
     let mut defined = String::from("defined here: ");
     if !matrix.is_empty() {
-        defined.push_str(&format!("matrix variables {}, ", matrix.join(", ")));
+        let _ = write!(defined, "matrix variables {}, ", matrix.join(", "));
     }
     defined.push_str("`step`, `project` and `params.<key>` for keys in the params files");
     diag.help(defined)

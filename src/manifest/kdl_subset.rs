@@ -514,6 +514,8 @@ fn is_plain_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     /// Everything the manifest reader uses of a document, for comparing the two parsers:
@@ -528,24 +530,26 @@ mod tests {
 
     fn describe_node(node: &KdlNode, depth: usize, out: &mut String) {
         let indent = "  ".repeat(depth);
-        out.push_str(&format!(
-            "{indent}node {:?} {:?} name {:?}\n",
+        let _ = writeln!(
+            out,
+            "{indent}node {:?} {:?} name {:?}",
             node.name().value(),
             node.span(),
             node.name().span()
-        ));
+        );
         for entry in node.entries() {
-            out.push_str(&format!(
-                "{indent}  entry {:?} {:?} {:?} {:?} {:?}\n",
+            let _ = writeln!(
+                out,
+                "{indent}  entry {:?} {:?} {:?} {:?} {:?}",
                 entry.name().map(|n| (n.value().to_string(), n.span())),
                 entry.value(),
                 entry.span(),
                 entry.format().map(|f| f.value_repr.clone()),
                 entry.ty()
-            ));
+            );
         }
         if let Some(children) = node.children() {
-            out.push_str(&format!("{indent}  children {:?}\n", children.span()));
+            let _ = writeln!(out, "{indent}  children {:?}", children.span());
             for child in children.nodes() {
                 describe_node(child, depth + 1, out);
             }

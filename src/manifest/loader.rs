@@ -174,52 +174,7 @@ impl Loader {
                     .and_then(|mode| check_link_mode(&mut cx, mode));
                 set_once(&mut cx, node, &mut self.manifest.link, mode);
             }
-            "remote" => {
-                cx.check_props(node, &["url", "read", "write"]);
-                cx.no_children(node);
-                let name = read_name(&mut cx, node, "a remote name");
-                let url = match cx.prop(node, "url") {
-                    Some(entry) => cx.string(entry, "the remote's URL"),
-                    None => {
-                        cx.error(
-                            Diag::new("missing-url", "a remote needs `url=`")
-                                .label(cx.name_span(node), "this remote")
-                                .help("for example `remote \"team\" url=\"file:///mnt/cache\"`"),
-                        );
-                        None
-                    }
-                };
-                let mut switch = |property: &str| {
-                    cx.prop(node, property)
-                        .and_then(|entry| cx.bool(entry, property))
-                        .is_none_or(|value| value.value)
-                };
-                let (read, write) = (switch("read"), switch("write"));
-                if let (Some(name), Some(url)) = (name, url) {
-                    let first = self
-                        .manifest
-                        .remotes
-                        .iter()
-                        .find(|remote| remote.name.value == name.value)
-                        .map(|remote| remote.name.span);
-                    match first {
-                        Some(first) => cx.error(
-                            Diag::new(
-                                "duplicate-remote",
-                                format!("remote `{}` is declared twice", name.value),
-                            )
-                            .label(name.span, "declared again here")
-                            .label(first, "first declared here"),
-                        ),
-                        None => self.manifest.remotes.push(Remote {
-                            name,
-                            url,
-                            read,
-                            write,
-                        }),
-                    }
-                }
-            }
+            "remote" => self.remote(file, node),
             "params" => {
                 cx.check_props(node, &[]);
                 cx.no_children(node);
@@ -230,7 +185,7 @@ impl Loader {
                 cx.check_props(node, &[]);
                 cx.no_children(node);
                 if let Some(target) = cx.single_string(node, "a file path") {
-                    self.include(file, target);
+                    self.include(file, &target);
                 }
             }
             "template" => {
@@ -275,6 +230,56 @@ impl Loader {
                     ))
                 };
                 cx.error(diag);
+            }
+        }
+    }
+
+    fn remote(&mut self, file: FileId, node: &KdlNode) {
+        let mut cx = Cx {
+            file,
+            diags: &mut self.diags,
+        };
+        cx.check_props(node, &["url", "read", "write"]);
+        cx.no_children(node);
+        let name = read_name(&mut cx, node, "a remote name");
+        let url = if let Some(entry) = cx.prop(node, "url") {
+            cx.string(entry, "the remote's URL")
+        } else {
+            cx.error(
+                Diag::new("missing-url", "a remote needs `url=`")
+                    .label(cx.name_span(node), "this remote")
+                    .help("for example `remote \"team\" url=\"file:///mnt/cache\"`"),
+            );
+            None
+        };
+        let mut switch = |property: &str| {
+            cx.prop(node, property)
+                .and_then(|entry| cx.bool(entry, property))
+                .is_none_or(|value| value.value)
+        };
+        let (read, write) = (switch("read"), switch("write"));
+        if let (Some(name), Some(url)) = (name, url) {
+            let first = self
+                .manifest
+                .remotes
+                .iter()
+                .find(|remote| remote.name.value == name.value)
+                .map(|remote| remote.name.span);
+            match first {
+                Some(first) => cx.error(
+                    Diag::new(
+                        "duplicate-remote",
+                        format!("remote `{}` is declared twice", name.value),
+                    )
+                    .label(name.span, "declared again here")
+                    .label(first, "first declared here"),
+                ),
+                None => self.manifest.remotes.push(Remote {
+                    name,
+                    url,
+                    read,
+                    write,
+                }),
             }
         }
     }
@@ -387,8 +392,8 @@ impl Loader {
         Some(name)
     }
 
-    fn include(&mut self, from: FileId, target: Spanned<String>) {
-        if self.bad_characters(&target, "an include") {
+    fn include(&mut self, from: FileId, target: &Spanned<String>) {
+        if self.bad_characters(target, "an include") {
             return;
         }
         let from_dir = self

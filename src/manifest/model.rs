@@ -132,12 +132,14 @@ impl MatrixValue {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             MatrixValue::String(s) => serde_json::Value::String(s.clone()),
-            MatrixValue::Integer { value, text } => i64::try_from(*value)
-                .map(serde_json::Value::from)
-                .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
-            MatrixValue::Float { value, text } => serde_json::Number::from_f64(*value)
-                .map(serde_json::Value::Number)
-                .unwrap_or_else(|| serde_json::Value::String(text.clone())),
+            MatrixValue::Integer { value, text } => i64::try_from(*value).map_or_else(
+                |_| serde_json::Value::String(text.clone()),
+                serde_json::Value::from,
+            ),
+            MatrixValue::Float { value, text } => serde_json::Number::from_f64(*value).map_or_else(
+                || serde_json::Value::String(text.clone()),
+                serde_json::Value::Number,
+            ),
             MatrixValue::Bool(b) => serde_json::Value::Bool(*b),
         }
     }

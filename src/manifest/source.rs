@@ -30,6 +30,7 @@ impl Span {
     }
 
     /// A sub-range, `start..start+len` bytes into this span.
+    #[must_use]
     pub fn slice(self, start: usize, len: usize) -> Span {
         Span {
             file: self.file,
@@ -72,6 +73,10 @@ pub struct Sources {
 }
 
 impl Sources {
+    #[allow(
+        clippy::missing_panics_doc,
+        reason = "panics only past 2^32 manifest files"
+    )]
     pub fn add(&mut self, path: &Path, name: String, text: String) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 2^32 manifest files"));
         self.files.push(SourceFile {

@@ -16,6 +16,7 @@ use super::source::Span;
 
 impl StepBody {
     /// This body with every setting it leaves open taken from `parent`.
+    #[must_use]
     pub fn inherit(&self, parent: &StepBody) -> StepBody {
         let mut env = parent.env.clone();
         for var in &self.env {

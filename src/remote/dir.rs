@@ -272,14 +272,14 @@ mod tests {
         ];
         for path in &stale {
             fs::write(path, b"half").unwrap();
-            age(path, Duration::from_secs(2 * 3600));
+            age(path, Duration::from_hours(2));
         }
         let fresh = root.join(format!("tmp/{hex}.4343.0.tmp"));
         fs::write(&fresh, b"being written").unwrap();
         // Not ours: kept, however old.
         let foreign = root.join("cas/notes.txt");
         fs::write(&foreign, b"x").unwrap();
-        age(&foreign, Duration::from_secs(2 * 3600));
+        age(&foreign, Duration::from_hours(2));
 
         let remote = DirRemote::new(&root);
         // A temporary file is never an entry.
@@ -310,12 +310,12 @@ mod tests {
 
         // Searched just now: another writer does not list cas/ again...
         fs::write(&leftover, b"half").unwrap();
-        assert_eq!(DirRemote::new(&root).sweep(Duration::from_secs(3600)), 0);
+        assert_eq!(DirRemote::new(&root).sweep(Duration::from_hours(1)), 0);
         assert!(leftover.exists());
         // ...until the last search is that old.
-        age(&root.join("tmp/swept"), Duration::from_secs(2 * 3600));
-        age(&leftover, Duration::from_secs(2 * 3600));
-        assert_eq!(DirRemote::new(&root).sweep(Duration::from_secs(3600)), 1);
+        age(&root.join("tmp/swept"), Duration::from_hours(2));
+        age(&leftover, Duration::from_hours(2));
+        assert_eq!(DirRemote::new(&root).sweep(Duration::from_hours(1)), 1);
         assert!(!leftover.exists());
     }
 }

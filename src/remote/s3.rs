@@ -23,7 +23,7 @@ use super::{Remote, RemoteError};
 use crate::hash::Digest;
 
 /// How long a signed request stays valid: long enough for the slowest part upload.
-const SIGNED_FOR: Duration = Duration::from_secs(3600);
+const SIGNED_FOR: Duration = Duration::from_hours(1);
 /// Blobs above this size go up in parts of this size (S3 wants parts of 5 MiB at least).
 pub const PART_SIZE: u64 = 64 * 1024 * 1024;
 

@@ -208,21 +208,18 @@ fn remove_tree(parent: BorrowedFd, name: &OsStr) -> io::Result<()> {
     };
     let mut stack: Vec<(OwnedFd, OsString)> = vec![(top, name.to_os_string())];
     while let Some((dir, _)) = stack.last() {
-        match first_subdirectory_after_removing_the_rest(dir.as_fd())? {
-            Some(sub) => {
-                let child = rustix::fs::openat(dir, &sub, DIR_FLAGS, Mode::empty())?;
-                stack.push((child, sub));
-            }
-            None => {
-                let Some((emptied, emptied_name)) = stack.pop() else {
-                    break;
-                };
-                drop(emptied);
-                let holder = stack.last().map_or(parent, |(fd, _)| fd.as_fd());
-                match rustix::fs::unlinkat(holder, &emptied_name, AtFlags::REMOVEDIR) {
-                    Ok(()) | Err(Errno::NOENT) => {}
-                    Err(e) => return Err(e.into()),
-                }
+        if let Some(sub) = first_subdirectory_after_removing_the_rest(dir.as_fd())? {
+            let child = rustix::fs::openat(dir, &sub, DIR_FLAGS, Mode::empty())?;
+            stack.push((child, sub));
+        } else {
+            let Some((emptied, emptied_name)) = stack.pop() else {
+                break;
+            };
+            drop(emptied);
+            let holder = stack.last().map_or(parent, |(fd, _)| fd.as_fd());
+            match rustix::fs::unlinkat(holder, &emptied_name, AtFlags::REMOVEDIR) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }

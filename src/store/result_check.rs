@@ -31,8 +31,8 @@ use std::path::{Component, Path};
 use super::{ActionResult, OutputDirectory, OutputSymlink};
 use crate::hash::{Digest, FileDigest, FileKind, digest_listing, symlink_digest};
 
-/// The longest name a file system takes (NAME_MAX), and a bound on a whole path well below
-/// PATH_MAX, so that what passes here can always be written.
+/// The longest name a file system takes (`NAME_MAX`), and a bound on a whole path well below
+/// `PATH_MAX`, so that what passes here can always be written.
 const NAME_MAX: usize = 255;
 const PATH_MAX: usize = 4000;
 

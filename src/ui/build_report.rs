@@ -108,6 +108,10 @@ impl BuildReport {
         }
     }
 
+    #[allow(
+        clippy::missing_panics_doc,
+        reason = "the report's maps have string keys, so encoding it cannot fail"
+    )]
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self.document()).expect("the report has only string keys")
     }

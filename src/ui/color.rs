@@ -1,10 +1,10 @@
-//! `--color auto|always|never`, honouring NO_COLOR (<https://no-color.org>).
+//! `--color auto|always|never`, honouring `NO_COLOR` (<https://no-color.org>).
 
 use std::io::IsTerminal;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Colour when writing to a terminal and NO_COLOR is not set.
+    /// Colour when writing to a terminal and `NO_COLOR` is not set.
     #[default]
     Auto,
     Always,

@@ -3,6 +3,7 @@
 //! Everything goes to standard error, so standard output stays free for data (`--format json`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -264,7 +265,7 @@ pub fn running_message(eta: Option<Duration>, running: &[(&str, Duration)]) -> S
         .collect::<Vec<_>>()
         .join(", ");
     if running.len() > shown {
-        message.push_str(&format!(" +{} more", running.len() - shown));
+        let _ = write!(message, " +{} more", running.len() - shown);
     }
     match eta {
         Some(eta) if message.is_empty() => format!("ETA {}", duration(eta)),
@@ -849,7 +850,10 @@ mod tests {
     fn durations() {
         assert_eq!(duration(Duration::from_millis(1234)), "1.2s");
         assert_eq!(duration(Duration::from_secs(65)), "1m05s");
-        assert_eq!(duration(Duration::from_secs(3 * 3600 + 120)), "3h02m");
+        assert_eq!(
+            duration(Duration::from_hours(3) + Duration::from_mins(2)),
+            "3h02m"
+        );
     }
 
     #[test]
@@ -896,7 +900,7 @@ mod tests {
         ]);
         progress.estimate_with(history, &targets, 1);
         let now = Instant::now();
-        assert_eq!(progress.eta(now), Some(Duration::from_secs(60)));
+        assert_eq!(progress.eta(now), Some(Duration::from_mins(1)));
         progress.handle(&Event::Finished {
             id: id(&graph, "prepare"),
             outcome: ran(1),

@@ -1,4 +1,4 @@
-//! Printing an [`Error`] with miette: file:line:column, the source snippet and a hint.
+//! Printing an [`Error`] with miette: `file:line:column`, the source snippet and a hint.
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 

@@ -121,7 +121,7 @@ pub fn run(
             &compiled.graph,
             &compiled.targets,
         );
-        manifests = plan.manifests().clone();
+        manifests.clone_from(plan.manifests());
         watcher.watch(&plan.dirs)?;
         stops.reset();
         let request = host.request(&compiled, started_ns)?;

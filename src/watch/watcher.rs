@@ -121,7 +121,7 @@ impl Watcher {
     pub fn next(&self, wait: Duration) -> Result<Next, WatchError> {
         match self.events.recv_timeout(wait) {
             // Reading a file changes nothing; steps read their inputs all the time.
-            Ok(Ok(event)) if is_read(&event.kind) => Ok(Next::Paths(Vec::new())),
+            Ok(Ok(event)) if is_read(event.kind) => Ok(Next::Paths(Vec::new())),
             Ok(Ok(event)) => Ok(Next::Paths(event.paths)),
             // An overflowed queue or a failed watch: say so, and let the caller rebuild.
             Ok(Err(e)) => Err(WatchError::Failed(e)),
@@ -145,7 +145,7 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
     (meta.ino(), born)
 }
 
-fn is_read(kind: &notify::EventKind) -> bool {
+fn is_read(kind: notify::EventKind) -> bool {
     use notify::event::{AccessKind, AccessMode, EventKind};
     matches!(
         kind,
@@ -161,8 +161,7 @@ fn explain(dir: &Path, error: notify::Error) -> WatchError {
         || error.to_string().contains("No space left on device");
     if limit {
         let current = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
-            .map(|text| text.trim().to_string())
-            .unwrap_or_else(|_| "?".into());
+            .map_or_else(|_| "?".into(), |text| text.trim().to_string());
         return WatchError::Limit {
             dir: dir.to_path_buf(),
             current,

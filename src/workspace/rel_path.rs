@@ -141,13 +141,12 @@ impl<'a> SymlinkGuard<'a> {
             .filter(|&end| end > 0);
         for end in ends {
             let prefix = &path.0[..end];
-            let state = match self.seen.get(prefix) {
-                Some(state) => state.clone(),
-                None => {
-                    let state = self.look(prefix);
-                    self.seen.insert(prefix.to_string(), state.clone());
-                    state
-                }
+            let state = if let Some(state) = self.seen.get(prefix) {
+                state.clone()
+            } else {
+                let state = self.look(prefix);
+                self.seen.insert(prefix.to_string(), state.clone());
+                state
             };
             match state {
                 Prefix::Inside => {}

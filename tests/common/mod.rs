@@ -88,7 +88,7 @@ impl Test {
         let later = std::fs::metadata(&path)
             .and_then(|meta| meta.modified())
             .expect("stat the file to touch")
-            + std::time::Duration::from_secs(3600);
+            + std::time::Duration::from_hours(1);
         std::fs::File::options()
             .write(true)
             .open(&path)
@@ -109,7 +109,7 @@ impl Test {
     }
 
     pub fn args(mut self, args: &[&str]) -> Test {
-        self.args.extend(args.iter().map(|a| a.to_string()));
+        self.args.extend(args.iter().map(ToString::to_string));
         self
     }
 
@@ -503,9 +503,7 @@ impl Output {
     /// for one snippet get a header each; the diagnostic's own location is one of them.)
     pub fn error_at(self, location: &str, message: &str) -> Output {
         let blocks = self.diagnostics(message);
-        if blocks.is_empty() {
-            panic!("no error {message:?}\n{}", self.dump());
-        }
+        assert!(!blocks.is_empty(), "no error {message:?}\n{}", self.dump());
         let header = format!("╭─[{location}]");
         assert!(
             blocks.iter().any(|block| block.contains(&header)),

@@ -122,7 +122,7 @@ fn free_port() -> u16 {
 fn conf(state: &Path, port: u16, auth: &str) -> String {
     let state = state.display();
     format!(
-        r#"user www-data;
+        r"user www-data;
 worker_processes 1;
 daemon off;
 pid {state}/nginx.pid;
@@ -147,6 +147,6 @@ http {{
     }}
   }}
 }}
-"#
+"
     )
 }

@@ -24,7 +24,7 @@ const CONFIG: &str = r#"{
 
 pub struct Seaweed {
     child: Child,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
     pub s3_port: u16,
 }
 
@@ -72,12 +72,12 @@ impl Seaweed {
             .expect("start weed mini");
         let server = Seaweed {
             child,
-            _state: state,
+            state,
             s3_port: s3,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while !server.ready() {
-            let log = std::fs::read_to_string(server._state.path().join("weed.log"));
+            let log = std::fs::read_to_string(server.state.path().join("weed.log"));
             assert!(
                 Instant::now() < deadline,
                 "SeaweedFS did not start:\n{}",
@@ -91,7 +91,7 @@ impl Seaweed {
     /// Up once a signed write goes through: the S3 port answers (with refusals) well before
     /// the volume server behind it takes data, and a write then fails with HTTP 500.
     fn ready(&self) -> bool {
-        let probe = self._state.path().join("probe");
+        let probe = self.state.path().join("probe");
         if std::fs::write(&probe, "probe").is_err() {
             return false;
         }
