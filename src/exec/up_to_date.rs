@@ -473,3 +473,86 @@ fn entries(
         paths.into_par_iter().map(stat).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record a build of `examples/quickstart` wrote (see `fuzz/README.md`): take a new one
+    /// when the layout changes.
+    const QUICKSTART: &[u8] = include_bytes!("../../fuzz/seeds/up_to_date/quickstart");
+
+    /// `body` followed by its checksum, so that the decoder behind the seal reads it.
+    fn sealed(body: &[u8]) -> Vec<u8> {
+        let mut out = body.to_vec();
+        binary::seal(&mut out);
+        out
+    }
+
+    /// The record's bytes before the seal: magic, version, the rest.
+    fn body(bytes: &[u8]) -> &[u8] {
+        &bytes[..bytes.len() - 32]
+    }
+
+    #[test]
+    fn a_record_a_build_wrote_reads() {
+        let record = Record::decode(QUICKSTART).expect("the seed is a record of this version");
+        assert_eq!(record.selection, b"build");
+        assert!(!record.entries.is_empty());
+    }
+
+    #[test]
+    fn a_truncated_record_is_no_record() {
+        for len in 0..QUICKSTART.len() {
+            assert!(Record::decode(&QUICKSTART[..len]).is_none(), "cut at {len}");
+        }
+        // Sealed again, as a writer cut short after a valid checksum of its part would be.
+        let whole = body(QUICKSTART);
+        for len in 0..whole.len() {
+            assert!(
+                Record::decode(&sealed(&whole[..len])).is_none(),
+                "body cut at {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_no_record() {
+        assert!(Record::decode(b"garbage").is_none());
+        assert!(Record::decode(&[0xff; 200]).is_none());
+        let header = &QUICKSTART[..MAGIC.len() + 4];
+        for garbage in [&b""[..], &[0; 3], &[4; 64], &[0x80; 64], &[0xff; 64]] {
+            let bytes = sealed(&[header, garbage].concat());
+            assert!(Record::decode(&bytes).is_none(), "{garbage:?}");
+        }
+        let left_over = sealed(&[body(QUICKSTART), &[0]].concat());
+        assert!(Record::decode(&left_over).is_none());
+        let mut flipped = QUICKSTART.to_vec();
+        flipped[MAGIC.len() + 10] ^= 1;
+        assert!(Record::decode(&flipped).is_none());
+    }
+
+    #[test]
+    fn a_record_of_another_version_is_no_record() {
+        for version in [1, VERSION + 1] {
+            let mut other = body(QUICKSTART).to_vec();
+            other[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&version.to_le_bytes());
+            assert!(
+                Record::decode(&sealed(&other)).is_none(),
+                "version {version}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_byte_of_a_sealed_record_changed_is_never_a_panic() {
+        let whole = body(QUICKSTART);
+        for index in 0..whole.len() {
+            for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut changed = whole.to_vec();
+                changed[index] = value;
+                let _ = Record::decode(&sealed(&changed));
+            }
+        }
+    }
+}
