@@ -29,11 +29,6 @@ use rustix::process::RawPid;
 
 use super::proc_stat::ProcStat;
 
-/// Where the log lives, beside the workspace lock at `lock`.
-pub fn path_beside(lock: &Path) -> PathBuf {
-    lock.with_file_name("state").join("process-groups")
-}
-
 /// A step's process group that the log saw start and not end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Started {

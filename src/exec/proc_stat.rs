@@ -1,8 +1,6 @@
 //! The few fields of `/proc/<pid>/stat` that say which process group a process is in and
-//! when it started: enough to tell a step's process from an unrelated one that reuses its id.
-//!
-//! The parser allocates nothing, because a freshly forked step reads its own stat with it
-//! before `exec`, where only async-signal-safe code may run (see [`super::group_log`]).
+//! when it started: enough to tell a step's process from an unrelated one that reuses its id
+//! (see [`super::group_log`] and [`super::orphans`]).
 
 use std::fs;
 
