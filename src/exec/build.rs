@@ -10,12 +10,13 @@ use super::event::{Done, Failure, Outcome};
 use super::executor::Ended;
 use super::interrupt::Interrupt;
 use super::last_keys::LastKeys;
+use super::lookup::Found;
 use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Attempt, Check, Work};
 use crate::graph::{Action, ActionId, ArtifactId, Graph};
 use crate::hash::{ActionKey, Digest, FileSystem, Platform, StatCache};
-use crate::store::{ActionResult, LinkMode, Store, StoreError, check_result, restore_outputs};
+use crate::store::{LinkMode, Store};
 
 /// The reason a forced action runs (`--force`), in the build, `plan`, `show` and the report.
 pub const FORCED: &str = "forced";
@@ -51,7 +52,7 @@ pub struct Builder<'a> {
     /// from that directory's recorded listing.
     pub(super) nested: HashMap<String, ArtifactId>,
     /// What the user should hear about once the build ends (a cached result refused).
-    warnings: Mutex<Vec<String>>,
+    pub(super) warnings: Mutex<Vec<String>>,
     /// Actions that run even when cached (`--force`).
     pub(super) forced: HashSet<ActionId>,
 }
@@ -133,42 +134,6 @@ impl<'a> Builder<'a> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::mem::take(&mut *warnings)
     }
-
-    /// `result` if it may be restored for `action` (see [`check_result`]). One that may not is
-    /// removed from this machine's cache, so that it is never trusted again, and the build is
-    /// told once; the reason comes back for the rerun's explanation.
-    fn usable(
-        &self,
-        action: &Action,
-        digest: &Digest,
-        result: ActionResult,
-    ) -> Result<ActionResult, String> {
-        let declared = self.graph.output_paths(action);
-        let Err(unusable) = check_result(&result, &declared) else {
-            return Ok(result);
-        };
-        let from = match self.cx.store.source_of(digest) {
-            Some(source) => format!(
-                " from remote `{}`",
-                source.strip_prefix("remote:").unwrap_or(&source)
-            ),
-            None => String::new(),
-        };
-        let dropped = match self.cx.store.forget_action_result(digest) {
-            Ok(()) => "was dropped",
-            Err(_) => "is ignored",
-        };
-        let warning = format!(
-            "the cached result of `{}`{from} (key {}) cannot be used and {dropped}, so the step runs: {unusable}",
-            action.name,
-            digest.short()
-        );
-        self.warnings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(warning);
-        Err(format!("its cached result cannot be used: {unusable}"))
-    }
 }
 
 impl Work for Builder<'_> {
@@ -199,97 +164,34 @@ impl Work for Builder<'_> {
             let reasons = self.forced_reasons(action, &key);
             return Check::Run(Pending::new(key, digest, reasons));
         }
-        if action.cache
-            && let Some(finished) = self.unchanged(action, digest)
-        {
-            return Check::Done(Outcome::Cached(Box::new(Done {
-                key: Some(digest),
-                fields: Some(key.clone()),
-                outputs: finished
-                    .outputs
-                    .iter()
-                    .map(|(path, d, _)| (path.clone(), *d))
-                    .collect(),
-                duration: started.elapsed(),
-                reasons: Vec::new(),
-                source: Some("local".into()),
-                logs: finished.logs.unwrap_or_default(),
-                logs_cut: false,
-                restored: false,
-                printed: None,
-            })));
-        }
         if !action.cache {
             let reasons = self.reasons(action, &key);
             return Check::Run(Pending::new(key, digest, reasons));
         }
-        let found = match self.cx.store.get_action_result(&digest) {
-            Ok(Some(result)) => match self.usable(action, &digest, result) {
-                Ok(result) => Ok(Some(result)),
-                Err(unusable) => {
-                    return Check::Run(Pending::new(key, digest, vec![unusable]));
-                }
-            },
-            other => other,
-        };
-        let unusable = match found {
-            Ok(Some(result)) => {
-                let in_place = self.outputs_in_place(&result);
-                let restored = if in_place {
-                    Ok(())
-                } else {
-                    restore_outputs(self.cx.store, self.cx.root, &result, self.cx.link_mode)
-                };
-                match restored {
-                    Ok(()) => {
-                        let outputs = self.record(action, &result);
-                        self.remember(action, &key, digest, result.log_blobs());
-                        return Check::Done(Outcome::Cached(Box::new(Done {
-                            key: Some(digest),
-                            fields: Some(key.clone()),
-                            outputs,
-                            duration: started.elapsed(),
-                            reasons: Vec::new(),
-                            source: Some(
-                                self.cx
-                                    .store
-                                    .source_of(&digest)
-                                    .unwrap_or_else(|| "local".into()),
-                            ),
-                            logs: result.log_blobs(),
-                            logs_cut: result.stdout_cut,
-                            restored: !in_place,
-                            printed: None,
-                        })));
-                    }
-                    Err(e) if e.is_corrupt() || matches!(e, StoreError::MissingBlob { .. }) => {
-                        e.to_string()
-                    }
-                    Err(e) => {
-                        return Check::Done(Outcome::Failed(Failure {
-                            key: Some(digest),
-                            message: format!("cannot restore its outputs: {e}"),
-                            ..Failure::default()
-                        }));
-                    }
-                }
+        match self.look_up(action, &key, digest) {
+            Found::Hit(hit) => Check::Done(Outcome::Cached(Box::new(Done {
+                key: Some(digest),
+                fields: Some(key),
+                outputs: hit.outputs,
+                duration: started.elapsed(),
+                reasons: Vec::new(),
+                source: Some(hit.source),
+                logs: hit.logs,
+                logs_cut: hit.logs_cut,
+                restored: hit.restored,
+                printed: None,
+            }))),
+            Found::Miss => {
+                let reasons = self.reasons(action, &key);
+                Check::Run(Pending::new(key, digest, reasons))
             }
-            Ok(None) => String::new(),
-            Err(e) if e.is_corrupt() => e.to_string(),
-            Err(e) => {
-                return Check::Done(Outcome::Failed(Failure {
-                    key: Some(digest),
-                    message: format!("cannot read the cache: {e}"),
-                    ..Failure::default()
-                }));
-            }
-        };
-        let reasons = if unusable.is_empty() {
-            self.reasons(action, &key)
-        } else {
-            vec![format!("its cached result is unusable: {unusable}")]
-        };
-        Check::Run(Pending::new(key, digest, reasons))
+            Found::Unusable(why) => Check::Run(Pending::new(key, digest, vec![why])),
+            Found::Broken(message) => Check::Done(Outcome::Failed(Failure {
+                key: Some(digest),
+                message,
+                ..Failure::default()
+            })),
+        }
     }
 
     fn attempt(&self, id: ActionId, pending: &mut Pending, grant: &Grant) -> Attempt {

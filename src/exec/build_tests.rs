@@ -12,7 +12,7 @@ use crate::exec::preview::Preview;
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Control, Options};
 use crate::hash::fake::{Op, TestFileSystem};
-use crate::store::MemoryStore;
+use crate::store::{ActionResult, MemoryStore};
 
 /// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself, when
 /// submitted; `poll` reports them. With `to_store`, it writes the output into the store as

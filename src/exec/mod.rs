@@ -22,6 +22,7 @@ pub mod local;
 pub mod local_executor;
 pub mod lock;
 pub mod log_pipe;
+mod lookup;
 pub mod orphans;
 pub mod preview;
 pub mod proc_stat;
