@@ -83,7 +83,7 @@ pub fn run(workspace: &Workspace, args: &StatusArgs, colors: Colors) -> Result<(
             Some(dep) => vec![format!("after {}", graph.action(*dep).name)],
             None if !unrecorded.is_empty() => unrecorded,
             None => match (lock.actions.get(&action.name), builder.key(action)) {
-                (_, Err(message)) => vec![message],
+                (_, Err(e)) => vec![e.to_string()],
                 (None, Ok(_)) => vec![format!("not in {LOCKFILE}")],
                 (Some(locked), Ok(key)) if key.digest().to_hex() == locked.key => {
                     match locked.output_digests() {

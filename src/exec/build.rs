@@ -152,9 +152,9 @@ impl Work for Builder<'_> {
         let started = Instant::now();
         let key = match self.key(action) {
             Ok(key) => key,
-            Err(message) => {
+            Err(e) => {
                 return Check::Done(Outcome::Failed(Failure {
-                    message,
+                    message: e.to_string(),
                     ..Failure::default()
                 }));
             }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use super::build::Builder;
+use super::input_error::InputError;
 use super::last_keys::Finished;
 use super::reason::key_changes;
 use crate::graph::{Action, Artifact, ArtifactId, ArtifactKind};
@@ -15,7 +16,7 @@ use crate::store::ActionResult;
 impl Builder<'_> {
     /// The action's key as of now: its inputs hashed (or taken from the outputs finished in
     /// this build) and every other field resolved.
-    pub fn key(&self, action: &Action) -> Result<ActionKey, String> {
+    pub fn key(&self, action: &Action) -> Result<ActionKey, InputError> {
         let mut inputs = Vec::with_capacity(action.inputs.len());
         for &input in &action.inputs {
             let (digest, executable) = self.input_digest(input)?;
@@ -40,7 +41,7 @@ impl Builder<'_> {
         })
     }
 
-    fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), String> {
+    fn input_digest(&self, id: ArtifactId) -> Result<(Digest, bool), InputError> {
         if let Some(known) = self.produced().get(&id) {
             return Ok(*known);
         }
@@ -57,7 +58,7 @@ impl Builder<'_> {
             }
         };
         hashed.map_err(|e| {
-            let shown = artifact.display_path();
+            let input = artifact.display_path();
             match (e.kind(), artifact.producer) {
                 (io::ErrorKind::NotFound, Some(producer))
                     if self.nested.contains_key(artifact.path.as_str()) =>
@@ -69,23 +70,24 @@ impl Builder<'_> {
                         .map(|&output| self.graph.artifact(output))
                         .find(|output| artifact.path.is_within(&output.path))
                         .map_or_else(String::new, Artifact::display_path);
-                    format!(
-                        "input `{shown}` is missing: `{}` wrote `{directory}` without it",
-                        producer.name
-                    )
+                    InputError::MissingFromDirectory {
+                        input,
+                        producer: producer.name.clone(),
+                        directory,
+                    }
                 }
-                (io::ErrorKind::NotFound, Some(producer)) => format!(
-                    "input `{shown}` is missing: `{}` should have written it",
-                    self.graph.action(producer).name
-                ),
-                (io::ErrorKind::NotFound, None) => format!("input `{shown}` does not exist"),
+                (io::ErrorKind::NotFound, Some(producer)) => InputError::NotWritten {
+                    input,
+                    producer: self.graph.action(producer).name.clone(),
+                },
+                (io::ErrorKind::NotFound, None) => InputError::Missing { input },
                 (_, _)
                     if artifact.kind == ArtifactKind::File
                         && self.fs().stat(&path).is_ok_and(|stat| stat.is_dir()) =>
                 {
-                    format!("input `{shown}` is a directory: declare it as `{shown}/`")
+                    InputError::IsADirectory { input }
                 }
-                _ => format!("cannot read input `{shown}`: {e}"),
+                _ => InputError::Unreadable { input, cause: e },
             }
         })
     }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod executor;
 pub mod exit_watch;
 pub mod group_log;
+pub mod input_error;
 pub mod interrupt;
 pub mod key;
 pub mod last_keys;

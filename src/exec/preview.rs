@@ -54,7 +54,11 @@ impl Builder<'_> {
         }
         let key = match self.key(action) {
             Ok(key) => key,
-            Err(message) => return Preview::Fails { message },
+            Err(e) => {
+                return Preview::Fails {
+                    message: e.to_string(),
+                };
+            }
         };
         let digest = key.digest();
         if action.cache && self.unchanged(action, digest).is_some() {

@@ -38,7 +38,7 @@ impl Builder<'_> {
         }
         let key = match self.key(action) {
             Ok(key) => key,
-            Err(message) => return Verdict::NotCached(message),
+            Err(e) => return Verdict::NotCached(e.to_string()),
         };
         let result = match self.cx.store.get_action_result(&key.digest()) {
             Ok(Some(result)) => result,
