@@ -93,63 +93,107 @@ pub enum RunOutcome {
 /// exits get SIGKILL at once, and `run` returns only once they are gone. Processes that left
 /// the group (`setsid`, a daemon) are beyond reach: they are neither waited for nor killed.
 pub fn run(command: &Command, interrupt: &Interrupt) -> RunOutcome {
-    run_recorded(command, interrupt, group_log::active().as_ref())
+    run_recorded(command, interrupt, group_log::active())
 }
 
 /// [`run`], recording the step's group in `groups`.
 fn run_recorded(
     command: &Command,
     interrupt: &Interrupt,
-    groups: Option<&Arc<GroupLog>>,
+    groups: Option<Arc<GroupLog>>,
 ) -> RunOutcome {
-    if interrupt.is_triggered() {
-        return RunOutcome::Interrupted;
+    match start_recorded(command, interrupt, groups) {
+        Ok(started) => started.wait(command, interrupt),
+        Err(outcome) => outcome,
     }
-    let (mut child, log) = match spawn(command, groups) {
-        Ok(spawned) => spawned,
-        Err(error) => return RunOutcome::SpawnFailed(error),
-    };
-    let mut logs = [log];
+}
+
+/// A step whose process has started; [`Started::wait`] sees it to its end.
+pub struct Started {
+    child: Child,
+    log: LogPipe,
+    group: Pid,
+    at: Instant,
+    groups: Option<Arc<GroupLog>>,
+}
+
+/// Starts `command` as [`run`] does, for a caller that waits for it elsewhere (the local
+/// executor starts a step on the thread that submits it and waits on another); how it ended
+/// instead when it could not start.
+pub fn start(command: &Command, interrupt: &Interrupt) -> Result<Started, RunOutcome> {
+    start_recorded(command, interrupt, group_log::active())
+}
+
+fn start_recorded(
+    command: &Command,
+    interrupt: &Interrupt,
+    groups: Option<Arc<GroupLog>>,
+) -> Result<Started, RunOutcome> {
+    if interrupt.is_triggered() {
+        return Err(RunOutcome::Interrupted);
+    }
+    let (child, log) = spawn(command, groups.as_ref()).map_err(RunOutcome::SpawnFailed)?;
     let group = Pid::from_child(&child);
-    let started = Instant::now();
-    let deadline = command.timeout.map(|timeout| started + timeout);
-    let mut watch = ExitWatch::new(&child);
-    // Naps rather than a blocking wait, because the interrupt, the deadline and the output
-    // must be watched at the same time; signals go to the group, so the `Child` is needed
-    // only here.
-    let outcome = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break finished(status, started.elapsed()),
-            Ok(None) => {}
-            Err(error) => {
-                stop(&mut child, Duration::ZERO, interrupt, &mut logs);
-                break RunOutcome::WaitFailed(error);
+    Ok(Started {
+        child,
+        log,
+        group,
+        at: Instant::now(),
+        groups,
+    })
+}
+
+impl Started {
+    /// Waits for the step to end, its timeout or `interrupt`, whichever comes first;
+    /// `command` is the one it was started with.
+    pub fn wait(self, command: &Command, interrupt: &Interrupt) -> RunOutcome {
+        let Started {
+            mut child,
+            log,
+            group,
+            at: started,
+            groups,
+        } = self;
+        let mut logs = [log];
+        let deadline = command.timeout.map(|timeout| started + timeout);
+        let mut watch = ExitWatch::new(&child);
+        // Naps rather than a blocking wait, because the interrupt, the deadline and the
+        // output must be watched at the same time; signals go to the group, so the `Child`
+        // is needed only here.
+        let outcome = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break finished(status, started.elapsed()),
+                Ok(None) => {}
+                Err(error) => {
+                    stop(&mut child, Duration::ZERO, interrupt, &mut logs);
+                    break RunOutcome::WaitFailed(error);
+                }
             }
-        }
-        if interrupt.is_triggered() {
-            stop(&mut child, command.grace, interrupt, &mut logs);
-            break RunOutcome::Interrupted;
-        }
-        let now = Instant::now();
-        let mut nap = SLOWEST_POLL;
-        if let Some(deadline) = deadline {
-            if now >= deadline {
-                let after = started.elapsed();
+            if interrupt.is_triggered() {
                 stop(&mut child, command.grace, interrupt, &mut logs);
-                break RunOutcome::TimedOut { after };
+                break RunOutcome::Interrupted;
             }
-            nap = nap.min(deadline - now);
+            let now = Instant::now();
+            let mut nap = SLOWEST_POLL;
+            if let Some(deadline) = deadline {
+                if now >= deadline {
+                    let after = started.elapsed();
+                    stop(&mut child, command.grace, interrupt, &mut logs);
+                    break RunOutcome::TimedOut { after };
+                }
+                nap = nap.min(deadline - now);
+            }
+            watch.nap(nap, &pipes(&logs));
+            logs.iter_mut().for_each(LogPipe::pump);
+        };
+        // The shell is reaped by now, and every way out of the loop above either found the
+        // group empty or sent it SIGKILL; what is left is killed and waited for here.
+        let left = empty_group(group, groups.as_deref());
+        logs.iter_mut().for_each(LogPipe::finish);
+        match left {
+            Ok(()) => outcome,
+            Err(error) => RunOutcome::WaitFailed(error),
         }
-        watch.nap(nap, &pipes(&logs));
-        logs.iter_mut().for_each(LogPipe::pump);
-    };
-    // The shell is reaped by now, and every way out of the loop above either found the
-    // group empty or sent it SIGKILL; what is left is killed and waited for here.
-    let left = empty_group(group, groups.map(Arc::as_ref));
-    logs.iter_mut().for_each(LogPipe::finish);
-    match left {
-        Ok(()) => outcome,
-        Err(error) => RunOutcome::WaitFailed(error),
     }
 }
 
@@ -490,7 +534,7 @@ mod tests {
              sleep 0.05; done; cp \"$LOG\" during; sleep 30 &",
         );
         command.env = &env;
-        let outcome = run_recorded(&command, &Interrupt::new(), Some(&log));
+        let outcome = run_recorded(&command, &Interrupt::new(), Some(Arc::clone(&log)));
         assert_eq!(exit_code(&outcome), 0);
 
         let shell: RawPid = fixture.read("shell").trim().parse().unwrap();

@@ -1,9 +1,13 @@
 //! The local executor: each attempt a process on this machine (see [`super::local`]), watched
-//! by a thread of its own that sleeps in `poll(2)` until the process exits, prints or must be
-//! stopped. The scheduler never waits on a process: it is woken when one ends.
+//! by a thread that sleeps in `poll(2)` until the process exits, prints or must be stopped.
+//! The scheduler never waits on a process: it is woken when one ends. A watcher that is done
+//! waits for the next attempt rather than exiting, so a build of a thousand short steps starts
+//! as many threads as it runs steps at once, not a thousand.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,23 +24,45 @@ pub struct LocalExecutor {
     grace: Duration,
     next: AtomicU64,
     shared: Arc<Shared>,
+    /// Attempts for the watchers that wait for one; dropped with the executor, which ends
+    /// them.
+    handed: Sender<Handed>,
 }
 
-#[derive(Debug, Default)]
+/// One attempt whose process started, as a watcher takes it.
+struct Handed {
+    ticket: Ticket,
+    spec: ActionSpec,
+    started: local::Started,
+    stop: Interrupt,
+    wake: Wake,
+}
+
+#[derive(Debug)]
 struct Shared {
     /// Each running attempt's own stop flag, a child of the build's interrupt.
     running: Mutex<HashMap<Ticket, Interrupt>>,
     ended: Mutex<Vec<(Ticket, Ended)>>,
+    /// Watchers waiting for an attempt, less those already promised one.
+    idle: AtomicUsize,
+    waiting: Mutex<Receiver<Handed>>,
 }
 
 impl LocalExecutor {
     /// An executor whose attempts all stop when `interrupt` is raised.
     pub fn new(interrupt: Interrupt) -> LocalExecutor {
+        let (handed, waiting) = mpsc::channel();
         LocalExecutor {
             interrupt,
             grace: DEFAULT_GRACE,
             next: AtomicU64::new(0),
-            shared: Arc::default(),
+            shared: Arc::new(Shared {
+                running: Mutex::default(),
+                ended: Mutex::default(),
+                idle: AtomicUsize::new(0),
+                waiting: Mutex::new(waiting),
+            }),
+            handed,
         }
     }
 
@@ -56,23 +82,42 @@ impl Executor for LocalExecutor {
         let ticket = Ticket(self.next.fetch_add(1, Ordering::Relaxed));
         let stop = self.interrupt.child();
         lock(&self.shared.running).insert(ticket, stop.clone());
-        let shared = Arc::clone(&self.shared);
-        let (grace, wake) = (self.grace, wake.clone());
-        let watcher = std::thread::Builder::new()
-            .name(format!("step {}", spec.name))
-            .spawn(move || {
-                let ended = run(&spec, grace, &stop);
-                lock(&shared.running).remove(&ticket);
-                lock(&shared.ended).push((ticket, ended));
-                wake.wake();
-            });
-        match watcher {
-            Ok(_) => Ok(ticket),
-            Err(e) => {
+        // Started here, on the submitting thread, so that a step starts without waiting for
+        // another thread to be scheduled; only the waiting is handed on.
+        let workdir = spec.workdir_path();
+        let started = match local::start(&command(&spec, &workdir, self.grace), &stop) {
+            Ok(started) => started,
+            Err(outcome) => {
                 lock(&self.shared.running).remove(&ticket);
-                Err(format!("cannot start a thread to watch it: {e}"))
+                lock(&self.shared.ended).push((ticket, ended(outcome, &spec)));
+                wake.wake();
+                return Ok(ticket);
             }
+        };
+        let handed = Handed {
+            ticket,
+            spec,
+            started,
+            stop,
+            wake: wake.clone(),
+        };
+        // A watcher is promised this attempt before it is sent, so that each one sent has a
+        // watcher that will take it, never waiting behind a running step.
+        let promised = self
+            .shared
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
+                idle.checked_sub(1)
+            })
+            .is_ok();
+        if promised {
+            if let Err(mpsc::SendError(handed)) = self.handed.send(handed) {
+                // Cannot happen while the executor holds the receiver's other end.
+                return self.spawn_watcher(handed);
+            }
+            return Ok(ticket);
         }
+        self.spawn_watcher(handed)
     }
 
     fn poll(&self) -> Vec<(Ticket, Ended)> {
@@ -86,19 +131,62 @@ impl Executor for LocalExecutor {
     }
 }
 
-/// Runs one attempt to its end and says how it ended.
-fn run(spec: &ActionSpec, grace: Duration, stop: &Interrupt) -> Ended {
-    let workdir = spec.workdir_path();
-    let command = Command {
+impl LocalExecutor {
+    /// A new watcher, for `first` and then whatever it is handed.
+    fn spawn_watcher(&self, first: Handed) -> Result<Ticket, String> {
+        let ticket = first.ticket;
+        let shared = Arc::clone(&self.shared);
+        let grace = self.grace;
+        let name = format!("step {}", first.spec.name);
+        let started = std::thread::Builder::new().name(name).spawn(move || {
+            let mut next = first;
+            loop {
+                let Handed {
+                    ticket,
+                    spec,
+                    started,
+                    stop,
+                    wake,
+                } = next;
+                let workdir = spec.workdir_path();
+                let outcome = started.wait(&command(&spec, &workdir, grace), &stop);
+                lock(&shared.running).remove(&ticket);
+                lock(&shared.ended).push((ticket, ended(outcome, &spec)));
+                wake.wake();
+                shared.idle.fetch_add(1, Ordering::SeqCst);
+                // The executor is gone when this fails: nothing more will come.
+                match lock(&shared.waiting).recv() {
+                    Ok(handed) => next = handed,
+                    Err(_) => return,
+                }
+            }
+        });
+        match started {
+            Ok(_) => Ok(ticket),
+            Err(e) => {
+                lock(&self.shared.running).remove(&ticket);
+                Err(format!("cannot start a thread to watch it: {e}"))
+            }
+        }
+    }
+}
+
+/// The command that runs `spec` in `workdir` (its absolute working directory).
+fn command<'a>(spec: &'a ActionSpec, workdir: &'a Path, grace: Duration) -> Command<'a> {
+    Command {
         cmd: &spec.command,
-        workdir: &workdir,
+        workdir,
         env: &spec.env,
         extra_env: Vec::new(),
         timeout: spec.timeout,
         grace,
         log_path: &spec.log,
-    };
-    let (how, ran) = match local::run(&command, stop) {
+    }
+}
+
+/// How the attempt at `spec` ended, from what running its command came to.
+fn ended(outcome: RunOutcome, spec: &ActionSpec) -> Ended {
+    let (how, ran) = match outcome {
         RunOutcome::Exited { code, duration } => (Ending::Exited(code), duration),
         RunOutcome::Signalled { signal, duration } => (Ending::Signalled(signal), duration),
         RunOutcome::TimedOut { after } => (Ending::TimedOut(after), after),

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::event::{Event, Outcome};
@@ -60,13 +60,6 @@ pub enum Attempt {
     Done(Outcome),
 }
 
-/// Where an action that was readied for an attempt stands.
-enum Sent<P> {
-    /// The executor has the attempt.
-    InFlight(Ticket, P),
-    Done(Outcome),
-}
-
 #[derive(Clone, Debug)]
 pub struct Options {
     pub capacity: Capacity,
@@ -96,15 +89,78 @@ enum Job<P> {
     Check(ActionId),
     /// A first attempt, or another after `Ended` asked for one.
     Attempt(ActionId, P, Grant),
+    /// Ask the executor what ended, and take those attempts on.
+    Poll,
     Ended(ActionId, P, Grant, Ended),
+}
+
+/// The pool's jobs, in two queues: what moves running actions on (attempts, their ends) goes
+/// before the cache checks, so that a cold build's thousand queued checks never hold up the
+/// step that just ended, and the slot it frees.
+struct Jobs<P> {
+    queues: Mutex<Queues<P>>,
+    ready: Condvar,
+}
+
+struct Queues<P> {
+    running: VecDeque<Job<P>>,
+    checks: VecDeque<Job<P>>,
+    /// The walk is over: the threads leave once the queues are empty.
+    over: bool,
+}
+
+impl<P> Jobs<P> {
+    fn new() -> Jobs<P> {
+        Jobs {
+            queues: Mutex::new(Queues {
+                running: VecDeque::new(),
+                checks: VecDeque::new(),
+                over: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn push(&self, job: Job<P>) {
+        let mut queues = lock(&self.queues);
+        match job {
+            Job::Check(_) => queues.checks.push_back(job),
+            _ => queues.running.push_back(job),
+        }
+        drop(queues);
+        self.ready.notify_one();
+    }
+
+    /// The next job, waiting for one; `None` once the walk is over.
+    fn pop(&self) -> Option<Job<P>> {
+        let mut queues = lock(&self.queues);
+        loop {
+            if let Some(job) = queues
+                .running
+                .pop_front()
+                .or_else(|| queues.checks.pop_front())
+            {
+                return Some(job);
+            }
+            if queues.over {
+                return None;
+            }
+            queues = self
+                .ready
+                .wait(queues)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn close(&self) {
+        lock(&self.queues).over = true;
+        self.ready.notify_all();
+    }
 }
 
 enum Message<P> {
     Checked(ActionId, Check<P>),
-    Submitted(ActionId, Ticket, P, Grant),
     Ran(ActionId, Outcome, Grant),
-    /// The executor has something for `poll`.
-    Wake,
 }
 
 /// An action between its first attempt and its outcome.
@@ -114,8 +170,32 @@ struct Running<P> {
     grant: Grant,
 }
 
+/// The attempts in the executor's hands, shared by the pool's threads (which submit them and
+/// learn of their ends) and the walk (which cancels them).
+struct Flight<P> {
+    running: HashMap<Ticket, Running<P>>,
+    /// Attempts that ended before the thread that submitted them put them in `running`.
+    early: HashMap<Ticket, Ended>,
+    /// Ctrl-C: every attempt is cancelled, those submitted from now on included.
+    cancelling: bool,
+}
+
+/// What the pool's threads share besides the work and the executor.
+struct Workers<'a, P> {
+    flight: &'a Mutex<Flight<P>>,
+    jobs: &'a Jobs<P>,
+    results: mpsc::Sender<Message<P>>,
+    wake: Wake,
+}
+
 /// Brings `targets` (an action set closed under dependencies) up to date and returns each
 /// one's outcome, in the order given.
+///
+/// The walk itself (this thread) only hands out checks and attempts and takes their
+/// outcomes. The pool's threads check, ready and submit attempts, and poll the executor when
+/// it wakes them (or the walk's tick asks), taking each ended attempt on at once: storing its
+/// result or submitting it again. So an attempt that ends costs the walk one message, its
+/// outcome, as when a thread of the pool ran it.
 #[allow(
     clippy::too_many_lines,
     reason = "one event loop whose bookkeeping is shared by every branch"
@@ -135,42 +215,44 @@ pub fn run<W: Work>(
     });
     let threads = (options.capacity.cpus.max(1) as usize)
         .saturating_add(options.check_threads.max(1))
-        .min(MAX_WORKERS);
+        .min(MAX_WORKERS)
+        .min(targets.len().max(1));
     let tick = executor.poll_every().min(TICK);
+    let flight = Mutex::new(Flight {
+        running: HashMap::new(),
+        early: HashMap::new(),
+        cancelling: false,
+    });
+    // Shared with the executor's wake, which may outlive the walk.
+    let jobs = Arc::new(Jobs::<W::Pending>::new());
     std::thread::scope(|scope| {
-        let (job_sender, job_receiver) = mpsc::channel::<Job<W::Pending>>();
-        let job_receiver = Arc::new(Mutex::new(job_receiver));
         let (result_sender, results) = mpsc::channel::<Message<W::Pending>>();
         let wake = {
-            let sender = result_sender.clone();
-            Wake::new(move || {
-                let _ = sender.send(Message::Wake);
-            })
+            let jobs = Arc::clone(&jobs);
+            Wake::new(move || jobs.push(Job::Poll))
         };
-        for _ in 0..threads.min(targets.len().max(1)) {
-            let jobs = Arc::clone(&job_receiver);
-            let results = result_sender.clone();
-            let wake = wake.clone();
-            scope.spawn(move || worker(work, executor, &wake, &jobs, &results));
+        for _ in 0..threads {
+            let pool = Workers {
+                flight: &flight,
+                jobs: &jobs,
+                results: result_sender.clone(),
+                wake: wake.clone(),
+            };
+            scope.spawn(move || worker(work, executor, &pool));
         }
         drop(result_sender);
-        // Jobs handed to the pool and not answered yet.
-        let mut busy = 0usize;
-        // Actions holding their resources: being readied, running, or being stored.
+        // Checks handed to the pool and not answered yet.
+        let mut checking = 0usize;
+        // Actions holding their resources, from their first attempt to their outcome.
         let mut holding = 0usize;
-        let mut in_flight: HashMap<Ticket, Running<W::Pending>> = HashMap::new();
-        // Attempts that ended before the walk heard they were submitted.
-        let mut early: HashMap<Ticket, Ended> = HashMap::new();
-        let mut cancelled_all = false;
-        let (mut woken, mut last_poll) = (false, Instant::now());
+        let mut last_poll = Instant::now();
         loop {
             if !walk.stopping {
                 while let Some(id) = walk.ready.pop_first() {
-                    busy += 1;
-                    let _ = job_sender.send(Job::Check(walk.order[id]));
+                    checking += 1;
+                    jobs.push(Job::Check(walk.order[id]));
                 }
                 for (id, pending, grant) in walk.take_runnable(MAX_WORKERS - holding, emit) {
-                    busy += 1;
                     holding += 1;
                     emit(Event::Running {
                         id,
@@ -179,36 +261,22 @@ pub fn run<W: Work>(
                     if let Some(stops) = control.stops {
                         stops.start(&graph.action(id).name);
                     }
-                    let _ = job_sender.send(Job::Attempt(id, pending, grant));
+                    jobs.push(Job::Attempt(id, pending, grant));
                 }
             }
-            if busy == 0 && in_flight.is_empty() {
+            if checking == 0 && holding == 0 {
                 break;
             }
             match results.recv_timeout(tick) {
-                Ok(Message::Wake) => woken = true,
                 Ok(Message::Checked(id, Check::Done(outcome))) => {
-                    busy -= 1;
+                    checking -= 1;
                     walk.finish(id, outcome, emit);
                 }
                 Ok(Message::Checked(id, Check::Run(pending))) => {
-                    busy -= 1;
+                    checking -= 1;
                     walk.runnable.push_back((id, pending));
                 }
-                Ok(Message::Submitted(id, ticket, pending, grant)) => {
-                    busy -= 1;
-                    if let Some(ended) = early.remove(&ticket) {
-                        busy += 1;
-                        let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
-                    } else {
-                        if cancelled_all {
-                            executor.cancel(ticket);
-                        }
-                        in_flight.insert(ticket, Running { id, pending, grant });
-                    }
-                }
                 Ok(Message::Ran(id, outcome, grant)) => {
-                    busy -= 1;
                     holding -= 1;
                     if let Some(stops) = control.stops {
                         stops.finish(&graph.action(id).name);
@@ -219,121 +287,173 @@ pub fn run<W: Work>(
                 Err(RecvTimeoutError::Timeout) => emit(Event::Waiting),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            // Once per tick, or at once when the executor says it has something: a backend
-            // that asks a cluster is asked once for all its attempts, not once per message.
-            if holding > 0 && (woken || last_poll.elapsed() >= tick) {
-                woken = false;
+            // A backend that learns of ends only when asked is asked once per tick.
+            if holding > 0 && last_poll.elapsed() >= tick {
                 last_poll = Instant::now();
-                for (ticket, ended) in executor.poll() {
-                    match in_flight.remove(&ticket) {
-                        Some(Running { id, pending, grant }) => {
-                            busy += 1;
-                            let _ = job_sender.send(Job::Ended(id, pending, grant, ended));
-                        }
-                        // Its submission is still on its way from the pool.
-                        None => {
-                            early.insert(ticket, ended);
-                        }
-                    }
-                }
+                jobs.push(Job::Poll);
             }
             if (control.stop)() {
                 walk.stopping = true;
-                if !cancelled_all {
-                    cancelled_all = true;
-                    for &ticket in in_flight.keys() {
-                        executor.cancel(ticket);
-                    }
+                let mut flight = lock(&flight);
+                if !flight.cancelling {
+                    flight.cancelling = true;
+                    flight.running.keys().for_each(|&t| executor.cancel(t));
                 }
             }
             if let Some(stops) = control.stops {
                 for name in stops.take_requested() {
-                    in_flight
+                    let flight = lock(&flight);
+                    flight
+                        .running
                         .iter()
                         .filter(|(_, running)| graph.action(running.id).name == name)
                         .for_each(|(&ticket, _)| executor.cancel(ticket));
                 }
             }
         }
-        drop(job_sender);
+        jobs.close();
     });
     walk.outcomes(emit)
 }
 
-fn worker<W: Work>(
-    work: &W,
-    executor: &dyn Executor,
-    wake: &Wake,
-    jobs: &Mutex<mpsc::Receiver<Job<W::Pending>>>,
-    results: &mpsc::Sender<Message<W::Pending>>,
-) {
+fn worker<W: Work>(work: &W, executor: &dyn Executor, pool: &Workers<W::Pending>) {
     loop {
-        // The lock is held only to take one job, never while working on it.
-        let job = match jobs.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
+        let Some(job) = pool.jobs.pop() else {
+            return;
         };
         // A panic is a bug in zenbuild, but it must fail the one action, not leave the walk
         // waiting forever for a message from a thread that died.
         let message = match job {
-            Ok(Job::Check(id)) => {
+            Job::Check(id) => {
                 let checked = panic::catch_unwind(AssertUnwindSafe(|| work.check(id)));
                 Message::Checked(
                     id,
                     checked.unwrap_or_else(|cause| Check::Done(internal_error(&*cause))),
                 )
             }
-            Ok(Job::Attempt(id, pending, grant)) => guarded(id, grant, |grant| {
-                submit(work, executor, wake, id, pending, grant)
-            }),
-            Ok(Job::Ended(id, mut pending, grant, ended)) => guarded(id, grant, |grant| match work
-                .ended(id, &mut pending, ended)
-            {
-                Some(outcome) => Sent::Done(outcome),
-                None => submit(work, executor, wake, id, pending, grant),
-            }),
-            Err(_) => return,
+            Job::Attempt(id, pending, grant) => {
+                match guarded(|| submit(work, executor, pool, id, pending, &grant)) {
+                    Some(outcome) => Message::Ran(id, outcome, grant),
+                    None => continue,
+                }
+            }
+            Job::Poll => {
+                let mut ended = take_ended(executor, pool.flight).into_iter();
+                let Some(first) = ended.next() else {
+                    continue;
+                };
+                // Others ended too (a cluster's batch): the pool's other threads take them.
+                for (running, how) in ended {
+                    pool.jobs
+                        .push(Job::Ended(running.id, running.pending, running.grant, how));
+                }
+                let (Running { id, pending, grant }, how) = first;
+                match guarded(|| end(work, executor, pool, id, pending, &grant, how)) {
+                    Some(outcome) => Message::Ran(id, outcome, grant),
+                    None => continue,
+                }
+            }
+            Job::Ended(id, pending, grant, how) => {
+                match guarded(|| end(work, executor, pool, id, pending, &grant, how)) {
+                    Some(outcome) => Message::Ran(id, outcome, grant),
+                    None => continue,
+                }
+            }
         };
-        if results.send(message).is_err() {
+        if pool.results.send(message).is_err() {
             return;
         }
     }
 }
 
 /// Runs `step` on a running action, a panic failing the action.
-fn guarded<P>(id: ActionId, grant: Grant, step: impl FnOnce(&Grant) -> Sent<P>) -> Message<P> {
-    match panic::catch_unwind(AssertUnwindSafe(|| step(&grant))) {
-        Ok(Sent::InFlight(ticket, pending)) => Message::Submitted(id, ticket, pending, grant),
-        Ok(Sent::Done(outcome)) => Message::Ran(id, outcome, grant),
-        Err(cause) => Message::Ran(id, internal_error(&*cause), grant),
-    }
+fn guarded(step: impl FnOnce() -> Option<Outcome>) -> Option<Outcome> {
+    panic::catch_unwind(AssertUnwindSafe(step))
+        .unwrap_or_else(|cause| Some(internal_error(&*cause)))
 }
 
-/// Attempts `id` until an attempt is in the executor's hands or the action has its outcome:
-/// an attempt the executor refuses ends at once, and may be retried like any other.
-fn submit<W: Work>(
-    work: &W,
-    executor: &dyn Executor,
-    wake: &Wake,
-    id: ActionId,
-    mut pending: W::Pending,
-    grant: &Grant,
-) -> Sent<W::Pending> {
-    loop {
-        let spec = match work.attempt(id, &mut pending, grant) {
-            Attempt::Submit(spec) => spec,
-            Attempt::Done(outcome) => return Sent::Done(outcome),
-        };
-        match executor.submit(spec, wake) {
-            Ok(ticket) => return Sent::InFlight(ticket, pending),
-            Err(why) => {
-                let refused = Ended::new(Ending::NotStarted(why), executor.name());
-                if let Some(outcome) = work.ended(id, &mut pending, refused) {
-                    return Sent::Done(outcome);
-                }
+/// The attempts in flight that the executor says ended, taken out of the flight table;
+/// ends of attempts not in it yet wait in it for their submitter.
+fn take_ended<P>(executor: &dyn Executor, flight: &Mutex<Flight<P>>) -> Vec<(Running<P>, Ended)> {
+    let polled = executor.poll();
+    if polled.is_empty() {
+        return Vec::new();
+    }
+    let mut flight = lock(flight);
+    let mut taken = Vec::with_capacity(polled.len());
+    for (ticket, ended) in polled {
+        match flight.running.remove(&ticket) {
+            Some(running) => taken.push((running, ended)),
+            None => {
+                flight.early.insert(ticket, ended);
             }
         }
     }
+    taken
+}
+
+/// What an attempt's end means for the action: its outcome, or (`None`) another attempt in
+/// flight.
+fn end<W: Work>(
+    work: &W,
+    executor: &dyn Executor,
+    pool: &Workers<W::Pending>,
+    id: ActionId,
+    mut pending: W::Pending,
+    grant: &Grant,
+    ended: Ended,
+) -> Option<Outcome> {
+    match work.ended(id, &mut pending, ended) {
+        Some(outcome) => Some(outcome),
+        None => submit(work, executor, pool, id, pending, grant),
+    }
+}
+
+/// Attempts `id` until an attempt is in the executor's hands (`None`) or the action has its
+/// outcome: an attempt the executor refuses, or one that ended before it was put in flight,
+/// is taken on at once, and may be retried like any other.
+fn submit<W: Work>(
+    work: &W,
+    executor: &dyn Executor,
+    pool: &Workers<W::Pending>,
+    id: ActionId,
+    mut pending: W::Pending,
+    grant: &Grant,
+) -> Option<Outcome> {
+    loop {
+        let spec = match work.attempt(id, &mut pending, grant) {
+            Attempt::Submit(spec) => spec,
+            Attempt::Done(outcome) => return Some(outcome),
+        };
+        let ended = match executor.submit(spec, &pool.wake) {
+            Ok(ticket) => {
+                let mut flight = lock(pool.flight);
+                if let Some(ended) = flight.early.remove(&ticket) {
+                    ended
+                } else {
+                    if flight.cancelling {
+                        executor.cancel(ticket);
+                    }
+                    let grant = grant.clone();
+                    flight
+                        .running
+                        .insert(ticket, Running { id, pending, grant });
+                    return None;
+                }
+            }
+            Err(why) => Ended::new(Ending::NotStarted(why), executor.name()),
+        };
+        if let Some(outcome) = work.ended(id, &mut pending, ended) {
+            return Some(outcome);
+        }
+    }
+}
+
+/// The tables behind these locks stay sound if a thread panicked holding one.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The failure of an action whose check or run panicked; the panic itself has been printed.
