@@ -39,10 +39,14 @@ fn a_non_deterministic_step_is_reported_and_its_cached_result_kept() {
         noisy,
         "the cached output is back"
     );
-    out.again()
-        .run()
-        .success()
-        .stderr_contains("0 ran, 3 cached");
+    // Nothing runs after it: the build goes the whole way and finds all cached, or takes
+    // the up-to-date shortcut after hashing the restored outputs again.
+    let after = out.again().run().success();
+    assert!(
+        after.stderr.contains("0 ran, 3 cached") || after.stderr.contains("3 actions up to date"),
+        "{}",
+        after.stderr
+    );
 }
 
 #[test]

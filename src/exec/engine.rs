@@ -233,11 +233,16 @@ impl<'a> Build<'a> {
                 Err(e) => out.note(e.to_string()),
             }
         }
-        let all_cached = outcomes.len() == request.targets.len()
-            && outcomes
-                .iter()
-                .all(|(_, outcome)| matches!(outcome, Outcome::Cached(_)));
-        if all_cached && !interrupted {
+        // Every target is up to date now, and the next build may say so without running
+        // anything: each was cached, or ran and may be cached (a `cache #false` step must
+        // run every time, so a build that has one never writes the record).
+        let up_to_date = outcomes.len() == request.targets.len()
+            && outcomes.iter().all(|(id, outcome)| match outcome {
+                Outcome::Cached(_) => true,
+                Outcome::Ran(_) => graph.action(*id).cache,
+                _ => false,
+            });
+        if up_to_date && !interrupted {
             // Losing the record costs the next no-op its shortcut, never a wrong answer.
             let _ = up_to_date::record(
                 &workspace.root,
@@ -246,7 +251,7 @@ impl<'a> Build<'a> {
                 &request.targets,
                 &request.selection,
                 request.started_ns,
-                &|path, stat| session.stat_cache.known_digest(path, stat),
+                &|path, stat| session.stat_cache.hashed_digest(path, stat),
             );
         } else {
             up_to_date::forget(&workspace.root);

@@ -3,7 +3,8 @@
 //! or computing a key, that there is still nothing to do. ninja's no-op, for a tool that
 //! hashes content.
 //!
-//! A build in which every selected action was cached writes `.zenbuild/state/up-to-date`:
+//! A build after which every selected action is up to date (each was cached, or ran and may
+//! be cached: a `cache #false` step must run every time) writes `.zenbuild/state/up-to-date`:
 //! - the tool: zenbuild's version, [`CACHE_VERSION`] and the platform, all of which enter keys;
 //! - the targets as the command line gave them;
 //! - every file the manifest was read from (the manifest, its includes, its params files), by
@@ -29,10 +30,14 @@
 //! same bytes runs nothing, as it would the whole way). The record then takes the new
 //! signature, once it is old enough to trust.
 //!
-//! Only signatures that were old when the build started are recorded (the stat cache's racy
-//! rule): a file changed while the build read it, or too soon before for its timestamp to tell
-//! a later write apart, keeps the record from being written. After a build that ran or
-//! restored something, its outputs are that fresh, so the record comes with the next build.
+//! A signature that was old when the build started is trusted (the stat cache's racy rule).
+//! A regular file whose signature is fresher (one the build wrote, or one edited just before
+//! it) is recorded as racy, with the digest the build hashed: every check hashes it again and
+//! compares, however unchanged its signature looks, as git does for racily clean index
+//! entries, until a check finds it old enough and records its signature as trusted. So the
+//! build right after a build that ran steps takes the shortcut too, at the price of hashing
+//! what that build wrote. A fresh file the stat cache never hashed (an output restored from a
+//! cache), or a fresh directory or symlink, keeps the record from being written.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -72,6 +77,11 @@ enum Look {
     Identity = 2,
     /// `lstat`, every field, and the digest of the bytes to fall back on: a regular file.
     Content = 3,
+    /// A regular file whose signature was too fresh to trust when it was recorded (written by
+    /// the build, or just before it): its bytes are hashed again and compared with the
+    /// digest however unchanged its signature looks, as git does for racily clean index
+    /// entries, until a check finds it old enough and records it as [`Look::Content`].
+    Racy = 4,
 }
 
 impl Look {
@@ -81,6 +91,7 @@ impl Look {
             Look::Followed,
             Look::Identity,
             Look::Content,
+            Look::Racy,
         ]
         .into_iter()
         .find(|look| *look as u8 == value)
@@ -89,7 +100,9 @@ impl Look {
     fn stat(self, path: &Path) -> io::Result<FileStat> {
         let meta = match self {
             Look::Followed => std::fs::metadata(path)?,
-            Look::Signature | Look::Identity | Look::Content => std::fs::symlink_metadata(path)?,
+            Look::Signature | Look::Identity | Look::Content | Look::Racy => {
+                std::fs::symlink_metadata(path)?
+            }
         };
         Ok(FileStat::of(&meta))
     }
@@ -98,6 +111,8 @@ impl Look {
         match self {
             Look::Signature | Look::Followed | Look::Content => recorded == now,
             Look::Identity => recorded.same_object(now),
+            // Never taken on its signature alone.
+            Look::Racy => false,
         }
     }
 }
@@ -224,7 +239,9 @@ impl<'a> Record<'a> {
             let path = OsStr::from_bytes(reader.bytes()?);
             let stat = reader.stat()?;
             let digest = match look {
-                Look::Content => Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?)),
+                Look::Content | Look::Racy => {
+                    Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?))
+                }
                 _ => None,
             };
             entries.push(Entry {
@@ -249,8 +266,10 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The digest the stat cache knows for a path with a signature, without reading the file.
-pub type KnownDigest<'a> = dyn Fn(&Path, &FileStat) -> Option<Digest> + Sync + 'a;
+/// The digest the stat cache last hashed for a path with a signature, without reading the
+/// file, and whether the signature is old enough to trust (see
+/// [`crate::hash::StatCache::hashed_digest`]).
+pub type KnownDigest<'a> = dyn Fn(&Path, &FileStat) -> Option<(Digest, bool)> + Sync + 'a;
 
 /// One path of the record, as written: how it is looked at, the path, its signature, and its
 /// digest for [`Look::Content`].
@@ -327,14 +346,13 @@ fn renew(
     let mut out = head.to_vec();
     binary::put_u64(&mut out, entries.len() as u64);
     for (entry, seen) in entries.iter().zip(seen) {
-        let stat = seen.trusted_new(trusted_before).unwrap_or(&entry.stat);
-        put_entry(
-            &mut out,
-            entry.look,
-            entry.path,
-            stat,
-            entry.digest.as_ref(),
-        );
+        let (look, stat) = match seen.trusted_new(trusted_before) {
+            // Old enough now: its signature alone will do from here on.
+            Some(now) if entry.look == Look::Racy => (Look::Content, now),
+            Some(now) => (entry.look, now),
+            None => (entry.look, &entry.stat),
+        };
+        put_entry(&mut out, look, entry.path, stat, entry.digest.as_ref());
     }
     binary::seal(&mut out);
     write_atomically(&StateDir::of(root).up_to_date(), &out, Durability::Rename)
@@ -455,16 +473,28 @@ fn entries(
         let full = root.join(&path);
         let stat = look.stat(&full).ok()?;
         let old_enough = look == Look::Identity || stat.changed_ns() < trusted_before;
-        if !old_enough {
-            return None;
+        if look != Look::Signature || !stat.is_file() {
+            // A directory or a symlink too fresh to trust cannot be checked again cheaply.
+            return old_enough.then_some((look, path, stat, None));
         }
-        // The lockfile is not an action's file: a build must see it changed, whatever its bytes.
-        let digest = (look == Look::Signature && stat.is_file() && path != LOCKFILE)
-            .then(|| digests(&full, &stat))
-            .flatten();
+        let digest = if path == LOCKFILE {
+            // The lockfile is not an action's file and the stat cache does not know it: an old
+            // one is recorded by its signature alone, so that any change to it is seen; a
+            // fresh one (this build wrote it) by the digest of its bytes, read now under the
+            // workspace lock, and compared again by the next check.
+            (!old_enough)
+                .then(|| std::fs::read(&full).ok())
+                .flatten()
+                .map(|bytes| (Digest::of(&bytes), false))
+        } else {
+            digests(&full, &stat)
+        };
         match digest {
-            Some(digest) => Some((Look::Content, path, stat, Some(digest))),
-            None => Some((look, path, stat, None)),
+            Some((digest, true)) if old_enough => Some((Look::Content, path, stat, Some(digest))),
+            _ if old_enough => Some((look, path, stat, None)),
+            // Fresh: recorded with the digest the build hashed, and hashed again when checked.
+            Some((digest, _)) => Some((Look::Racy, path, stat, Some(digest))),
+            None => None,
         }
     };
     if paths.len() < PARALLEL_STATS {
@@ -554,5 +584,56 @@ mod tests {
                 let _ = Record::decode(&sealed(&changed));
             }
         }
+    }
+
+    /// A record of one manifest and one racy file entry, as a build that just wrote the file
+    /// leaves it, with `digest` as the digest it hashed.
+    fn racy_record(root: &Path, manifest: &Path, file: &str, digest: &Digest) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        binary::put_u32(&mut out, VERSION);
+        binary::put_bytes(&mut out, tool().as_bytes());
+        binary::put_bytes(&mut out, b"build");
+        binary::put_u64(&mut out, 1);
+        binary::put_u64(&mut out, 1);
+        binary::put_bytes(&mut out, manifest.as_os_str().as_bytes());
+        let text = std::fs::read(manifest).unwrap();
+        out.extend_from_slice(blake3::hash(&text).as_bytes());
+        out.push(0);
+        binary::put_u64(&mut out, 1);
+        let stat = FileStat::of(&std::fs::symlink_metadata(root.join(file)).unwrap());
+        put_entry(&mut out, Look::Racy, OsStr::new(file), &stat, Some(digest));
+        binary::seal(&mut out);
+        out
+    }
+
+    /// A racy entry is hashed again however unchanged its signature: bytes that changed
+    /// within the same timestamp as the build's hash (here: a digest that no longer matches
+    /// a signature that does) send the build the whole way.
+    #[test]
+    fn a_racy_entry_is_hashed_again_even_when_its_signature_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let manifest = root.join("zenbuild.kdl");
+        std::fs::write(&manifest, "step \"a\" { cmd \"true\"; }\n").unwrap();
+        std::fs::write(root.join("out.txt"), "new").unwrap();
+        let state = StateDir::of(root);
+        std::fs::create_dir_all(state.state()).unwrap();
+        let fs = crate::hash::RealFileSystem;
+
+        let hashed = Digest::of(b"new");
+        std::fs::write(
+            state.up_to_date(),
+            racy_record(root, &manifest, "out.txt", &hashed),
+        )
+        .unwrap();
+        assert_eq!(check(&fs, root, &manifest, "build"), Some(1));
+
+        let stale = Digest::of(b"old");
+        std::fs::write(
+            state.up_to_date(),
+            racy_record(root, &manifest, "out.txt", &stale),
+        )
+        .unwrap();
+        assert_eq!(check(&fs, root, &manifest, "build"), None);
     }
 }

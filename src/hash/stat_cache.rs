@@ -159,6 +159,15 @@ impl StatCache {
         (entry.stat == *stat && entry.trusted()).then_some(entry.digest)
     }
 
+    /// The digest last hashed for `path` with exactly the signature `stat`, and whether that
+    /// signature is old enough to trust. An untrusted one may name bytes that changed since
+    /// within the same timestamp: whoever uses it must hash the file again before relying
+    /// on it (the up-to-date record's racy entries do).
+    pub fn hashed_digest(&self, path: &Path, stat: &FileStat) -> Option<(Digest, bool)> {
+        let entry = self.entries.get(path.as_os_str())?;
+        (entry.stat == *stat).then_some((entry.digest, entry.trusted()))
+    }
+
     /// Writes the cache if anything changed since it was loaded or last saved; says whether
     /// it wrote. Another zenbuild saving at the same time may win the rename: then entries
     /// only this one recorded are lost, and hashed again next time.

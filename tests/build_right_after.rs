@@ -1,0 +1,90 @@
+//! The build right after a build: a build that ran steps writes the up-to-date record too,
+//! with the files it just wrote (too fresh for their signatures to be trusted) recorded by
+//! the digest it hashed, so the next build, started at once, takes the shortcut after
+//! hashing those files again, and sees any change to them, even one that leaves their
+//! signature as it was.
+
+mod common;
+use common::Test;
+
+const SHORTCUT: &str = "up to date (nothing changed since the last build)";
+
+const CHAIN: &str = r#"
+step "a" {
+    cmd "cat in.txt > out/a.txt"
+    inputs "in.txt"
+    outputs "out/a.txt"
+}
+step "b" {
+    cmd "cat out/a.txt out/a.txt > out/b.txt"
+    inputs "out/a.txt"
+    outputs "out/b.txt"
+}
+"#;
+
+#[test]
+fn the_build_right_after_a_build_that_ran_takes_the_shortcut() {
+    let out = Test::new()
+        .manifest(CHAIN)
+        .file("in.txt", "1")
+        .run()
+        .success()
+        .stderr_contains("2 actions: 2 ran");
+    let out = out.again().run().success().stderr_contains(SHORTCUT);
+    // And the one after that, still inside the racy window.
+    out.again().run().success().stderr_contains(SHORTCUT);
+}
+
+#[test]
+fn an_edit_right_after_a_build_is_seen_and_the_build_after_it_takes_the_shortcut() {
+    let out = Test::new()
+        .manifest(CHAIN)
+        .file("in.txt", "1")
+        .run()
+        .success();
+    // The same size, other bytes, at once: within the racy window of the record.
+    let out = out
+        .again()
+        .file("in.txt", "2")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("2 ran");
+    assert_eq!(out.read("out/b.txt"), "22");
+    out.again().run().success().stderr_contains(SHORTCUT);
+}
+
+#[test]
+fn an_output_overwritten_right_after_a_build_is_restored() {
+    let out = Test::new()
+        .manifest(CHAIN)
+        .file("in.txt", "1")
+        .run()
+        .success();
+    let out = out
+        .again()
+        .file("out/b.txt", "XX")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT);
+    assert_eq!(out.read("out/b.txt"), "11");
+}
+
+/// A step that must run every time keeps every build from taking the shortcut.
+#[test]
+fn a_step_that_is_never_cached_runs_in_the_build_right_after() {
+    let manifest = CHAIN.replace(
+        "outputs \"out/b.txt\"",
+        "outputs \"out/b.txt\"\n    cache #false",
+    );
+    let out = Test::new()
+        .manifest(&manifest)
+        .file("in.txt", "1")
+        .run()
+        .success();
+    out.again()
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+}
