@@ -58,11 +58,6 @@ impl Wake {
         Wake(Arc::new(wake))
     }
 
-    /// A wake that nobody listens to, for an executor driven by polling alone.
-    pub fn none() -> Wake {
-        Wake::new(|| {})
-    }
-
     pub fn wake(&self) {
         (self.0)();
     }

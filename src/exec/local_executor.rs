@@ -20,8 +20,6 @@ use super::local::{self, Command, DEFAULT_GRACE, RunOutcome};
 pub struct LocalExecutor {
     /// Ctrl-C: every attempt stops when it is raised, whether or not the scheduler cancels it.
     interrupt: Interrupt,
-    /// Between SIGTERM and SIGKILL when an attempt is stopped.
-    grace: Duration,
     next: AtomicU64,
     shared: Arc<Shared>,
     /// Attempts for the watchers that wait for one; dropped with the executor, which ends
@@ -54,7 +52,6 @@ impl LocalExecutor {
         let (handed, waiting) = mpsc::channel();
         LocalExecutor {
             interrupt,
-            grace: DEFAULT_GRACE,
             next: AtomicU64::new(0),
             shared: Arc::new(Shared {
                 running: Mutex::default(),
@@ -64,12 +61,6 @@ impl LocalExecutor {
             }),
             handed,
         }
-    }
-
-    /// The same with another grace period, for tests that stop steps.
-    #[must_use]
-    pub fn with_grace(self, grace: Duration) -> LocalExecutor {
-        LocalExecutor { grace, ..self }
     }
 }
 
@@ -85,7 +76,7 @@ impl Executor for LocalExecutor {
         // Started here, on the submitting thread, so that a step starts without waiting for
         // another thread to be scheduled; only the waiting is handed on.
         let workdir = spec.workdir_path();
-        let started = match local::start(&command(&spec, &workdir, self.grace), &stop) {
+        let started = match local::start(&command(&spec, &workdir), &stop) {
             Ok(started) => started,
             Err(outcome) => {
                 lock(&self.shared.running).remove(&ticket);
@@ -136,7 +127,6 @@ impl LocalExecutor {
     fn spawn_watcher(&self, first: Handed) -> Result<Ticket, String> {
         let ticket = first.ticket;
         let shared = Arc::clone(&self.shared);
-        let grace = self.grace;
         let name = format!("step {}", first.spec.name);
         let started = std::thread::Builder::new().name(name).spawn(move || {
             let mut next = first;
@@ -149,7 +139,7 @@ impl LocalExecutor {
                     wake,
                 } = next;
                 let workdir = spec.workdir_path();
-                let outcome = started.wait(&command(&spec, &workdir, grace), &stop);
+                let outcome = started.wait(&command(&spec, &workdir), &stop);
                 lock(&shared.running).remove(&ticket);
                 lock(&shared.ended).push((ticket, ended(outcome, &spec)));
                 wake.wake();
@@ -172,14 +162,14 @@ impl LocalExecutor {
 }
 
 /// The command that runs `spec` in `workdir` (its absolute working directory).
-fn command<'a>(spec: &'a ActionSpec, workdir: &'a Path, grace: Duration) -> Command<'a> {
+fn command<'a>(spec: &'a ActionSpec, workdir: &'a Path) -> Command<'a> {
     Command {
         cmd: &spec.command,
         workdir,
         env: &spec.env,
         extra_env: Vec::new(),
         timeout: spec.timeout,
-        grace,
+        grace: DEFAULT_GRACE,
         log_path: &spec.log,
     }
 }

@@ -152,13 +152,6 @@ impl StatCache {
         Ok(file)
     }
 
-    /// The digest remembered for `path` if its entry has exactly the signature `stat` and is
-    /// trusted; never reads the file.
-    pub fn known_digest(&self, path: &Path, stat: &FileStat) -> Option<Digest> {
-        let entry = self.entries.get(path.as_os_str())?;
-        (entry.stat == *stat && entry.trusted()).then_some(entry.digest)
-    }
-
     /// The digest last hashed for `path` with exactly the signature `stat`, and whether that
     /// signature is old enough to trust. An untrusted one may name bytes that changed since
     /// within the same timestamp: whoever uses it must hash the file again before relying
