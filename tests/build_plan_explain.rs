@@ -2,21 +2,8 @@
 //! running or restoring anything.
 
 mod common;
-use common::Test;
+use common::{CHAIN, Test};
 use serde_json::json;
-
-const MANIFEST: &str = r#"
-step "a" {
-    cmd "cat in.txt > out/a.txt"
-    inputs "in.txt"
-    outputs "out/a.txt"
-}
-step "b" {
-    cmd "cat out/a.txt out/a.txt > out/b.txt"
-    inputs "out/a.txt"
-    outputs "out/b.txt"
-}
-"#;
 
 fn short(bytes: &str) -> String {
     blake3::hash(bytes.as_bytes()).to_hex()[..8].to_string()
@@ -56,7 +43,7 @@ fn entry(name: &str, status: &str, reasons: &[&str]) -> (String, String, Vec<Str
 
 #[test]
 fn plan_before_the_first_build_says_what_would_run_and_runs_nothing() {
-    let test = Test::new().manifest(MANIFEST).file("in.txt", "one\n");
+    let test = Test::new().manifest(CHAIN).file("in.txt", "one\n");
     let out = test.args(&["plan"]).run().success();
     let out = out
         .stdout_contains("a: runs because never built")
@@ -83,7 +70,7 @@ fn plan_before_the_first_build_says_what_would_run_and_runs_nothing() {
 #[test]
 fn plan_after_builds_and_edits() {
     let out = Test::new()
-        .manifest(MANIFEST)
+        .manifest(CHAIN)
         .file("in.txt", "one\n")
         .build(&[])
         .run()
@@ -119,7 +106,7 @@ fn plan_after_builds_and_edits() {
 #[test]
 fn explain_says_never_built_then_names_the_changed_input_with_both_digests() {
     let out = Test::new()
-        .manifest(MANIFEST)
+        .manifest(CHAIN)
         .file("in.txt", "one\n")
         .args(&["explain", "a"])
         .run()
@@ -158,7 +145,7 @@ fn explain_of_a_dependent_after_its_input_was_deleted_prints_the_cached_key() {
             .find(|line| line.trim_start().starts_with("key "))
             .map(str::to_string)
     };
-    let test = Test::new().manifest(MANIFEST).file("in.txt", "one\n");
+    let test = Test::new().manifest(CHAIN).file("in.txt", "one\n");
     let out = test.build(&[]).run().success();
     let out = out.again().args(&["explain", "b"]).run().success();
     let before = key_line(&out.stdout).expect("explain prints b's key after a build");

@@ -5,22 +5,9 @@
 //! signature as it was.
 
 mod common;
-use common::Test;
+use common::{CHAIN, Test};
 
 const SHORTCUT: &str = "up to date (nothing changed since the last build)";
-
-const CHAIN: &str = r#"
-step "a" {
-    cmd "cat in.txt > out/a.txt"
-    inputs "in.txt"
-    outputs "out/a.txt"
-}
-step "b" {
-    cmd "cat out/a.txt out/a.txt > out/b.txt"
-    inputs "out/a.txt"
-    outputs "out/b.txt"
-}
-"#;
 
 #[test]
 fn the_build_right_after_a_build_that_ran_takes_the_shortcut() {

@@ -11,21 +11,7 @@ use zenbuild::hash::{FileSystem, RealFileSystem};
 use zenbuild::{Error, Workspace};
 
 mod common;
-use common::Test;
-
-/// a copies a.txt; b reads what a wrote.
-const CHAIN: &str = r#"
-step "a" {
-    cmd "cat a.txt > out/a.txt"
-    inputs "a.txt"
-    outputs "out/a.txt"
-}
-step "b" {
-    cmd "cat out/a.txt out/a.txt > out/b.txt"
-    inputs "out/a.txt"
-    outputs "out/b.txt"
-}
-"#;
+use common::{CHAIN, Test};
 
 /// Keeps every event's kind, and each finished action's status, in order.
 #[derive(Default)]
@@ -88,7 +74,7 @@ fn statuses(report: &RunReport) -> Vec<&'static str> {
 
 #[test]
 fn a_build_runs_then_restores_and_tells_its_sink() {
-    let test = Test::new().manifest(CHAIN).file("a.txt", "A");
+    let test = Test::new().manifest(CHAIN).file("in.txt", "A");
     let mut sink = Kept::default();
     let report = build(&test, &mut sink).expect("the build runs");
     assert_eq!(statuses(&report), ["ran", "ran"]);
@@ -122,8 +108,8 @@ fn a_build_runs_then_restores_and_tells_its_sink() {
 #[test]
 fn a_failed_step_is_a_report_not_an_error() {
     let test = Test::new()
-        .manifest(&CHAIN.replace("cat a.txt > out/a.txt", "exit 3"))
-        .file("a.txt", "A");
+        .manifest(&CHAIN.replace("cat in.txt > out/a.txt", "exit 3"))
+        .file("in.txt", "A");
     let report = build(&test, &mut ()).expect("a failure is reported");
     assert_eq!(report.failed, 1);
     assert!(matches!(report.outcomes[0].1, Outcome::Failed(_)));
@@ -161,7 +147,7 @@ impl Executor for Watching {
 
 #[test]
 fn a_program_runs_the_steps_on_its_own_executor() {
-    let test = Test::new().manifest(CHAIN).file("a.txt", "A");
+    let test = Test::new().manifest(CHAIN).file("in.txt", "A");
     let executor = Watching {
         local: LocalExecutor::new(Interrupt::new()),
         seen: Mutex::new(Vec::new()),

@@ -307,6 +307,21 @@ pub fn wait(child: Child) -> (Option<i32>, String, String) {
     )
 }
 
+/// Two steps in a chain, the manifest many tests start from: `a` copies `in.txt` to
+/// `out/a.txt`; `b` writes `out/a.txt` twice into `out/b.txt`.
+pub const CHAIN: &str = r#"
+step "a" {
+    cmd "cat in.txt > out/a.txt"
+    inputs "in.txt"
+    outputs "out/a.txt"
+}
+step "b" {
+    cmd "cat out/a.txt out/a.txt > out/b.txt"
+    inputs "out/a.txt"
+    outputs "out/b.txt"
+}
+"#;
+
 /// A `--report` file: `{"actions": [{"name", "status", "reasons", …}], "summary": {…}}`.
 #[derive(Clone, Debug)]
 pub struct Report(pub serde_json::Value);
