@@ -39,7 +39,10 @@ pub fn stop_left_over(log: &GroupLog) -> io::Result<()> {
 fn stop_holders(log: &GroupLog) -> io::Result<()> {
     let deadline = Instant::now() + STOP_TIMEOUT;
     let mut nap = Duration::from_millis(1);
-    let own_group = rustix::process::getpgrp().as_raw_pid();
+    // From `/proc`, not getpgrp(): a group whose leader lives outside this pid namespace (a
+    // container's) has id 0 here, which rustix's `Pid` cannot hold. Unknown, it is 0 too, and
+    // no group at or below 1 is ever killed.
+    let own_group = ProcStat::of(std::process::id().cast_signed()).map_or(0, |me| me.group);
     while !log.hold()? {
         let holders = log.holders();
         if Instant::now() >= deadline {

@@ -121,9 +121,12 @@ mod tests {
     fn this_process_is_found_as_it_is() {
         let me = ProcStat::of(std::process::id() as RawPid).expect("our own stat");
         assert_eq!(me.pid, std::process::id() as RawPid);
-        assert_eq!(me.group, rustix::process::getpgrp().as_raw_pid());
-        let session = rustix::process::getsid(None).unwrap();
-        assert_eq!(me.session, session.as_raw_pid());
+        // `libc`, not rustix: rustix asserts group and session ids are positive, and one whose
+        // leader lives outside this pid namespace (a container's) reads as 0.
+        // SAFETY: getpgrp() and getsid(0) only read the calling process's ids.
+        let (group, session) = unsafe { (libc::getpgrp(), libc::getsid(0)) };
+        assert_eq!(me.group, group);
+        assert_eq!(me.session, session);
         assert!(me.start_time > 0);
         let all = ProcStat::all().expect("a /proc to read");
         // Its state may have changed between the two reads; its identity may not.
