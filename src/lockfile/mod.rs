@@ -270,6 +270,7 @@ pub fn update(
     lock.actions
         .retain(|name, _| graph.action_by_name(name).is_some());
     let read = digests_read(outcomes);
+    let held = held_inside(graph);
     let mut disagreements = Vec::new();
     for (id, outcome) in outcomes {
         let (Outcome::Ran(done) | Outcome::Cached(done)) = outcome else {
@@ -285,7 +286,8 @@ pub fn update(
             .map(|&metric| graph.artifact(metric).display_path())
             .collect();
         let mut entry = Locked::new(&action.step, key, &finished.outputs, metrics);
-        entry.inside = inside(graph, *id, &read, lock.actions.get(&action.name), &entry);
+        let held = held.get(id).map_or(&[][..], Vec::as_slice);
+        entry.inside = inside(graph, held, &read, lock.actions.get(&action.name), &entry);
         if matches!(outcome, Outcome::Cached(_))
             && let Some(old) = lock.actions.get(&action.name)
             && old.key == entry.key
@@ -312,28 +314,36 @@ fn digests_read(outcomes: &[(ActionId, Outcome)]) -> HashMap<&str, String> {
         .collect()
 }
 
-/// The digests of the paths inside `producer`'s output directories that other actions read.
+/// Per action, the artifacts inside its output directories (produced by it, yet not among its
+/// outputs): found in one pass, since a scan of every artifact per action is quadratic.
+fn held_inside(graph: &Graph) -> HashMap<ActionId, Vec<ArtifactId>> {
+    let mut held: HashMap<ActionId, Vec<ArtifactId>> = HashMap::new();
+    for (index, artifact) in graph.artifacts.iter().enumerate() {
+        let id = ArtifactId(index);
+        if let Some(producer) = artifact.producer
+            && !graph.action(producer).outputs.contains(&id)
+        {
+            held.entry(producer).or_default().push(id);
+        }
+    }
+    held
+}
+
+/// The digests of `held`, the paths inside an action's output directories that other actions read.
 /// A reader built now was keyed with the digest the directory's tree gave it; a path no reader
 /// of this build read keeps the digest recorded before when the directories are unchanged
 /// (equal tree digests, equal contents).
 fn inside(
     graph: &Graph,
-    producer: ActionId,
+    held: &[ArtifactId],
     read: &HashMap<&str, String>,
     old: Option<&Locked>,
     entry: &Locked,
 ) -> BTreeMap<String, String> {
     let unchanged = old.filter(|old| old.outputs == entry.outputs);
-    let outputs = &graph.action(producer).outputs;
-    graph
-        .artifacts
-        .iter()
-        .enumerate()
-        .filter(|(index, artifact)| {
-            artifact.producer == Some(producer) && !outputs.contains(&ArtifactId(*index))
-        })
-        .filter_map(|(_, artifact)| {
-            let path = artifact.display_path();
+    held.iter()
+        .filter_map(|&id| {
+            let path = graph.artifact(id).display_path();
             let digest = match read.get(path.as_str()) {
                 Some(digest) => digest.clone(),
                 None => unchanged?.inside.get(&path)?.clone(),
