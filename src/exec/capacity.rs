@@ -44,12 +44,19 @@ pub fn detected_gpus() -> Vec<String> {
 }
 
 /// The capacity of a build with `cpus` slots: the machine's memory, and `gpus` when given,
-/// else the GPUs the machine has.
-pub fn probe(cpus: u32, gpus: Option<&[String]>) -> Capacity {
+/// else the GPUs the machine has. Those are looked for only when `needs_gpus` (some action
+/// asks for one): running `nvidia-smi` costs a process start, from 4 ms to a tenth of a
+/// second on a busy machine, which a build of CPU steps should not pay.
+pub fn probe(cpus: u32, gpus: Option<&[String]>, needs_gpus: bool) -> Capacity {
+    let gpus = match gpus {
+        Some(given) => given.to_vec(),
+        None if needs_gpus => detected_gpus(),
+        None => Vec::new(),
+    };
     Capacity {
         cpus,
         memory: total_memory(),
-        gpus: gpus.map_or_else(detected_gpus, <[String]>::to_vec),
+        gpus,
     }
 }
 

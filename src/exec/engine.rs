@@ -146,7 +146,11 @@ impl<'a> Build<'a> {
         let mut builder = session.builder(graph);
         builder.force(request.forced.clone());
         let options = Options {
-            capacity: capacity::probe(request.cpu_slots, request.gpus.as_deref()),
+            capacity: capacity::probe(
+                request.cpu_slots,
+                request.gpus.as_deref(),
+                needs_gpus(graph, &request.targets),
+            ),
             keep_going: request.keep_going,
             check_threads: capacity::cores() as usize,
         };
@@ -263,6 +267,13 @@ impl<'a> Build<'a> {
             notes: out.notes,
         })
     }
+}
+
+/// Whether any of `targets` asks for a GPU (then the machine's are looked for).
+fn needs_gpus(graph: &Graph, targets: &[ActionId]) -> bool {
+    targets
+        .iter()
+        .any(|&id| graph.action(id).resources.gpus > 0)
 }
 
 /// The caller's sink, with every note kept for the [`RunReport`].
