@@ -26,10 +26,17 @@ impl Digest {
     }
 
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-            out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        String::from_utf8(self.hex().to_vec()).unwrap_or_default()
+    }
+
+    /// The 64 hex digits, on the stack: lockfiles, key records and lineage rows write tens of
+    /// thousands of them per build.
+    fn hex(&self) -> [u8; 64] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (index, byte) in self.0.iter().enumerate() {
+            out[2 * index] = HEX[usize::from(byte >> 4)];
+            out[2 * index + 1] = HEX[usize::from(byte & 0xf)];
         }
         out
     }
@@ -42,7 +49,8 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        let hex = self.hex();
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -65,25 +73,50 @@ impl FromStr for Digest {
             return Err(bad());
         }
         let mut bytes = [0u8; 32];
-        for (index, pair) in text.as_bytes().chunks(2).enumerate() {
-            let high = (pair[0] as char).to_digit(16).ok_or_else(bad)?;
-            let low = (pair[1] as char).to_digit(16).ok_or_else(bad)?;
-            bytes[index] = (high * 16 + low) as u8;
+        for (index, pair) in text.as_bytes().chunks_exact(2).enumerate() {
+            let high = nibble(pair[0]).ok_or_else(bad)?;
+            let low = nibble(pair[1]).ok_or_else(bad)?;
+            bytes[index] = (high << 4) | low;
         }
         Ok(Digest(bytes))
     }
 }
 
+/// The value of one hex digit, either case.
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
 impl Serialize for Digest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_hex())
+        let hex = self.hex();
+        serializer.serialize_str(std::str::from_utf8(&hex).map_err(serde::ser::Error::custom)?)
     }
 }
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Digest, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        deserializer.deserialize_str(HexVisitor)
+    }
+}
+
+/// Reads the hex text where the deserializer has it, without a `String` of its own.
+struct HexVisitor;
+
+impl serde::de::Visitor<'_> for HexVisitor {
+    type Value = Digest;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a digest: 64 hex digits")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Digest, E> {
+        text.parse().map_err(E::custom)
     }
 }
 
@@ -98,6 +131,29 @@ mod tests {
         assert_eq!(digest.short().len(), 8);
         assert!("xyz".parse::<Digest>().is_err());
         assert!("g".repeat(64).parse::<Digest>().is_err());
+        assert!("é".repeat(32).parse::<Digest>().is_err());
+        assert_eq!(
+            digest.to_hex().to_uppercase().parse::<Digest>().unwrap(),
+            digest
+        );
+        assert_eq!(digest.to_string(), digest.to_hex());
+    }
+
+    #[test]
+    fn serde_writes_and_reads_the_hex() {
+        let digest = Digest::of(b"zenbuild");
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(json, format!("\"{}\"", digest.to_hex()));
+        assert_eq!(serde_json::from_str::<Digest>(&json).unwrap(), digest);
+        // An escaped digit is still a digit, though nothing writes one.
+        let escaped = format!(
+            "\"\\u00{:x}{}\"",
+            digest.to_hex().as_bytes()[0],
+            &digest.to_hex()[1..]
+        );
+        assert_eq!(serde_json::from_str::<Digest>(&escaped).unwrap(), digest);
+        assert!(serde_json::from_str::<Digest>("\"abc\"").is_err());
+        assert!(serde_json::from_str::<Digest>("12").is_err());
     }
 
     #[test]
