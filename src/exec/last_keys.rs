@@ -1,12 +1,13 @@
 //! The key each action had when it last finished, so that `explain` and the build can say
 //! what changed since.
 //!
-//! Two files under `.zenbuild/state/`: `last-keys`, one JSON line per action (its name, key
-//! digest, and the digests of the outputs it left), read once when a build starts and written
-//! once at its end if anything changed; and `keys.jsonl`, each key's fields on a line of its
-//! own (`<digest> <json>`), appended once per distinct key at the end of the build. A no-op
-//! build of thousands of cached actions writes nothing here, and an action whose key and
-//! outputs are unchanged needs no action-cache lookup at all.
+//! Two files under `.zenbuild/state/`: `last-keys`, a JSON line per action finished (its
+//! name, key digest, and the digests of the outputs it left), read once when a build starts;
+//! and `keys.jsonl`, each key's fields on a line of its own (`<digest> <json>`). Both are
+//! appended to at the end of a build, with what changed in it only, so that a build that ran
+//! one step of ten thousand writes two lines rather than ten thousand; in `last-keys` the last
+//! line of an action wins. A no-op build of thousands of cached actions writes nothing here,
+//! and an action whose key and outputs are unchanged needs no action-cache lookup at all.
 //!
 //! One appended file rather than a file per key: a cold build of a thousand short steps would
 //! otherwise create a thousand files, and creating a file is among the costliest things a
@@ -52,6 +53,18 @@ pub struct LastKeys {
     index: Mutex<HashMap<String, Finished>>,
     changed: AtomicBool,
     pack: Mutex<Pack>,
+    log: Mutex<IndexLog>,
+}
+
+/// What is known of `last-keys` in this process.
+#[derive(Debug, Default)]
+struct IndexLog {
+    /// Lines it held when read, the replaced ones too.
+    lines: usize,
+    /// Its last line was torn by a crash during an append: the next append starts a line.
+    torn: bool,
+    /// Actions whose record changed in this build, appended by `save`.
+    changed: HashSet<String>,
 }
 
 /// What is known of `keys.jsonl` in this process.
@@ -78,17 +91,30 @@ impl LastKeys {
     pub fn in_workspace(root: &std::path::Path) -> LastKeys {
         let state = StateDir::of(root);
         let text = std::fs::read_to_string(state.last_keys()).unwrap_or_default();
+        // Later lines replace earlier ones of the same action.
         let index = text
             .lines()
             .filter_map(|line| serde_json::from_str::<Line>(line).ok())
             .map(|line| (line.action, line.finished))
             .collect();
+        let log = IndexLog {
+            lines: text.lines().count(),
+            torn: !text.is_empty() && !text.ends_with('\n'),
+            changed: HashSet::new(),
+        };
         LastKeys {
             state,
             index: Mutex::new(index),
             changed: AtomicBool::new(false),
             pack: Mutex::new(Pack::default()),
+            log: Mutex::new(log),
         }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, IndexLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, Finished>> {
@@ -153,6 +179,7 @@ impl LastKeys {
             }
         }
         self.index().insert(action.to_string(), finished);
+        self.log().changed.insert(action.to_string());
         self.changed.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -165,22 +192,42 @@ impl LastKeys {
             return Ok(());
         }
         std::fs::create_dir_all(self.state.state())?;
-        let index = self.index().clone();
+        let index = self.index();
         self.save_pack(&index)?;
-        let mut lines: Vec<String> = index
-            .into_iter()
-            .filter_map(|(action, finished)| {
-                serde_json::to_string(&Line { action, finished })
-                    .ok()
-                    .map(|json| json + "\n")
-            })
-            .collect();
-        lines.sort();
-        write_atomically(
-            &self.state.last_keys(),
-            lines.concat().as_bytes(),
-            Durability::Rename,
-        )
+        let mut log = self.log();
+        let changed = std::mem::take(&mut log.changed);
+        let line = |action: &String| {
+            let finished = index.get(action)?.clone();
+            let action = action.clone();
+            serde_json::to_string(&Line { action, finished })
+                .ok()
+                .map(|json| json + "\n")
+        };
+        let lines = log.lines + changed.len();
+        if lines >= COMPACT_AFTER && lines > 2 * index.len() {
+            // Replaced lines outnumber the live ones: write the live ones alone, sorted.
+            let mut all: Vec<String> = index.keys().filter_map(line).collect();
+            all.sort();
+            write_atomically(
+                &self.state.last_keys(),
+                all.concat().as_bytes(),
+                Durability::Rename,
+            )?;
+            log.lines = all.len();
+            log.torn = false;
+            return Ok(());
+        }
+        let mut text = String::new();
+        if log.torn {
+            text.push('\n');
+        }
+        let mut appended: Vec<String> = changed.iter().filter_map(line).collect();
+        appended.sort();
+        text.push_str(&appended.concat());
+        append(&self.state.last_keys(), &text)?;
+        log.lines += appended.len();
+        log.torn = false;
+        Ok(())
     }
 
     /// Appends the pending records, or rewrites the pack with only the keys `index` refers to
@@ -225,17 +272,23 @@ impl LastKeys {
         for (digest, json) in &pack.pending {
             let _ = writeln!(text, "{digest} {json}");
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        // One write, so that two records never interleave and a crash tears only the last.
-        file.write_all(text.as_bytes())?;
+        append(&path, &text)?;
         stored.lines = lines;
         stored.torn = false;
         pack.pending.clear();
         Ok(())
     }
+}
+
+/// Appends `text` to the file at `path` in one write, so that two records never interleave
+/// and a crash tears only the last. No fsync: a torn record reads as none, which only costs
+/// an explanation.
+fn append(path: &std::path::Path, text: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// The digests `keys.jsonl` holds; a missing file holds none.
@@ -366,6 +419,84 @@ mod tests {
         let third = LastKeys::in_workspace(dir.path());
         assert_eq!(third.get("a").unwrap().cmd, "x");
         assert_eq!(third.get("b").unwrap().cmd, "y");
+    }
+
+    #[test]
+    fn a_build_appends_only_the_actions_that_changed_and_the_last_line_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        for action in ["a", "b", "c"] {
+            set(&keys, action, "x");
+        }
+        keys.save().unwrap();
+        let index = StateDir::of(dir.path()).last_keys();
+        let before = std::fs::read_to_string(&index).unwrap();
+        assert_eq!(before.lines().count(), 3);
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "a", "x");
+        set(&again, "b", "y");
+        again.save().unwrap();
+        let after = std::fs::read_to_string(&index).unwrap();
+        assert!(
+            after.starts_with(&before),
+            "rewritten, not appended: {after}"
+        );
+        assert_eq!(after.lines().count(), 4);
+        let third = LastKeys::in_workspace(dir.path());
+        assert_eq!(third.get("a").unwrap().cmd, "x");
+        assert_eq!(third.get("b").unwrap().cmd, "y");
+        assert_eq!(third.get("c").unwrap().cmd, "x");
+    }
+
+    #[test]
+    fn a_torn_last_index_line_does_not_swallow_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        set(&keys, "a", "x");
+        keys.save().unwrap();
+        let index = StateDir::of(dir.path()).last_keys();
+        let mut text = std::fs::read_to_string(&index).unwrap();
+        text.push_str("{\"action\":\"b\",\"key\":");
+        std::fs::write(&index, text).unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "c", "z");
+        again.save().unwrap();
+        let third = LastKeys::in_workspace(dir.path());
+        assert_eq!(third.get("a").unwrap().cmd, "x");
+        assert_eq!(third.get("c").unwrap().cmd, "z");
+        assert!(third.finished("b").is_none());
+    }
+
+    #[test]
+    fn replaced_index_lines_are_dropped_once_they_outnumber_the_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = LastKeys::in_workspace(dir.path());
+        set(&keys, "b", "kept");
+        keys.save().unwrap();
+        // As many builds of `a` would have left it, each appending a line.
+        let index = StateDir::of(dir.path()).last_keys();
+        let mut text = std::fs::read_to_string(&index).unwrap();
+        for n in 0..COMPACT_AFTER {
+            let line = Line {
+                action: "a".into(),
+                finished: Finished {
+                    key: key(&format!("cmd {n}")).digest(),
+                    outputs: vec![],
+                    logs: None,
+                },
+            };
+            text.push_str(&serde_json::to_string(&line).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(&index, text).unwrap();
+        let again = LastKeys::in_workspace(dir.path());
+        set(&again, "a", "last");
+        again.save().unwrap();
+        let text = std::fs::read_to_string(&index).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        let third = LastKeys::in_workspace(dir.path());
+        assert_eq!(third.get("a").unwrap().cmd, "last");
+        assert_eq!(third.get("b").unwrap().cmd, "kept");
     }
 
     #[test]
