@@ -112,6 +112,7 @@ WORKLOADS = {
     "wide-100": lambda: wide(100),
     "wide-1000": lambda: wide(1000),
     "wide-10000": lambda: wide(10000),
+    "wide-100000": lambda: wide(100_000),
     "dag-10x50": lambda: dag(10, 50),
     "bigdir-10000": lambda: bigdir(10_000),
     "bigdir-100000": lambda: bigdir(100_000),
@@ -132,13 +133,100 @@ def takes_part(tool, workload, steps, quick):
     if tool == "dvc":
         return "cold" if steps <= 100 and workload != "bigdir-100000" else None
     if tool == "snakemake":
-        if workload == "bigdir-100000":
+        if workload in ("bigdir-100000", "wide-100000"):
             return None
         return "cold" if steps <= 1000 else "seeded"
     # make takes seconds per no-op over 10,000 prerequisites, and grows faster than they do.
-    if tool == "make" and workload == "bigdir-100000":
+    if tool == "make" and workload in ("bigdir-100000", "wide-100000"):
         return None
     return "cold"
+
+
+# --- scale: how big a graph zenbuild can plan ---------------------------------------------
+# zenbuild alone: no peer has a `check` or a `plan`, and a build of a million actions is not
+# the point. The steps read a thousand shared sources, so that a workspace of a million
+# actions costs a thousand files; `plan` hashes them and computes every key.
+
+def scale_plain(n):
+    """n plain steps, step i reading src/(i mod 1000).txt."""
+    lines = ['project "scale"', 'pipeline "all" default=#true {']
+    for i in range(n):
+        lines += [
+            f'    step "s{i}" {{',
+            f'        cmd "cat src/{i % 1000}.txt > out/{i}.txt"',
+            f'        inputs "src/{i % 1000}.txt"',
+            f'        outputs "out/{i}.txt"',
+            "    }",
+        ]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def scale_matrix(steps, combinations):
+    """`steps` steps, each a matrix of `combinations` values."""
+    values = " ".join(str(v) for v in range(combinations))
+    lines = ['project "scale"', 'pipeline "all" default=#true {']
+    for i in range(steps):
+        lines += [
+            f'    step "m{i}" {{',
+            f"        matrix {{\n            v {values}\n        }}",
+            f'        cmd "cat src/{i % 1000}.txt > out/{i}-{{{{v}}}}.txt"',
+            f'        inputs "src/{i % 1000}.txt"',
+            f'        outputs "out/{i}-{{{{v}}}}.txt"',
+            "    }",
+        ]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+SCALE = {
+    "plain-100000": lambda: scale_plain(100_000),
+    "plain-1000000": lambda: scale_plain(1_000_000),
+    "matrix-1000x1000": lambda: scale_matrix(1000, 1000),
+}
+
+
+def measure_scale(base, name, zenbuild, runs):
+    """Median seconds and peak resident bytes of `check` and of `plan` over one generated
+    manifest, each command in a fresh process as a user runs it."""
+    root = Path(tempfile.mkdtemp(prefix=f"compare-scale-{name}-", dir=base))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    (root / "src").mkdir()
+    for i in range(1000):
+        (root / "src" / f"{i}.txt").write_text(f"source {i}\n")
+    (root / "zenbuild.kdl").write_text(SCALE[name]())
+    results = {}
+    for command in ["check", "plan"]:
+        seconds, peaks = [], []
+        for _ in range(runs):
+            with tempfile.NamedTemporaryFile("r") as report:
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [GNU_TIME, "-f", "%M", "-o", report.name, str(zenbuild), command],
+                    cwd=root, capture_output=True, text=True, env={**os.environ, "CI": "1"},
+                )
+                seconds.append(time.perf_counter() - started)
+                if done.returncode != 0:
+                    sys.exit(f"zenbuild {command} failed on {name}:\n{done.stderr[-2000:]}")
+                peaks.append(int(report.read().split()[-1]) * 1024)
+        results[command] = statistics.median(seconds)
+        results[f"{command}_peak_bytes"] = max(peaks)
+    shutil.rmtree(root)
+    return results
+
+
+def scale_table(results):
+    lines = ["| manifest | actions | check | check peak memory | plan | plan peak memory |",
+             "|---|---|---|---|---|---|"]
+    actions = {"plain-100000": 100_000, "plain-1000000": 1_000_000,
+               "matrix-1000x1000": 1_000_000}
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {actions[name]:,} | {r['check']:.2f} s | "
+            f"{r['check_peak_bytes'] / 1e6:.0f} MB | {r['plan']:.2f} s | "
+            f"{r['plan_peak_bytes'] / 1e6:.0f} MB |"
+        )
+    return "\n".join(lines)
 
 
 # --- one generator per tool ----------------------------------------------------------------
@@ -497,15 +585,26 @@ def main():
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
                         help="where the workspaces go (default: the temp directory)")
+    parser.add_argument("--scale", default=None,
+                        help="scale manifests to check and plan (default: all but with "
+                        "--quick or --workloads; 'none' for none): " + ", ".join(SCALE))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     wanted = [t for t in args.tools.split(",") if t]
     workloads = [w for w in args.workloads.split(",") if w] or (
         QUICK if args.quick else list(WORKLOADS)
     )
+    workloads = [w for w in workloads if w != "none"]
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
+    if args.scale is None:
+        scale = [] if args.quick or args.workloads else list(SCALE)
+    else:
+        scale = [m for m in args.scale.split(",") if m and m != "none"]
+    unknown = [m for m in scale if m not in SCALE]
+    if unknown:
+        sys.exit(f"unknown scale manifests {unknown}; known: {', '.join(SCALE)}")
     runs = args.runs or 3
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     zenbuild = ROOT / "target" / "release" / "zenbuild"
@@ -521,20 +620,27 @@ def main():
         print(f"{t.name}: {versions[t.name]}", file=sys.stderr)
     args.dir.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="zenbuild-compare-", dir=args.dir))
-    results = {}
+    results, scale_results = {}, {}
     try:
         for workload in workloads:
             print(f"{workload} …", file=sys.stderr)
             results[workload] = measure(base, workload, tools_, runs, args.quick)
+        for name in scale:
+            print(f"scale {name} …", file=sys.stderr)
+            scale_results[name] = measure_scale(base, name, zenbuild, runs)
     finally:
         # Removed at the end, not after each workload: file systems slow down creating files
         # for a while after many were deleted (ext4 skips recently freed inodes), which would
         # fall on whichever tool builds first.
         shutil.rmtree(base, ignore_errors=True)
-    print(table(results, tools_))
+    if results:
+        print(table(results, tools_))
+    if scale_results:
+        print()
+        print(scale_table(scale_results))
     if args.json:
         report = {"machine": machine(args.dir), "versions": versions, "runs": runs,
-                  "results": results}
+                  "results": results, "scale": scale_results}
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
