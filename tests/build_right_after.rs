@@ -75,3 +75,42 @@ fn a_step_that_is_never_cached_runs_in_the_build_right_after() {
         .stderr_lacks(SHORTCUT)
         .stderr_contains("1 ran");
 }
+
+/// Outputs put back from the cache were never hashed by this build: they are recorded by the
+/// digests their results claim, hashed again by the next build, which then runs nothing.
+#[test]
+fn the_build_right_after_a_restore_takes_the_shortcut() {
+    let out = Test::new()
+        .manifest(CHAIN)
+        .file("in.txt", "1")
+        .run()
+        .success();
+    let out = out.again().args(&["clean"]).run().success();
+    let out = out
+        .again()
+        .run()
+        .success()
+        .stderr_contains("2 cached (2 restored)");
+    let out = out.again().run().success().stderr_contains(SHORTCUT);
+    assert_eq!(out.read("out/b.txt"), "11");
+}
+
+/// A restored output changed at once, to bytes of the same size, is seen however unchanged
+/// its signature looks, and restored again.
+#[test]
+fn an_output_changed_right_after_a_restore_is_restored_again() {
+    let out = Test::new()
+        .manifest(CHAIN)
+        .file("in.txt", "1")
+        .run()
+        .success();
+    let out = out.again().args(&["clean"]).run().success();
+    let out = out.again().run().success();
+    let out = out
+        .again()
+        .file("out/b.txt", "XX")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT);
+    assert_eq!(out.read("out/b.txt"), "11");
+}

@@ -3,6 +3,9 @@
 //! the up-to-date record). `zenbuild build` runs one, `zenbuild watch` one per change, and
 //! so can any program; what happens goes to a [`Sink`], so the engine prints nothing itself.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
 use super::capacity;
 use super::event::{Outcome, Printed};
 use super::executor::Executor;
@@ -247,6 +250,7 @@ impl<'a> Build<'a> {
                 _ => false,
             });
         if up_to_date && !interrupted {
+            let restored = restored_files(&workspace.root, &outcomes);
             // Losing the record costs the next no-op its shortcut, never a wrong answer.
             let _ = up_to_date::record(
                 &workspace.root,
@@ -255,7 +259,13 @@ impl<'a> Build<'a> {
                 &request.targets,
                 &request.selection,
                 request.started_ns,
-                &|path, stat| session.stat_cache.hashed_digest(path, stat),
+                &|path, stat| {
+                    session.stat_cache.hashed_digest(path, stat).or_else(|| {
+                        // Never trusted: a racy entry, hashed again before anything relies
+                        // on it, so a claim that does not hold costs a build, not an answer.
+                        restored.get(path).map(|&digest| (digest, false))
+                    })
+                },
             );
         } else {
             up_to_date::forget(&workspace.root);
@@ -267,6 +277,22 @@ impl<'a> Build<'a> {
             notes: out.notes,
         })
     }
+}
+
+/// The files the build put back from a cache, by absolute path, with the digests their
+/// results claim: the stat cache never hashed them, and without a digest the up-to-date
+/// record could not be written, so the build right after a restore would go the whole way.
+fn restored_files(root: &Path, outcomes: &[(ActionId, Outcome)]) -> HashMap<PathBuf, Digest> {
+    outcomes
+        .iter()
+        .filter_map(|(_, outcome)| match outcome {
+            Outcome::Cached(done) if done.restored => Some(&done.outputs),
+            _ => None,
+        })
+        .flatten()
+        .filter(|(path, _)| !path.ends_with('/'))
+        .map(|(path, digest)| (root.join(path), *digest))
+        .collect()
 }
 
 /// Whether any of `targets` asks for a GPU (then the machine's are looked for).

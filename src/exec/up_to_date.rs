@@ -36,8 +36,11 @@
 //! compares, however unchanged its signature looks, as git does for racily clean index
 //! entries, until a check finds it old enough and records its signature as trusted. So the
 //! build right after a build that ran steps takes the shortcut too, at the price of hashing
-//! what that build wrote. A fresh file the stat cache never hashed (an output restored from a
-//! cache), or a fresh directory or symlink, keeps the record from being written.
+//! what that build wrote. An output restored from a cache, which the stat cache never hashed,
+//! is recorded as racy with the digest its result claims: hashed before it is relied on, a
+//! claim that does not hold only sends the next build the whole way. A fresh file with no
+//! digest at all (inside a restored directory), or a fresh directory or symlink, keeps the
+//! record from being written.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
