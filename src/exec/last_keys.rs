@@ -36,11 +36,35 @@ pub struct Finished {
     pub logs: Option<Vec<Digest>>,
 }
 
+/// One line of `last-keys`: the action's name, then the fields of [`Finished`]. Spelled out
+/// rather than `#[serde(flatten)]`, which buffers every line into a map first and made
+/// reading the index the costliest part of opening a build.
 #[derive(Serialize, Deserialize)]
 struct Line {
     action: String,
-    #[serde(flatten)]
-    finished: Finished,
+    key: Digest,
+    outputs: Vec<(String, Digest, bool)>,
+    logs: Option<Vec<Digest>>,
+}
+
+impl Line {
+    fn new(action: String, finished: Finished) -> Line {
+        Line {
+            action,
+            key: finished.key,
+            outputs: finished.outputs,
+            logs: finished.logs,
+        }
+    }
+
+    fn into_entry(self) -> (String, Finished) {
+        let finished = Finished {
+            key: self.key,
+            outputs: self.outputs,
+            logs: self.logs,
+        };
+        (self.action, finished)
+    }
 }
 
 /// Compaction waits until the pack holds this many lines at least, so that small projects
@@ -95,7 +119,7 @@ impl LastKeys {
         let index = text
             .lines()
             .filter_map(|line| serde_json::from_str::<Line>(line).ok())
-            .map(|line| (line.action, line.finished))
+            .map(Line::into_entry)
             .collect();
         let log = IndexLog {
             lines: text.lines().count(),
@@ -199,7 +223,7 @@ impl LastKeys {
         let line = |action: &String| {
             let finished = index.get(action)?.clone();
             let action = action.clone();
-            serde_json::to_string(&Line { action, finished })
+            serde_json::to_string(&Line::new(action, finished))
                 .ok()
                 .map(|json| json + "\n")
         };
@@ -422,6 +446,29 @@ mod tests {
     }
 
     #[test]
+    fn a_line_reads_as_it_always_did() {
+        let digest = Digest::of(b"k");
+        let line = format!(
+            "{{\"action\":\"a\",\"key\":\"{digest}\",\"outputs\":[[\"out/a.txt\",\"{digest}\",true]],\"logs\":null}}"
+        );
+        let finished = Finished {
+            key: digest,
+            outputs: vec![("out/a.txt".into(), digest, true)],
+            logs: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&Line::new("a".into(), finished.clone())).unwrap(),
+            line
+        );
+        let read: Line = serde_json::from_str(&line).unwrap();
+        assert_eq!(read.into_entry(), ("a".to_string(), finished));
+        // Older lines have no `logs`.
+        let older = line.replace(",\"logs\":null", "");
+        let read: Line = serde_json::from_str(&older).unwrap();
+        assert_eq!(read.logs, None);
+    }
+
+    #[test]
     fn a_build_appends_only_the_actions_that_changed_and_the_last_line_wins() {
         let dir = tempfile::tempdir().unwrap();
         let keys = LastKeys::in_workspace(dir.path());
@@ -477,14 +524,12 @@ mod tests {
         let index = StateDir::of(dir.path()).last_keys();
         let mut text = std::fs::read_to_string(&index).unwrap();
         for n in 0..COMPACT_AFTER {
-            let line = Line {
-                action: "a".into(),
-                finished: Finished {
-                    key: key(&format!("cmd {n}")).digest(),
-                    outputs: vec![],
-                    logs: None,
-                },
+            let finished = Finished {
+                key: key(&format!("cmd {n}")).digest(),
+                outputs: vec![],
+                logs: None,
             };
+            let line = Line::new("a".into(), finished);
             text.push_str(&serde_json::to_string(&line).unwrap());
             text.push('\n');
         }
