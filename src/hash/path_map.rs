@@ -18,6 +18,8 @@ use std::sync::{Mutex, MutexGuard};
 use rayon::prelude::*;
 
 const SHARDS: usize = 16;
+/// Below this many entries a map is built on the calling thread.
+const PARALLEL_LOAD: usize = 16_384;
 
 type Shard<V> = HashMap<u64, V, BuildHasherDefault<AlreadyHashed>>;
 
@@ -36,18 +38,23 @@ impl<V: Copy + Send> PathMap<V> {
         let mut buckets: Vec<Vec<(u64, V)>> = (0..SHARDS)
             .map(|_| Vec::with_capacity(entries.len() / SHARDS + 1))
             .collect();
+        let total = entries.len();
         for (key, value) in entries {
             buckets[shard_index(key)].push((key, value));
         }
-        let shards = buckets
-            .into_par_iter()
-            .map(|bucket| {
-                let mut shard =
-                    Shard::with_capacity_and_hasher(bucket.len(), BuildHasherDefault::default());
-                shard.extend(bucket);
-                Mutex::new(shard)
-            })
-            .collect();
+        let shard = |bucket: Vec<(u64, V)>| {
+            let mut shard =
+                Shard::with_capacity_and_hasher(bucket.len(), BuildHasherDefault::default());
+            shard.extend(bucket);
+            Mutex::new(shard)
+        };
+        // Starting rayon's threads costs more than a small cache takes to load, and on a
+        // machine of few cores their idle spinning takes turns from the build's own threads.
+        let shards = if total < PARALLEL_LOAD {
+            buckets.into_iter().map(shard).collect()
+        } else {
+            buckets.into_par_iter().map(shard).collect()
+        };
         PathMap { shards }
     }
 
