@@ -114,3 +114,45 @@ fn an_output_changed_right_after_a_restore_is_restored_again() {
         .stderr_lacks(SHORTCUT);
     assert_eq!(out.read("out/b.txt"), "11");
 }
+
+const TWO: &str = r#"
+step "a" {
+    cmd "cat a.txt > out/a.txt"
+    inputs "a.txt"
+    outputs "out/a.txt"
+}
+step "b" {
+    cmd "cat b.txt > out/b.txt"
+    inputs "b.txt"
+    outputs "out/b.txt"
+}
+"#;
+
+/// An incremental build's record takes what the check before it found unchanged without a
+/// second look; a file changed after that check is still seen by the next build.
+#[test]
+fn what_an_incremental_build_did_not_look_at_again_is_still_checked_next_time() {
+    let test = Test::new()
+        .manifest(TWO)
+        .file("a.txt", "1")
+        .file("b.txt", "1");
+    // Old enough for their signatures to be trusted, as sources edited a while ago are.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = test.run().success().stderr_contains("2 ran");
+    let out = out
+        .again()
+        .file("a.txt", "2")
+        .run()
+        .success()
+        .stderr_contains("1 ran");
+    let out = out
+        .again()
+        .file("b.txt", "2")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/b.txt"), "2");
+    assert_eq!(out.read("out/a.txt"), "2");
+    out.again().run().success().stderr_contains(SHORTCUT);
+}

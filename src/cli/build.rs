@@ -11,6 +11,7 @@ use super::forced::ForceArgs;
 use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
+use crate::exec::up_to_date::{Unchanged, Verdict};
 use crate::exec::{Build, BuildRequest, ShowOutput, capacity, up_to_date};
 use crate::graph::{ActionId, Graph};
 use crate::hash::{FileSystem, RealFileSystem};
@@ -92,14 +93,17 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     // A report and `--verbose` speak of every action, which takes the graph; a forced
     // action runs whatever the record says.
     let mut lock = None;
+    let mut unchanged = Unchanged::default();
     if args.report.is_none() && !args.verbose && !args.force.any() {
         lock = WorkspaceLock::try_acquire(&workspace.state_dir()).unwrap_or(None);
-        if lock.is_some()
-            && let Some(actions) =
-                up_to_date::check(&fs, &workspace.root, &workspace.manifest, &selection)
-        {
-            say_up_to_date(colors, actions, started.elapsed());
-            return Ok(());
+        if lock.is_some() {
+            match up_to_date::check(&fs, &workspace.root, &workspace.manifest, &selection) {
+                Verdict::UpToDate(actions) => {
+                    say_up_to_date(colors, actions, started.elapsed());
+                    return Ok(());
+                }
+                Verdict::Stale(known) => unchanged = known,
+            }
         }
     }
     let (manifest, graph) = crate::load_graph(workspace)?;
@@ -109,7 +113,8 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
         }
     }
     let targets = select_or_default(&graph, &build.targets)?;
-    let request = args.request(&graph, targets, selection, started_ns)?;
+    let mut request = args.request(&graph, targets, selection, started_ns)?;
+    request.unchanged = unchanged;
     let mut view = BuildView::new(workspace, &graph, &request, colors);
     let done = Build::new(workspace, &manifest, &graph).run(&request, lock, None, &mut view)?;
     if let Some(path) = &args.report {

@@ -3,7 +3,7 @@
 //! the up-to-date record). `zenbuild build` runs one, `zenbuild watch` one per change, and
 //! so can any program; what happens goes to a [`Sink`], so the engine prints nothing itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::capacity;
@@ -20,7 +20,7 @@ use super::{Event, up_to_date};
 use crate::Manifest;
 use crate::error::Error;
 use crate::graph::{ActionId, Graph};
-use crate::hash::Digest;
+use crate::hash::{Digest, FileStat};
 use crate::lineage::RunStatus;
 use crate::lineage::recorder::Recorder;
 use crate::lockfile;
@@ -184,7 +184,7 @@ impl<'a> Build<'a> {
             stops: self.stops,
         };
         let outcomes = scheduler::run(
-            graph,
+            self.graph,
             &request.targets,
             &builder,
             executor,
@@ -250,23 +250,7 @@ impl<'a> Build<'a> {
                 _ => false,
             });
         if up_to_date && !interrupted {
-            let restored = restored_files(&workspace.root, &outcomes);
-            // Losing the record costs the next no-op its shortcut, never a wrong answer.
-            let _ = up_to_date::record(
-                &workspace.root,
-                self.manifest,
-                graph,
-                &request.targets,
-                &request.selection,
-                request.started_ns,
-                &|path, stat| {
-                    session.stat_cache.hashed_digest(path, stat).or_else(|| {
-                        // Never trusted: a racy entry, hashed again before anything relies
-                        // on it, so a claim that does not hold costs a build, not an answer.
-                        restored.get(path).map(|&digest| (digest, false))
-                    })
-                },
-            );
+            self.record_up_to_date(request, &session, &outcomes);
         } else {
             up_to_date::forget(&workspace.root);
         }
@@ -276,6 +260,41 @@ impl<'a> Build<'a> {
             interrupted,
             notes: out.notes,
         })
+    }
+
+    /// Writes the up-to-date record of a build after which every target is up to date, with
+    /// what the build knows of its paths (see [`up_to_date::Known`]).
+    fn record_up_to_date(
+        &self,
+        request: &BuildRequest,
+        session: &Session,
+        outcomes: &[(ActionId, Outcome)],
+    ) {
+        let restored = restored_files(&self.workspace.root, outcomes);
+        let (written_files, written_dirs) = written(outcomes);
+        let digests = |path: &Path, stat: &FileStat| {
+            session.stat_cache.hashed_digest(path, stat).or_else(|| {
+                // Never trusted: a racy entry, hashed again before anything relies on
+                // it, so a claim that does not hold costs a build, not an answer.
+                restored.get(path).map(|&digest| (digest, false))
+            })
+        };
+        let known = up_to_date::Known {
+            digests: &digests,
+            unchanged: &request.unchanged,
+            written_files: &written_files,
+            written_dirs: &written_dirs,
+        };
+        // Losing the record costs the next no-op its shortcut, never a wrong answer.
+        let _ = up_to_date::record(
+            &self.workspace.root,
+            self.manifest,
+            self.graph,
+            &request.targets,
+            &request.selection,
+            request.started_ns,
+            &known,
+        );
     }
 }
 
@@ -293,6 +312,29 @@ fn restored_files(root: &Path, outcomes: &[(ActionId, Outcome)]) -> HashMap<Path
         .filter(|(path, _)| !path.ends_with('/'))
         .map(|(path, digest)| (root.join(path), *digest))
         .collect()
+}
+
+/// The outputs the build wrote or put back, files and directories apart (directories without
+/// their final `/`): what the up-to-date check saw of them before is no longer so.
+fn written(outcomes: &[(ActionId, Outcome)]) -> (HashSet<String>, Vec<String>) {
+    let mut files = HashSet::new();
+    let mut dirs = Vec::new();
+    for (_, outcome) in outcomes {
+        let done = match outcome {
+            Outcome::Ran(done) => done,
+            Outcome::Cached(done) if done.restored => done,
+            _ => continue,
+        };
+        for path in done.outputs.keys() {
+            match path.strip_suffix('/') {
+                Some(dir) => dirs.push(dir.to_string()),
+                None => {
+                    files.insert(path.clone());
+                }
+            }
+        }
+    }
+    (files, dirs)
 }
 
 /// Whether any of `targets` asks for a GPU (then the machine's are looked for).

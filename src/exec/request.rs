@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::capacity;
+use super::up_to_date::Unchanged;
 use crate::graph::ActionId;
 use crate::remote::choice::Choice;
 use crate::store::LinkMode;
@@ -36,6 +37,9 @@ pub struct BuildRequest {
     /// When the build began, before it read any file (see [`crate::hash::FileSystem::now_ns`]):
     /// only what was unchanged by then may be recorded as up to date.
     pub started_ns: i64,
+    /// What the up-to-date check, made before the build, found unchanged: the build's own
+    /// record takes it without looking again.
+    pub unchanged: Unchanged,
 }
 
 impl BuildRequest {
@@ -54,6 +58,7 @@ impl BuildRequest {
             forced: HashSet::new(),
             kind: RunKind::Build,
             started_ns,
+            unchanged: Unchanged::default(),
         }
     }
 }
