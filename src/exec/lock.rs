@@ -16,10 +16,14 @@ use crate::workspace::StateDir;
 
 /// Held for the length of a build; the lock is released when this is dropped (or when the
 /// process dies, even by kill -9, because it is an OS file lock).
+///
+/// The fields drop in this order: the process-group log first, then the lock file. The next
+/// holder kills whatever holds the log's lock (a killed build's stragglers); were the lock
+/// released first, it could find this process, still exiting, holding the log, and kill it.
 #[derive(Debug)]
 pub struct WorkspaceLock {
-    _file: File,
     groups: Arc<GroupLog>,
+    _file: File,
 }
 
 impl WorkspaceLock {
@@ -65,8 +69,8 @@ impl WorkspaceLock {
         orphans::stop_left_over(&groups)?;
         group_log::activate(&groups);
         Ok(WorkspaceLock {
-            _file: file,
             groups,
+            _file: file,
         })
     }
 }
