@@ -130,13 +130,14 @@ fn a_manifest_expanding_to_too_many_actions_is_refused_at_the_step_that_passes_t
             "step \"s{n}\" {{\n    matrix {{ a 0 1 2 3 4 5 6 7 8 9; b 0 1 2 3 4 5 6 7 8 9; c 0 1 2 3 4 5 6 7 8 9; d 0 1 2 3 4 5 6 7 8 9 }}\n    cmd \"x\"\n}}\n"
         )
     };
-    let manifest: String = (0..11).map(step).collect();
+    // Counted, never expanded: a hundred steps of 10,000 fit, the next one does not.
+    let manifest: String = (0..101).map(step).collect();
     check(Test::new().manifest(&manifest))
         .error_at(
-            "zenbuild.kdl:41:6",
-            "the manifest expands to more than 100,000 actions",
+            "zenbuild.kdl:401:6",
+            "the manifest expands to more than 1,000,000 actions",
         )
-        .stderr_contains("100,000 actions before this step, 10,000 more here")
+        .stderr_contains("1,000,000 actions before this step, 10,000 more here")
         .error_count(1);
 }
 

@@ -10,8 +10,9 @@ use crate::manifest::model::{MatrixAxis, Step};
 
 /// The most actions one step's matrix may expand to.
 pub const MAX_ACTIONS_PER_STEP: usize = 10_000;
-/// The most actions the whole manifest may expand to.
-pub const MAX_ACTIONS: usize = 100_000;
+/// The most actions the whole manifest may expand to: a million plans in seconds and under
+/// 2 GB (see `benches/compare`'s scale table); ten times that would not.
+pub const MAX_ACTIONS: usize = 1_000_000;
 /// Axes labelled in the error; past these, the count says it all.
 const LABELLED_AXES: usize = 4;
 
