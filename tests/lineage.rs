@@ -271,3 +271,76 @@ step "slow" {
     assert_eq!(actions.len(), 1, "only the quick step finished");
     assert_eq!(actions[0]["name"], "quick");
 }
+
+/// How many rows each table of the workspace's lineage holds.
+fn rows(dir: &std::path::Path) -> std::collections::BTreeMap<String, i64> {
+    let db = zenbuild::workspace::StateDir::of(dir).lineage_db();
+    let conn = rusqlite::Connection::open(db).expect("open the lineage");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut tables| tables.query_map([], |row| row.get(0))?.collect())
+        .expect("list the tables");
+    tables
+        .into_iter()
+        .map(|table| {
+            let count = conn
+                .query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |row| {
+                    row.get(0)
+                })
+                .expect("count rows");
+            (table, count)
+        })
+        .collect()
+}
+
+/// A build that restores every step from the cache records how each went, not again what
+/// each is: a row per action, and `show` gives both runs the same actions.
+#[test]
+fn a_build_that_repeats_the_last_adds_one_row_per_action() {
+    let (out, _) = built();
+    let before = rows(out.path());
+    let out = out.again().remove("out").run().success();
+    let after = rows(out.path());
+    let added: Vec<(&str, i64)> = after
+        .iter()
+        .map(|(table, count)| (table.as_str(), count - before.get(table).unwrap_or(&0)))
+        .filter(|(_, added)| *added != 0)
+        .collect();
+    assert_eq!(added, [("run_actions", 3), ("runs", 1)]);
+
+    let out = out
+        .again()
+        .args(&["show", "1", "--format", "json"])
+        .run()
+        .success();
+    let first = out.json()["actions"].clone();
+    let out = out
+        .again()
+        .args(&["show", "2", "--format", "json"])
+        .run()
+        .success();
+    let second = out.json()["actions"].clone();
+    let fields = |actions: &serde_json::Value, names: &[&str]| -> Vec<Vec<serde_json::Value>> {
+        actions
+            .as_array()
+            .expect("a list of actions")
+            .iter()
+            .map(|action| names.iter().map(|name| action[name].clone()).collect())
+            .collect()
+    };
+    let content = [
+        "name", "step", "key", "cmd", "inputs", "outputs", "params", "metrics",
+    ];
+    assert_eq!(fields(&first, &content), fields(&second, &content));
+    assert_eq!(fields(&first, &content).len(), 3);
+    let status = |actions: &serde_json::Value| fields(actions, &["status"]).concat();
+    assert_eq!(status(&first), ["ran", "ran", "ran"]);
+    assert_eq!(status(&second), ["cached", "cached", "cached"]);
+    let train = &second.as_array().expect("actions")[2];
+    assert_eq!(train["metrics"][0]["value"], 0.75);
+    assert_eq!(
+        train["params"][0],
+        serde_json::json!(["train.lr", 0.25]),
+        "{train}"
+    );
+}

@@ -23,9 +23,10 @@ pub fn ran_durations(db: &Path) -> Vec<(String, Option<Digest>, Duration)> {
     let Ok(conn) = Connection::open_with_flags(db, flags) else {
         return Vec::new();
     };
-    let query = "SELECT name, key, duration_ms FROM actions \
-                 WHERE status = 'ran' AND id > (SELECT IFNULL(MAX(id), 0) FROM actions) - ?1 \
-                 ORDER BY id";
+    let query = "SELECT c.name, c.key, a.duration_ms FROM run_actions a \
+                 JOIN actions c ON c.id = a.action_id \
+                 WHERE a.ran = 1 AND a.id > (SELECT IFNULL(MAX(id), 0) FROM run_actions) - ?1 \
+                 ORDER BY a.id";
     let Ok(mut statement) = conn.prepare(query) else {
         return Vec::new();
     };

@@ -6,8 +6,10 @@
 //! metrics. The [`recorder`] writes them from the build's events as actions finish, so a run
 //! killed half-way keeps what it did; the queries behind `zenbuild log`, `show` and `lineage`
 //! read them back. The store is a trait, [`MetadataStore`]; [`SqliteStore`] keeps it in
-//! `.zenbuild/lineage.db`.
+//! `.zenbuild/lineage.db`, where what an action is ([`content`]) is kept once for all the runs
+//! that repeat it.
 
+pub mod content;
 pub mod damaged;
 pub mod durations;
 pub mod git;
@@ -16,6 +18,10 @@ pub mod recorder;
 pub mod schema;
 pub mod snapshot;
 pub mod sqlite;
+mod sqlite_parts;
+mod sqlite_record;
+#[cfg(test)]
+mod test_history;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

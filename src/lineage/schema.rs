@@ -104,7 +104,93 @@ pub const MIGRATIONS: &[&str] = &[
                                     WHERE a.run_id = runs.id AND a.status = 'interrupted'))
     WHERE finished_ms IS NOT NULL;
     ",
+    // 3: what an action is (name, step, key, command, and through `edges`, `params` and
+    // `metrics` what it read, wrote and measured) is kept once in `actions`, found by its
+    // digest; each run adds a row to `run_actions` saying how the action went. A build that
+    // finds most of its actions cached repeats their contents, which schema 2 wrote again.
+    // Each action recorded before becomes a content of its own (without a digest, so nothing
+    // new matches it) and its run's row, under the same id: every query answers as before.
+    // Renaming `actions` carries the references of edges, params and metrics along; they are
+    // built again to refer to the new table.
+    r"
+    ALTER TABLE actions RENAME TO actions_v2;
+    ALTER TABLE edges RENAME TO edges_v2;
+    ALTER TABLE params RENAME TO params_v2;
+    ALTER TABLE metrics RENAME TO metrics_v2;
+    CREATE TABLE actions (
+        id     INTEGER PRIMARY KEY,
+        -- names everything below and the action's edges, params and metrics (see
+        -- lineage/content.rs); NULL for an action recorded before schema version 3
+        digest TEXT UNIQUE,
+        name   TEXT NOT NULL,
+        step   TEXT NOT NULL,
+        key    TEXT,
+        cmd    TEXT NOT NULL
+    );
+    INSERT INTO actions (id, digest, name, step, key, cmd)
+        SELECT id, NULL, name, step, key, cmd FROM actions_v2;
+    CREATE TABLE run_actions (
+        id          INTEGER PRIMARY KEY,
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        action_id   INTEGER NOT NULL REFERENCES actions(id),
+        -- ran | cached | failed | skipped | interrupted
+        status      TEXT NOT NULL,
+        -- 1 when status is ran: an artifact is made by few runs and reused by many, and
+        -- lineage queries look for the runs that made it first
+        ran         INTEGER NOT NULL,
+        exit_code   INTEGER,
+        started_ms  INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        executor    TEXT,
+        -- a JSON array of strings
+        reasons     TEXT NOT NULL
+    );
+    INSERT INTO run_actions (id, run_id, action_id, status, ran, exit_code, started_ms,
+                             duration_ms, executor, reasons)
+        SELECT id, run_id, id, status, CASE WHEN status = 'ran' THEN 1 ELSE 0 END, exit_code,
+               started_ms, duration_ms, executor, reasons
+        FROM actions_v2;
+    CREATE TABLE edges (
+        action_id   INTEGER NOT NULL REFERENCES actions(id),
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+        -- 'in': the action read it; 'out': the action produced it (or restored it)
+        role        TEXT NOT NULL CHECK (role IN ('in', 'out')),
+        PRIMARY KEY (action_id, role, artifact_id)
+    ) WITHOUT ROWID;
+    INSERT INTO edges (action_id, artifact_id, role)
+        SELECT action_id, artifact_id, role FROM edges_v2;
+    CREATE TABLE params (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        name      TEXT NOT NULL,
+        -- canonical JSON
+        value     TEXT NOT NULL,
+        PRIMARY KEY (action_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO params (action_id, name, value) SELECT action_id, name, value FROM params_v2;
+    CREATE TABLE metrics (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        path      TEXT NOT NULL,
+        -- flattened: `eval.auc`, `per_class.0.f1`
+        name      TEXT NOT NULL,
+        -- a number, or text for what is not one
+        value     ANY,
+        PRIMARY KEY (action_id, path, name)
+    ) WITHOUT ROWID;
+    INSERT INTO metrics (action_id, path, name, value)
+        SELECT action_id, path, name, value FROM metrics_v2;
+    DROP TABLE edges_v2;
+    DROP TABLE params_v2;
+    DROP TABLE metrics_v2;
+    DROP TABLE actions_v2;
+    CREATE INDEX run_actions_run ON run_actions(run_id);
+    -- the rowid ends every index: an action's latest runs, those that ran first, are a seek
+    CREATE INDEX run_actions_action ON run_actions(action_id, ran);
+    CREATE INDEX edges_artifact ON edges(artifact_id, role, action_id);
+    ",
 ];
+
+/// The migration that copies every recorded action into new tables and drops the old ones.
+const COPIES_ACTIONS: i64 = 3;
 
 /// Brings `conn` to the latest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), LineageError> {
@@ -123,5 +209,15 @@ pub fn migrate(conn: &mut Connection) -> Result<(), LineageError> {
         tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
         tx.commit()?;
     }
+    if (1..COPIES_ACTIONS).contains(&current) {
+        // The old tables' pages are free but still in the file, which the migration made
+        // half as large again; VACUUM gives them back (outside a transaction, as it must
+        // run). The migration is committed: if this fails, later runs fill those pages.
+        let _ = conn.execute_batch("VACUUM");
+    }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;

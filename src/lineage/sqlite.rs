@@ -3,16 +3,17 @@
 //! leaves a database that is whole (a run it was recording stays `running`, and the next
 //! build marks it interrupted).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::hash::canonical_json;
+use super::sqlite_parts::{Of, Parts};
 
 use super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, MetadataStore,
-    Metric, NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, schema,
+    NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, schema, sqlite_parts, sqlite_record,
 };
 
 /// How long a writer waits for another (two builds never write at once, but `log` may close
@@ -132,62 +133,51 @@ impl Queries {
     fn action(&self, id: i64) -> Result<Option<ActionSummary>, LineageError> {
         let found = self
             .conn
-            .prepare_cached(
-                "SELECT run_id, name, step, key, status, exit_code, started_ms, duration_ms,
-                        executor, cmd, reasons
-                 FROM actions WHERE id = ?1",
-            )?
+            .prepare_cached(&format!("{ACTION_COLUMNS} WHERE a.id = ?1"))?
             .query_row([id], action_row)
             .optional()?;
-        let Some(mut action) = found else {
+        let Some((mut summary, action)) = found else {
             return Ok(None);
         };
-        action.action.inputs = self.artifacts_of(id, "in")?;
-        action.action.outputs = self.artifacts_of(id, "out")?;
-        action.action.params = self
-            .conn
-            .prepare_cached("SELECT name, value FROM params WHERE action_id = ?1 ORDER BY name")?
-            .query_map([id], |row| {
-                let text: String = row.get(1)?;
-                Ok((
-                    row.get(0)?,
-                    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        action.action.metrics = self
-            .conn
-            .prepare_cached(
-                "SELECT path, name, value FROM metrics WHERE action_id = ?1 ORDER BY path, name",
-            )?
-            .query_map([id], |row| {
-                let value = match row.get_ref(2)? {
-                    rusqlite::types::ValueRef::Integer(n) => serde_json::json!(n),
-                    rusqlite::types::ValueRef::Real(x) => serde_json::json!(x),
-                    rusqlite::types::ValueRef::Text(text) => {
-                        let text = String::from_utf8_lossy(text);
-                        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-                    }
-                    _ => serde_json::Value::Null,
-                };
-                Ok(Metric {
-                    path: row.get(0)?,
-                    name: row.get(1)?,
-                    value,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(action))
+        let parts = sqlite_parts::read(&self.conn, Of::Action(action))?.remove(&action);
+        fill(&mut summary, parts.unwrap_or_default());
+        Ok(Some(summary))
     }
 
-    fn artifacts_of(&self, action: i64, role: &str) -> Result<Vec<ArtifactRecord>, LineageError> {
+    /// The actions (contents) that read (`in`) or wrote (`out`) `path` with `digest`, with
+    /// their names.
+    fn recorded_with(
+        &self,
+        path: &str,
+        digest: &str,
+        role: &str,
+    ) -> Result<Vec<(i64, String)>, LineageError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT t.path, t.digest, t.size FROM edges e JOIN artifacts t ON t.id = e.artifact_id
-                 WHERE e.action_id = ?1 AND e.role = ?2 ORDER BY t.path",
+                "SELECT e.action_id, c.name FROM artifacts t
+                 JOIN edges e ON e.artifact_id = t.id AND e.role = ?3
+                 JOIN actions c ON c.id = e.action_id
+                 WHERE t.path = ?1 AND t.digest = ?2",
             )?
-            .query_map(params![action, role], artifact_row)?
+            .query_map(params![path, digest, role], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The latest `limit` runs of `action`, as (ran, run action id), those where it ran first:
+    /// a seek in `run_actions_action`, however many runs found it cached.
+    fn latest_runs_of(&self, action: i64, limit: usize) -> Result<Vec<(bool, i64)>, LineageError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT ran, id FROM run_actions WHERE action_id = ?1
+                 ORDER BY ran DESC, id DESC LIMIT ?2",
+            )?
+            .query_map(params![action, limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
             .collect::<Result<_, _>>()?)
     }
 
@@ -252,85 +242,7 @@ impl MetadataStore for Queries {
 
     fn record_actions(&mut self, run: RunId, actions: &[ActionRecord]) -> Result<(), LineageError> {
         let tx = self.conn.transaction()?;
-        {
-            let mut insert_action = tx.prepare_cached(
-                "INSERT INTO actions (run_id, name, step, key, status, exit_code, started_ms,
-                                      duration_ms, executor, cmd, reasons)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            // Looked up before inserted: most artifacts of a build were recorded by an earlier
-            // one, and a read dirties no page where an upsert rewrites the row every time.
-            let mut find_artifact = tx
-                .prepare_cached("SELECT id, size FROM artifacts WHERE path = ?1 AND digest = ?2")?;
-            let mut insert_artifact = tx
-                .prepare_cached("INSERT INTO artifacts (path, digest, size) VALUES (?1, ?2, ?3)")?;
-            let mut fill_size =
-                tx.prepare_cached("UPDATE artifacts SET size = ?2 WHERE id = ?1")?;
-            let mut insert_edge = tx.prepare_cached(
-                "INSERT OR IGNORE INTO edges (action_id, role, artifact_id, ran)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut insert_param = tx.prepare_cached(
-                "INSERT OR REPLACE INTO params (action_id, name, value) VALUES (?1, ?2, ?3)",
-            )?;
-            let mut insert_metric = tx.prepare_cached(
-                "INSERT OR REPLACE INTO metrics (action_id, path, name, value) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for action in actions {
-                insert_action.execute(params![
-                    run,
-                    action.name,
-                    action.step,
-                    action.key,
-                    action.status,
-                    action.exit_code,
-                    action.started_ms,
-                    action.duration_ms,
-                    action.executor,
-                    action.cmd,
-                    serde_json::to_string(&action.reasons).unwrap_or_default(),
-                ])?;
-                let action_id = tx.last_insert_rowid();
-                let ran = action.status == "ran";
-                for (role, artifacts) in [("in", &action.inputs), ("out", &action.outputs)] {
-                    for artifact in artifacts {
-                        let size = artifact.size.map(|size| size as i64);
-                        let found: Option<(i64, Option<i64>)> = find_artifact
-                            .query_row(params![artifact.path, artifact.digest], |row| {
-                                Ok((row.get(0)?, row.get(1)?))
-                            })
-                            .optional()?;
-                        let artifact_id = if let Some((id, known)) = found {
-                            if known.is_none() && size.is_some() {
-                                fill_size.execute(params![id, size])?;
-                            }
-                            id
-                        } else {
-                            insert_artifact.execute(params![
-                                artifact.path,
-                                artifact.digest,
-                                size
-                            ])?;
-                            tx.last_insert_rowid()
-                        };
-                        insert_edge.execute(params![action_id, role, artifact_id, ran])?;
-                    }
-                }
-                for (name, value) in &action.params {
-                    insert_param.execute(params![action_id, name, canonical_json(value)])?;
-                }
-                for metric in &action.metrics {
-                    let value: rusqlite::types::Value = match &metric.value {
-                        serde_json::Value::Number(n) => match n.as_i64() {
-                            Some(i) => i.into(),
-                            None => n.as_f64().unwrap_or(f64::NAN).into(),
-                        },
-                        other => other.to_string().into(),
-                    };
-                    insert_metric.execute(params![action_id, metric.path, metric.name, value])?;
-                }
-            }
-        }
+        sqlite_record::record_actions(&tx, run, actions)?;
         tx.commit()?;
         Ok(())
     }
@@ -383,8 +295,24 @@ impl MetadataStore for Queries {
     }
 
     fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError> {
-        let ids = self.ids("SELECT id FROM actions WHERE run_id = ?1 ORDER BY id", [id])?;
-        self.actions(ids)
+        let found: Vec<(ActionSummary, i64)> = self
+            .conn
+            .prepare_cached(&format!(
+                "{ACTION_COLUMNS} WHERE a.run_id = ?1 ORDER BY a.id"
+            ))?
+            .query_map([id], action_row)?
+            .collect::<Result<_, _>>()?;
+        let parts = sqlite_parts::read(&self.conn, Of::Run(id))?;
+        Ok(found
+            .into_iter()
+            .map(|(mut summary, action)| {
+                fill(
+                    &mut summary,
+                    parts.get(&action).cloned().unwrap_or_default(),
+                );
+                summary
+            })
+            .collect())
     }
 
     fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError> {
@@ -395,38 +323,40 @@ impl MetadataStore for Queries {
     }
 
     fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError> {
-        let ids = self.ids(
-            "SELECT e.action_id FROM artifacts t
-             JOIN edges e ON e.artifact_id = t.id AND e.role = 'out'
-             WHERE t.path = ?1 AND t.digest = ?2
-             ORDER BY e.ran DESC, e.action_id DESC LIMIT 1",
-            params![path, digest],
-        )?;
-        Ok(self.actions(ids)?.pop())
+        let mut latest = Vec::new();
+        for (action, _) in self.recorded_with(path, digest, "out")? {
+            latest.extend(self.latest_runs_of(action, 1)?);
+        }
+        let id = latest.into_iter().max().map(|(_, id)| id);
+        Ok(self.actions(id.into_iter().collect())?.pop())
     }
 
     fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
-        let ids = self.ids(
-            // The readers that ran, then the latest that reused their results: a file read
-            // by every run of a long history is not scanned whole.
-            "SELECT max(a.id) FROM (
-                 SELECT e.action_id FROM artifacts t
-                 JOIN edges e ON e.artifact_id = t.id AND e.role = 'in'
-                 WHERE t.path = ?1 AND t.digest = ?2
-                 ORDER BY e.ran DESC, e.action_id DESC LIMIT 1000
-             ) x JOIN actions a ON a.id = x.action_id
-             GROUP BY a.name ORDER BY a.name",
-            params![path, digest],
-        )?;
-        self.actions(ids)
+        // The readers that ran, then the latest that reused their results, the latest
+        // `READERS` of them: a file read by every run of a long history is not scanned whole.
+        let mut recent = Vec::new();
+        for (action, name) in self.recorded_with(path, digest, "in")? {
+            let runs = self.latest_runs_of(action, READERS)?;
+            recent.extend(runs.into_iter().map(|run| (run, name.clone())));
+        }
+        recent.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
+        recent.truncate(READERS);
+        let mut latest: BTreeMap<String, i64> = BTreeMap::new();
+        for ((_, id), name) in recent {
+            let known = latest.entry(name).or_insert(id);
+            *known = (*known).max(id);
+        }
+        self.actions(latest.into_values().collect())
     }
 
     fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT DISTINCT a.key FROM actions a JOIN runs r ON r.id = a.run_id
-                 WHERE r.started_ms >= ?1 AND a.key IS NOT NULL",
+                "SELECT DISTINCT c.key FROM runs r
+                 JOIN run_actions a ON a.run_id = r.id
+                 JOIN actions c ON c.id = a.action_id
+                 WHERE r.started_ms >= ?1 AND c.key IS NOT NULL",
             )?
             .query_map([since_ms], |row| row.get(0))?
             .collect::<Result<_, _>>()?)
@@ -456,6 +386,9 @@ impl MetadataStore for Queries {
             .collect::<Result<_, _>>()?)
     }
 }
+
+/// How many of the latest readers of an artifact `consumers` looks at.
+const READERS: usize = 1000;
 
 const RUN_COLUMNS: &str = "SELECT id, started_ms, finished_ms, status, command, user, host,
         version, git_commit, git_branch, git_dirty, ran, cached, failed, skipped, kind,
@@ -493,9 +426,15 @@ fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
     })
 }
 
-fn action_row(row: &Row) -> rusqlite::Result<ActionSummary> {
+/// A run's action and how it went, with the id of the action (its content) last.
+const ACTION_COLUMNS: &str = "SELECT a.run_id, c.name, c.step, c.key, a.status, a.exit_code,
+        a.started_ms, a.duration_ms, a.executor, c.cmd, a.reasons, a.action_id
+    FROM run_actions a JOIN actions c ON c.id = a.action_id";
+
+/// A row of `ACTION_COLUMNS`: the summary, without its parts, and the action's id.
+fn action_row(row: &Row) -> rusqlite::Result<(ActionSummary, i64)> {
     let reasons: String = row.get(10)?;
-    Ok(ActionSummary {
+    let summary = ActionSummary {
         run_id: row.get(0)?,
         action: ActionRecord {
             name: row.get(1)?,
@@ -510,7 +449,16 @@ fn action_row(row: &Row) -> rusqlite::Result<ActionSummary> {
             reasons: serde_json::from_str(&reasons).unwrap_or_default(),
             ..ActionRecord::default()
         },
-    })
+    };
+    Ok((summary, row.get(11)?))
+}
+
+fn fill(summary: &mut ActionSummary, parts: Parts) {
+    let action = &mut summary.action;
+    action.inputs = parts.inputs;
+    action.outputs = parts.outputs;
+    action.params = parts.params;
+    action.metrics = parts.metrics;
 }
 
 fn artifact_row(row: &Row) -> rusqlite::Result<ArtifactRecord> {
@@ -522,88 +470,5 @@ fn artifact_row(row: &Row) -> rusqlite::Result<ArtifactRecord> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn artifact(path: &str, digest: &str) -> ArtifactRecord {
-        ArtifactRecord {
-            path: path.into(),
-            digest: digest.into(),
-            size: Some(1),
-        }
-    }
-
-    fn new_run() -> NewRun {
-        NewRun {
-            started_ms: 1,
-            kind: "build".into(),
-            command: vec!["zenbuild".into()],
-            user: "u".into(),
-            host: "h".into(),
-            version: "0".into(),
-            manifest_digest: "d".into(),
-            manifest: Some("{}".into()),
-        }
-    }
-
-    #[test]
-    fn a_run_and_its_lineage_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("lineage.db")).unwrap();
-        let run = store.begin_run(&new_run()).unwrap();
-        let prepare = ActionRecord {
-            name: "prepare".into(),
-            step: "prepare".into(),
-            status: "ran".into(),
-            cmd: "prep".into(),
-            inputs: vec![artifact("raw.csv", "aa")],
-            outputs: vec![artifact("clean.csv", "bb")],
-            ..ActionRecord::default()
-        };
-        let fit = ActionRecord {
-            name: "fit".into(),
-            step: "fit".into(),
-            status: "ran".into(),
-            cmd: "fit".into(),
-            inputs: vec![artifact("clean.csv", "bb")],
-            outputs: vec![artifact("model.json", "cc")],
-            params: vec![("lr".into(), serde_json::json!(0.1))],
-            metrics: vec![Metric {
-                path: "m.json".into(),
-                name: "acc".into(),
-                value: serde_json::json!(0.9),
-            }],
-            ..ActionRecord::default()
-        };
-        store.record_actions(run, &[prepare, fit]).unwrap();
-
-        let model = store.producer("model.json", "cc").unwrap().unwrap().action;
-        assert_eq!(model.name, "fit");
-        assert_eq!(model.inputs, [artifact("clean.csv", "bb")]);
-        assert_eq!(model.params, [("lr".to_string(), serde_json::json!(0.1))]);
-        assert_eq!(model.metrics[0].value, serde_json::json!(0.9));
-        let readers = store.consumers("raw.csv", "aa").unwrap();
-        assert_eq!(readers.len(), 1);
-        assert_eq!(readers[0].action.name, "prepare");
-        assert_eq!(store.find_artifacts("model.json").unwrap().len(), 1);
-        assert_eq!(store.find_artifacts("c").unwrap()[0].path, "model.json");
-
-        assert_eq!(store.runs(10).unwrap()[0].status, "running");
-        assert_eq!(store.close_abandoned_runs().unwrap(), 1);
-        assert_eq!(store.run(run).unwrap().unwrap().status, "interrupted");
-        assert_eq!(store.integrity_check().unwrap(), "ok");
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lineage.db");
-        drop(SqliteStore::open(&path).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch("PRAGMA user_version = 99")
-            .unwrap();
-        let error = SqliteStore::open(&path).err().unwrap();
-        assert!(error.to_string().contains("newer zenbuild"), "{error}");
-    }
-}
+#[path = "sqlite_tests.rs"]
+mod tests;

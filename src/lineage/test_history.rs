@@ -1,0 +1,282 @@
+//! A history of four runs, for the tests of the store and its schema: actions that ran, were
+//! restored from the cache, failed, and were skipped; an artifact only ever restored; params
+//! and metrics that change between runs.
+
+use serde_json::json;
+
+use super::{
+    ActionRecord, ArtifactRecord, Counts, GitState, MetadataStore, Metric, NewRun, RunEnd, RunId,
+    RunStatus,
+};
+
+pub struct Run {
+    pub new: NewRun,
+    pub actions: Vec<ActionRecord>,
+    pub end: RunEnd,
+}
+
+pub fn artifact(path: &str, digest: &str) -> ArtifactRecord {
+    ArtifactRecord {
+        path: path.into(),
+        digest: digest.into(),
+        size: if path.ends_with('/') { None } else { Some(3) },
+    }
+}
+
+fn prepare(status: &str, at: i64) -> ActionRecord {
+    ActionRecord {
+        name: "prepare".into(),
+        step: "prepare".into(),
+        key: Some("k-prepare".into()),
+        status: status.into(),
+        started_ms: at,
+        duration_ms: if status == "ran" { 40 } else { 1 },
+        executor: Some(
+            if status == "ran" {
+                "local"
+            } else {
+                "cache:local"
+            }
+            .into(),
+        ),
+        cmd: "prep raw.csv".into(),
+        reasons: if status == "ran" {
+            vec!["never built".into()]
+        } else {
+            Vec::new()
+        },
+        inputs: vec![artifact("raw.csv", "aa")],
+        outputs: vec![artifact("clean.csv", "bb"), artifact("parts/", "d1")],
+        ..ActionRecord::default()
+    }
+}
+
+fn fit(status: &str, at: i64, lr: f64, model: &str) -> ActionRecord {
+    ActionRecord {
+        name: "fit".into(),
+        step: "fit".into(),
+        key: Some(format!("k-fit-{lr}")),
+        status: status.into(),
+        started_ms: at,
+        duration_ms: 700,
+        executor: Some("local".into()),
+        cmd: format!("fit --lr {lr}"),
+        reasons: vec!["params lr changed".into()],
+        inputs: vec![artifact("clean.csv", "bb"), artifact("parts/a.csv", "d2")],
+        outputs: vec![artifact("model.json", model), artifact("m.json", "ee")],
+        params: vec![
+            ("lr".into(), json!(lr)),
+            ("tags".into(), json!({"b": 1, "a": [2]})),
+        ],
+        metrics: vec![
+            Metric {
+                path: "m.json".into(),
+                name: "acc".into(),
+                value: json!(0.9),
+            },
+            Metric {
+                path: "m.json".into(),
+                name: "epochs".into(),
+                value: json!(3),
+            },
+            Metric {
+                path: "m.json".into(),
+                name: "note".into(),
+                value: json!("good"),
+            },
+        ],
+        ..ActionRecord::default()
+    }
+}
+
+/// Only ever restored from a remote cache: it has no run that ran it.
+fn fetch(at: i64) -> ActionRecord {
+    ActionRecord {
+        name: "fetch".into(),
+        step: "fetch".into(),
+        key: Some("k-fetch".into()),
+        status: "cached".into(),
+        started_ms: at,
+        executor: Some("cache:team".into()),
+        cmd: "fetch".into(),
+        outputs: vec![artifact("remote.bin", "ff")],
+        ..ActionRecord::default()
+    }
+}
+
+fn failed_fit(at: i64) -> ActionRecord {
+    ActionRecord {
+        name: "fit".into(),
+        step: "fit".into(),
+        key: Some("k-fit-bad".into()),
+        status: "failed".into(),
+        exit_code: Some(2),
+        started_ms: at,
+        duration_ms: 5,
+        executor: Some("local".into()),
+        cmd: "fit --lr bad".into(),
+        reasons: vec!["exited with code 2".into()],
+        params: vec![("lr".into(), json!("bad"))],
+        ..ActionRecord::default()
+    }
+}
+
+fn skipped(name: &str, at: i64) -> ActionRecord {
+    ActionRecord {
+        name: name.into(),
+        step: name.into(),
+        status: "skipped".into(),
+        started_ms: at,
+        cmd: format!("{name} model.json"),
+        reasons: vec!["fit did not succeed".into()],
+        ..ActionRecord::default()
+    }
+}
+
+fn run(started_ms: i64, status: RunStatus, actions: Vec<ActionRecord>) -> Run {
+    let count = |status: &str| actions.iter().filter(|a| a.status == status).count() as u64;
+    let counts = Counts {
+        ran: count("ran"),
+        cached: count("cached"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+        interrupted: count("interrupted"),
+    };
+    Run {
+        new: NewRun {
+            started_ms,
+            kind: "build".into(),
+            command: vec!["zenbuild".into(), "build".into()],
+            user: "u".into(),
+            host: "h".into(),
+            version: "0.1.0".into(),
+            manifest_digest: "m".into(),
+            manifest: Some("{}".into()),
+        },
+        end: RunEnd {
+            finished_ms: started_ms + 900,
+            status,
+            git: Some(GitState {
+                commit: format!("{:040x}", started_ms / 1000),
+                branch: Some("main".into()),
+                dirty: false,
+            }),
+            counts,
+        },
+        actions,
+    }
+}
+
+/// Ran everything; restored everything; a new param that fails; the param that works.
+pub fn history() -> Vec<Run> {
+    vec![
+        run(
+            1000,
+            RunStatus::Succeeded,
+            vec![
+                prepare("ran", 1001),
+                fit("ran", 1002, 0.1, "cc"),
+                fetch(1003),
+            ],
+        ),
+        run(
+            2000,
+            RunStatus::Succeeded,
+            vec![
+                prepare("cached", 2001),
+                fit("cached", 2002, 0.1, "cc"),
+                fetch(2003),
+            ],
+        ),
+        run(
+            3000,
+            RunStatus::Failed,
+            vec![
+                prepare("cached", 3001),
+                failed_fit(3002),
+                skipped("report", 3003),
+            ],
+        ),
+        run(
+            4000,
+            RunStatus::Succeeded,
+            vec![
+                prepare("cached", 4001),
+                fit("ran", 4002, 0.2, "dd"),
+                fetch(4003),
+            ],
+        ),
+    ]
+}
+
+/// Records `runs` in `store`; returns their ids.
+pub fn replay(store: &mut dyn MetadataStore, runs: &[Run]) -> Vec<RunId> {
+    runs.iter()
+        .map(|run| {
+            let id = store.begin_run(&run.new).unwrap();
+            // In two batches, as a recorder that flushes mid-run writes them.
+            let (first, rest) = run.actions.split_at(1);
+            store.record_actions(id, first).unwrap();
+            store.record_actions(id, rest).unwrap();
+            store.finish_run(id, &run.end).unwrap();
+            id
+        })
+        .collect()
+}
+
+/// Every answer the store gives about `runs`, as JSON, to compare two stores by.
+pub fn answers(store: &dyn MetadataStore, runs: &[RunId]) -> serde_json::Value {
+    let mut answers = serde_json::Map::new();
+    let mut put = |name: String, value: serde_json::Value| answers.insert(name, value);
+    put("runs".into(), json!(store.runs(100).unwrap()));
+    for &run in runs {
+        put(format!("run {run}"), json!(store.run(run).unwrap()));
+        put(
+            format!("actions {run}"),
+            json!(store.run_actions(run).unwrap()),
+        );
+        let summary = store.run(run).unwrap().unwrap();
+        let commit = summary.git.map(|git| git.commit).unwrap_or_default();
+        put(
+            format!("at commit {commit}"),
+            json!(store.runs_at_commit(&commit).unwrap()),
+        );
+        put(
+            format!("keys since {run}"),
+            json!(sorted(store.keys_since(summary.started_ms).unwrap())),
+        );
+    }
+    let artifacts = [
+        ("raw.csv", "aa"),
+        ("clean.csv", "bb"),
+        ("parts/", "d1"),
+        ("parts/a.csv", "d2"),
+        ("model.json", "cc"),
+        ("model.json", "dd"),
+        ("m.json", "ee"),
+        ("remote.bin", "ff"),
+        ("missing", "00"),
+    ];
+    for (path, digest) in artifacts {
+        put(
+            format!("producer {path} {digest}"),
+            json!(store.producer(path, digest).unwrap()),
+        );
+        put(
+            format!("consumers {path} {digest}"),
+            json!(store.consumers(path, digest).unwrap()),
+        );
+    }
+    for query in ["model.json", "parts", "parts/", "d", "ee", "0"] {
+        put(
+            format!("find {query}"),
+            json!(store.find_artifacts(query).unwrap()),
+        );
+    }
+    serde_json::Value::Object(answers)
+}
+
+fn sorted(mut keys: Vec<String>) -> Vec<String> {
+    keys.sort();
+    keys
+}
