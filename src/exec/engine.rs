@@ -165,7 +165,10 @@ impl<'a> Build<'a> {
             request.kind.as_str(),
             Box::new(blob_path),
         ) {
-            Ok(mut recorder) => {
+            Ok(recorder) => {
+                let sizes =
+                    |path: &Path, digest: &Digest| session.stat_cache.known_size(path, digest);
+                let mut recorder = recorder.with_sizes(Box::new(sizes));
                 for message in recorder.take_notes() {
                     out.note(message);
                 }

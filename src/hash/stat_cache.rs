@@ -161,6 +161,13 @@ impl StatCache {
         (entry.stat == *stat).then_some((entry.digest, entry.trusted()))
     }
 
+    /// The size of the file at `path` if the cache last hashed it to `digest`: bytes with
+    /// that digest have that size, however old the signature.
+    pub fn known_size(&self, path: &Path, digest: &Digest) -> Option<u64> {
+        let entry = self.entries.get(path.as_os_str())?;
+        (entry.digest == *digest).then_some(entry.stat.size)
+    }
+
     /// Writes the cache if anything changed since it was loaded or last saved; says whether
     /// it wrote. Another zenbuild saving at the same time may win the rename: then entries
     /// only this one recorded are lost, and hashed again next time.
@@ -223,6 +230,17 @@ mod tests {
         assert_eq!(first, hash_file(&file).unwrap());
         assert_eq!(cache.digest_file(&file).unwrap(), first);
         assert_eq!(fs.reads(), 1);
+    }
+
+    #[test]
+    fn a_hashed_file_s_size_is_known_for_its_digest_only() {
+        let (_dir, file, cache_path, fs) = setup();
+        let cache = StatCache::load_with(&cache_path, fs.clone());
+        assert_eq!(cache.known_size(&file, &Digest::of(b"")), None);
+        let hashed = cache.digest_file(&file).unwrap();
+        let len = std::fs::metadata(&file).unwrap().len();
+        assert_eq!(cache.known_size(&file, &hashed.digest), Some(len));
+        assert_eq!(cache.known_size(&file, &Digest::of(b"other")), None);
     }
 
     #[test]
