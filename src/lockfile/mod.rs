@@ -27,7 +27,7 @@ use crate::hash::{ActionKey, Digest, InputDigest, Platform};
 
 mod built;
 mod error;
-mod layout;
+pub(crate) mod layout;
 mod splice;
 mod update;
 pub use error::LockfileError;
