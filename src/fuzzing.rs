@@ -21,6 +21,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use crate::exec::up_to_date::Record;
 use crate::hash::StatCache;
 use crate::lockfile::Lockfile;
+use crate::lockfile::layout::Layout;
 use crate::manifest::kdl_subset;
 use crate::manifest::params::Format;
 use crate::store::{ActionResult, check_result, listed_digest};
@@ -74,12 +75,23 @@ pub fn params(dir: &Path, format: Format, bytes: &[u8]) -> bool {
 
 /// `zenbuild.lock` with these bytes, read as `status`, `gc` and a build read it; a lockfile
 /// that reads must write back the bytes that read the same, or every build would rewrite it.
-/// True when it reads.
+/// What the layout a build splices into accepts must be exactly what serde reads and writes
+/// back, byte for byte. True when it reads.
 pub fn lockfile(bytes: &[u8]) -> bool {
     // As a lockfile taken from a git commit is checked: the working-tree one is read as text.
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
+    if Layout::scan(text).is_some() {
+        match Lockfile::parse(text) {
+            Ok(lock) => assert_eq!(
+                lock.to_text(),
+                text,
+                "the layout accepts a text that is not what zenbuild writes"
+            ),
+            Err(err) => panic!("the layout accepts a text serde refuses: {err}"),
+        }
+    }
     let Ok(lock) = Lockfile::parse(text) else {
         return false;
     };

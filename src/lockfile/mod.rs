@@ -16,21 +16,22 @@
 //! others the manifest still has, and drops the rest. The file is rewritten only when its
 //! bytes change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::atomic_write::{Durability, write_atomically};
-use crate::exec::event::Outcome;
-use crate::exec::last_keys::LastKeys;
-use crate::graph::{ActionId, ArtifactId, Graph};
 use crate::hash::{ActionKey, Digest, InputDigest, Platform};
 
+mod built;
 mod error;
+pub(crate) mod layout;
+mod splice;
+mod update;
 pub use error::LockfileError;
+pub use update::update;
 
 pub const LOCKFILE: &str = "zenbuild.lock";
 /// Bump when the layout changes; an older zenbuild refuses a newer lockfile.
@@ -232,155 +233,6 @@ impl Lockfile {
         text.push('\n');
         text
     }
-
-    /// Writes the lockfile at `root` if its bytes differ from what is there; says whether it
-    /// wrote.
-    pub fn write(&self, root: &Path) -> io::Result<bool> {
-        let path = root.join(LOCKFILE);
-        let text = self.to_text();
-        if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
-            return Ok(false);
-        }
-        write_atomically(&path, text.as_bytes(), Durability::Synced)?;
-        Ok(true)
-    }
-}
-
-/// Brings the lockfile at `root` up to date with a successful build: the entries of the
-/// actions in `outcomes` replaced, those of actions `graph` no longer has dropped. An
-/// unreadable lockfile (a merge conflict) is replaced whole.
-///
-/// Returns a line for each cached action whose outputs differ from those the lockfile recorded
-/// under the same key: the cache and the lockfile then disagree about what that key makes. A
-/// step that is not deterministic does that legitimately, a cache entry edited by hand
-/// does it too, and only running the step again can tell (`zenbuild verify`). The lockfile
-/// takes what was restored, since those are the files now in the workspace.
-pub fn update(
-    root: &Path,
-    graph: &Graph,
-    outcomes: &[(ActionId, Outcome)],
-    last_keys: &LastKeys,
-) -> Result<Vec<String>, LockfileError> {
-    let mut lock = match Lockfile::read(root) {
-        Ok(found) => found.unwrap_or_default(),
-        Err(e @ LockfileError::Newer { .. }) => return Err(e),
-        Err(_) => Lockfile::default(),
-    };
-    lock.version = LOCK_VERSION;
-    lock.actions
-        .retain(|name, _| graph.action_by_name(name).is_some());
-    let read = digests_read(outcomes);
-    let held = held_inside(graph);
-    let mut disagreements = Vec::new();
-    for (id, outcome) in outcomes {
-        let (Outcome::Ran(done) | Outcome::Cached(done)) = outcome else {
-            continue;
-        };
-        let action = graph.action(*id);
-        let (Some(key), Some(finished)) = (&done.fields, last_keys.finished(&action.name)) else {
-            continue;
-        };
-        let metrics = action
-            .metrics
-            .iter()
-            .map(|&metric| graph.artifact(metric).display_path())
-            .collect();
-        let mut entry = Locked::new(&action.step, key, &finished.outputs, metrics);
-        let held = held.get(id).map_or(&[][..], Vec::as_slice);
-        entry.inside = inside(graph, held, &read, lock.actions.get(&action.name), &entry);
-        if matches!(outcome, Outcome::Cached(_))
-            && let Some(old) = lock.actions.get(&action.name)
-            && old.key == entry.key
-            && let Some(line) = disagreement(&action.name, old, &entry)
-        {
-            disagreements.push(line);
-        }
-        lock.actions.insert(action.name.clone(), entry);
-    }
-    lock.write(root).map_err(LockfileError::Write)?;
-    Ok(disagreements)
-}
-
-/// Every input digest the successful actions of a build were keyed with, by display path.
-fn digests_read(outcomes: &[(ActionId, Outcome)]) -> HashMap<&str, String> {
-    outcomes
-        .iter()
-        .filter_map(|(_, outcome)| match outcome {
-            Outcome::Ran(done) | Outcome::Cached(done) => done.fields.as_ref(),
-            _ => None,
-        })
-        .flat_map(|key| &key.inputs)
-        .map(|input| (input.path.as_str(), encode(&input.digest, input.executable)))
-        .collect()
-}
-
-/// Per action, the artifacts inside its output directories (produced by it, yet not among its
-/// outputs): found in one pass, since a scan of every artifact per action is quadratic.
-fn held_inside(graph: &Graph) -> HashMap<ActionId, Vec<ArtifactId>> {
-    let mut held: HashMap<ActionId, Vec<ArtifactId>> = HashMap::new();
-    for (index, artifact) in graph.artifacts.iter().enumerate() {
-        let id = ArtifactId(index);
-        if let Some(producer) = artifact.producer
-            && !graph.action(producer).outputs.contains(&id)
-        {
-            held.entry(producer).or_default().push(id);
-        }
-    }
-    held
-}
-
-/// The digests of `held`, the paths inside an action's output directories that other actions read.
-/// A reader built now was keyed with the digest the directory's tree gave it; a path no reader
-/// of this build read keeps the digest recorded before when the directories are unchanged
-/// (equal tree digests, equal contents).
-fn inside(
-    graph: &Graph,
-    held: &[ArtifactId],
-    read: &HashMap<&str, String>,
-    old: Option<&Locked>,
-    entry: &Locked,
-) -> BTreeMap<String, String> {
-    let unchanged = old.filter(|old| old.outputs == entry.outputs);
-    held.iter()
-        .filter_map(|&id| {
-            let path = graph.artifact(id).display_path();
-            let digest = match read.get(path.as_str()) {
-                Some(digest) => digest.clone(),
-                None => unchanged?.inside.get(&path)?.clone(),
-            };
-            Some((path, digest))
-        })
-        .collect()
-}
-
-/// What `cached` restored that `old`, recorded under the same key, says the key made otherwise.
-fn disagreement(name: &str, old: &Locked, cached: &Locked) -> Option<String> {
-    let differing: Vec<String> = cached
-        .outputs
-        .iter()
-        .filter(|(path, digest)| old.outputs.get(*path) != Some(*digest))
-        .map(|(path, digest)| {
-            let was = old.outputs.get(path).map_or("nothing", |d| short(d));
-            format!(
-                "`{path}` is {} in the cache, {was} in {LOCKFILE}",
-                short(digest)
-            )
-        })
-        .collect();
-    if differing.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "the cache and {LOCKFILE} disagree about what `{name}` makes under key {}: {}; \
-         {LOCKFILE} now records what was restored. The step may not be deterministic, or a \
-         cache entry was changed: `zenbuild verify {name}` runs it again and says which",
-        short(&cached.key),
-        differing.join(", ")
-    ))
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..8).unwrap_or(digest)
 }
 
 #[cfg(test)]
