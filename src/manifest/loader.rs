@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use kdl::{KdlDocument, KdlNode};
-
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
 use super::kdl_parse::Failure;
@@ -14,6 +12,7 @@ use super::node::Cx;
 use super::params::{Format, Params};
 use super::path_chars::control_character;
 use super::source::{FileId, Sources, Span, Spanned};
+use super::syntax::Node;
 use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
@@ -111,8 +110,8 @@ impl Loader {
         };
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
-        let document = match super::kdl_parse::parse(&text) {
-            Ok(document) => document,
+        let nodes = match super::kdl_parse::parse(&text) {
+            Ok(nodes) => nodes,
             Err(Failure::Hazard(hazard)) => {
                 self.syntax_errors = true;
                 self.diags.push(hazard_diag(file, &hazard));
@@ -148,53 +147,57 @@ impl Loader {
             }
         };
         self.include_stack.push((path.to_path_buf(), included_at));
-        for node in document.nodes() {
-            self.top_node(file, node);
+        // Each node's syntax is dropped once read, so that the tree never stands beside the
+        // whole manifest it became.
+        for node in nodes {
+            self.top_node(file, &text, node);
         }
         self.include_stack.pop();
     }
 
-    fn top_node(&mut self, file: FileId, node: &KdlNode) {
+    fn top_node(&mut self, file: FileId, source: &str, node: Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        match node.name().value() {
+        match &*node.name.value {
             "project" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                let name = cx.single_string(node, "a project name");
-                set_once(&mut cx, node, &mut self.manifest.project, name);
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                let name = cx.single_string(&node, "a project name");
+                set_once(&mut cx, &node, &mut self.manifest.project, name);
             }
             "link" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
                 let mode = cx
-                    .single_string(node, "a link mode")
+                    .single_string(&node, "a link mode")
                     .and_then(|mode| check_link_mode(&mut cx, mode));
-                set_once(&mut cx, node, &mut self.manifest.link, mode);
+                set_once(&mut cx, &node, &mut self.manifest.link, mode);
             }
-            "remote" => self.remote(file, node),
+            "remote" => self.remote(file, source, &node),
             "params" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                let files = cx.strings(node, "a params file path");
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                let files = cx.strings(&node, "a params file path");
                 self.manifest.params_files.extend(files);
             }
             "include" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                if let Some(target) = cx.single_string(node, "a file path") {
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                if let Some(target) = cx.single_string(&node, "a file path") {
                     self.include(file, &target);
                 }
             }
             "template" => {
-                cx.check_props(node, &["extends"]);
-                let name = read_name(&mut cx, node, "a template name");
-                let extends = cx
-                    .prop(node, "extends")
+                cx.check_props(&node, &["extends"]);
+                let name = read_name(&mut cx, &node, "a template name");
+                let extends = node
+                    .prop("extends")
                     .and_then(|entry| cx.string(entry, "a template name"));
-                let body = read_body(&mut cx, node.children());
+                let span = cx.span(node.span);
+                let body = read_body(&mut cx, node.children);
                 if let Some(name) = name {
                     if let Some(first) = self
                         .manifest
@@ -206,20 +209,20 @@ impl Loader {
                     } else {
                         self.manifest.templates.push(Template {
                             name,
-                            node: cx.span(node.span()),
+                            node: span,
                             extends,
                             body,
                         });
                     }
                 }
             }
-            "pipeline" => self.pipeline(file, node),
+            "pipeline" => self.pipeline(file, source, node),
             "step" => {
-                self.step(file, node);
+                self.step(file, source, node);
             }
             unknown => {
                 let diag = Diag::new("unknown-node", format!("unknown node `{unknown}`"))
-                    .label(cx.name_span(node), "not a zenbuild node")
+                    .label(cx.name_span(&node), "not a zenbuild node")
                     .suggest(unknown, TOP_NODES.iter().copied());
                 let diag = if diag.help.is_some() {
                     diag
@@ -234,15 +237,16 @@ impl Loader {
         }
     }
 
-    fn remote(&mut self, file: FileId, node: &KdlNode) {
+    fn remote(&mut self, file: FileId, source: &str, node: &Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
         cx.check_props(node, &["url", "read", "write"]);
         cx.no_children(node);
         let name = read_name(&mut cx, node, "a remote name");
-        let url = if let Some(entry) = cx.prop(node, "url") {
+        let url = if let Some(entry) = node.prop("url") {
             cx.string(entry, "the remote's URL")
         } else {
             cx.error(
@@ -253,7 +257,7 @@ impl Loader {
             None
         };
         let mut switch = |property: &str| {
-            cx.prop(node, property)
+            node.prop(property)
                 .and_then(|entry| cx.bool(entry, property))
                 .is_none_or(|value| value.value)
         };
@@ -284,49 +288,52 @@ impl Loader {
         }
     }
 
-    fn pipeline(&mut self, file: FileId, node: &KdlNode) {
+    fn pipeline(&mut self, file: FileId, source: &str, node: Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        cx.check_props(node, &["default"]);
-        let name = read_name(&mut cx, node, "a pipeline name");
-        let default = cx
-            .prop(node, "default")
+        cx.check_props(&node, &["default"]);
+        let name = read_name(&mut cx, &node, "a pipeline name");
+        let default = node
+            .prop("default")
             .and_then(|entry| cx.bool(entry, "#true or #false"));
         let mut pipeline = Pipeline {
             name: name
                 .clone()
-                .unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(node))),
+                .unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(&node))),
             default,
             description: None,
             members: Vec::new(),
         };
-        for child in node.children().map(KdlDocument::nodes).unwrap_or_default() {
-            match child.name().value() {
+        for child in node.children.into_iter().flat_map(|block| block.nodes) {
+            match &*child.name.value {
                 "step" => {
-                    if let Some(step) = self.step(file, child) {
+                    if let Some(step) = self.step(file, source, child) {
                         pipeline.members.push(step);
                     }
                 }
                 "use" => {
                     let mut cx = Cx {
                         file,
+                        source,
                         diags: &mut self.diags,
                     };
-                    cx.check_props(child, &[]);
-                    cx.no_children(child);
-                    pipeline.members.extend(cx.strings(child, "a step name"));
+                    cx.check_props(&child, &[]);
+                    cx.no_children(&child);
+                    pipeline.members.extend(cx.strings(&child, "a step name"));
                 }
                 "description" => {
                     let mut cx = Cx {
                         file,
+                        source,
                         diags: &mut self.diags,
                     };
-                    cx.check_props(child, &[]);
-                    cx.no_children(child);
-                    let text = cx.single_string(child, "a description string");
-                    set_once(&mut cx, child, &mut pipeline.description, text);
+                    cx.check_props(&child, &[]);
+                    cx.no_children(&child);
+                    let text = cx.single_string(&child, "a description string");
+                    set_once(&mut cx, &child, &mut pipeline.description, text);
                 }
                 unknown => {
                     let diag = Diag::new(
@@ -334,7 +341,11 @@ impl Loader {
                         format!("unknown node `{unknown}` in a pipeline"),
                     )
                     .label(
-                        Span::new(file, child.name().span()),
+                        Span {
+                            file,
+                            offset: child.name.span.offset,
+                            len: child.name.span.len,
+                        },
                         "not a pipeline setting",
                     )
                     .suggest(unknown, PIPELINE_NODES.iter().copied());
@@ -367,17 +378,18 @@ impl Loader {
     }
 
     /// Reads a step and returns its name, for the pipeline that holds it.
-    fn step(&mut self, file: FileId, node: &KdlNode) -> Option<Spanned<String>> {
+    fn step(&mut self, file: FileId, source: &str, node: Node) -> Option<Spanned<String>> {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        cx.check_props(node, &["template"]);
-        let name = read_name(&mut cx, node, "a step name");
-        let template = cx
-            .prop(node, "template")
+        cx.check_props(&node, &["template"]);
+        let name = read_name(&mut cx, &node, "a step name");
+        let template = node
+            .prop("template")
             .and_then(|entry| cx.string(entry, "a template name"));
-        let body = read_body(&mut cx, node.children());
+        let body = read_body(&mut cx, node.children);
         let name = name?;
         if let Some(&first) = self.step_names.get(&name.value) {
             cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
@@ -619,7 +631,7 @@ impl Loader {
     }
 }
 
-fn read_name(cx: &mut Cx, node: &KdlNode, expected: &str) -> Option<Spanned<String>> {
+fn read_name(cx: &mut Cx, node: &Node, expected: &str) -> Option<Spanned<String>> {
     let name = cx.single_string(node, expected)?;
     if is_name(&name.value) {
         return Some(name);
