@@ -24,6 +24,8 @@ pub fn parse(text: &str) -> Option<Vec<Node<'_>>> {
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
+        nodes: Vec::new(),
+        entries: Vec::new(),
     };
     let document = parser.document(true).ok()?;
     (parser.pos == text.len()).then_some(document.nodes)
@@ -41,6 +43,12 @@ struct Parser<'a> {
     /// Children blocks open around `pos`; past [`MAX_DEPTH`] the reader gives up rather
     /// than recursing further, and the caller refuses the text.
     depth: usize,
+    /// The nodes of the blocks open around `pos` and the entries of the nodes open around it,
+    /// innermost last: each block's nodes and each node's entries are moved into a vector of
+    /// their exact size when it ends. Grown one push at a time, a node's own vector would
+    /// hold room for four entries and a block's for four nodes, more than doubling the tree.
+    nodes: Vec<Node<'a>>,
+    entries: Vec<Entry<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -54,7 +62,7 @@ impl<'a> Parser<'a> {
 
     /// Nodes up to the end of the text (`top`) or up to the closing `}` of a block.
     fn document(&mut self, top: bool) -> Step<Block<'a>> {
-        let mut nodes = Vec::new();
+        let first = self.nodes.len();
         let mut span: Option<(usize, usize)> = None;
         loop {
             self.line_space()?;
@@ -66,7 +74,7 @@ impl<'a> Parser<'a> {
                     let node = self.node()?;
                     let start = span.map_or(node.span.offset, |(start, _)| start);
                     span = Some((start, node.span.end()));
-                    nodes.push(node);
+                    self.nodes.push(node);
                 }
             }
         }
@@ -74,7 +82,10 @@ impl<'a> Parser<'a> {
             Some((start, end)) => TextRange::new(start, end - start),
             None => TextRange::new(self.pos, 0),
         };
-        Ok(Block { nodes, span })
+        Ok(Block {
+            nodes: self.nodes.drain(first..).collect(),
+            span,
+        })
     }
 
     /// Whitespace, newlines and comments between nodes.
@@ -155,7 +166,7 @@ impl<'a> Parser<'a> {
             return Err(GiveUp);
         }
         let name = self.name()?;
-        let mut entries = Vec::new();
+        let first_entry = self.entries.len();
         let mut children = None;
         let mut end;
         loop {
@@ -188,13 +199,17 @@ impl<'a> Parser<'a> {
                     end = self.node_end()?;
                     break;
                 }
-                Some(_) if spaced => entries.push(self.entry()?),
+                Some(_) if spaced => {
+                    let entry = self.entry()?;
+                    self.entries.push(entry);
+                }
                 Some(_) => return Err(GiveUp),
             }
         }
         Ok(Node {
             name,
-            entries,
+            // The children's entries were pushed after these and taken when they ended.
+            entries: self.entries.drain(first_entry..).collect(),
             children,
             span: TextRange::new(start, end - start),
         })
