@@ -163,7 +163,12 @@ fn read_list(cx: &mut Cx, node: &Node, list: &mut PathList, expected: &str) {
     {
         list.replace |= replace.value;
     }
-    list.items.extend(cx.strings(node, expected));
+    let items = cx.strings(node, expected);
+    if list.items.is_empty() {
+        list.items = items;
+    } else {
+        list.items.extend(items);
+    }
 }
 
 fn read_env(cx: &mut Cx, node: &Node, body: &mut StepBody) {

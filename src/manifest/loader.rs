@@ -56,7 +56,8 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         params: manifest.params,
         templates: manifest.templates,
         pipelines: manifest.pipelines,
-        steps: manifest.steps,
+        // Compiling holds these beside the graph it builds; the doubling slack goes first.
+        steps: shrunk(manifest.steps),
         remotes: manifest.remotes,
         sources,
     };
@@ -697,6 +698,11 @@ fn hazard_diag(file: FileId, hazard: &Hazard) -> Diag {
         .label(at(offset), "comment starts here")
         .help("comment the text out with `//` line comments, or remove it"),
     }
+}
+
+fn shrunk<T>(mut items: Vec<T>) -> Vec<T> {
+    items.shrink_to_fit();
+    items
 }
 
 fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {

@@ -125,11 +125,11 @@ impl Cx<'_> {
 
     /// All positional arguments as strings; at least one is required.
     pub fn strings(&mut self, node: &Node, expected: &str) -> Vec<Spanned<String>> {
-        let values: Vec<_> = node
-            .args()
-            .filter_map(|entry| self.string(entry, expected))
-            .collect();
-        if node.args().next().is_none() {
+        let count = node.args().count();
+        // Sized exactly: a manifest holds a list or two per step, mostly of one path.
+        let mut values = Vec::with_capacity(count);
+        values.extend(node.args().filter_map(|entry| self.string(entry, expected)));
+        if count == 0 {
             let what = &node.name.value;
             self.error(
                 // `expected` comes with its article ("a path"), so it goes in the label.
