@@ -2,6 +2,7 @@
 //! paths checked. [`super::link`] then connects the actions through their artifacts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Deref;
 use std::path::Path;
 
 use super::action::{Action, ActionId, Resources, instance_name};
@@ -52,7 +53,7 @@ pub fn compile(
     // Every step is counted before any is expanded, so that a manifest over the limit is
     // refused without first building the actions that fit.
     let mut budget = ActionBudget::default();
-    let bodies: Vec<Option<StepBody>> = manifest
+    let bodies: Vec<Option<Settings>> = manifest
         .steps
         .iter()
         .map(|step| {
@@ -66,13 +67,16 @@ pub fn compile(
             }
         })
         .collect();
-    let mut steps = Vec::new();
+    if !budget.exhausted() {
+        expander.actions.reserve_exact(budget.planned());
+    }
+    let mut steps = Vec::with_capacity(manifest.steps.len());
     let mut template_users = TemplateUsers::default();
-    for (step, body) in manifest.steps.iter().zip(&bodies) {
+    for (step, body) in manifest.steps.iter().zip(bodies) {
         let first = expander.actions.len();
         if let (Some(body), false) = (body, budget.exhausted()) {
             let before = expander.diags.len();
-            expander.expand(step, body);
+            expander.expand(step, &body);
             template_users.name_the_step(expander.diags, before, step, manifest);
         }
         steps.push(StepInfo {
@@ -87,8 +91,10 @@ pub fn compile(
         ..
     } = expander;
     let pipelines = check_pipelines(manifest, &mut diags);
-    let mut linker = Linker::new(&canonical_root, actions, &steps);
-    linker.link(uses, needs, &mut diags);
+    let mut linker = Linker::new(&canonical_root, actions);
+    linker.link(&steps, &uses, needs, &mut diags);
+    // Freed before the graph's indexes are built beside everything else.
+    drop(uses);
     if diags.is_empty() {
         linker.check_cycles(&mut diags);
     }
@@ -104,17 +110,36 @@ pub fn compile(
     Ok(linker.finish(project, steps, pipelines, default_pipeline))
 }
 
+/// A step's settings as it is expanded: its own, or merged with its template chain. Every
+/// step's are held at once (all are counted before any is expanded), so a step's own are
+/// borrowed and merged ones boxed: a pointer each, not a copy of every step.
+enum Settings<'m> {
+    Own(&'m StepBody),
+    Merged(Box<StepBody>),
+}
+
+impl Deref for Settings<'_> {
+    type Target = StepBody;
+
+    fn deref(&self) -> &StepBody {
+        match self {
+            Settings::Own(body) => body,
+            Settings::Merged(body) => body,
+        }
+    }
+}
+
 /// The step's settings with its template chain merged in, or `None` after reporting why not.
-fn step_body(
-    step: &Step,
+fn step_body<'m>(
+    step: &'m Step,
     manifest: &Manifest,
     templates: &HashMap<String, StepBody>,
     diags: &mut Vec<Diag>,
-) -> Option<StepBody> {
+) -> Option<Settings<'m>> {
     let body = match &step.template {
-        None => step.body.clone(),
+        None => Settings::Own(&step.body),
         Some(name) => match templates.get(&name.value) {
-            Some(parent) => step.body.inherit(parent),
+            Some(parent) => Settings::Merged(Box::new(step.body.inherit(parent))),
             // A template that exists but failed to resolve has been reported already.
             None if manifest
                 .templates

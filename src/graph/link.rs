@@ -33,7 +33,6 @@ struct Produced {
 pub struct Linker<'a> {
     root: &'a Path,
     actions: Vec<Action>,
-    step_actions: HashMap<String, Vec<ActionId>>,
     artifacts: Vec<Artifact>,
     by_path: HashMap<RelPath, ArtifactId>,
     /// Output paths, ordered so that everything under a directory is one range.
@@ -46,14 +45,10 @@ pub struct Linker<'a> {
 }
 
 impl<'a> Linker<'a> {
-    pub fn new(root: &'a Path, actions: Vec<Action>, steps: &[StepInfo]) -> Linker<'a> {
+    pub fn new(root: &'a Path, actions: Vec<Action>) -> Linker<'a> {
         Linker {
             root,
             actions,
-            step_actions: steps
-                .iter()
-                .map(|step| (step.name.clone(), step.actions.clone()))
-                .collect(),
             artifacts: Vec::new(),
             by_path: HashMap::new(),
             produced: BTreeMap::new(),
@@ -63,28 +58,34 @@ impl<'a> Linker<'a> {
         }
     }
 
+    /// Links the actions of `steps` through the paths they use and the steps they need.
     pub fn link(
         &mut self,
-        uses: Vec<PathUse>,
+        steps: &[StepInfo],
+        uses: &[PathUse],
         needs: Vec<(ActionId, Spanned<String>)>,
         diags: &mut Vec<Diag>,
     ) {
-        let (outputs, inputs): (Vec<_>, Vec<_>) = uses.into_iter().partition(|u| u.output);
-        for output in &outputs {
+        // Every output is known before any input is looked up.
+        for output in uses.iter().filter(|u| u.output) {
             self.add_output(output, diags);
         }
         self.check_nested_outputs(diags);
-        for input in &inputs {
+        for input in uses.iter().filter(|u| !u.output) {
             match &input.glob {
                 Some(pattern) => self.add_glob(input, pattern, diags),
                 None => self.add_input(input.action, &input.path, input.kind, input.span, diags),
             }
         }
+        let step_actions: HashMap<&str, &[ActionId]> = steps
+            .iter()
+            .map(|step| (step.name.as_str(), step.actions.as_slice()))
+            .collect();
         for (action, need) in needs {
-            let Some(needed) = self.step_actions.get(&need.value).cloned() else {
+            let Some(&needed) = step_actions.get(need.value.as_str()) else {
                 continue;
             };
-            for dep in needed {
+            for &dep in needed {
                 let outputs = self.actions[dep.0].outputs.clone();
                 for artifact in outputs {
                     self.artifacts[artifact.0].consumers.push(action);
