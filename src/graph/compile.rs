@@ -36,16 +36,17 @@ pub fn compile(
         |p| p.value.clone(),
     );
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let step_names: HashSet<&str> = manifest
+        .steps
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
     let mut expander = Expander {
         manifest,
         project: &project,
         symlinks: SymlinkGuard::new(&canonical_root),
         diags: &mut diags,
-        step_names: manifest
-            .steps
-            .iter()
-            .map(|s| s.name.value.as_str())
-            .collect(),
+        step_names: &step_names,
         actions: Vec::new(),
         uses: Vec::new(),
         needs: Vec::new(),
@@ -90,7 +91,7 @@ pub fn compile(
         needs,
         ..
     } = expander;
-    let pipelines = check_pipelines(manifest, &mut diags);
+    let pipelines = check_pipelines(manifest, &step_names, &mut diags);
     let mut linker = Linker::new(&canonical_root, actions);
     linker.link(&steps, &uses, needs, &mut diags);
     // Freed before the graph's indexes are built beside everything else.
@@ -189,7 +190,7 @@ struct Expander<'a> {
     /// Remembers which path prefixes were looked at, so each is looked at once.
     symlinks: SymlinkGuard<'a>,
     diags: &'a mut Vec<Diag>,
-    step_names: HashSet<&'a str>,
+    step_names: &'a HashSet<&'a str>,
     actions: Vec<Action>,
     /// Every input and output path of every action, for the linker.
     uses: Vec<PathUse>,
@@ -451,19 +452,18 @@ fn combinations(axes: &[MatrixAxis]) -> Vec<Vec<(String, MatrixValue)>> {
     combos
 }
 
-/// Pipelines name steps that exist; returns them with the names resolved.
-fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineInfo> {
-    let names: HashSet<&str> = manifest
-        .steps
-        .iter()
-        .map(|s| s.name.value.as_str())
-        .collect();
+/// Pipelines name steps that exist (`names`); returns them with the names resolved.
+fn check_pipelines(
+    manifest: &Manifest,
+    names: &HashSet<&str>,
+    diags: &mut Vec<Diag>,
+) -> Vec<PipelineInfo> {
     manifest
         .pipelines
         .iter()
         .map(|pipeline| {
-            let mut steps: Vec<String> = Vec::new();
-            let mut seen: HashSet<&str> = HashSet::new();
+            let mut steps: Vec<String> = Vec::with_capacity(pipeline.members.len());
+            let mut seen: HashSet<&str> = HashSet::with_capacity(pipeline.members.len());
             for member in &pipeline.members {
                 if !names.contains(member.value.as_str()) {
                     diags.push(

@@ -1,6 +1,7 @@
 //! Reads `zenbuild.kdl` and everything it includes into a typed [`Manifest`].
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use super::body::{read_body, set_once};
@@ -392,11 +393,16 @@ impl Loader {
             .and_then(|entry| cx.string(entry, "a template name"));
         let body = read_body(&mut cx, node.children);
         let name = name?;
-        if let Some(&first) = self.step_names.get(&name.value) {
-            cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
-            return None;
+        // One lookup for both the duplicate check and the insertion.
+        match self.step_names.entry(name.value.clone()) {
+            Entry::Occupied(first) => {
+                cx.error(duplicate("step", &name, *first.get()).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
+                return None;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(name.span);
+            }
         }
-        self.step_names.insert(name.value.clone(), name.span);
         self.manifest.steps.push(Step {
             name: name.clone(),
             template,
