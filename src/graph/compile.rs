@@ -1,6 +1,7 @@
 //! Expands steps into actions: templates merged, matrices multiplied out, `{{…}}` resolved,
 //! paths checked. [`super::link`] then connects the actions through their artifacts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::path::Path;
@@ -235,6 +236,7 @@ impl Expander<'_> {
                 .cmd
                 .as_ref()
                 .and_then(|cmd| self.interpolate(cmd, &vars))
+                .map(Cow::into_owned)
                 .unwrap_or_default();
             let workdir = body
                 .workdir
@@ -248,7 +250,8 @@ impl Expander<'_> {
                 .env
                 .iter()
                 .filter_map(|var| {
-                    Some((var.name.value.clone(), self.interpolate(&var.value, &vars)?))
+                    let value = self.interpolate(&var.value, &vars)?;
+                    Some((var.name.value.clone(), value.into_owned()))
                 })
                 .collect();
             for (list, role) in [
@@ -311,7 +314,7 @@ impl Expander<'_> {
         params
     }
 
-    fn interpolate(&mut self, text: &Spanned<String>, vars: &Vars) -> Option<String> {
+    fn interpolate<'t>(&mut self, text: &'t Spanned<String>, vars: &Vars) -> Option<Cow<'t, str>> {
         interpolate(text, vars, &self.manifest.sources)
             .map_err(|diag| self.diags.push(diag))
             .ok()
@@ -360,7 +363,7 @@ impl Expander<'_> {
             action,
             path,
             kind,
-            glob: is_glob.then_some(text),
+            glob: is_glob.then(|| text.into_owned()),
             output: role != Role::Input,
             metrics: role == Role::Metrics,
             span: item.span,
