@@ -1,9 +1,15 @@
 //! Whether a workspace path leads out of the workspace through a symlink.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use super::{PathProblem, RelPath};
+
+/// How many entries of one directory are looked at one at a time before the directory is
+/// read whole instead. A generated workspace's 100,000 inputs in one `src/` cost a stat each
+/// (a sixth of checking its manifest), and its listing one pass; a directory whose entries
+/// are named a few times is never read, however large.
+const LIST_AFTER: u32 = 64;
 
 /// Checks paths for symlinks leading out of the workspace, remembering every prefix it has
 /// looked at: a thousand outputs under `out/` cost one look at `out`, not a thousand.
@@ -14,6 +20,20 @@ pub struct SymlinkGuard<'a> {
     /// guard for 100,000 inputs). `None` where it cannot be opened; then by the full path.
     root_dir: Option<rustix::fd::OwnedFd>,
     seen: HashMap<String, Prefix>,
+    /// Directories whose entries were looked at, by workspace path (`""` for the root).
+    dirs: HashMap<String, Listing>,
+}
+
+/// What is known of a directory whose entries are looked at.
+enum Listing {
+    /// This many of its entries were looked at one at a time.
+    Counting(u32),
+    /// Read whole: the names of its symlinks. Any other name is a file, a directory or
+    /// missing, which come to the same here: no way out, and below a missing one nothing
+    /// exists to lead anywhere.
+    Symlinks(HashSet<String>),
+    /// It could not be read; its entries are looked at one at a time.
+    Unreadable,
 }
 
 #[derive(Clone)]
@@ -34,6 +54,7 @@ impl<'a> SymlinkGuard<'a> {
             root,
             root_dir: rustix::fs::open(root, flags, Mode::empty()).ok(),
             seen: HashMap::new(),
+            dirs: HashMap::new(),
         }
     }
 
@@ -74,7 +95,7 @@ impl<'a> SymlinkGuard<'a> {
         Ok(())
     }
 
-    fn look(&self, prefix: &str) -> Prefix {
+    fn look(&mut self, prefix: &str) -> Prefix {
         let Some(is_symlink) = self.is_symlink(prefix) else {
             // Nothing further exists yet (an output not built), so nothing can lead out.
             return Prefix::Missing;
@@ -99,8 +120,12 @@ impl<'a> SymlinkGuard<'a> {
     }
 
     /// Whether `prefix` is a symlink; `None` when it cannot be looked at (it does not exist).
-    fn is_symlink(&self, prefix: &str) -> Option<bool> {
+    fn is_symlink(&mut self, prefix: &str) -> Option<bool> {
         use rustix::fs::{AtFlags, FileType};
+        let (parent, name) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        if let Some(symlinks) = self.listed_symlinks(parent) {
+            return Some(symlinks.contains(name));
+        }
         match &self.root_dir {
             Some(root) => rustix::fs::statat(root, prefix, AtFlags::SYMLINK_NOFOLLOW)
                 .ok()
@@ -113,6 +138,50 @@ impl<'a> SymlinkGuard<'a> {
                 .map(|meta| meta.file_type().is_symlink()),
         }
     }
+
+    /// The symlinks of the directory `parent`, once enough of its entries were asked about
+    /// for reading it whole to be worth it; `None` until then, or if it cannot be read.
+    fn listed_symlinks(&mut self, parent: &str) -> Option<&HashSet<String>> {
+        if !self.dirs.contains_key(parent) {
+            self.dirs.insert(parent.to_string(), Listing::Counting(0));
+        }
+        let listing = self.dirs.get_mut(parent)?;
+        if let Listing::Counting(looked) = listing {
+            *looked += 1;
+            if *looked <= LIST_AFTER {
+                return None;
+            }
+            *listing = read_symlinks(&self.root.join(parent));
+        }
+        match listing {
+            Listing::Symlinks(names) => Some(names),
+            Listing::Counting(_) | Listing::Unreadable => None,
+        }
+    }
+}
+
+/// The names of the symlinks in `dir`, from one pass over its entries: their types come with
+/// the listing on most file systems, and std stats an entry only where they do not.
+fn read_symlinks(dir: &Path) -> Listing {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Listing::Unreadable;
+    };
+    let mut symlinks = HashSet::new();
+    for entry in entries {
+        let Ok(entry) = entry else {
+            return Listing::Unreadable;
+        };
+        let Ok(kind) = entry.file_type() else {
+            return Listing::Unreadable;
+        };
+        // A name that is not UTF-8 cannot be written in a manifest, so is never asked about.
+        if kind.is_symlink()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            symlinks.insert(name);
+        }
+    }
+    Listing::Symlinks(symlinks)
 }
 
 /// Whether the symlink at `link` names a place inside `root`, judged from its text alone.
@@ -162,6 +231,41 @@ mod tests {
             check("out/absolute"),
             Err(PathProblem::ThroughSymlink { .. })
         ));
+    }
+
+    /// Past [`LIST_AFTER`] look-ups a directory is read whole, and answers as each look did.
+    #[test]
+    fn a_directory_read_whole_answers_as_looking_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("src/sub")).unwrap();
+        for index in 0..=LIST_AFTER {
+            std::fs::write(root.join(format!("src/{index}.txt")), "x").unwrap();
+        }
+        std::os::unix::fs::symlink("/tmp", root.join("src/away")).unwrap();
+        std::os::unix::fs::symlink("0.txt", root.join("src/near")).unwrap();
+        let mut guard = SymlinkGuard::new(&root);
+        let mut check = |path: &str| guard.check(&RelPath::parse(path).unwrap());
+        for index in 0..=LIST_AFTER {
+            assert_eq!(check(&format!("src/{index}.txt")), Ok(()));
+        }
+        assert!(matches!(
+            guard.dirs.get("src"),
+            Some(Listing::Symlinks(names)) if names.len() == 2
+        ));
+        let mut check = |path: &str| guard.check(&RelPath::parse(path).unwrap());
+        assert!(matches!(
+            check("src/away"),
+            Err(PathProblem::ThroughSymlink { .. })
+        ));
+        assert!(matches!(
+            check("src/away/x.txt"),
+            Err(PathProblem::ThroughSymlink { .. })
+        ));
+        assert_eq!(check("src/near"), Ok(()));
+        assert_eq!(check("src/missing.txt"), Ok(()));
+        assert_eq!(check("src/missing/deeper.txt"), Ok(()));
+        assert_eq!(check("src/sub/new.txt"), Ok(()));
     }
 
     #[test]
