@@ -11,7 +11,7 @@ use super::{PathProblem, RelPath};
 /// are named a few times is never read, however large.
 const LIST_AFTER: u32 = 64;
 
-/// Checks paths for symlinks leading out of the workspace, remembering every prefix it has
+/// Checks paths for symlinks leading out of the workspace, remembering every directory it has
 /// looked at: a thousand outputs under `out/` cost one look at `out`, not a thousand.
 pub struct SymlinkGuard<'a> {
     root: &'a Path,
@@ -19,6 +19,7 @@ pub struct SymlinkGuard<'a> {
     /// the root's path and the kernel walking that path again (a fifth less time in this
     /// guard for 100,000 inputs). `None` where it cannot be opened; then by the full path.
     root_dir: Option<rustix::fd::OwnedFd>,
+    /// What each directory above a checked path was found to be.
     seen: HashMap<String, Prefix>,
     /// Directories whose entries were looked at, by workspace path (`""` for the root).
     dirs: HashMap<String, Listing>,
@@ -79,7 +80,12 @@ impl<'a> SymlinkGuard<'a> {
             .filter(|&end| end > 0);
         for end in ends {
             let prefix = &path.as_str()[..end];
-            let state = if let Some(state) = self.seen.get(prefix) {
+            // The directories above a path are shared by many and remembered. A path itself is
+            // mostly named once, and where its directory's entries are named often that
+            // directory is read whole: remembering every path cost more than looking again.
+            let state = if end == path.as_str().len() {
+                self.look(prefix)
+            } else if let Some(state) = self.seen.get(prefix) {
                 state.clone()
             } else {
                 let state = self.look(prefix);
