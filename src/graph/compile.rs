@@ -37,17 +37,11 @@ pub fn compile(
         |p| p.value.clone(),
     );
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let step_names: HashSet<&str> = manifest
-        .steps
-        .iter()
-        .map(|s| s.name.value.as_str())
-        .collect();
     let mut expander = Expander {
         manifest,
         project: &project,
         symlinks: SymlinkGuard::new(&canonical_root),
         diags: &mut diags,
-        step_names: &step_names,
         actions: Vec::new(),
         uses: Vec::new(),
         needs: Vec::new(),
@@ -92,7 +86,7 @@ pub fn compile(
         needs,
         ..
     } = expander;
-    let pipelines = check_pipelines(manifest, &step_names, &mut diags);
+    let pipelines = check_pipelines(manifest, &mut diags);
     let mut linker = Linker::new(&canonical_root, actions);
     linker.link(&steps, &uses, needs, &mut diags);
     // Freed before the graph's indexes are built beside everything else.
@@ -191,7 +185,6 @@ struct Expander<'a> {
     /// Remembers which path prefixes were looked at, so each is looked at once.
     symlinks: SymlinkGuard<'a>,
     diags: &'a mut Vec<Diag>,
-    step_names: &'a HashSet<&'a str>,
     actions: Vec<Action>,
     /// Every input and output path of every action, for the linker.
     uses: Vec<PathUse>,
@@ -203,7 +196,7 @@ impl Expander<'_> {
     fn expand(&mut self, step: &Step, body: &StepBody) {
         let params = self.declared_params(body);
         for need in &body.needs.items {
-            if !self.step_names.contains(need.value.as_str()) {
+            if !self.manifest.step_index.contains_key(&need.value) {
                 self.diags.push(
                     Diag::new(
                         "unknown-step",
@@ -455,12 +448,9 @@ fn combinations(axes: &[MatrixAxis]) -> Vec<Vec<(String, MatrixValue)>> {
     combos
 }
 
-/// Pipelines name steps that exist (`names`); returns them with the names resolved.
-fn check_pipelines(
-    manifest: &Manifest,
-    names: &HashSet<&str>,
-    diags: &mut Vec<Diag>,
-) -> Vec<PipelineInfo> {
+/// Pipelines name steps that exist; returns them with the names resolved.
+fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineInfo> {
+    let names = &manifest.step_index;
     manifest
         .pipelines
         .iter()
@@ -468,14 +458,14 @@ fn check_pipelines(
             let mut steps: Vec<String> = Vec::with_capacity(pipeline.members.len());
             let mut seen: HashSet<&str> = HashSet::with_capacity(pipeline.members.len());
             for member in &pipeline.members {
-                if !names.contains(member.value.as_str()) {
+                if !names.contains_key(&member.value) {
                     diags.push(
                         Diag::new(
                             "unknown-step",
                             format!("step `{}` is not defined", member.value),
                         )
                         .label(member.span, "no step of this name")
-                        .suggest(&member.value, names.iter().copied()),
+                        .suggest(&member.value, names.keys().map(String::as_str)),
                     );
                 } else if seen.insert(&member.value) {
                     steps.push(member.value.clone());

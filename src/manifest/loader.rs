@@ -36,7 +36,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         syntax_errors: false,
         include_stack: Vec::new(),
         manifest: Parts::default(),
-        step_names: HashMap::new(),
+        step_index: HashMap::new(),
     };
     loader.load_file(path, None);
     if loader.syntax_errors || loader.sources.is_empty() {
@@ -48,6 +48,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         sources,
         diags,
         manifest,
+        step_index,
         ..
     } = loader;
     let manifest = Manifest {
@@ -60,6 +61,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         // Compiling holds these beside the graph it builds; the doubling slack goes first.
         steps: shrunk(manifest.steps),
         remotes: manifest.remotes,
+        step_index,
         sources,
     };
     Ok((manifest, diags))
@@ -86,8 +88,9 @@ struct Loader {
     /// Files being read, outermost first, to name an include cycle.
     include_stack: Vec<(PathBuf, Option<Span>)>,
     manifest: Parts,
-    /// Where each step was declared, to find duplicates without a quadratic search.
-    step_names: HashMap<String, Span>,
+    /// Each step's place in the manifest's steps, to find duplicates without a quadratic
+    /// search.
+    step_index: HashMap<String, usize>,
 }
 
 impl Loader {
@@ -394,13 +397,14 @@ impl Loader {
         let body = read_body(&mut cx, node.children);
         let name = name?;
         // One lookup for both the duplicate check and the insertion.
-        match self.step_names.entry(name.value.clone()) {
+        match self.step_index.entry(name.value.clone()) {
             Entry::Occupied(first) => {
-                cx.error(duplicate("step", &name, *first.get()).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
+                let first = self.manifest.steps[*first.get()].name.span;
+                cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
                 return None;
             }
             Entry::Vacant(slot) => {
-                slot.insert(name.span);
+                slot.insert(self.manifest.steps.len());
             }
         }
         self.manifest.steps.push(Step {
