@@ -75,6 +75,8 @@ pub fn compile(
             expander.expand(step, &body);
             template_users.name_the_step(expander.diags, before, step, manifest);
         }
+        // One for each of the manifest's steps, in its order, even one that made no action:
+        // the manifest's step index is the index of these too.
         steps.push(StepInfo {
             name: step.name.value.clone(),
             actions: (first..expander.actions.len()).map(ActionId).collect(),
@@ -88,7 +90,7 @@ pub fn compile(
     } = expander;
     let pipelines = check_pipelines(manifest, &mut diags);
     let mut linker = Linker::new(&canonical_root, actions);
-    linker.link(&steps, &uses, needs, &mut diags);
+    linker.link(&steps, &manifest.step_index, &uses, needs, &mut diags);
     // Freed before the graph's indexes are built beside everything else.
     drop(uses);
     if diags.is_empty() {
@@ -103,7 +105,9 @@ pub fn compile(
         .iter()
         .position(|p| p.default.as_ref().is_some_and(|d| d.value))
         .or_else(|| (!manifest.pipelines.is_empty()).then_some(0));
-    Ok(linker.finish(project, steps, pipelines, default_pipeline))
+    // Copying the index moves no entry: cheaper than building another from the names.
+    let step_index = manifest.step_index.clone();
+    Ok(linker.finish(project, steps, step_index, pipelines, default_pipeline))
 }
 
 /// A step's settings as it is expanded: its own, or merged with its template chain. Every

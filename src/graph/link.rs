@@ -58,10 +58,12 @@ impl<'a> Linker<'a> {
         }
     }
 
-    /// Links the actions of `steps` through the paths they use and the steps they need.
+    /// Links the actions of `steps` (found by name through `step_index`) through the paths
+    /// they use and the steps they need.
     pub fn link(
         &mut self,
         steps: &[StepInfo],
+        step_index: &HashMap<String, usize>,
         uses: &[PathUse],
         needs: Vec<(ActionId, Spanned<String>)>,
         diags: &mut Vec<Diag>,
@@ -77,15 +79,14 @@ impl<'a> Linker<'a> {
                 None => self.add_input(input.action, &input.path, input.kind, input.span, diags),
             }
         }
-        let step_actions: HashMap<&str, &[ActionId]> = steps
-            .iter()
-            .map(|step| (step.name.as_str(), step.actions.as_slice()))
-            .collect();
         for (action, need) in needs {
-            let Some(&needed) = step_actions.get(need.value.as_str()) else {
+            let Some(needed) = step_index
+                .get(&need.value)
+                .and_then(|&index| steps.get(index))
+            else {
                 continue;
             };
-            for &dep in needed {
+            for &dep in &needed.actions {
                 let outputs = self.actions[dep.0].outputs.clone();
                 for artifact in outputs {
                     self.artifacts[artifact.0].consumers.push(action);
@@ -309,14 +310,10 @@ impl<'a> Linker<'a> {
         self,
         project: String,
         steps: Vec<StepInfo>,
+        step_index: HashMap<String, usize>,
         pipelines: Vec<PipelineInfo>,
         default_pipeline: Option<usize>,
     ) -> Graph {
-        let step_index = steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| (step.name.clone(), index))
-            .collect();
         let action_index = self
             .actions
             .iter()
