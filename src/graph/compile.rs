@@ -84,10 +84,12 @@ pub fn compile(
     }
     let Expander {
         actions,
-        uses,
+        mut uses,
         needs,
         ..
     } = expander;
+    // Linking is when compiling holds the most; the room the list grew into goes first.
+    uses.shrink_to_fit();
     let pipelines = check_pipelines(manifest, &mut diags);
     let mut linker = Linker::new(&canonical_root, actions);
     linker.link(&steps, &manifest.step_index, &uses, needs, &mut diags);

@@ -68,6 +68,9 @@ impl<'a> Linker<'a> {
         needs: Vec<(ActionId, Spanned<String>)>,
         diags: &mut Vec<Diag>,
     ) {
+        // At most an artifact a use: reserved at once, rather than doubled into while the
+        // rest of linking holds its most.
+        self.artifacts.reserve(uses.len());
         // Every output is known before any input is looked up.
         for output in uses.iter().filter(|u| u.output) {
             self.add_output(output, diags);
