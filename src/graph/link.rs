@@ -8,6 +8,7 @@ use super::action::{Action, ActionId};
 use super::artifact::{Artifact, ArtifactId, ArtifactKind};
 use super::cycle::find_cycles;
 use super::globs;
+use super::path_index::PathIndex;
 use super::{Graph, PipelineInfo, StepInfo};
 use crate::manifest::{Diag, Span, Spanned};
 use crate::workspace::RelPath;
@@ -34,7 +35,7 @@ pub struct Linker<'a> {
     root: &'a Path,
     actions: Vec<Action>,
     artifacts: Vec<Artifact>,
-    by_path: HashMap<RelPath, ArtifactId>,
+    by_path: PathIndex,
     /// Output paths, ordered so that everything under a directory is one range.
     produced: BTreeMap<String, Produced>,
     source_files: Option<Vec<String>>,
@@ -50,7 +51,7 @@ impl<'a> Linker<'a> {
             root,
             actions,
             artifacts: Vec::new(),
-            by_path: HashMap::new(),
+            by_path: PathIndex::default(),
             produced: BTreeMap::new(),
             source_files: None,
             glob_patterns: Vec::new(),
@@ -117,18 +118,7 @@ impl<'a> Linker<'a> {
     }
 
     fn artifact(&mut self, path: &RelPath, kind: ArtifactKind) -> ArtifactId {
-        if let Some(&id) = self.by_path.get(path) {
-            return id;
-        }
-        let id = ArtifactId(self.artifacts.len());
-        self.artifacts.push(Artifact {
-            path: path.clone(),
-            kind,
-            producer: None,
-            consumers: Vec::new(),
-        });
-        self.by_path.insert(path.clone(), id);
-        id
+        self.by_path.artifact(&mut self.artifacts, path, kind)
     }
 
     fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
