@@ -107,7 +107,7 @@ pub fn compile(
         .iter()
         .position(|p| p.default.as_ref().is_some_and(|d| d.value))
         .or_else(|| (!manifest.pipelines.is_empty()).then_some(0));
-    // Copying the index moves no entry: cheaper than building another from the names.
+    // Copying the manifest's index hashes nothing again, unlike building one from the names.
     let step_index = manifest.step_index.clone();
     Ok(linker.finish(project, steps, step_index, pipelines, default_pipeline))
 }

@@ -345,14 +345,7 @@ impl Loader {
                         "unknown-node",
                         format!("unknown node `{unknown}` in a pipeline"),
                     )
-                    .label(
-                        Span {
-                            file,
-                            offset: child.name.span.offset,
-                            len: child.name.span.len,
-                        },
-                        "not a pipeline setting",
-                    )
+                    .label(Span::at(file, child.name.span), "not a pipeline setting")
                     .suggest(unknown, PIPELINE_NODES.iter().copied());
                     let diag = if diag.help.is_some() {
                         diag
@@ -399,7 +392,11 @@ impl Loader {
         // One lookup for both the duplicate check and the insertion.
         match self.step_index.entry(name.value.clone()) {
             Entry::Occupied(first) => {
-                let first = self.manifest.steps[*first.get()].name.span;
+                let first = self
+                    .manifest
+                    .steps
+                    .get(*first.get())
+                    .map_or(name.span, |step| step.name.span);
                 cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
                 return None;
             }

@@ -23,11 +23,7 @@ impl Cx<'_> {
     }
 
     pub fn span(&self, range: TextRange) -> Span {
-        Span {
-            file: self.file,
-            offset: range.offset,
-            len: range.len,
-        }
+        Span::at(self.file, range)
     }
 
     /// The node's name, where errors about the node as a whole point.
