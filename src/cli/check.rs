@@ -21,6 +21,10 @@ pub fn run(workspace: &Workspace, colors: Colors) -> Result<(), Error> {
         count(graph.actions.len(), "action"),
         count(graph.artifacts.len(), "artifact"),
     );
+    // The process ends right after this: freeing every action, artifact and string one at a
+    // time would be a tenth of checking 100,000 steps, for memory the exit gives back anyway
+    // (clang's driver skips it the same way). Nothing here holds a file or lock to release.
+    std::mem::forget((manifest, graph));
     print(&summary)
 }
 

@@ -37,6 +37,11 @@ impl ActionBudget {
         self.exhausted
     }
 
+    /// The actions of the steps admitted so far.
+    pub fn planned(&self) -> usize {
+        self.planned
+    }
+
     /// Whether `step` with matrix `axes` may be expanded; if not, says why.
     pub fn admit(&mut self, step: &Step, axes: &[MatrixAxis]) -> Result<(), Option<Diag>> {
         if self.exhausted {

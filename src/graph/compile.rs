@@ -1,7 +1,9 @@
 //! Expands steps into actions: templates merged, matrices multiplied out, `{{…}}` resolved,
 //! paths checked. [`super::link`] then connects the actions through their artifacts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Deref;
 use std::path::Path;
 
 use super::action::{Action, ActionId, Resources, instance_name};
@@ -40,11 +42,6 @@ pub fn compile(
         project: &project,
         symlinks: SymlinkGuard::new(&canonical_root),
         diags: &mut diags,
-        step_names: manifest
-            .steps
-            .iter()
-            .map(|s| s.name.value.as_str())
-            .collect(),
         actions: Vec::new(),
         uses: Vec::new(),
         needs: Vec::new(),
@@ -52,7 +49,7 @@ pub fn compile(
     // Every step is counted before any is expanded, so that a manifest over the limit is
     // refused without first building the actions that fit.
     let mut budget = ActionBudget::default();
-    let bodies: Vec<Option<StepBody>> = manifest
+    let bodies: Vec<Option<Settings>> = manifest
         .steps
         .iter()
         .map(|step| {
@@ -66,15 +63,20 @@ pub fn compile(
             }
         })
         .collect();
-    let mut steps = Vec::new();
+    if !budget.exhausted() {
+        expander.actions.reserve_exact(budget.planned());
+    }
+    let mut steps = Vec::with_capacity(manifest.steps.len());
     let mut template_users = TemplateUsers::default();
-    for (step, body) in manifest.steps.iter().zip(&bodies) {
+    for (step, body) in manifest.steps.iter().zip(bodies) {
         let first = expander.actions.len();
         if let (Some(body), false) = (body, budget.exhausted()) {
             let before = expander.diags.len();
-            expander.expand(step, body);
+            expander.expand(step, &body);
             template_users.name_the_step(expander.diags, before, step, manifest);
         }
+        // One for each of the manifest's steps, in its order, even one that made no action:
+        // the manifest's step index is the index of these too.
         steps.push(StepInfo {
             name: step.name.value.clone(),
             actions: (first..expander.actions.len()).map(ActionId).collect(),
@@ -82,13 +84,17 @@ pub fn compile(
     }
     let Expander {
         actions,
-        uses,
+        mut uses,
         needs,
         ..
     } = expander;
+    // Linking is when compiling holds the most; the room the list grew into goes first.
+    uses.shrink_to_fit();
     let pipelines = check_pipelines(manifest, &mut diags);
-    let mut linker = Linker::new(&canonical_root, actions, &steps);
-    linker.link(uses, needs, &mut diags);
+    let mut linker = Linker::new(&canonical_root, actions);
+    linker.link(&steps, &manifest.step_index, &uses, needs, &mut diags);
+    // Freed before the graph's indexes are built beside everything else.
+    drop(uses);
     if diags.is_empty() {
         linker.check_cycles(&mut diags);
     }
@@ -101,20 +107,41 @@ pub fn compile(
         .iter()
         .position(|p| p.default.as_ref().is_some_and(|d| d.value))
         .or_else(|| (!manifest.pipelines.is_empty()).then_some(0));
-    Ok(linker.finish(project, steps, pipelines, default_pipeline))
+    // Copying the manifest's index hashes nothing again, unlike building one from the names.
+    let step_index = manifest.step_index.clone();
+    Ok(linker.finish(project, steps, step_index, pipelines, default_pipeline))
+}
+
+/// A step's settings as it is expanded: its own, or merged with its template chain. Every
+/// step's are held at once (all are counted before any is expanded), so a step's own are
+/// borrowed and merged ones boxed: a pointer each, not a copy of every step.
+enum Settings<'m> {
+    Own(&'m StepBody),
+    Merged(Box<StepBody>),
+}
+
+impl Deref for Settings<'_> {
+    type Target = StepBody;
+
+    fn deref(&self) -> &StepBody {
+        match self {
+            Settings::Own(body) => body,
+            Settings::Merged(body) => body,
+        }
+    }
 }
 
 /// The step's settings with its template chain merged in, or `None` after reporting why not.
-fn step_body(
-    step: &Step,
+fn step_body<'m>(
+    step: &'m Step,
     manifest: &Manifest,
     templates: &HashMap<String, StepBody>,
     diags: &mut Vec<Diag>,
-) -> Option<StepBody> {
+) -> Option<Settings<'m>> {
     let body = match &step.template {
-        None => step.body.clone(),
+        None => Settings::Own(&step.body),
         Some(name) => match templates.get(&name.value) {
-            Some(parent) => step.body.inherit(parent),
+            Some(parent) => Settings::Merged(Box::new(step.body.inherit(parent))),
             // A template that exists but failed to resolve has been reported already.
             None if manifest
                 .templates
@@ -164,7 +191,6 @@ struct Expander<'a> {
     /// Remembers which path prefixes were looked at, so each is looked at once.
     symlinks: SymlinkGuard<'a>,
     diags: &'a mut Vec<Diag>,
-    step_names: HashSet<&'a str>,
     actions: Vec<Action>,
     /// Every input and output path of every action, for the linker.
     uses: Vec<PathUse>,
@@ -176,7 +202,7 @@ impl Expander<'_> {
     fn expand(&mut self, step: &Step, body: &StepBody) {
         let params = self.declared_params(body);
         for need in &body.needs.items {
-            if !self.step_names.contains(need.value.as_str()) {
+            if !self.manifest.step_index.contains_key(&need.value) {
                 self.diags.push(
                     Diag::new(
                         "unknown-step",
@@ -209,6 +235,7 @@ impl Expander<'_> {
                 .cmd
                 .as_ref()
                 .and_then(|cmd| self.interpolate(cmd, &vars))
+                .map(Cow::into_owned)
                 .unwrap_or_default();
             let workdir = body
                 .workdir
@@ -222,7 +249,8 @@ impl Expander<'_> {
                 .env
                 .iter()
                 .filter_map(|var| {
-                    Some((var.name.value.clone(), self.interpolate(&var.value, &vars)?))
+                    let value = self.interpolate(&var.value, &vars)?;
+                    Some((var.name.value.clone(), value.into_owned()))
                 })
                 .collect();
             for (list, role) in [
@@ -285,7 +313,7 @@ impl Expander<'_> {
         params
     }
 
-    fn interpolate(&mut self, text: &Spanned<String>, vars: &Vars) -> Option<String> {
+    fn interpolate<'t>(&mut self, text: &'t Spanned<String>, vars: &Vars) -> Option<Cow<'t, str>> {
         interpolate(text, vars, &self.manifest.sources)
             .map_err(|diag| self.diags.push(diag))
             .ok()
@@ -334,7 +362,7 @@ impl Expander<'_> {
             action,
             path,
             kind,
-            glob: is_glob.then_some(text),
+            glob: is_glob.then(|| text.into_owned()),
             output: role != Role::Input,
             metrics: role == Role::Metrics,
             span: item.span,
@@ -428,26 +456,22 @@ fn combinations(axes: &[MatrixAxis]) -> Vec<Vec<(String, MatrixValue)>> {
 
 /// Pipelines name steps that exist; returns them with the names resolved.
 fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineInfo> {
-    let names: HashSet<&str> = manifest
-        .steps
-        .iter()
-        .map(|s| s.name.value.as_str())
-        .collect();
+    let names = &manifest.step_index;
     manifest
         .pipelines
         .iter()
         .map(|pipeline| {
-            let mut steps: Vec<String> = Vec::new();
-            let mut seen: HashSet<&str> = HashSet::new();
+            let mut steps: Vec<String> = Vec::with_capacity(pipeline.members.len());
+            let mut seen: HashSet<&str> = HashSet::with_capacity(pipeline.members.len());
             for member in &pipeline.members {
-                if !names.contains(member.value.as_str()) {
+                if !names.contains_key(&member.value) {
                     diags.push(
                         Diag::new(
                             "unknown-step",
                             format!("step `{}` is not defined", member.value),
                         )
                         .label(member.span, "no step of this name")
-                        .suggest(&member.value, names.iter().copied()),
+                        .suggest(&member.value, names.keys().map(String::as_str)),
                     );
                 } else if seen.insert(&member.value) {
                     steps.push(member.value.clone());

@@ -8,6 +8,7 @@ use super::action::{Action, ActionId};
 use super::artifact::{Artifact, ArtifactId, ArtifactKind};
 use super::cycle::find_cycles;
 use super::globs;
+use super::path_index::PathIndex;
 use super::{Graph, PipelineInfo, StepInfo};
 use crate::manifest::{Diag, Span, Spanned};
 use crate::workspace::RelPath;
@@ -33,9 +34,8 @@ struct Produced {
 pub struct Linker<'a> {
     root: &'a Path,
     actions: Vec<Action>,
-    step_actions: HashMap<String, Vec<ActionId>>,
     artifacts: Vec<Artifact>,
-    by_path: HashMap<RelPath, ArtifactId>,
+    by_path: PathIndex,
     /// Output paths, ordered so that everything under a directory is one range.
     produced: BTreeMap<String, Produced>,
     source_files: Option<Vec<String>>,
@@ -46,16 +46,12 @@ pub struct Linker<'a> {
 }
 
 impl<'a> Linker<'a> {
-    pub fn new(root: &'a Path, actions: Vec<Action>, steps: &[StepInfo]) -> Linker<'a> {
+    pub fn new(root: &'a Path, actions: Vec<Action>) -> Linker<'a> {
         Linker {
             root,
             actions,
-            step_actions: steps
-                .iter()
-                .map(|step| (step.name.clone(), step.actions.clone()))
-                .collect(),
             artifacts: Vec::new(),
-            by_path: HashMap::new(),
+            by_path: PathIndex::default(),
             produced: BTreeMap::new(),
             source_files: None,
             glob_patterns: Vec::new(),
@@ -63,28 +59,38 @@ impl<'a> Linker<'a> {
         }
     }
 
+    /// Links the actions of `steps` (found by name through `step_index`) through the paths
+    /// they use and the steps they need.
     pub fn link(
         &mut self,
-        uses: Vec<PathUse>,
+        steps: &[StepInfo],
+        step_index: &HashMap<String, usize>,
+        uses: &[PathUse],
         needs: Vec<(ActionId, Spanned<String>)>,
         diags: &mut Vec<Diag>,
     ) {
-        let (outputs, inputs): (Vec<_>, Vec<_>) = uses.into_iter().partition(|u| u.output);
-        for output in &outputs {
+        // At most an artifact a use: reserved at once, rather than doubled into while the
+        // rest of linking holds its most.
+        self.artifacts.reserve(uses.len());
+        // Every output is known before any input is looked up.
+        for output in uses.iter().filter(|u| u.output) {
             self.add_output(output, diags);
         }
         self.check_nested_outputs(diags);
-        for input in &inputs {
+        for input in uses.iter().filter(|u| !u.output) {
             match &input.glob {
                 Some(pattern) => self.add_glob(input, pattern, diags),
                 None => self.add_input(input.action, &input.path, input.kind, input.span, diags),
             }
         }
         for (action, need) in needs {
-            let Some(needed) = self.step_actions.get(&need.value).cloned() else {
+            let Some(needed) = step_index
+                .get(&need.value)
+                .and_then(|&index| steps.get(index))
+            else {
                 continue;
             };
-            for dep in needed {
+            for &dep in &needed.actions {
                 let outputs = self.actions[dep.0].outputs.clone();
                 for artifact in outputs {
                     self.artifacts[artifact.0].consumers.push(action);
@@ -112,18 +118,7 @@ impl<'a> Linker<'a> {
     }
 
     fn artifact(&mut self, path: &RelPath, kind: ArtifactKind) -> ArtifactId {
-        if let Some(&id) = self.by_path.get(path) {
-            return id;
-        }
-        let id = ArtifactId(self.artifacts.len());
-        self.artifacts.push(Artifact {
-            path: path.clone(),
-            kind,
-            producer: None,
-            consumers: Vec::new(),
-        });
-        self.by_path.insert(path.clone(), id);
-        id
+        self.by_path.artifact(&mut self.artifacts, path, kind)
     }
 
     fn add_output(&mut self, output: &PathUse, diags: &mut Vec<Diag>) {
@@ -308,14 +303,10 @@ impl<'a> Linker<'a> {
         self,
         project: String,
         steps: Vec<StepInfo>,
+        step_index: HashMap<String, usize>,
         pipelines: Vec<PipelineInfo>,
         default_pipeline: Option<usize>,
     ) -> Graph {
-        let step_index = steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| (step.name.clone(), index))
-            .collect();
         let action_index = self
             .actions
             .iter()

@@ -9,6 +9,7 @@ mod compile;
 mod cycle;
 pub mod globs;
 mod link;
+mod path_index;
 pub mod render;
 
 use std::collections::HashMap;

@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 
-use kdl::{KdlDocument, KdlNode, KdlValue};
-
 use super::diagnostic::Diag;
 use super::model::{EnvVar, MatrixAxis, MatrixValue, PathList, StepBody};
-use super::node::{Cx, args, type_error};
+use super::node::{Cx, type_error};
 use super::source::{Span, Spanned};
+use super::syntax::{Block, Entry, Node, Value};
 use super::units::{parse_duration, parse_size};
 
 /// Every node a step or template block may hold.
@@ -28,16 +27,17 @@ pub const BODY_NODES: &[&str] = &[
     "matrix",
 ];
 
-pub fn read_body(cx: &mut Cx, block: Option<&KdlDocument>) -> StepBody {
+/// Reads the block, dropping each node's syntax once it is read.
+pub fn read_body(cx: &mut Cx, block: Option<Block>) -> StepBody {
     let mut body = StepBody::default();
-    for node in block.map(KdlDocument::nodes).unwrap_or_default() {
-        read_body_node(cx, node, &mut body);
+    for node in block.into_iter().flat_map(|block| block.nodes) {
+        read_body_node(cx, &node, &mut body);
     }
     body
 }
 
-fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
-    let name = node.name().value();
+fn read_body_node(cx: &mut Cx, node: &Node, body: &mut StepBody) {
+    let name = &*node.name.value;
     if !matches!(name, "env" | "resources" | "matrix") {
         cx.no_children(node);
     }
@@ -80,14 +80,14 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
                 .single_arg(node, "a duration such as \"30m\"")
                 .and_then(|entry| {
                     let span = cx.value_span(entry);
-                    let parsed = match entry.value() {
-                        KdlValue::String(text) => parse_duration(text).map_err(|e| e.to_string()),
-                        KdlValue::Integer(n) => {
+                    let parsed = match &entry.value {
+                        Value::String(text) => parse_duration(text).map_err(|e| e.to_string()),
+                        Value::Integer(n) => {
                             parse_duration(&n.to_string()).map_err(|e| e.to_string())
                         }
                         other => Err(format!(
                             "expected a duration such as \"30m\", found {}",
-                            super::node::describe(other)
+                            other.describe()
                         )),
                     };
                     match parsed {
@@ -139,13 +139,13 @@ fn read_body_node(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
 /// Scalar settings may be written once per block; a second one is almost always a mistake.
 pub fn set_once<T>(
     cx: &mut Cx,
-    node: &KdlNode,
+    node: &Node,
     slot: &mut Option<Spanned<T>>,
     value: Option<Spanned<T>>,
 ) {
     let Some(value) = value else { return };
     if let Some(first) = slot {
-        let name = node.name().value();
+        let name = &node.name.value;
         cx.error(
             Diag::new("duplicate-setting", format!("`{name}` is set twice"))
                 .label(cx.name_span(node), "set again here")
@@ -156,29 +156,31 @@ pub fn set_once<T>(
     *slot = Some(value);
 }
 
-fn read_list(cx: &mut Cx, node: &KdlNode, list: &mut PathList, expected: &str) {
+fn read_list(cx: &mut Cx, node: &Node, list: &mut PathList, expected: &str) {
     cx.check_props(node, &["replace"]);
-    if let Some(entry) = cx.prop(node, "replace")
+    if let Some(entry) = node.prop("replace")
         && let Some(replace) = cx.bool(entry, "#true or #false")
     {
         list.replace |= replace.value;
     }
-    list.items.extend(cx.strings(node, expected));
+    let items = cx.strings(node, expected);
+    if list.items.is_empty() {
+        list.items = items;
+    } else {
+        list.items.extend(items);
+    }
 }
 
-fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+fn read_env(cx: &mut Cx, node: &Node, body: &mut StepBody) {
     cx.no_args(node);
-    for entry in node.entries() {
-        let Some(name) = entry.name() else { continue };
-        let name_span = cx.span(name.span());
-        if !is_env_name(name.value()) {
+    for entry in &node.entries {
+        let Some(name) = &entry.name else { continue };
+        let name_span = cx.span(name.span);
+        if !is_env_name(&name.value) {
             cx.error(
                 Diag::new(
                     "bad-env-name",
-                    format!(
-                        "`{}` is not a valid environment variable name",
-                        name.value()
-                    ),
+                    format!("`{}` is not a valid environment variable name", name.value),
                 )
                 .label(
                     name_span,
@@ -187,21 +189,18 @@ fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             );
             continue;
         }
-        let value = match entry.value() {
-            KdlValue::String(s) => s.clone(),
-            KdlValue::Integer(n) => n.to_string(),
-            KdlValue::Float(_) => entry.format().map_or_else(
-                || entry.value().to_string(),
-                |f| f.value_repr.trim().to_string(),
-            ),
-            KdlValue::Bool(b) => b.to_string(),
-            KdlValue::Null => {
-                cx.error(type_error(cx.value_span(entry), "a value", entry.value()));
+        let value = match &entry.value {
+            Value::String(s) => s.to_string(),
+            Value::Integer(n) => n.to_string(),
+            Value::Float(_) => value_text(cx, entry),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => {
+                cx.error(type_error(cx.value_span(entry), "a value", &entry.value));
                 continue;
             }
         };
         let var = EnvVar {
-            name: Spanned::new(name.value().to_string(), name_span),
+            name: Spanned::new(name.value.to_string(), name_span),
             value: Spanned::new(value, cx.value_span(entry)),
         };
         // Within one block the last assignment wins, as for KDL properties.
@@ -209,12 +208,10 @@ fn read_env(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             .retain(|existing| existing.name.value != var.name.value);
         body.env.push(var);
     }
-    if let Some(children) = node.children() {
+    if let Some(children) = &node.children {
         cx.error(
-            Diag::new("unexpected-children", "`env` takes properties, not a block").label(
-                cx.span(children.span()),
-                "write `env NAME=\"value\"` instead",
-            ),
+            Diag::new("unexpected-children", "`env` takes properties, not a block")
+                .label(cx.span(children.span), "write `env NAME=\"value\"` instead"),
         );
     }
 }
@@ -227,11 +224,11 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+fn read_resources(cx: &mut Cx, node: &Node, body: &mut StepBody) {
     cx.no_args(node);
     cx.no_children(node);
     cx.check_props(node, &["cpus", "memory", "gpus"]);
-    if let Some(entry) = cx.prop(node, "cpus")
+    if let Some(entry) = node.prop("cpus")
         && let Some(cpus) = cx.count(entry, "cpus", 4096)
     {
         if cpus.value == 0 {
@@ -243,19 +240,19 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
             body.resources.cpus = Some(cpus);
         }
     }
-    if let Some(entry) = cx.prop(node, "gpus")
+    if let Some(entry) = node.prop("gpus")
         && let Some(gpus) = cx.count(entry, "gpus", 1024)
     {
         body.resources.gpus = Some(gpus);
     }
-    if let Some(entry) = cx.prop(node, "memory") {
+    if let Some(entry) = node.prop("memory") {
         let span = cx.value_span(entry);
-        let parsed = match entry.value() {
-            KdlValue::String(text) => parse_size(text).map_err(|e| e.to_string()),
-            KdlValue::Integer(n) if *n >= 0 => u64::try_from(*n).map_err(|e| e.to_string()),
+        let parsed = match &entry.value {
+            Value::String(text) => parse_size(text).map_err(|e| e.to_string()),
+            Value::Integer(n) if *n >= 0 => u64::try_from(*n).map_err(|e| e.to_string()),
             other => Err(format!(
                 "expected a size such as \"2GiB\", found {}",
-                super::node::describe(other)
+                other.describe()
             )),
         };
         match parsed {
@@ -267,23 +264,20 @@ fn read_resources(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
     }
 }
 
-fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
+fn read_matrix(cx: &mut Cx, node: &Node, body: &mut StepBody) {
     cx.no_args(node);
     cx.check_props(node, &[]);
-    let Some(children) = node.children() else {
+    let Some(children) = &node.children else {
         cx.error(
             Diag::new("empty-matrix", "`matrix` needs a block of variables")
                 .label(cx.name_span(node), "add `{ name value1 value2 }`"),
         );
         return;
     };
-    for axis_node in children.nodes() {
+    for axis_node in &children.nodes {
         cx.no_children(axis_node);
         cx.check_props(axis_node, &[]);
-        let name = Spanned::new(
-            axis_node.name().value().to_string(),
-            cx.name_span(axis_node),
-        );
+        let name = Spanned::new(axis_node.name.value.to_string(), cx.name_span(axis_node));
         if !is_matrix_variable(&name.value) {
             cx.error(
                 Diag::new(
@@ -316,22 +310,24 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         // Values as written, to find a repeated one without comparing every pair: an axis
         // of a million values must not take a trillion comparisons to be refused.
         let mut seen: HashMap<String, Span> = HashMap::new();
-        for entry in args(axis_node).collect::<Vec<_>>() {
+        for entry in axis_node.args() {
             let span = cx.value_span(entry);
-            let text = entry.format().map_or_else(
-                || entry.value().to_string(),
-                |f| f.value_repr.trim().to_string(),
-            );
-            let value = match entry.value() {
-                KdlValue::String(s) => MatrixValue::String(s.clone()),
-                KdlValue::Integer(n) => MatrixValue::Integer { value: *n, text },
-                KdlValue::Float(f) => MatrixValue::Float { value: *f, text },
-                KdlValue::Bool(b) => MatrixValue::Bool(*b),
-                KdlValue::Null => {
+            let value = match entry.value {
+                Value::String(ref s) => MatrixValue::String(s.to_string()),
+                Value::Integer(value) => MatrixValue::Integer {
+                    value,
+                    text: value_text(cx, entry),
+                },
+                Value::Float(value) => MatrixValue::Float {
+                    value,
+                    text: value_text(cx, entry),
+                },
+                Value::Bool(b) => MatrixValue::Bool(b),
+                Value::Null => {
                     cx.error(type_error(
                         span,
                         "a string, number or boolean",
-                        entry.value(),
+                        &entry.value,
                     ));
                     continue;
                 }
@@ -365,6 +361,11 @@ fn read_matrix(cx: &mut Cx, node: &KdlNode, body: &mut StepBody) {
         }
         body.matrix.push(MatrixAxis { name, values });
     }
+}
+
+/// A number as written (`0.10` stays `0.10`), from the text the entry points into.
+fn value_text(cx: &Cx, entry: &Entry) -> String {
+    cx.text(entry.text).trim().to_string()
 }
 
 /// Names a matrix may declare: usable as `{{name}}`, and not one of the names `{{…}}`

@@ -4,6 +4,7 @@ use super::diagnostic::Diag;
 use super::model::MatrixValue;
 use super::params::{Params, display_value};
 use super::source::{Sources, Span, Spanned};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What `{{…}}` can refer to while one action is being resolved.
@@ -44,11 +45,16 @@ impl Vars<'_> {
     }
 }
 
-/// Substitutes every `{{name}}` in `text`. Whitespace inside the braces is ignored.
-pub fn interpolate(text: &Spanned<String>, vars: &Vars, sources: &Sources) -> Result<String, Diag> {
+/// Substitutes every `{{name}}` in `text`. Whitespace inside the braces is ignored. A text
+/// without any is lent as it is: most paths of most steps.
+pub fn interpolate<'t>(
+    text: &'t Spanned<String>,
+    vars: &Vars,
+    sources: &Sources,
+) -> Result<Cow<'t, str>, Diag> {
     let value = &text.value;
     if !value.contains("{{") {
-        return Ok(value.clone());
+        return Ok(Cow::Borrowed(value));
     }
     let mut out = String::with_capacity(value.len());
     let mut rest = value.as_str();
@@ -73,7 +79,7 @@ pub fn interpolate(text: &Spanned<String>, vars: &Vars, sources: &Sources) -> Re
         rest = &rest[open + whole..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 fn undefined(name: &str, span: Span, vars: &Vars) -> Diag {

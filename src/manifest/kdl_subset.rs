@@ -3,28 +3,32 @@
 //! The `kdl` crate's parser is exact and gives excellent errors, but it runs at about 2 MB/s,
 //! which makes a 10,000-step manifest take over a second to read. Manifests use a small part
 //! of KDL: plain identifiers, quoted and raw strings, decimal numbers, keywords, comments and
-//! children blocks. This parser reads exactly that part, at hundreds of MB/s, and builds the
-//! same `kdl` document (values, spans, value text) the crate would. Anything else — type
+//! children blocks. This parser reads exactly that part, at hundreds of MB/s, into the
+//! loader's [`syntax`](super::syntax) tree, the same tree (values, spans, value text) that
+//! [`super::kdl_tree`] makes of the crate's document. Anything else — type
 //! annotations, slashdash comments, multi-line strings, `\u{…}` escapes, non-decimal numbers,
 //! line continuations, unusual whitespace, or any syntax error — makes it give up, and the
 //! caller falls back to the `kdl` crate, which then parses or reports the error. Giving up is
 //! always safe; accepting something the crate would read differently is not, which the
 //! differential tests at the bottom and in `tests/fuzz_manifest.rs` check.
 
-use kdl::{KdlDocument, KdlEntry, KdlEntryFormat, KdlIdentifier, KdlNode, KdlValue};
+use std::borrow::Cow;
 
 use super::nesting::MAX_DEPTH;
+use super::syntax::{Block, Entry, Name, Node, TextRange, Value};
 
-/// The document, or `None` when the text leaves the fast subset (or is not valid KDL).
-pub fn parse(text: &str) -> Option<KdlDocument> {
+/// The document's nodes, or `None` when the text leaves the fast subset (or is not valid KDL).
+pub fn parse(text: &str) -> Option<Vec<Node<'_>>> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
+        nodes: Vec::new(),
+        entries: Vec::new(),
     };
     let document = parser.document(true).ok()?;
-    (parser.pos == text.len()).then_some(document)
+    (parser.pos == text.len()).then_some(document.nodes)
 }
 
 /// The text is outside the fast subset; nothing more to say, the full parser takes over.
@@ -39,9 +43,15 @@ struct Parser<'a> {
     /// Children blocks open around `pos`; past [`MAX_DEPTH`] the reader gives up rather
     /// than recursing further, and the caller refuses the text.
     depth: usize,
+    /// The nodes of the blocks open around `pos` and the entries of the nodes open around it,
+    /// innermost last: each block's nodes and each node's entries are moved into a vector of
+    /// their exact size when it ends. Grown one push at a time, a node's own vector would
+    /// hold room for four entries and a block's for four nodes, more than doubling the tree.
+    nodes: Vec<Node<'a>>,
+    entries: Vec<Entry<'a>>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -51,8 +61,8 @@ impl Parser<'_> {
     }
 
     /// Nodes up to the end of the text (`top`) or up to the closing `}` of a block.
-    fn document(&mut self, top: bool) -> Step<KdlDocument> {
-        let mut document = KdlDocument::new();
+    fn document(&mut self, top: bool) -> Step<Block<'a>> {
+        let first = self.nodes.len();
         let mut span: Option<(usize, usize)> = None;
         loop {
             self.line_space()?;
@@ -62,18 +72,20 @@ impl Parser<'_> {
                 None | Some(b'}') => return Err(GiveUp),
                 Some(_) => {
                     let node = self.node()?;
-                    let node_span = node.span();
-                    let start = span.map_or(node_span.offset(), |(start, _)| start);
-                    span = Some((start, node_span.offset() + node_span.len()));
-                    document.nodes_mut().push(node);
+                    let start = span.map_or(node.span.offset, |(start, _)| start);
+                    span = Some((start, node.span.end()));
+                    self.nodes.push(node);
                 }
             }
         }
-        match span {
-            Some((start, end)) => document.set_span((start, end - start)),
-            None => document.set_span((self.pos, 0)),
-        }
-        Ok(document)
+        let span = match span {
+            Some((start, end)) => TextRange::new(start, end - start),
+            None => TextRange::new(self.pos, 0),
+        };
+        Ok(Block {
+            nodes: self.nodes.drain(first..).collect(),
+            span,
+        })
     }
 
     /// Whitespace, newlines and comments between nodes.
@@ -148,13 +160,14 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn node(&mut self) -> Step<KdlNode> {
+    fn node(&mut self) -> Step<Node<'a>> {
         let start = self.pos;
         if matches!(self.peek(), Some(b'(')) || self.text[self.pos..].starts_with("/-") {
             return Err(GiveUp);
         }
-        let (name, _) = self.name()?;
-        let mut node = KdlNode::new(name);
+        let name = self.name()?;
+        let first_entry = self.entries.len();
+        let mut children = None;
         let mut end;
         loop {
             let spaced = self.node_space()?;
@@ -176,25 +189,30 @@ impl Parser<'_> {
                     }
                     self.pos += 1;
                     self.depth += 1;
-                    let children = self.document(false)?;
+                    let block = self.document(false)?;
                     self.depth -= 1;
                     if self.peek() != Some(b'}') {
                         return Err(GiveUp);
                     }
                     self.pos += 1;
-                    node.set_children(children);
+                    children = Some(block);
                     end = self.node_end()?;
                     break;
                 }
                 Some(_) if spaced => {
                     let entry = self.entry()?;
-                    node.entries_mut().push(entry);
+                    self.entries.push(entry);
                 }
                 Some(_) => return Err(GiveUp),
             }
         }
-        node.set_span((start, end - start));
-        Ok(node)
+        Ok(Node {
+            name,
+            // The children's entries were pushed after these and taken when they ended.
+            entries: self.entries.drain(first_entry..).collect(),
+            children,
+            span: TextRange::new(start, end - start),
+        })
     }
 
     /// After a children block only space, a comment and a terminator may follow; returns
@@ -212,54 +230,54 @@ impl Parser<'_> {
     }
 
     /// A node name or property key: a bare identifier or a string.
-    fn name(&mut self) -> Step<(KdlIdentifier, usize)> {
+    fn name(&mut self) -> Step<Name<'a>> {
         let start = self.pos;
         let value = match self.peek() {
             Some(b'"') => self.quoted_string()?,
             Some(b'#') => self.raw_string()?,
-            _ => self.identifier()?.to_string(),
+            _ => Cow::Borrowed(self.identifier()?),
         };
-        let mut identifier = KdlIdentifier::from(value);
-        identifier.set_repr(&self.text[start..self.pos]);
-        identifier.set_span((start, self.pos - start));
-        Ok((identifier, start))
+        Ok(Name {
+            value,
+            span: TextRange::new(start, self.pos - start),
+        })
     }
 
     /// An argument or a `key=value` property.
-    fn entry(&mut self) -> Step<KdlEntry> {
+    fn entry(&mut self) -> Step<Entry<'a>> {
         let start = self.pos;
         let is_word = matches!(self.peek(), Some(b'"'))
             || (self.peek() == Some(b'#') && matches!(self.peek_at(1), Some(b'"' | b'#')))
             || self.peek().is_some_and(is_identifier_start);
         if is_word {
-            let (key, _) = self.name()?;
+            let key = self.name()?;
             if self.peek() == Some(b'=') {
                 self.pos += 1;
                 let value_start = self.pos;
                 let value = self.value()?;
-                let mut entry = KdlEntry::new_prop(key, value);
-                self.finish_entry(&mut entry, start, value_start)?;
-                return Ok(entry);
+                return self.finish_entry(Some(key), value, start, value_start);
             }
             // Not a property: the word itself is a string argument.
-            let mut entry = KdlEntry::new(KdlValue::String(key.value().to_string()));
-            self.finish_entry(&mut entry, start, start)?;
-            return Ok(entry);
+            return self.finish_entry(None, Value::String(key.value), start, start);
         }
         let value = self.value()?;
-        let mut entry = KdlEntry::new(value);
-        self.finish_entry(&mut entry, start, start)?;
-        Ok(entry)
+        self.finish_entry(None, value, start, start)
     }
 
-    fn finish_entry(&mut self, entry: &mut KdlEntry, start: usize, value_start: usize) -> Step<()> {
+    fn finish_entry(
+        &self,
+        name: Option<Name<'a>>,
+        value: Value<'a>,
+        start: usize,
+        value_start: usize,
+    ) -> Step<Entry<'a>> {
         self.value_end()?;
-        entry.set_span((start, self.pos - start));
-        entry.set_format(KdlEntryFormat {
-            value_repr: self.text[value_start..self.pos].to_string(),
-            ..KdlEntryFormat::default()
-        });
-        Ok(())
+        Ok(Entry {
+            name,
+            value,
+            span: TextRange::new(start, self.pos - start),
+            text: TextRange::new(value_start, self.pos - value_start),
+        })
     }
 
     /// A value must be followed by space, a terminator, a block end or a comment.
@@ -271,27 +289,27 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Step<KdlValue> {
+    fn value(&mut self) -> Step<Value<'a>> {
         match self.peek() {
-            Some(b'"') => Ok(KdlValue::String(self.quoted_string()?)),
+            Some(b'"') => Ok(Value::String(self.quoted_string()?)),
             Some(b'#') => match self.peek_at(1) {
-                Some(b'"' | b'#') => Ok(KdlValue::String(self.raw_string()?)),
+                Some(b'"' | b'#') => Ok(Value::String(self.raw_string()?)),
                 _ => self.keyword(),
             },
             Some(b'0'..=b'9' | b'-' | b'+') => self.number(),
             Some(byte) if is_identifier_start(byte) => {
-                Ok(KdlValue::String(self.identifier()?.to_string()))
+                Ok(Value::String(Cow::Borrowed(self.identifier()?)))
             }
             _ => Err(GiveUp),
         }
     }
 
-    fn keyword(&mut self) -> Step<KdlValue> {
+    fn keyword(&mut self) -> Step<Value<'a>> {
         let rest = &self.text[self.pos..];
         for (word, value) in [
-            ("#true", KdlValue::Bool(true)),
-            ("#false", KdlValue::Bool(false)),
-            ("#null", KdlValue::Null),
+            ("#true", Value::Bool(true)),
+            ("#false", Value::Bool(false)),
+            ("#null", Value::Null),
         ] {
             if rest.starts_with(word) {
                 self.pos += word.len();
@@ -303,7 +321,7 @@ impl Parser<'_> {
 
     /// Decimal integers and floats; hex, octal, binary and `#inf`/`#nan` are left to the
     /// full parser.
-    fn number(&mut self) -> Step<KdlValue> {
+    fn number(&mut self) -> Step<Value<'a>> {
         let start = self.pos;
         let mut end = start;
         if matches!(self.bytes.get(end), Some(b'-' | b'+')) {
@@ -361,15 +379,13 @@ impl Parser<'_> {
             if !value.is_finite() {
                 return Err(GiveUp);
             }
-            Ok(KdlValue::Float(value))
+            Ok(Value::Float(value))
         } else {
-            text.parse::<i128>()
-                .map(KdlValue::Integer)
-                .map_err(|_| GiveUp)
+            text.parse::<i128>().map(Value::Integer).map_err(|_| GiveUp)
         }
     }
 
-    fn identifier(&mut self) -> Step<&str> {
+    fn identifier(&mut self) -> Step<&'a str> {
         let start = self.pos;
         if !self.peek().is_some_and(is_identifier_start) {
             return Err(GiveUp);
@@ -377,7 +393,8 @@ impl Parser<'_> {
         while self.peek().is_some_and(is_identifier_char) {
             self.pos += 1;
         }
-        let word = &self.text[start..self.pos];
+        let text: &'a str = self.text;
+        let word = &text[start..self.pos];
         // Bare keywords are errors in KDL 2.0 (they must be written `#true`); a non-ASCII
         // character may continue the identifier in ways left to the full parser.
         if matches!(word, "true" | "false" | "null" | "inf" | "nan")
@@ -388,13 +405,18 @@ impl Parser<'_> {
         Ok(word)
     }
 
-    /// `"…"` on one line, with the common escapes.
-    fn quoted_string(&mut self) -> Step<String> {
+    /// `"…"` on one line, with the common escapes; borrowed from the text unless one was
+    /// decoded.
+    fn quoted_string(&mut self) -> Step<Cow<'a, str>> {
         if self.text[self.pos..].starts_with("\"\"\"") {
             return Err(GiveUp);
         }
         self.pos += 1;
-        let mut value = String::new();
+        let text: &'a str = self.text;
+        let start = self.pos;
+        // The string with its escapes decoded, from the first escape on; until then the text
+        // itself is the value.
+        let mut decoded: Option<String> = None;
         loop {
             let run_start = self.pos;
             while let Some(byte) = self.peek() {
@@ -407,9 +429,12 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
             }
-            value.push_str(&self.text[run_start..self.pos]);
+            if let Some(decoded) = &mut decoded {
+                decoded.push_str(&text[run_start..self.pos]);
+            }
             match self.peek() {
                 Some(b'"') => {
+                    let value = decoded.map_or(Cow::Borrowed(&text[start..self.pos]), Cow::Owned);
                     self.pos += 1;
                     return Ok(value);
                 }
@@ -425,13 +450,17 @@ impl Parser<'_> {
                         Some(b's') => ' ',
                         _ => return Err(GiveUp),
                     };
-                    value.push(escaped);
+                    decoded
+                        .get_or_insert_with(|| text[start..self.pos].to_string())
+                        .push(escaped);
                     self.pos += 2;
                 }
                 Some(byte) if byte >= 0x80 => {
                     let before = self.pos;
                     self.advance_char()?;
-                    value.push_str(&self.text[before..self.pos]);
+                    if let Some(decoded) = &mut decoded {
+                        decoded.push_str(&text[before..self.pos]);
+                    }
                 }
                 _ => return Err(GiveUp),
             }
@@ -439,7 +468,7 @@ impl Parser<'_> {
     }
 
     /// `#"…"#` (any number of `#`) on one line, without escapes.
-    fn raw_string(&mut self) -> Step<String> {
+    fn raw_string(&mut self) -> Step<Cow<'a, str>> {
         let hashes = self.bytes[self.pos..]
             .iter()
             .take_while(|&&b| b == b'#')
@@ -461,9 +490,10 @@ impl Parser<'_> {
                         .count()
                         == hashes =>
                 {
-                    let value = self.text[start..self.pos].to_string();
+                    let text: &'a str = self.text;
+                    let value = &text[start..self.pos];
                     self.pos += 1 + hashes;
-                    return Ok(value);
+                    return Ok(Cow::Borrowed(value));
                 }
                 Some(b'\t') => self.pos += 1,
                 Some(_) => self.advance_char()?,
@@ -514,54 +544,17 @@ fn is_plain_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::fmt::Write as _;
+    use kdl::KdlDocument;
 
     use super::*;
+    use crate::manifest::kdl_tree;
 
-    /// Everything the manifest reader uses of a document, for comparing the two parsers:
-    /// names, values and their text, and the spans of nodes, names, entries and blocks.
-    pub fn describe(document: &KdlDocument) -> String {
-        let mut out = String::new();
-        for node in document.nodes() {
-            describe_node(node, 0, &mut out);
-        }
-        out
-    }
-
-    fn describe_node(node: &KdlNode, depth: usize, out: &mut String) {
-        let indent = "  ".repeat(depth);
-        let _ = writeln!(
-            out,
-            "{indent}node {:?} {:?} name {:?}",
-            node.name().value(),
-            node.span(),
-            node.name().span()
-        );
-        for entry in node.entries() {
-            let _ = writeln!(
-                out,
-                "{indent}  entry {:?} {:?} {:?} {:?} {:?}",
-                entry.name().map(|n| (n.value().to_string(), n.span())),
-                entry.value(),
-                entry.span(),
-                entry.format().map(|f| f.value_repr.clone()),
-                entry.ty()
-            );
-        }
-        if let Some(children) = node.children() {
-            let _ = writeln!(out, "{indent}  children {:?}", children.span());
-            for child in children.nodes() {
-                describe_node(child, depth + 1, out);
-            }
-        }
-    }
-
-    /// The fast parser must either give up or agree with the `kdl` crate exactly.
+    /// The fast parser must either give up or make the tree the `kdl` crate's document makes.
     pub fn agrees(text: &str) -> bool {
         match parse(text) {
             None => true,
             Some(fast) => match KdlDocument::parse(text) {
-                Ok(full) => describe(&fast) == describe(&full),
+                Ok(full) => fast == kdl_tree::nodes(&full),
                 Err(_) => false,
             },
         }
@@ -599,13 +592,39 @@ mod tests {
     #[test]
     fn agrees_with_the_kdl_crate() {
         for sample in SAMPLES {
-            let fast = parse(sample).map(|d| describe(&d));
-            let full = KdlDocument::parse(sample).map(|d| describe(&d));
+            let fast = parse(sample);
+            let full = KdlDocument::parse(sample).map(|d| kdl_tree::nodes(&d));
             if let (Some(fast), Ok(full)) = (&fast, &full) {
                 assert_eq!(fast, full, "parsers disagree on {sample:?}");
             }
             assert!(fast.is_some(), "the fast parser gave up on {sample:?}");
         }
+    }
+
+    /// Reading a large manifest allocates no string for what it can borrow.
+    #[test]
+    fn borrows_strings_without_escapes() {
+        let nodes =
+            parse("step \"s0\" key=v #\"raw\"# \"caf\u{e9}\" \"a\\tb\"\n").expect("in the subset");
+        let values: Vec<(bool, &str)> = nodes[0]
+            .entries
+            .iter()
+            .map(|entry| match &entry.value {
+                Value::String(s) => (matches!(s, Cow::Borrowed(_)), &**s),
+                other => panic!("not a string: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (true, "s0"),
+                (true, "v"),
+                (true, "raw"),
+                (true, "caf\u{e9}"),
+                (false, "a\tb")
+            ]
+        );
+        assert!(matches!(nodes[0].name.value, Cow::Borrowed("step")));
     }
 
     #[test]

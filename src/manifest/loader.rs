@@ -1,9 +1,8 @@
 //! Reads `zenbuild.kdl` and everything it includes into a typed [`Manifest`].
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
-
-use kdl::{KdlDocument, KdlNode};
 
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
@@ -14,6 +13,7 @@ use super::node::Cx;
 use super::params::{Format, Params};
 use super::path_chars::control_character;
 use super::source::{FileId, Sources, Span, Spanned};
+use super::syntax::Node;
 use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
@@ -36,7 +36,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         syntax_errors: false,
         include_stack: Vec::new(),
         manifest: Parts::default(),
-        step_names: HashMap::new(),
+        step_index: HashMap::new(),
     };
     loader.load_file(path, None);
     if loader.syntax_errors || loader.sources.is_empty() {
@@ -48,6 +48,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         sources,
         diags,
         manifest,
+        step_index,
         ..
     } = loader;
     let manifest = Manifest {
@@ -57,8 +58,10 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         params: manifest.params,
         templates: manifest.templates,
         pipelines: manifest.pipelines,
-        steps: manifest.steps,
+        // Compiling holds these beside the graph it builds; the doubling slack goes first.
+        steps: shrunk(manifest.steps),
         remotes: manifest.remotes,
+        step_index,
         sources,
     };
     Ok((manifest, diags))
@@ -85,8 +88,9 @@ struct Loader {
     /// Files being read, outermost first, to name an include cycle.
     include_stack: Vec<(PathBuf, Option<Span>)>,
     manifest: Parts,
-    /// Where each step was declared, to find duplicates without a quadratic search.
-    step_names: HashMap<String, Span>,
+    /// Each step's place in the manifest's steps, to find duplicates without a quadratic
+    /// search.
+    step_index: HashMap<String, usize>,
 }
 
 impl Loader {
@@ -111,8 +115,8 @@ impl Loader {
         };
         let file = self.sources.add(path, name, text);
         let text = std::sync::Arc::clone(&self.sources.get(file).text);
-        let document = match super::kdl_parse::parse(&text) {
-            Ok(document) => document,
+        let nodes = match super::kdl_parse::parse(&text) {
+            Ok(nodes) => nodes,
             Err(Failure::Hazard(hazard)) => {
                 self.syntax_errors = true;
                 self.diags.push(hazard_diag(file, &hazard));
@@ -148,53 +152,57 @@ impl Loader {
             }
         };
         self.include_stack.push((path.to_path_buf(), included_at));
-        for node in document.nodes() {
-            self.top_node(file, node);
+        // Each node's syntax is dropped once read, so that the tree never stands beside the
+        // whole manifest it became.
+        for node in nodes {
+            self.top_node(file, &text, node);
         }
         self.include_stack.pop();
     }
 
-    fn top_node(&mut self, file: FileId, node: &KdlNode) {
+    fn top_node(&mut self, file: FileId, source: &str, node: Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        match node.name().value() {
+        match &*node.name.value {
             "project" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                let name = cx.single_string(node, "a project name");
-                set_once(&mut cx, node, &mut self.manifest.project, name);
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                let name = cx.single_string(&node, "a project name");
+                set_once(&mut cx, &node, &mut self.manifest.project, name);
             }
             "link" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
                 let mode = cx
-                    .single_string(node, "a link mode")
+                    .single_string(&node, "a link mode")
                     .and_then(|mode| check_link_mode(&mut cx, mode));
-                set_once(&mut cx, node, &mut self.manifest.link, mode);
+                set_once(&mut cx, &node, &mut self.manifest.link, mode);
             }
-            "remote" => self.remote(file, node),
+            "remote" => self.remote(file, source, &node),
             "params" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                let files = cx.strings(node, "a params file path");
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                let files = cx.strings(&node, "a params file path");
                 self.manifest.params_files.extend(files);
             }
             "include" => {
-                cx.check_props(node, &[]);
-                cx.no_children(node);
-                if let Some(target) = cx.single_string(node, "a file path") {
+                cx.check_props(&node, &[]);
+                cx.no_children(&node);
+                if let Some(target) = cx.single_string(&node, "a file path") {
                     self.include(file, &target);
                 }
             }
             "template" => {
-                cx.check_props(node, &["extends"]);
-                let name = read_name(&mut cx, node, "a template name");
-                let extends = cx
-                    .prop(node, "extends")
+                cx.check_props(&node, &["extends"]);
+                let name = read_name(&mut cx, &node, "a template name");
+                let extends = node
+                    .prop("extends")
                     .and_then(|entry| cx.string(entry, "a template name"));
-                let body = read_body(&mut cx, node.children());
+                let span = cx.span(node.span);
+                let body = read_body(&mut cx, node.children);
                 if let Some(name) = name {
                     if let Some(first) = self
                         .manifest
@@ -206,20 +214,20 @@ impl Loader {
                     } else {
                         self.manifest.templates.push(Template {
                             name,
-                            node: cx.span(node.span()),
+                            node: span,
                             extends,
                             body,
                         });
                     }
                 }
             }
-            "pipeline" => self.pipeline(file, node),
+            "pipeline" => self.pipeline(file, source, node),
             "step" => {
-                self.step(file, node);
+                self.step(file, source, node);
             }
             unknown => {
                 let diag = Diag::new("unknown-node", format!("unknown node `{unknown}`"))
-                    .label(cx.name_span(node), "not a zenbuild node")
+                    .label(cx.name_span(&node), "not a zenbuild node")
                     .suggest(unknown, TOP_NODES.iter().copied());
                 let diag = if diag.help.is_some() {
                     diag
@@ -234,15 +242,16 @@ impl Loader {
         }
     }
 
-    fn remote(&mut self, file: FileId, node: &KdlNode) {
+    fn remote(&mut self, file: FileId, source: &str, node: &Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
         cx.check_props(node, &["url", "read", "write"]);
         cx.no_children(node);
         let name = read_name(&mut cx, node, "a remote name");
-        let url = if let Some(entry) = cx.prop(node, "url") {
+        let url = if let Some(entry) = node.prop("url") {
             cx.string(entry, "the remote's URL")
         } else {
             cx.error(
@@ -253,7 +262,7 @@ impl Loader {
             None
         };
         let mut switch = |property: &str| {
-            cx.prop(node, property)
+            node.prop(property)
                 .and_then(|entry| cx.bool(entry, property))
                 .is_none_or(|value| value.value)
         };
@@ -284,59 +293,59 @@ impl Loader {
         }
     }
 
-    fn pipeline(&mut self, file: FileId, node: &KdlNode) {
+    fn pipeline(&mut self, file: FileId, source: &str, node: Node) {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        cx.check_props(node, &["default"]);
-        let name = read_name(&mut cx, node, "a pipeline name");
-        let default = cx
-            .prop(node, "default")
+        cx.check_props(&node, &["default"]);
+        let name = read_name(&mut cx, &node, "a pipeline name");
+        let default = node
+            .prop("default")
             .and_then(|entry| cx.bool(entry, "#true or #false"));
         let mut pipeline = Pipeline {
             name: name
                 .clone()
-                .unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(node))),
+                .unwrap_or_else(|| Spanned::new(String::new(), cx.name_span(&node))),
             default,
             description: None,
             members: Vec::new(),
         };
-        for child in node.children().map(KdlDocument::nodes).unwrap_or_default() {
-            match child.name().value() {
+        for child in node.children.into_iter().flat_map(|block| block.nodes) {
+            match &*child.name.value {
                 "step" => {
-                    if let Some(step) = self.step(file, child) {
+                    if let Some(step) = self.step(file, source, child) {
                         pipeline.members.push(step);
                     }
                 }
                 "use" => {
                     let mut cx = Cx {
                         file,
+                        source,
                         diags: &mut self.diags,
                     };
-                    cx.check_props(child, &[]);
-                    cx.no_children(child);
-                    pipeline.members.extend(cx.strings(child, "a step name"));
+                    cx.check_props(&child, &[]);
+                    cx.no_children(&child);
+                    pipeline.members.extend(cx.strings(&child, "a step name"));
                 }
                 "description" => {
                     let mut cx = Cx {
                         file,
+                        source,
                         diags: &mut self.diags,
                     };
-                    cx.check_props(child, &[]);
-                    cx.no_children(child);
-                    let text = cx.single_string(child, "a description string");
-                    set_once(&mut cx, child, &mut pipeline.description, text);
+                    cx.check_props(&child, &[]);
+                    cx.no_children(&child);
+                    let text = cx.single_string(&child, "a description string");
+                    set_once(&mut cx, &child, &mut pipeline.description, text);
                 }
                 unknown => {
                     let diag = Diag::new(
                         "unknown-node",
                         format!("unknown node `{unknown}` in a pipeline"),
                     )
-                    .label(
-                        Span::new(file, child.name().span()),
-                        "not a pipeline setting",
-                    )
+                    .label(Span::at(file, child.name.span), "not a pipeline setting")
                     .suggest(unknown, PIPELINE_NODES.iter().copied());
                     let diag = if diag.help.is_some() {
                         diag
@@ -367,23 +376,34 @@ impl Loader {
     }
 
     /// Reads a step and returns its name, for the pipeline that holds it.
-    fn step(&mut self, file: FileId, node: &KdlNode) -> Option<Spanned<String>> {
+    fn step(&mut self, file: FileId, source: &str, node: Node) -> Option<Spanned<String>> {
         let mut cx = Cx {
             file,
+            source,
             diags: &mut self.diags,
         };
-        cx.check_props(node, &["template"]);
-        let name = read_name(&mut cx, node, "a step name");
-        let template = cx
-            .prop(node, "template")
+        cx.check_props(&node, &["template"]);
+        let name = read_name(&mut cx, &node, "a step name");
+        let template = node
+            .prop("template")
             .and_then(|entry| cx.string(entry, "a template name"));
-        let body = read_body(&mut cx, node.children());
+        let body = read_body(&mut cx, node.children);
         let name = name?;
-        if let Some(&first) = self.step_names.get(&name.value) {
-            cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
-            return None;
+        // One lookup for both the duplicate check and the insertion.
+        match self.step_index.entry(name.value.clone()) {
+            Entry::Occupied(first) => {
+                let first = self
+                    .manifest
+                    .steps
+                    .get(*first.get())
+                    .map_or(name.span, |step| step.name.span);
+                cx.error(duplicate("step", &name, first).help("step names are unique across all pipelines; to run one step in several pipelines, declare it once and `use` it elsewhere"));
+                return None;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(self.manifest.steps.len());
+            }
         }
-        self.step_names.insert(name.value.clone(), name.span);
         self.manifest.steps.push(Step {
             name: name.clone(),
             template,
@@ -619,7 +639,7 @@ impl Loader {
     }
 }
 
-fn read_name(cx: &mut Cx, node: &KdlNode, expected: &str) -> Option<Spanned<String>> {
+fn read_name(cx: &mut Cx, node: &Node, expected: &str) -> Option<Spanned<String>> {
     let name = cx.single_string(node, expected)?;
     if is_name(&name.value) {
         return Some(name);
@@ -685,6 +705,11 @@ fn hazard_diag(file: FileId, hazard: &Hazard) -> Diag {
         .label(at(offset), "comment starts here")
         .help("comment the text out with `//` line comments, or remove it"),
     }
+}
+
+fn shrunk<T>(mut items: Vec<T>) -> Vec<T> {
+    items.shrink_to_fit();
+    items
 }
 
 fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {

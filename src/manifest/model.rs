@@ -1,6 +1,7 @@
 //! The typed manifest: what `zenbuild.kdl` (and its includes) say, before templates, matrices
 //! and interpolation are resolved. Every value keeps its span for error messages.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ pub struct Manifest {
     pub pipelines: Vec<Pipeline>,
     /// Every step, wherever it was declared; names are unique across the manifest.
     pub steps: Vec<Step>,
+    /// Each step's place in `steps`, by name: the loader finds duplicates with it, compiling
+    /// finds the steps that `needs` and pipelines name.
+    pub step_index: HashMap<String, usize>,
     /// `remote "team" url="…"`: the caches teammates share, in lookup order.
     pub remotes: Vec<Remote>,
     pub sources: Sources,

@@ -1,13 +1,14 @@
 //! Reading values out of KDL nodes with a diagnostic for every way they can be wrong.
 
-use kdl::{KdlEntry, KdlNode, KdlValue};
-
 use super::diagnostic::Diag;
 use super::source::{FileId, Span, Spanned};
+use super::syntax::{Entry, Node, TextRange, Value};
 
 /// The file being read and where its problems go.
 pub struct Cx<'a> {
     pub file: FileId,
+    /// The file's text, which the syntax tree's ranges point into.
+    pub source: &'a str,
     pub diags: &'a mut Vec<Diag>,
 }
 
@@ -16,44 +17,46 @@ impl Cx<'_> {
         self.diags.push(diag);
     }
 
-    pub fn span(&self, span: miette::SourceSpan) -> Span {
-        Span::new(self.file, span)
+    /// The text at `range` (empty if it is not in the file, which no parser makes).
+    pub fn text(&self, range: TextRange) -> &str {
+        self.source.get(range.offset..range.end()).unwrap_or("")
+    }
+
+    pub fn span(&self, range: TextRange) -> Span {
+        Span::at(self.file, range)
     }
 
     /// The node's name, where errors about the node as a whole point.
-    pub fn name_span(&self, node: &KdlNode) -> Span {
-        self.span(node.name().span())
+    pub fn name_span(&self, node: &Node) -> Span {
+        self.span(node.name.span)
     }
 
     /// Where an entry's value is written (for a property, the part after `=`).
-    pub fn value_span(&self, entry: &KdlEntry) -> Span {
-        let span = self.span(entry.span());
-        match entry.format() {
-            Some(format) if entry.name().is_some() && format.value_repr.len() <= span.len => {
-                let repr = format.value_repr.len();
-                span.slice(span.len - repr, repr)
-            }
-            _ => span,
+    pub fn value_span(&self, entry: &Entry) -> Span {
+        if entry.name.is_some() {
+            self.span(entry.text)
+        } else {
+            self.span(entry.span)
         }
     }
 
     /// Reports every property not in `allowed`.
-    pub fn check_props(&mut self, node: &KdlNode, allowed: &[&str]) {
-        for entry in node.entries() {
-            let Some(name) = entry.name() else { continue };
-            if allowed.contains(&name.value()) {
+    pub fn check_props(&mut self, node: &Node, allowed: &[&str]) {
+        for entry in &node.entries {
+            let Some(name) = &entry.name else { continue };
+            if allowed.contains(&&*name.value) {
                 continue;
             }
-            let what = node.name().value();
+            let what = &node.name.value;
             let diag = Diag::new(
                 "unknown-property",
-                format!("`{what}` has no property `{}`", name.value()),
+                format!("`{what}` has no property `{}`", name.value),
             )
-            .label(self.span(entry.span()), "unknown property");
+            .label(self.span(entry.span), "unknown property");
             let diag = if allowed.is_empty() {
                 diag.help(format!("`{what}` takes no properties"))
             } else {
-                diag.suggest(name.value(), allowed.iter().copied())
+                diag.suggest(&name.value, allowed.iter().copied())
                     .or_help(format!("`{what}` takes: {}", allowed.join(", ")))
             };
             self.error(diag);
@@ -61,33 +64,37 @@ impl Cx<'_> {
     }
 
     /// Reports positional arguments on a node that takes none.
-    pub fn no_args(&mut self, node: &KdlNode) {
-        if let Some(entry) = args(node).next() {
-            let what = node.name().value();
+    pub fn no_args(&mut self, node: &Node) {
+        if let Some(entry) = node.args().next() {
+            let what = &node.name.value;
             self.error(
                 Diag::new(
                     "unexpected-argument",
                     format!("`{what}` takes no arguments"),
                 )
-                .label(self.span(entry.span()), "not expected here"),
+                .label(self.span(entry.span), "not expected here"),
             );
         }
     }
 
-    pub fn no_children(&mut self, node: &KdlNode) {
-        if let Some(children) = node.children() {
-            let what = node.name().value();
+    pub fn no_children(&mut self, node: &Node) {
+        if let Some(children) = &node.children {
+            let what = &node.name.value;
             self.error(
                 Diag::new("unexpected-children", format!("`{what}` takes no block"))
-                    .label(self.span(children.span()), "remove this block"),
+                    .label(self.span(children.span), "remove this block"),
             );
         }
     }
 
     /// The node's only positional argument, or an error naming what was expected.
-    pub fn single_arg<'n>(&mut self, node: &'n KdlNode, expected: &str) -> Option<&'n KdlEntry> {
-        let mut args = args(node);
-        let what = node.name().value();
+    pub fn single_arg<'n, 't>(
+        &mut self,
+        node: &'n Node<'t>,
+        expected: &str,
+    ) -> Option<&'n Entry<'t>> {
+        let mut args = node.args();
+        let what = &node.name.value;
         let Some(first) = args.next() else {
             self.error(
                 Diag::new("missing-argument", format!("`{what}` needs {expected}"))
@@ -101,24 +108,25 @@ impl Cx<'_> {
                     "too-many-arguments",
                     format!("`{what}` takes exactly one argument"),
                 )
-                .label(self.span(extra.span()), "extra argument"),
+                .label(self.span(extra.span), "extra argument"),
             );
         }
         Some(first)
     }
 
-    pub fn single_string(&mut self, node: &KdlNode, expected: &str) -> Option<Spanned<String>> {
+    pub fn single_string(&mut self, node: &Node, expected: &str) -> Option<Spanned<String>> {
         let entry = self.single_arg(node, expected)?;
         self.string(entry, expected)
     }
 
     /// All positional arguments as strings; at least one is required.
-    pub fn strings(&mut self, node: &KdlNode, expected: &str) -> Vec<Spanned<String>> {
-        let values: Vec<_> = args(node)
-            .filter_map(|entry| self.string(entry, expected))
-            .collect();
-        if args(node).next().is_none() {
-            let what = node.name().value();
+    pub fn strings(&mut self, node: &Node, expected: &str) -> Vec<Spanned<String>> {
+        let count = node.args().count();
+        // Sized exactly: a manifest holds a list or two per step, mostly of one path.
+        let mut values = Vec::with_capacity(count);
+        values.extend(node.args().filter_map(|entry| self.string(entry, expected)));
+        if count == 0 {
+            let what = &node.name.value;
             self.error(
                 // `expected` comes with its article ("a path"), so it goes in the label.
                 Diag::new(
@@ -131,9 +139,9 @@ impl Cx<'_> {
         values
     }
 
-    pub fn string(&mut self, entry: &KdlEntry, expected: &str) -> Option<Spanned<String>> {
-        match entry.value() {
-            KdlValue::String(s) => Some(Spanned::new(s.clone(), self.value_span(entry))),
+    pub fn string(&mut self, entry: &Entry, expected: &str) -> Option<Spanned<String>> {
+        match &entry.value {
+            Value::String(s) => Some(Spanned::new(s.to_string(), self.value_span(entry))),
             other => {
                 self.error(type_error(self.value_span(entry), expected, other));
                 None
@@ -141,10 +149,10 @@ impl Cx<'_> {
         }
     }
 
-    pub fn bool(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<bool>> {
-        match entry.value() {
-            KdlValue::Bool(b) => Some(Spanned::new(*b, self.value_span(entry))),
-            other => {
+    pub fn bool(&mut self, entry: &Entry, what: &str) -> Option<Spanned<bool>> {
+        match entry.value {
+            Value::Bool(b) => Some(Spanned::new(b, self.value_span(entry))),
+            ref other => {
                 let diag = type_error(self.value_span(entry), what, other);
                 self.error(diag.help("KDL booleans are written `#true` and `#false`"));
                 None
@@ -153,13 +161,13 @@ impl Cx<'_> {
     }
 
     /// A whole number in `0..=max`.
-    pub fn count(&mut self, entry: &KdlEntry, what: &str, max: u32) -> Option<Spanned<u32>> {
+    pub fn count(&mut self, entry: &Entry, what: &str, max: u32) -> Option<Spanned<u32>> {
         let span = self.value_span(entry);
-        match entry.value() {
-            KdlValue::Integer(n) if (0..=i128::from(max)).contains(n) => {
-                Some(Spanned::new(*n as u32, span))
+        match entry.value {
+            Value::Integer(n) if (0..=i128::from(max)).contains(&n) => {
+                Some(Spanned::new(n as u32, span))
             }
-            KdlValue::Integer(n) => {
+            Value::Integer(n) => {
                 self.error(
                     Diag::new(
                         "out-of-range",
@@ -169,43 +177,20 @@ impl Cx<'_> {
                 );
                 None
             }
-            other => {
+            ref other => {
                 self.error(type_error(span, what, other));
                 None
             }
         }
     }
-
-    pub fn prop<'n>(&self, node: &'n KdlNode, name: &str) -> Option<&'n KdlEntry> {
-        // KDL lets a property repeat; the last one wins, as in the KDL spec.
-        node.entries()
-            .iter()
-            .rev()
-            .find(|entry| entry.name().is_some_and(|n| n.value() == name))
-    }
 }
 
-/// Positional arguments: the entries without a `name=`.
-pub fn args(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
-    node.entries().iter().filter(|entry| entry.name().is_none())
-}
-
-pub fn type_error(span: Span, expected: &str, found: &KdlValue) -> Diag {
+pub fn type_error(span: Span, expected: &str, found: &Value) -> Diag {
     Diag::new(
         "wrong-type",
-        format!("expected {expected}, found {}", describe(found)),
+        format!("expected {expected}, found {}", found.describe()),
     )
     .label(span, format!("expected {expected}"))
-}
-
-pub fn describe(value: &KdlValue) -> &'static str {
-    match value {
-        KdlValue::String(_) => "a string",
-        KdlValue::Integer(_) => "an integer",
-        KdlValue::Float(_) => "a number",
-        KdlValue::Bool(_) => "a boolean",
-        KdlValue::Null => "#null",
-    }
 }
 
 /// Adds a help line only where a suggestion did not already add one.

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::syntax::TextRange;
+
 /// Which loaded file a [`Span`] points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(u32);
@@ -26,6 +28,15 @@ impl Span {
             file,
             offset: span.offset(),
             len: span.len(),
+        }
+    }
+
+    /// Where a piece of the syntax tree of `file` is written.
+    pub fn at(file: FileId, range: TextRange) -> Span {
+        Span {
+            file,
+            offset: range.offset,
+            len: range.len,
         }
     }
 

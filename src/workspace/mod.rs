@@ -3,11 +3,13 @@
 
 mod rel_path;
 pub mod state_dir;
+mod symlink_guard;
 
 use std::path::{Path, PathBuf};
 
-pub use rel_path::{PathProblem, RelPath, SymlinkGuard};
+pub use rel_path::{PathProblem, RelPath};
 pub use state_dir::StateDir;
+pub use symlink_guard::SymlinkGuard;
 
 pub const MANIFEST_NAME: &str = "zenbuild.kdl";
 

@@ -1,8 +1,7 @@
 //! Workspace-relative paths: normalised, `/`-separated, and never outside the workspace.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 /// A normalised path relative to the workspace root: no `.` or `..` parts, no leading or
 /// trailing `/`. The empty path is the root itself.
@@ -91,120 +90,8 @@ impl RelPath {
     /// Fails when an existing part of the path is a symlink that leads outside `root`.
     /// `root` must be canonical. [`SymlinkGuard`] does the same for many paths at once.
     pub fn check_symlinks(&self, root: &Path) -> Result<(), PathProblem> {
-        SymlinkGuard::new(root).check(self)
+        super::SymlinkGuard::new(root).check(self)
     }
-}
-
-/// Checks paths for symlinks leading out of the workspace, remembering every prefix it has
-/// looked at: a thousand outputs under `out/` cost one look at `out`, not a thousand.
-pub struct SymlinkGuard<'a> {
-    root: &'a Path,
-    seen: HashMap<String, Prefix>,
-}
-
-#[derive(Clone)]
-enum Prefix {
-    /// Exists, and is no way out (a directory, a file, or a symlink that stays inside).
-    Inside,
-    /// Does not exist, so nothing below it can lead anywhere yet.
-    Missing,
-    Outside(PathProblem),
-}
-
-impl<'a> SymlinkGuard<'a> {
-    /// `root` must be canonical.
-    pub fn new(root: &'a Path) -> SymlinkGuard<'a> {
-        SymlinkGuard {
-            root,
-            seen: HashMap::new(),
-        }
-    }
-
-    pub fn check(&mut self, path: &RelPath) -> Result<(), PathProblem> {
-        self.check_prefixes(path, true)
-    }
-
-    /// Like [`SymlinkGuard::check`], but the last component itself may be a symlink leading
-    /// anywhere: right for an output, which is removed before its step runs and replaced on
-    /// restore, never written through.
-    pub fn check_parents(&mut self, path: &RelPath) -> Result<(), PathProblem> {
-        self.check_prefixes(path, false)
-    }
-
-    fn check_prefixes(&mut self, path: &RelPath, with_last: bool) -> Result<(), PathProblem> {
-        let last = with_last.then_some(path.0.len());
-        let ends = path
-            .0
-            .match_indices('/')
-            .map(|(index, _)| index)
-            .chain(last)
-            .filter(|&end| end > 0);
-        for end in ends {
-            let prefix = &path.0[..end];
-            let state = if let Some(state) = self.seen.get(prefix) {
-                state.clone()
-            } else {
-                let state = self.look(prefix);
-                self.seen.insert(prefix.to_string(), state.clone());
-                state
-            };
-            match state {
-                Prefix::Inside => {}
-                Prefix::Missing => return Ok(()),
-                Prefix::Outside(problem) => return Err(problem),
-            }
-        }
-        Ok(())
-    }
-
-    fn look(&self, prefix: &str) -> Prefix {
-        let absolute = self.root.join(prefix);
-        let Ok(meta) = absolute.symlink_metadata() else {
-            // Nothing further exists yet (an output not built), so nothing can lead out.
-            return Prefix::Missing;
-        };
-        if !meta.file_type().is_symlink() {
-            return Prefix::Inside;
-        }
-        let inside = match absolute.canonicalize() {
-            Ok(target) => target.starts_with(self.root),
-            // A dangling link (an output whose target is gone) leads nowhere yet: judge
-            // where its text points, so the build that recreates it can run.
-            Err(_) => points_inside(&absolute, self.root),
-        };
-        if inside {
-            Prefix::Inside
-        } else {
-            Prefix::Outside(PathProblem::ThroughSymlink {
-                link: prefix.to_string(),
-            })
-        }
-    }
-}
-
-/// Whether the symlink at `link` names a place inside `root`, judged from its text alone.
-fn points_inside(link: &Path, root: &Path) -> bool {
-    let Ok(target) = std::fs::read_link(link) else {
-        return false;
-    };
-    let base = if target.is_absolute() {
-        PathBuf::new()
-    } else {
-        link.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    let mut resolved = PathBuf::new();
-    for part in base.join(target).components() {
-        match part {
-            Component::ParentDir => {
-                if !resolved.pop() {
-                    return false;
-                }
-            }
-            Component::CurDir => {}
-            other => resolved.push(other),
-        }
-    }
-    resolved.starts_with(root)
 }
 
 fn has_drive_letter(text: &str) -> bool {
@@ -255,41 +142,5 @@ mod tests {
             .map(str::to_string)
             .collect();
         assert_eq!(ancestors, ["a", "a/b"]);
-    }
-
-    #[test]
-    fn dangling_links_are_judged_by_where_they_point() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        std::fs::create_dir(root.join("out")).unwrap();
-        std::os::unix::fs::symlink("d/a.txt", root.join("out/inside")).unwrap();
-        std::os::unix::fs::symlink("../../../nowhere", root.join("out/outside")).unwrap();
-        std::os::unix::fs::symlink("/nonexistent/x", root.join("out/absolute")).unwrap();
-        let check = |path: &str| RelPath::parse(path).unwrap().check_symlinks(&root);
-        assert_eq!(check("out/inside"), Ok(()));
-        assert!(matches!(
-            check("out/outside"),
-            Err(PathProblem::ThroughSymlink { .. })
-        ));
-        assert!(matches!(
-            check("out/absolute"),
-            Err(PathProblem::ThroughSymlink { .. })
-        ));
-    }
-
-    #[test]
-    fn an_output_may_be_a_link_out_but_not_go_through_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        std::os::unix::fs::symlink("/tmp", root.join("away")).unwrap();
-        let mut guard = SymlinkGuard::new(&root);
-        let away = RelPath::parse("away").unwrap();
-        assert!(
-            guard.check_parents(&away).is_ok(),
-            "replaced, never followed"
-        );
-        assert!(guard.check(&away).is_err(), "read through");
-        let inside = RelPath::parse("away/x.txt").unwrap();
-        assert!(guard.check_parents(&inside).is_err(), "written through");
     }
 }
