@@ -76,22 +76,25 @@ fn a_step_that_is_never_cached_runs_in_the_build_right_after() {
         .stderr_contains("1 ran");
 }
 
-/// Outputs put back from the cache were never hashed by this build: they are recorded by the
-/// digests their results claim, hashed again by the next build, which then runs nothing.
-#[test]
-fn the_build_right_after_a_restore_takes_the_shortcut() {
+/// The chain built, its outputs removed and restored from the cache.
+fn restored() -> common::Output {
     let out = Test::new()
         .manifest(CHAIN)
         .file("in.txt", "1")
         .run()
         .success();
     let out = out.again().args(&["clean"]).run().success();
-    let out = out
-        .again()
+    out.again()
         .run()
         .success()
-        .stderr_contains("2 cached (2 restored)");
-    let out = out.again().run().success().stderr_contains(SHORTCUT);
+        .stderr_contains("2 cached (2 restored)")
+}
+
+/// Outputs put back from the cache were never hashed by this build: they are recorded by the
+/// digests their results claim, hashed again by the next build, which then runs nothing.
+#[test]
+fn the_build_right_after_a_restore_takes_the_shortcut() {
+    let out = restored().again().run().success().stderr_contains(SHORTCUT);
     assert_eq!(out.read("out/b.txt"), "11");
 }
 
@@ -99,14 +102,7 @@ fn the_build_right_after_a_restore_takes_the_shortcut() {
 /// its signature looks, and restored again.
 #[test]
 fn an_output_changed_right_after_a_restore_is_restored_again() {
-    let out = Test::new()
-        .manifest(CHAIN)
-        .file("in.txt", "1")
-        .run()
-        .success();
-    let out = out.again().args(&["clean"]).run().success();
-    let out = out.again().run().success();
-    let out = out
+    let out = restored()
         .again()
         .file("out/b.txt", "XX")
         .run()
