@@ -54,6 +54,11 @@ impl Pool {
         })
     }
 
+    /// Whether a CPU slot is free: every action takes one at least.
+    pub fn has_free_cpu(&self) -> bool {
+        self.free_cpus > 0
+    }
+
     /// Takes what the action needs, clamped to the capacity, if it is free now.
     pub fn acquire(&mut self, wanted: &Resources) -> Option<Grant> {
         let cpus = wanted.cpus.clamp(1, self.capacity.cpus.max(1));
