@@ -88,7 +88,8 @@ impl RelPath {
     }
 
     /// Fails when an existing part of the path is a symlink that leads outside `root`.
-    /// `root` must be canonical. [`SymlinkGuard`] does the same for many paths at once.
+    /// `root` must be canonical. [`SymlinkGuard`](super::SymlinkGuard) does the same for many
+    /// paths at once.
     pub fn check_symlinks(&self, root: &Path) -> Result<(), PathProblem> {
         super::SymlinkGuard::new(root).check(self)
     }
