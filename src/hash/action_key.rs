@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Encoder;
 use super::digest::Digest;
 
 /// Salted into every key; bump it whenever the fields or their encoding change, so that no
@@ -68,7 +69,7 @@ impl ActionKey {
         inputs.sort();
         let mut outputs: Vec<&String> = self.outputs.iter().collect();
         outputs.sort();
-        let mut encoder = Encoder(Vec::with_capacity(256));
+        let mut encoder = Encoder::new();
         encoder.bytes(b"zenbuild action key");
         encoder.u64(u64::from(CACHE_VERSION));
         encoder.str(&self.cmd);
@@ -101,27 +102,7 @@ impl ActionKey {
                 encoder.str(&platform.arch);
             }
         }
-        Digest::of(&encoder.0)
-    }
-}
-
-/// Length-prefixed fields, so that no two different keys encode to the same bytes.
-/// The key's bytes, hashed at once: BLAKE3 hashes a stream the same however it is split,
-/// and one call over a buffer costs far less than one per field.
-struct Encoder(Vec<u8>);
-
-impl Encoder {
-    fn u64(&mut self, value: u64) {
-        self.0.extend_from_slice(&value.to_le_bytes());
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        self.u64(bytes.len() as u64);
-        self.0.extend_from_slice(bytes);
-    }
-
-    fn str(&mut self, text: &str) {
-        self.bytes(text.as_bytes());
+        encoder.digest()
     }
 }
 

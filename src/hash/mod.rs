@@ -7,6 +7,7 @@
 
 mod action_key;
 mod digest;
+mod encoder;
 mod file;
 mod file_system;
 mod path_map;
@@ -16,6 +17,7 @@ mod tree;
 
 pub use action_key::{ActionKey, CACHE_VERSION, InputDigest, Platform, canonical_json};
 pub use digest::{BadDigest, Digest};
+pub(crate) use encoder::Encoder;
 pub use file::{
     FileDigest, FileKind, PARALLEL_THRESHOLD, SYMLINK_HEADER, hash_file, symlink_digest,
 };

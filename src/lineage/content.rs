@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{ActionRecord, Metric};
-use crate::hash::canonical_json;
+use crate::hash::{Encoder, canonical_json};
 
 /// Salted into every digest. Changing what goes into one means bumping it: a content written
 /// under another version then never matches, and is stored again rather than misread.
@@ -62,7 +62,7 @@ impl<'r> Content<'r> {
 
     /// Names this content: equal digests, equal contents.
     pub fn digest(&self) -> String {
-        let mut encoder = Encoder(blake3::Hasher::new());
+        let mut encoder = Encoder::new();
         encoder.str(CONTENT_VERSION);
         encoder.str(self.name);
         encoder.str(self.step);
@@ -89,7 +89,7 @@ impl<'r> Content<'r> {
             encoder.str(&metric.name);
             encoder.str(&canonical_json(&metric.value));
         }
-        encoder.0.finalize().to_hex().to_string()
+        encoder.digest().to_hex()
     }
 }
 
@@ -106,36 +106,6 @@ fn artifacts(records: &[super::ArtifactRecord]) -> Vec<Artifact<'_>> {
         .into_iter()
         .map(|((path, digest), size)| Artifact { path, digest, size })
         .collect()
-}
-
-/// Length-prefixed fields, so that no two different contents encode to the same bytes.
-struct Encoder(blake3::Hasher);
-
-impl Encoder {
-    fn u64(&mut self, value: u64) {
-        self.0.update(&value.to_le_bytes());
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        self.u64(bytes.len() as u64);
-        self.0.update(bytes);
-    }
-
-    fn str(&mut self, text: &str) {
-        self.bytes(text.as_bytes());
-    }
-
-    fn optional(&mut self, value: Option<impl AsRef<[u8]>>) {
-        match value {
-            None => {
-                self.0.update(&[0]);
-            }
-            Some(bytes) => {
-                self.0.update(&[1]);
-                self.bytes(bytes.as_ref());
-            }
-        }
-    }
 }
 
 #[cfg(test)]
