@@ -12,6 +12,7 @@ use crate::exec::preview::Preview;
 use crate::exec::resources::Capacity;
 use crate::exec::scheduler::{self, Control, Options};
 use crate::hash::fake::{Op, TestFileSystem};
+use crate::hash::{FileSystem, RealFileSystem};
 use crate::store::{ActionResult, MemoryStore};
 
 /// Runs commands of the form `cat SRC… > DST` or `fail` by doing the file work itself, when
@@ -89,6 +90,8 @@ struct World {
     stat_cache: StatCache,
     /// The actions the next builds force, by name.
     forced: RefCell<Vec<&'static str>>,
+    /// What the next builds take as the up-to-date check's findings.
+    unchanged: RefCell<Option<Unchanged>>,
 }
 
 impl World {
@@ -106,6 +109,7 @@ impl World {
             executor: FakeExecutor::default(),
             stat_cache: StatCache::in_memory(),
             forced: RefCell::new(Vec::new()),
+            unchanged: RefCell::new(None),
         }
     }
 
@@ -149,6 +153,10 @@ impl World {
                 .filter_map(|name| graph.action_by_name(name))
                 .collect(),
         );
+        let unchanged = self.unchanged.borrow();
+        if let Some(unchanged) = &*unchanged {
+            builder.known_unchanged(unchanged);
+        }
         let result = work(&builder);
         last_keys.save().unwrap();
         result
@@ -472,5 +480,60 @@ fn the_workdir_the_metrics_and_the_clock_go_through_the_file_system() {
     assert!(
         started_ms <= now_ms && started_ms + 60_000 > now_ms,
         "started at {started_ms}, the fake clock says {now_ms}"
+    );
+}
+
+/// A file the up-to-date check found as its record has it, with the digest the record knew,
+/// is not looked at again: an input's digest and an output's presence come from the check.
+/// One the record knew by its signature alone is looked at as before.
+#[test]
+fn what_the_up_to_date_check_found_unchanged_is_not_looked_at_again() {
+    let fs = TestFileSystem::new();
+    let manifest =
+        "step \"a\" { cmd \"cat in.txt > out.txt\"; inputs \"in.txt\"; outputs \"out.txt\"; }\n";
+    let world = World::new(manifest, &[("in.txt", "x")]).on(fs.clone());
+    assert_eq!(world.statuses(), pairs(&[("a", "ran")]));
+    let root = world.dir.path();
+    let found = |path: &str| {
+        let absolute = root.join(path);
+        let stat = RealFileSystem.stat(&absolute).unwrap();
+        let digest = RealFileSystem.hash(&absolute, &stat).unwrap().digest;
+        (stat, digest)
+    };
+    let ((input, input_digest), (output, output_digest)) = (found("in.txt"), found("out.txt"));
+    let stats_of = |path: &str| {
+        let absolute = root.join(path);
+        fs.stats().iter().filter(|stat| **stat == absolute).count()
+    };
+
+    world.unchanged.replace(Some(Unchanged::of_files([
+        ("in.txt", input, Some(input_digest)),
+        ("out.txt", output, Some(output_digest)),
+    ])));
+    let (before_in, before_out) = (stats_of("in.txt"), stats_of("out.txt"));
+    assert_eq!(world.statuses(), pairs(&[("a", "cached")]));
+    assert_eq!(
+        stats_of("in.txt"),
+        before_in,
+        "the input was looked at again"
+    );
+    assert_eq!(
+        stats_of("out.txt"),
+        before_out,
+        "the output was looked at again"
+    );
+
+    world.unchanged.replace(Some(Unchanged::of_files([
+        ("in.txt", input, None),
+        ("out.txt", output, None),
+    ])));
+    assert_eq!(world.statuses(), pairs(&[("a", "cached")]));
+    assert!(
+        stats_of("in.txt") > before_in,
+        "known by signature alone: looked at"
+    );
+    assert!(
+        stats_of("out.txt") > before_out,
+        "known by signature alone: looked at"
     );
 }

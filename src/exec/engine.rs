@@ -148,6 +148,7 @@ impl<'a> Build<'a> {
         }
         let mut builder = session.builder(graph);
         builder.force(request.forced.clone());
+        builder.known_unchanged(&request.unchanged);
         let options = Options {
             capacity: capacity::probe(
                 request.cpu_slots,

@@ -46,6 +46,11 @@ impl Builder<'_> {
             return Ok(*known);
         }
         let artifact = self.graph.artifact(id);
+        if artifact.kind == ArtifactKind::File
+            && let Some(known) = self.unchanged_file(artifact.path.as_str())
+        {
+            return Ok(known);
+        }
         let path = self.cx.root.join(artifact.path.as_str());
         let hashed = match artifact.kind {
             ArtifactKind::File => self
@@ -213,6 +218,9 @@ impl Builder<'_> {
 
     /// Whether the workspace holds `digest` at `path` (a directory when it ends in `/`).
     fn in_place(&self, path: &str, digest: Digest, executable: bool) -> bool {
+        if let Some(known) = self.unchanged_file(path) {
+            return known == (digest, executable);
+        }
         let absolute = self.cx.root.join(path.trim_end_matches('/'));
         if path.ends_with('/') {
             return hash_tree(&absolute, self.cx.stat_cache)

@@ -159,6 +159,39 @@ pub enum Verdict {
 #[derive(Clone, Debug, Default)]
 pub struct Unchanged(HashMap<String, (Look, FileStat, Option<Digest>)>);
 
+impl Unchanged {
+    /// The digest and executable bit of the regular file at `path` (relative to the root),
+    /// if the check found it as the record has it and the record knew its bytes: what the
+    /// stat cache would answer, without a second stat. Its signature was old enough to trust
+    /// when recorded and has not changed since, which is the stat cache's own rule; the
+    /// workspace lock, taken before the check, keeps another build from writing it since.
+    pub(crate) fn file(&self, path: &str) -> Option<(Digest, bool)> {
+        match self.0.get(path)? {
+            &(Look::Content, stat, Some(digest)) if stat.is_file() => {
+                Some((digest, stat.is_executable()))
+            }
+            _ => None,
+        }
+    }
+
+    /// What a check would hand on for `files` (path, signature, digest when the record knew
+    /// the bytes), for tests of what takes it.
+    #[cfg(test)]
+    pub(crate) fn of_files<'p>(
+        files: impl IntoIterator<Item = (&'p str, FileStat, Option<Digest>)>,
+    ) -> Unchanged {
+        let entries = files.into_iter().map(|(path, stat, digest)| {
+            let look = if digest.is_some() {
+                Look::Content
+            } else {
+                Look::Signature
+            };
+            (path.to_string(), (look, stat, digest))
+        });
+        Unchanged(entries.collect())
+    }
+}
+
 /// Whether the record at `root` shows every action `selection` builds still up to date. A
 /// file whose signature changed is hashed again with `fs`, which also tells the time.
 pub fn check(fs: &dyn FileSystem, root: &Path, manifest: &Path, selection: &str) -> Verdict {

@@ -198,6 +198,8 @@ pub(crate) mod fake {
         now_ns: Arc<AtomicI64>,
         reads: Arc<AtomicUsize>,
         ops: Arc<Mutex<Vec<Op>>>,
+        /// Every path stat was asked for, in order.
+        stats: Arc<Mutex<Vec<PathBuf>>>,
         /// When set, what `replace` writes and `read_end` reads, instead of the disk.
         files: Option<Arc<Mutex<Files>>>,
     }
@@ -211,6 +213,7 @@ pub(crate) mod fake {
                 now_ns: Arc::new(AtomicI64::new(RealFileSystem.now_ns())),
                 reads: Arc::new(AtomicUsize::new(0)),
                 ops: Arc::new(Mutex::new(Vec::new())),
+                stats: Arc::default(),
                 files: None,
             }
         }
@@ -238,6 +241,11 @@ pub(crate) mod fake {
             self.ops.lock().unwrap().clone()
         }
 
+        /// Every path stat was asked for so far, in order.
+        pub(crate) fn stats(&self) -> Vec<PathBuf> {
+            self.stats.lock().unwrap().clone()
+        }
+
         fn log(&self, op: Op) {
             self.ops.lock().unwrap().push(op);
         }
@@ -245,6 +253,7 @@ pub(crate) mod fake {
 
     impl FileSystem for TestFileSystem {
         fn stat(&self, path: &Path) -> io::Result<FileStat> {
+            self.stats.lock().unwrap().push(path.to_path_buf());
             RealFileSystem.stat(path)
         }
 
