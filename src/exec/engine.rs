@@ -194,12 +194,14 @@ impl<'a> Build<'a> {
             executor,
             &options,
             control,
-            &mut |mut event| {
+            &mut |event| {
                 if let Some(recorder) = &mut recorder {
-                    recorder.handle(&event);
+                    recorder.handle(event);
                 }
-                show_printed(&mut event, request, &session);
-                out.event(&event);
+                match with_printed(event, request, &session) {
+                    Some(shown) => out.event(&shown),
+                    None => out.event(event),
+                }
             },
         );
         out.sink.finished();
@@ -367,27 +369,32 @@ impl Noted<'_> {
     }
 }
 
-/// Reads what a finished action printed into its event when the request shows it. Read
-/// here, for this event only: the engine keeps every outcome until the build ends, and must
-/// not keep every step's output with it.
-fn show_printed(event: &mut Event, request: &BuildRequest, session: &Session) {
-    let shown = match event {
+/// The event with what the finished action printed read into it, when the request shows it;
+/// `None` when it shows nothing. Read into a copy for the sink alone: the engine keeps every
+/// outcome until the build ends, and must not keep every step's output with it.
+fn with_printed(event: &Event, request: &BuildRequest, session: &Session) -> Option<Event> {
+    let (id, outcome, shown) = match event {
         Event::Finished {
-            outcome: Outcome::Ran(done),
-            ..
-        } if request.show_output.ran => done,
+            id,
+            outcome: outcome @ Outcome::Ran(done),
+        } if request.show_output.ran => (id, outcome, done),
         Event::Finished {
-            outcome: Outcome::Cached(done),
-            ..
-        } if request.show_output.cached => done,
-        _ => return,
+            id,
+            outcome: outcome @ Outcome::Cached(done),
+        } if request.show_output.cached => (id, outcome, done),
+        _ => return None,
     };
     let printed = replayed(&shown.logs, |digest| session.store.blob_path(digest));
-    shown.printed = Some(match printed {
+    let printed = match printed {
         Printed::Kept { text, cut } => Printed::Kept {
             text,
             cut: cut || shown.logs_cut,
         },
         other => other,
-    });
+    };
+    let mut outcome = outcome.clone();
+    if let Outcome::Ran(done) | Outcome::Cached(done) = &mut outcome {
+        done.printed = Some(printed);
+    }
+    Some(Event::Finished { id: *id, outcome })
 }

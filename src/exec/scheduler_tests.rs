@@ -449,7 +449,7 @@ fn stopping_leaves_unstarted_actions_stopped() {
     // Ctrl-C arrives as the first action finishes.
     let interrupted = AtomicBool::new(false);
     let stop = || interrupted.load(Ordering::SeqCst);
-    let mut emit = |event: Event| {
+    let mut emit = |event: &Event| {
         if matches!(event, Event::Finished { .. }) {
             interrupted.store(true, Ordering::SeqCst);
         }
