@@ -82,6 +82,10 @@ pub fn run(workspace: &Workspace, args: &PlanArgs, colors: Colors) -> Result<(),
             say_note(colors, note);
         }
     }
+    // The process ends right after this: freeing every action, artifact, key and string one
+    // at a time was a tenth of planning 100,000 steps, for memory the exit gives back anyway
+    // (as `check` does). None of these holds a file or a lock.
+    std::mem::forget((manifest, graph, decided));
     print(&text)
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use super::event::{Done, Failure, Outcome};
@@ -56,6 +56,10 @@ pub struct Builder<'a> {
     pub(super) warnings: Mutex<Vec<String>>,
     /// Actions that run even when cached (`--force`).
     pub(super) forced: HashSet<ActionId>,
+    /// Sources that more than one action reads (a dataset every combination of a matrix
+    /// reads), each hashed once per build rather than looked at once per reader, so that
+    /// every reader is keyed with the same bytes even if the file changes meanwhile.
+    pub(super) shared_sources: HashMap<ArtifactId, OnceLock<Option<(Digest, bool)>>>,
     /// The files the up-to-date check found as its record has them, whose digests need no
     /// second stat (see [`Builder::known_unchanged`]).
     pub(super) unchanged: Option<&'a Unchanged>,
@@ -97,6 +101,13 @@ impl<'a> Builder<'a> {
             })
             .map(|(index, artifact)| (artifact.path.to_string(), ArtifactId(index)))
             .collect();
+        let shared_sources = graph
+            .artifacts
+            .iter()
+            .enumerate()
+            .filter(|(_, artifact)| artifact.producer.is_none() && artifact.consumers.len() > 1)
+            .map(|(index, _)| (ArtifactId(index), OnceLock::new()))
+            .collect();
         Builder {
             graph,
             cx,
@@ -105,6 +116,7 @@ impl<'a> Builder<'a> {
             nested,
             warnings: Mutex::new(Vec::new()),
             forced: HashSet::new(),
+            shared_sources,
             unchanged: None,
         }
     }

@@ -537,3 +537,26 @@ fn what_the_up_to_date_check_found_unchanged_is_not_looked_at_again() {
         "known by signature alone: looked at"
     );
 }
+
+/// A source that several actions read is looked at once per build, and each of them is keyed
+/// with the same digest.
+#[test]
+fn a_source_many_actions_read_is_looked_at_once() {
+    let fs = TestFileSystem::new();
+    let manifest = "step \"a\" { cmd \"cat in.txt > a.txt\"; inputs \"in.txt\"; outputs \"a.txt\"; }\n\
+                    step \"b\" { cmd \"cat in.txt > b.txt\"; inputs \"in.txt\"; outputs \"b.txt\"; }\n\
+                    step \"c\" { cmd \"cat in.txt > c.txt\"; inputs \"in.txt\"; outputs \"c.txt\"; }\n";
+    let world = World::new(manifest, &[("in.txt", "x")]).on(fs.clone());
+    let input = world.dir.path().join("in.txt");
+    let stats_of_input = || fs.stats().iter().filter(|stat| **stat == input).count();
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "ran"), ("b", "ran"), ("c", "ran")])
+    );
+    assert_eq!(stats_of_input(), 1);
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "cached"), ("b", "cached"), ("c", "cached")])
+    );
+    assert_eq!(stats_of_input(), 2, "once more for the second build");
+}

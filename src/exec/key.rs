@@ -51,6 +51,18 @@ impl Builder<'_> {
         {
             return Ok(known);
         }
+        if let Some(shared) = self.shared_sources.get(&id) {
+            // The first reader hashes it while any other waits; a failure is not kept, so
+            // that each reader learns why from its own look.
+            if let Some(known) = *shared.get_or_init(|| self.hash_input(artifact).ok()) {
+                return Ok(known);
+            }
+        }
+        self.hash_input(artifact)
+    }
+
+    /// The digest of `artifact` as the workspace holds it, or why it cannot be had.
+    fn hash_input(&self, artifact: &Artifact) -> Result<(Digest, bool), InputError> {
         let path = self.cx.root.join(artifact.path.as_str());
         let hashed = match artifact.kind {
             ArtifactKind::File => self
