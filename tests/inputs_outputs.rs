@@ -151,6 +151,25 @@ fn an_output_inside_another_steps_output_directory() {
         .error_count(1);
 }
 
+/// Outputs inside other steps' output directories are reported in the order of their paths,
+/// whatever order the manifest declares them in.
+#[test]
+fn outputs_inside_output_directories_are_reported_in_path_order() {
+    let out = Test::new()
+        .manifest("step \"a\" {\n    cmd \"x\"\n    outputs \"data/\"\n}\nstep \"c\" {\n    cmd \"z\"\n    outputs \"data/z.json\"\n}\nstep \"b\" {\n    cmd \"y\"\n    outputs \"data/b.json\"\n}\n")
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .error_count(2);
+    let first = out.stderr.find("`data/b.json` is an output of `b`");
+    let second = out.stderr.find("`data/z.json` is an output of `c`");
+    assert!(
+        first.is_some() && second.is_some() && first < second,
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn an_output_that_is_also_an_input_of_the_same_step() {
     Test::new()
