@@ -165,7 +165,7 @@ impl Unchanged {
     /// stat cache would answer, without a second stat. Its signature was old enough to trust
     /// when recorded and has not changed since, which is the stat cache's own rule; the
     /// workspace lock, taken before the check, keeps another build from writing it since.
-    pub(crate) fn file(&self, path: &str) -> Option<(Digest, bool)> {
+    pub fn file(&self, path: &str) -> Option<(Digest, bool)> {
         match self.0.get(path)? {
             &(Look::Content, stat, Some(digest)) if stat.is_file() => {
                 Some((digest, stat.is_executable()))
