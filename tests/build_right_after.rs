@@ -152,3 +152,35 @@ fn what_an_incremental_build_did_not_look_at_again_is_still_checked_next_time() 
     assert_eq!(out.read("out/a.txt"), "2");
     out.again().run().success().stderr_contains(SHORTCUT);
 }
+
+const READS_LINK: &str = r#"
+step "link" {
+    cmd "readlink in.txt > out/target.txt"
+    inputs "in.txt"
+    outputs "out/target.txt"
+}
+"#;
+
+/// A symlink made just before the build is recorded by the digest of its target, read again
+/// by the next build: the build right after takes the shortcut, and a link that leads
+/// elsewhere right after is seen.
+#[test]
+fn the_build_right_after_reading_a_fresh_symlink_takes_the_shortcut() {
+    let out = Test::new()
+        .manifest(READS_LINK)
+        .file("a.txt", "a")
+        .symlink("in.txt", "a.txt")
+        .run()
+        .success()
+        .stderr_contains("1 ran");
+    let out = out.again().run().success().stderr_contains(SHORTCUT);
+    let out = out
+        .again()
+        .remove("in.txt")
+        .symlink("in.txt", "b.txt")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/target.txt"), "b.txt\n");
+}

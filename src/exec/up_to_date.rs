@@ -31,16 +31,16 @@
 //! signature, once it is old enough to trust.
 //!
 //! A signature that was old when the build started is trusted (the stat cache's racy rule).
-//! A regular file whose signature is fresher (one the build wrote, or one edited just before
-//! it) is recorded as racy, with the digest the build hashed: every check hashes it again and
-//! compares, however unchanged its signature looks, as git does for racily clean index
-//! entries, until a check finds it old enough and records its signature as trusted. So the
-//! build right after a build that ran steps takes the shortcut too, at the price of hashing
-//! what that build wrote. An output restored from a cache, which the stat cache never hashed,
-//! is recorded as racy with the digest its result claims: hashed before it is relied on, a
-//! claim that does not hold only sends the next build the whole way. A fresh file with no
-//! digest at all (inside a restored directory), or a fresh directory or symlink, keeps the
-//! record from being written.
+//! A regular file or a symlink whose signature is fresher (one the build wrote, or one edited
+//! just before it) is recorded as racy, with the digest the build hashed: every check hashes
+//! it again and compares, however unchanged its signature looks, as git does for racily clean
+//! index entries, until a check finds it old enough and records its signature as trusted. So
+//! the build right after a build that ran steps takes the shortcut too, at the price of
+//! hashing what that build wrote. An output restored from a cache, which the stat cache never
+//! hashed, is recorded as racy with the digest its result claims: hashed before it is relied
+//! on, a claim that does not hold only sends the next build the whole way. A fresh file with
+//! no digest at all (inside a restored directory), or a fresh directory, keeps the record
+//! from being written.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -78,12 +78,14 @@ enum Look {
     /// `lstat`, only device, inode and type: a directory on the way to an artifact, whose
     /// listing does not matter but which must not have become something else.
     Identity = 2,
-    /// `lstat`, every field, and the digest of the bytes to fall back on: a regular file.
+    /// `lstat`, every field, and the digest of the bytes to fall back on: a regular file or a
+    /// symlink.
     Content = 3,
-    /// A regular file whose signature was too fresh to trust when it was recorded (written by
-    /// the build, or just before it): its bytes are hashed again and compared with the
-    /// digest however unchanged its signature looks, as git does for racily clean index
-    /// entries, until a check finds it old enough and records it as [`Look::Content`].
+    /// A regular file or a symlink whose signature was too fresh to trust when it was
+    /// recorded (written by the build, or just before it): its bytes are hashed again and
+    /// compared with the digest however unchanged its signature looks, as git does for
+    /// racily clean index entries, until a check finds it old enough and records it as
+    /// [`Look::Content`].
     Racy = 4,
 }
 
@@ -413,11 +415,15 @@ impl Entry<'_> {
         if self.look.matches(&self.stat, &now) {
             return Seen::Unchanged;
         }
-        // The mode holds the executable bit, which enters keys; the size is a cheap no.
         let Some(digest) = self.digest else {
             return Seen::Changed;
         };
-        if !now.is_file() || now.mode != self.stat.mode || now.size != self.stat.size {
+        // The mode holds the type and the executable bit, which enter keys; the size is a
+        // cheap no.
+        if !(now.is_file() || now.is_symlink())
+            || now.mode != self.stat.mode
+            || now.size != self.stat.size
+        {
             return Seen::Changed;
         }
         // Hashed as the stat just taken saw it; a size that moved meanwhile is no match.
@@ -577,8 +583,8 @@ fn entries(
         let full = root.join(&path);
         let stat = look.stat(&full).ok()?;
         let old_enough = look == Look::Identity || stat.changed_ns() < trusted_before;
-        if look != Look::Signature || !stat.is_file() {
-            // A directory or a symlink too fresh to trust cannot be checked again cheaply.
+        if look != Look::Signature || !(stat.is_file() || stat.is_symlink()) {
+            // A directory too fresh to trust cannot be checked again cheaply.
             return old_enough.then_some((look, path, stat, None));
         }
         let digest = if path == LOCKFILE {
