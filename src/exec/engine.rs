@@ -278,6 +278,7 @@ impl<'a> Build<'a> {
     ) {
         let restored = restored_files(&self.workspace.root, outcomes);
         let (written_files, written_dirs) = written(outcomes);
+        let keyed_dirs = keyed_dirs(outcomes);
         let digests = |path: &Path, stat: &FileStat| {
             session.stat_cache.hashed_digest(path, stat).or_else(|| {
                 // Never trusted: a racy entry, hashed again before anything relies on
@@ -290,6 +291,7 @@ impl<'a> Build<'a> {
             unchanged: &request.unchanged,
             written_files: &written_files,
             written_dirs: &written_dirs,
+            keyed_dirs: &keyed_dirs,
         };
         // Losing the record costs the next no-op its shortcut, never a wrong answer.
         let _ = up_to_date::record(
@@ -341,6 +343,37 @@ fn written(outcomes: &[(ActionId, Outcome)]) -> (HashSet<String>, Vec<String>) {
         }
     }
     (files, dirs)
+}
+
+/// The tree digest each directory was keyed with, as an input (in its reader's key) or as an
+/// output (in its result), by path without the final `/`: what the up-to-date record of a
+/// directory that changed during the build must find in it. A directory keyed with two
+/// digests is left out, so that the record holds neither.
+fn keyed_dirs(outcomes: &[(ActionId, Outcome)]) -> HashMap<String, Digest> {
+    let mut keyed: HashMap<&str, Option<Digest>> = HashMap::new();
+    for (_, outcome) in outcomes {
+        let (Outcome::Ran(done) | Outcome::Cached(done)) = outcome else {
+            continue;
+        };
+        let inputs = done.fields.iter().flat_map(|key| &key.inputs);
+        let inputs = inputs.map(|input| (input.path.as_str(), input.digest));
+        let outputs = done
+            .outputs
+            .iter()
+            .map(|(path, digest)| (path.as_str(), *digest));
+        for (path, digest) in inputs.chain(outputs) {
+            if let Some(dir) = path.strip_suffix('/') {
+                let known = keyed.entry(dir).or_insert(Some(digest));
+                if *known != Some(digest) {
+                    *known = None;
+                }
+            }
+        }
+    }
+    keyed
+        .into_iter()
+        .filter_map(|(path, digest)| Some((path.to_string(), digest?)))
+        .collect()
 }
 
 /// Whether any of `targets` asks for a GPU (then the machine's are looked for).

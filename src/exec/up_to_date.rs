@@ -11,7 +11,7 @@
 //!   the digest of the bytes that were compiled;
 //! - the manifest's globs and the digest of the repository files they matched;
 //! - the signature of every input and output of the selected actions, and of every file and
-//!   directory inside the directory ones;
+//!   directory inside the directory ones (of one too fresh to trust, its content: see below);
 //! - the identity (device, inode, type) of every directory on the way to them, so that a
 //!   directory swapped for a symlink is noticed;
 //! - the signature of `zenbuild.lock`, which a build that finds it changed writes again.
@@ -24,11 +24,11 @@
 //! of another version, and the build goes the whole way, explains itself, and writes a new
 //! record if it again finds nothing to do.
 //!
-//! A regular file is recorded with its digest as well, when the stat cache knows it: a file
-//! whose signature changed but whose type, mode and size did not is hashed again, and if its
-//! bytes are the same it is still up to date (a `touch`, a checkout or an editor's save of the
-//! same bytes runs nothing, as it would the whole way). The record then takes the new
-//! signature, once it is old enough to trust.
+//! A regular file or a symlink is recorded with its digest as well, when the stat cache knows
+//! it: a file whose signature changed but whose type, mode and size did not is hashed again,
+//! and if its bytes are the same it is still up to date (a `touch`, a checkout or an editor's
+//! save of the same bytes runs nothing, as it would the whole way). The record then takes the
+//! new signature, once it is old enough to trust.
 //!
 //! A signature that was old when the build started is trusted (the stat cache's racy rule).
 //! A regular file or a symlink whose signature is fresher (one the build wrote, or one edited
@@ -38,15 +38,31 @@
 //! the build right after a build that ran steps takes the shortcut too, at the price of
 //! hashing what that build wrote. An output restored from a cache, which the stat cache never
 //! hashed, is recorded as racy with the digest its result claims: hashed before it is relied
-//! on, a claim that does not hold only sends the next build the whole way. A fresh file with
-//! no digest at all (inside a restored directory), or a fresh directory, keeps the record
-//! from being written.
+//! on, a claim that does not hold only sends the next build the whole way.
+//!
+//! A directory of a directory input or output (its root, or one inside it) whose signature is
+//! fresher (a file was added, removed or renamed in it: an editor saves by writing a
+//! temporary file and renaming it over the old one) is recorded as racy too, with the digest
+//! of its listing (see `listing_digest`): every check makes sure it is the same directory
+//! (device, inode, type; the root through a symlink, as it is looked at) and lists it again,
+//! until a check finds it old enough and records its signature as trusted. What is inside
+//! has entries of its own. The listing recorded must be the one the build keyed: a file
+//! removed from the directory during the build, after it was hashed, would be missing from
+//! both the directory and the record, while the key still holds it. So a directory input or
+//! output with any directory too fresh to trust, itself included, is recorded only if what
+//! the record holds of it, each file by the digest the build hashed, folds into the tree
+//! digest the build keyed it with.
+//!
+//! The record is not written when a fresh file has no digest at all (inside a restored
+//! directory), when such a directory's tree cannot be folded or differs from the one keyed,
+//! or when a fresh entry is anything else (a special file, a directory outside a directory
+//! input or output).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -55,7 +71,8 @@ use crate::binary::{self, Reader, STAT_LEN};
 use crate::graph::globs::still_match;
 use crate::graph::{ActionId, ArtifactKind, Graph};
 use crate::hash::{
-    CACHE_VERSION, Digest, FileStat, FileSystem, Platform, RACY_WINDOW_NS, tree_paths,
+    CACHE_VERSION, Digest, Encoder, FileDigest, FileKind, FileStat, FileSystem, Platform,
+    RACY_WINDOW_NS, digest_listing, tree_paths,
 };
 use crate::lockfile::LOCKFILE;
 use crate::manifest::Manifest;
@@ -63,7 +80,7 @@ use crate::workspace::StateDir;
 
 const MAGIC: &[u8; 8] = b"zbfresh\n";
 /// Bump when the layout changes: an old record is then ignored, never misread.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Below this many files, stats are taken on this thread: starting rayon's threads costs more.
 const PARALLEL_STATS: usize = 4_096;
 
@@ -87,6 +104,15 @@ enum Look {
     /// racily clean index entries, until a check finds it old enough and records it as
     /// [`Look::Content`].
     Racy = 4,
+    /// `lstat`, device, inode and type, and the digest of the listing: a directory inside a
+    /// directory input or output whose signature was too fresh to trust when it was
+    /// recorded. Listed again by every check however unchanged its signature looks, until a
+    /// check finds it old enough and records it as [`Look::Signature`].
+    RacyDir = 5,
+    /// `stat` through a symlink, device, inode and type, and the digest of the listing: the
+    /// root of a directory input or output whose signature was too fresh to trust, until a
+    /// check finds it old enough and records it as [`Look::Followed`].
+    RacyFollowed = 6,
 }
 
 impl Look {
@@ -97,6 +123,8 @@ impl Look {
             Look::Identity,
             Look::Content,
             Look::Racy,
+            Look::RacyDir,
+            Look::RacyFollowed,
         ]
         .into_iter()
         .find(|look| *look as u8 == value)
@@ -104,8 +132,8 @@ impl Look {
 
     fn stat(self, path: &Path) -> io::Result<FileStat> {
         let meta = match self {
-            Look::Followed => std::fs::metadata(path)?,
-            Look::Signature | Look::Identity | Look::Content | Look::Racy => {
+            Look::Followed | Look::RacyFollowed => std::fs::metadata(path)?,
+            Look::Signature | Look::Identity | Look::Content | Look::Racy | Look::RacyDir => {
                 std::fs::symlink_metadata(path)?
             }
         };
@@ -116,10 +144,109 @@ impl Look {
         match self {
             Look::Signature | Look::Followed | Look::Content => recorded == now,
             Look::Identity => recorded.same_object(now),
-            // Never taken on its signature alone.
-            Look::Racy => false,
+            // Never taken on their signature alone.
+            Look::Racy | Look::RacyDir | Look::RacyFollowed => false,
         }
     }
+
+    /// Whether the entry carries a digest: of the bytes, or of a directory's listing.
+    fn has_digest(self) -> bool {
+        matches!(
+            self,
+            Look::Content | Look::Racy | Look::RacyDir | Look::RacyFollowed
+        )
+    }
+
+    /// Whether the entry is checked by its content every time, its signature being too fresh
+    /// to trust when it was recorded.
+    fn is_racy(self) -> bool {
+        matches!(self, Look::Racy | Look::RacyDir | Look::RacyFollowed)
+    }
+
+    /// How a racy entry is looked at once its signature is old enough to trust: the same
+    /// `stat` or `lstat`, taken on its signature (a file keeps its digest to fall back on).
+    fn settled(self) -> Look {
+        match self {
+            Look::Racy => Look::Content,
+            Look::RacyDir => Look::Signature,
+            Look::RacyFollowed => Look::Followed,
+            other => other,
+        }
+    }
+}
+
+/// Starts the bytes a directory's listing digest is taken over.
+const LISTING_HEADER: &[u8] = b"zenbuild listing 1";
+
+/// What a directory's entry is, in its listing. The values are part of the listing digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EntryType {
+    File = 0,
+    Dir = 1,
+    Symlink = 2,
+    /// A fifo, a socket, a device: nothing a tree holds, but a change all the same.
+    Other = 3,
+}
+
+impl EntryType {
+    fn of(file_type: std::fs::FileType) -> EntryType {
+        if file_type.is_dir() {
+            EntryType::Dir
+        } else if file_type.is_symlink() {
+            EntryType::Symlink
+        } else if file_type.is_file() {
+            EntryType::File
+        } else {
+            EntryType::Other
+        }
+    }
+
+    fn of_stat(stat: &FileStat) -> EntryType {
+        if stat.is_dir() {
+            EntryType::Dir
+        } else if stat.is_symlink() {
+            EntryType::Symlink
+        } else if stat.is_file() {
+            EntryType::File
+        } else {
+            EntryType::Other
+        }
+    }
+}
+
+/// The digest of a directory's listing: the names of its direct entries, each with its type
+/// (file, directory, symlink, other), and nothing else (no size, time or content: what is
+/// inside has entries of its own). BLAKE3 over the length-prefixed [`LISTING_HEADER`], the
+/// entry count, then per entry in the byte order of names, the length-prefixed name and the
+/// type as a `u64`. The record takes the names it records below the directory and the types
+/// of their signatures; a check takes what `readdir` gives (which asks `lstat` where the file
+/// system does not say): the same object has the same type either way.
+fn listing_digest(mut entries: Vec<(&[u8], EntryType)>) -> Digest {
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut encoder = Encoder::new();
+    encoder.bytes(LISTING_HEADER);
+    encoder.u64(entries.len() as u64);
+    for (name, kind) in entries {
+        encoder.bytes(name);
+        encoder.u64(kind as u64);
+    }
+    encoder.digest()
+}
+
+/// The listing digest of the directory at `path` as it is now (through a symlink, if `path`
+/// is one).
+fn listed(path: &Path) -> io::Result<Digest> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        names.push((entry.file_name(), EntryType::of(entry.file_type()?)));
+    }
+    Ok(listing_digest(
+        names
+            .iter()
+            .map(|(name, kind)| (name.as_bytes(), *kind))
+            .collect(),
+    ))
 }
 
 /// The targets of a build as the command line named them, `zenbuild run` set apart.
@@ -246,7 +373,7 @@ fn compare(fs: &dyn FileSystem, root: &Path, manifest: &Path, selection: &str) -
             .collect();
         return Some(Verdict::Stale(Unchanged(unchanged)));
     }
-    if seen.iter().any(|seen| matches!(seen, Seen::SameBytes(_))) {
+    if seen.iter().any(|seen| matches!(seen, Seen::SameContent(_))) {
         // Losing this costs the next no-op a hash, never a wrong answer.
         let _ = renew(root, record.head, entries, &seen, now_ns);
     }
@@ -306,11 +433,10 @@ impl<'a> Record<'a> {
             let look = Look::from_u8(reader.u8()?)?;
             let path = OsStr::from_bytes(reader.bytes()?);
             let stat = reader.stat()?;
-            let digest = match look {
-                Look::Content | Look::Racy => {
-                    Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?))
-                }
-                _ => None,
+            let digest = if look.has_digest() {
+                Some(Digest::from_bytes(reader.take(32)?.try_into().ok()?))
+            } else {
+                None
             };
             entries.push(Entry {
                 look,
@@ -340,8 +466,8 @@ impl<'a> Record<'a> {
 pub type KnownDigest<'a> = dyn Fn(&Path, &FileStat) -> Option<(Digest, bool)> + Sync + 'a;
 
 /// What a build knows of its paths without looking: the digests it hashed or restored, those
-/// the up-to-date check found as recorded, and which of them the build itself wrote since
-/// (and must look at again).
+/// the up-to-date check found as recorded, which of them the build itself wrote since (and
+/// must look at again), and the trees it keyed its directories with.
 pub struct Known<'a> {
     pub digests: &'a KnownDigest<'a>,
     pub unchanged: &'a Unchanged,
@@ -349,6 +475,10 @@ pub struct Known<'a> {
     pub written_files: &'a HashSet<String>,
     /// Output directories the build wrote or restored, by path without the final `/`.
     pub written_dirs: &'a [String],
+    /// The tree digest the build keyed each directory input and output with, by path without
+    /// the final `/`: what a directory holding one too fresh to trust must be recorded as
+    /// holding. One it keyed with two digests is best left out.
+    pub keyed_dirs: &'a HashMap<String, Digest>,
 }
 
 impl Known<'_> {
@@ -366,16 +496,20 @@ impl Known<'_> {
             return None;
         }
         let &(recorded, stat, digest) = self.unchanged.0.get(path)?;
-        let same_look = match look {
-            Look::Signature => matches!(recorded, Look::Signature | Look::Content),
-            other => recorded == other,
+        let same_look = match (look, recorded) {
+            // A racy entry is checked by its content every time, never found unchanged on its
+            // signature; and what this build records of it must be what it keyed, which its
+            // old digest need not be.
+            (_, recorded) if recorded.is_racy() => false,
+            (Look::Signature, Look::Signature | Look::Content) => true,
+            (look, recorded) => look == recorded,
         };
         same_look.then(|| (recorded, path.to_string(), stat, digest))
     }
 }
 
 /// One path of the record, as written: how it is looked at, the path, its signature, and its
-/// digest for [`Look::Content`].
+/// digest for the looks that have one (see [`Look::has_digest`]).
 type Recorded = (Look, String, FileStat, Option<Digest>);
 
 /// One path of the record, as read.
@@ -390,17 +524,17 @@ struct Entry<'a> {
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
     Unchanged,
-    /// Another signature, the same bytes.
-    SameBytes(FileStat),
+    /// Another signature (or a racy one), the same bytes or listing.
+    SameContent(FileStat),
     Changed,
 }
 
 impl Seen {
-    /// The new signature of a file that holds the same bytes, once it changed before
-    /// `trusted_before` and may therefore be recorded.
+    /// The new signature of a file or directory that holds the same bytes or names, once it
+    /// changed before `trusted_before` and may therefore be recorded.
     fn trusted_new(&self, trusted_before: i64) -> Option<&FileStat> {
         match self {
-            Seen::SameBytes(now) if now.changed_ns() < trusted_before => Some(now),
+            Seen::SameContent(now) if now.changed_ns() < trusted_before => Some(now),
             _ => None,
         }
     }
@@ -418,24 +552,35 @@ impl Entry<'_> {
         let Some(digest) = self.digest else {
             return Seen::Changed;
         };
-        // The mode holds the type and the executable bit, which enter keys; the size is a
-        // cheap no.
-        if !(now.is_file() || now.is_symlink())
-            || now.mode != self.stat.mode
-            || now.size != self.stat.size
-        {
-            return Seen::Changed;
-        }
-        // Hashed as the stat just taken saw it; a size that moved meanwhile is no match.
-        match fs.hash(&path, &now) {
-            Ok(file) if file.digest == digest && file.size == now.size => Seen::SameBytes(now),
-            _ => Seen::Changed,
+        let same = if matches!(self.look, Look::RacyDir | Look::RacyFollowed) {
+            // Not another directory put in its place, and the same names as the same types;
+            // listed after the stat, so that a change in between moves the signature the
+            // record would take.
+            now.same_object(&self.stat) && listed(&path).is_ok_and(|listed| listed == digest)
+        } else {
+            // The mode holds the type and the executable bit, which enter keys; the size is a
+            // cheap no.
+            if !(now.is_file() || now.is_symlink())
+                || now.mode != self.stat.mode
+                || now.size != self.stat.size
+            {
+                return Seen::Changed;
+            }
+            // Hashed as the stat just taken saw it; a size that moved meanwhile is no match.
+            fs.hash(&path, &now)
+                .is_ok_and(|file| file.digest == digest && file.size == now.size)
+        };
+        if same {
+            Seen::SameContent(now)
+        } else {
+            Seen::Changed
         }
     }
 }
 
-/// Writes the record again with the signatures of files found to hold the same bytes, those
-/// old enough to trust; the rest keep their old ones and are hashed again next time.
+/// Writes the record again with the signatures of files and directories found to hold the same
+/// bytes or names, those old enough to trust; the rest keep their old ones and are hashed or
+/// listed again next time.
 fn renew(
     root: &Path,
     head: &[u8],
@@ -455,11 +600,12 @@ fn renew(
     for (entry, seen) in entries.iter().zip(seen) {
         let (look, stat) = match seen.trusted_new(trusted_before) {
             // Old enough now: its signature alone will do from here on.
-            Some(now) if entry.look == Look::Racy => (Look::Content, now),
-            Some(now) => (entry.look, now),
+            Some(now) => (entry.look.settled(), now),
             None => (entry.look, &entry.stat),
         };
-        put_entry(&mut out, look, entry.path, stat, entry.digest.as_ref());
+        // A directory's listing digest goes with its racy look.
+        let digest = entry.digest.filter(|_| look.has_digest());
+        put_entry(&mut out, look, entry.path, stat, digest.as_ref());
     }
     binary::seal(&mut out);
     write_atomically(&StateDir::of(root).up_to_date(), &out, Durability::Rename)
@@ -472,6 +618,7 @@ fn put_entry(
     stat: &FileStat,
     digest: Option<&Digest>,
 ) {
+    debug_assert_eq!(look.has_digest(), digest.is_some(), "{look:?}");
     out.push(look as u8);
     binary::put_bytes(out, path.as_bytes());
     binary::put_stat(out, stat);
@@ -481,7 +628,8 @@ fn put_entry(
 }
 
 /// Writes the record for a build of `selected` in which every action was cached, if every
-/// signature is old enough to be trusted (see the module notes); says whether it did.
+/// signature is old enough to be trusted or recordable as racy (see the module notes); says
+/// whether it did.
 /// `started_ns` is when the build began, before it read any file.
 pub fn record(
     root: &Path,
@@ -534,8 +682,8 @@ pub fn forget(root: &Path) {
     let _ = std::fs::remove_file(StateDir::of(root).up_to_date());
 }
 
-/// Every path the record checks, with its signature now; `None` when one is missing or too
-/// fresh to trust.
+/// Every path the record checks, with its signature now; `None` when one is missing, or too
+/// fresh to trust and not recordable as racy (see the module notes).
 fn entries(
     root: &Path,
     graph: &Graph,
@@ -544,6 +692,7 @@ fn entries(
     known: &Known<'_>,
 ) -> Option<Vec<Recorded>> {
     let mut paths: Vec<(Look, String)> = Vec::new();
+    let mut trees = Vec::new();
     let mut seen_artifacts = vec![false; graph.artifacts.len()];
     let mut seen_dirs = HashSet::new();
     for &id in selected {
@@ -562,13 +711,20 @@ fn entries(
             match artifact.kind {
                 ArtifactKind::File => paths.push((Look::Signature, path.to_string())),
                 ArtifactKind::Dir => {
-                    paths.push((Look::Followed, path.to_string()));
                     let (dirs, files) = tree_paths(&root.join(path)).ok()?;
+                    let first = paths.len();
+                    paths.push((Look::Followed, path.to_string()));
                     // The first is the root itself, looked at through a symlink above.
                     for inside in dirs.iter().skip(1).chain(&files) {
                         let inside = inside.to_str()?;
                         paths.push((Look::Signature, format!("{path}/{inside}")));
                     }
+                    trees.push(Tree {
+                        path,
+                        first,
+                        dirs,
+                        files,
+                    });
                 }
             }
         }
@@ -583,8 +739,13 @@ fn entries(
         let full = root.join(&path);
         let stat = look.stat(&full).ok()?;
         let old_enough = look == Look::Identity || stat.changed_ns() < trusted_before;
+        if look == Look::Identity || stat.is_dir() {
+            // A directory too fresh to trust is recorded as racy by its tree, which must then
+            // hold what the build keyed (see `Tree::settle`); any other is refused below.
+            return Some((look, path, stat, None));
+        }
         if look != Look::Signature || !(stat.is_file() || stat.is_symlink()) {
-            // A directory too fresh to trust cannot be checked again cheaply.
+            // Anything else too fresh to trust cannot be checked again cheaply.
             return old_enough.then_some((look, path, stat, None));
         }
         let digest = if path == LOCKFILE {
@@ -607,10 +768,114 @@ fn entries(
             None => None,
         }
     };
-    if paths.len() < PARALLEL_STATS {
-        paths.into_iter().map(stat).collect()
+    let mut recorded: Vec<Recorded> = if paths.len() < PARALLEL_STATS {
+        paths.into_iter().map(stat).collect::<Option<_>>()?
     } else {
-        paths.into_par_iter().map(stat).collect()
+        paths.into_par_iter().map(stat).collect::<Option<_>>()?
+    };
+    for tree in &trees {
+        tree.settle(root, &mut recorded, trusted_before, known)?;
+    }
+    // Every directory recorded by its signature alone is old enough for it.
+    let fresh_dir = recorded.iter().any(|(look, _, stat, _)| {
+        matches!(look, Look::Signature | Look::Followed)
+            && stat.is_dir()
+            && stat.changed_ns() >= trusted_before
+    });
+    (!fresh_dir).then_some(recorded)
+}
+
+/// A directory input or output as the record lists it: its path, where its entries start
+/// among the record's (the root, the directories inside, then the files, in the order of
+/// `dirs` and `files`), and what [`tree_paths`] found below it (the root first, as the empty
+/// path).
+struct Tree<'g> {
+    path: &'g str,
+    first: usize,
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Tree<'_> {
+    /// Records the directories of the tree too fresh to trust as racy, with their listings,
+    /// once what the record holds of the tree is found to be the tree the build keyed; `None`
+    /// when it is not, or cannot be told (a file without a digest, an entry of another type
+    /// than its listing said).
+    fn settle(
+        &self,
+        root: &Path,
+        recorded: &mut [Recorded],
+        trusted_before: i64,
+        known: &Known<'_>,
+    ) -> Option<()> {
+        let entries = &mut recorded[self.first..self.first + self.dirs.len() + self.files.len()];
+        let (dirs, files) = entries.split_at_mut(self.dirs.len());
+        let fresh: Vec<bool> = dirs
+            .iter()
+            .map(|(_, _, stat, _)| stat.changed_ns() >= trusted_before)
+            .collect();
+        if !fresh.contains(&true) {
+            // No name came or went since before the build began, so none since it was keyed.
+            return Some(());
+        }
+        if dirs.iter().any(|(_, _, stat, _)| !stat.is_dir()) {
+            return None;
+        }
+        let mut digests = Vec::with_capacity(files.len());
+        for (_, path, stat, digest) in &*files {
+            let kind = if stat.is_file() {
+                FileKind::Regular
+            } else if stat.is_symlink() {
+                FileKind::Symlink
+            } else {
+                return None;
+            };
+            let digest = match digest {
+                Some(digest) => *digest,
+                None => (known.digests)(&root.join(path), stat)?.0,
+            };
+            digests.push(FileDigest {
+                digest,
+                size: stat.size,
+                executable: stat.is_executable(),
+                kind,
+            });
+        }
+        let files_digests = self.files.iter().map(PathBuf::as_path).zip(digests);
+        let inner_dirs = self.dirs.iter().skip(1).map(PathBuf::as_path);
+        let tree = digest_listing(files_digests, inner_dirs)?;
+        if known.keyed_dirs.get(self.path) != Some(&tree) {
+            return None;
+        }
+        // Each fresh directory's listing, from the names recorded below it and the types of
+        // their signatures.
+        let fresh_index: HashMap<&Path, usize> = self
+            .dirs
+            .iter()
+            .enumerate()
+            .filter(|&(index, _)| fresh[index])
+            .map(|(index, dir)| (dir.as_path(), index))
+            .collect();
+        let mut listings: Vec<Vec<(&[u8], EntryType)>> = vec![Vec::new(); self.dirs.len()];
+        let below = self.dirs.iter().zip(&*dirs).skip(1);
+        for (relative, (_, _, stat, _)) in below.chain(self.files.iter().zip(&*files)) {
+            if let Some(&index) = relative.parent().and_then(|dir| fresh_index.get(dir)) {
+                let name = relative.file_name()?.as_bytes();
+                listings[index].push((name, EntryType::of_stat(stat)));
+            }
+        }
+        for (index, listing) in listings.into_iter().enumerate() {
+            if fresh[index] {
+                let (look, _, _, digest) = &mut dirs[index];
+                *look = if index == 0 {
+                    Look::RacyFollowed
+                } else {
+                    Look::RacyDir
+                };
+                *digest = Some(listing_digest(listing));
+            }
+        }
+        Some(())
     }
 }
 
@@ -634,11 +899,30 @@ mod tests {
         &bytes[..bytes.len() - 32]
     }
 
+    /// A record the build that ran a pipeline with a directory output (an empty directory and
+    /// a symlink inside) and globs wrote at once: its entries are racy.
+    const LINKS_AND_GLOBS: &[u8] = include_bytes!("../../fuzz/seeds/up_to_date/links-and-globs");
+
     #[test]
     fn a_record_a_build_wrote_reads() {
         let record = Record::decode(QUICKSTART).expect("the seed is a record of this version");
         assert_eq!(record.selection, b"build");
         assert!(!record.entries.is_empty());
+    }
+
+    /// So that the fuzzer starts from every branch of the decoder.
+    #[test]
+    fn the_seeds_hold_every_look() {
+        let mut looks = HashSet::new();
+        for seed in [QUICKSTART, LINKS_AND_GLOBS] {
+            let record = Record::decode(seed).expect("the seed is a record of this version");
+            looks.extend(record.entries.iter().map(|entry| entry.look as u8));
+        }
+        let every: HashSet<u8> = (0..=u8::MAX)
+            .filter_map(Look::from_u8)
+            .map(|look| look as u8)
+            .collect();
+        assert_eq!(looks, every);
     }
 
     #[test]
@@ -696,9 +980,13 @@ mod tests {
         }
     }
 
-    /// A record of one manifest and one racy file entry, as a build that just wrote the file
-    /// leaves it, with `digest` as the digest it hashed.
-    fn racy_record(root: &Path, manifest: &Path, file: &str, digest: &Digest) -> Vec<u8> {
+    /// A record of one manifest and `entries` (each with its signature as of now), as a build
+    /// of one action leaves it.
+    fn record_of(
+        root: &Path,
+        manifest: &Path,
+        entries: &[(Look, &str, Option<Digest>)],
+    ) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         binary::put_u32(&mut out, VERSION);
         binary::put_bytes(&mut out, tool().as_bytes());
@@ -709,11 +997,19 @@ mod tests {
         let text = std::fs::read(manifest).unwrap();
         out.extend_from_slice(blake3::hash(&text).as_bytes());
         out.push(0);
-        binary::put_u64(&mut out, 1);
-        let stat = FileStat::of(&std::fs::symlink_metadata(root.join(file)).unwrap());
-        put_entry(&mut out, Look::Racy, OsStr::new(file), &stat, Some(digest));
+        binary::put_u64(&mut out, entries.len() as u64);
+        for (look, path, digest) in entries {
+            let stat = look.stat(&root.join(path)).unwrap();
+            put_entry(&mut out, *look, OsStr::new(path), &stat, digest.as_ref());
+        }
         binary::seal(&mut out);
         out
+    }
+
+    /// A record of one manifest and one racy file entry, as a build that just wrote the file
+    /// leaves it, with `digest` as the digest it hashed.
+    fn racy_record(root: &Path, manifest: &Path, file: &str, digest: &Digest) -> Vec<u8> {
+        record_of(root, manifest, &[(Look::Racy, file, Some(*digest))])
     }
 
     /// A racy entry is hashed again however unchanged its signature: bytes that changed
@@ -755,7 +1051,8 @@ mod tests {
     }
 
     /// The check hands on what it found unchanged, so the build's record need not look again;
-    /// but never a path the build wrote since, the lockfile, or one looked at another way.
+    /// but never a path the build wrote since, the lockfile, a racy one, or one looked at
+    /// another way.
     #[test]
     fn what_the_check_found_unchanged_is_taken_unless_the_build_wrote_it() {
         let stat = FileStat::of(&std::fs::symlink_metadata(".").unwrap());
@@ -767,6 +1064,9 @@ mod tests {
             ("out/dd/c.txt".to_string(), (Look::Signature, stat, None)),
             ("out".to_string(), (Look::Identity, stat, None)),
             (LOCKFILE.to_string(), (Look::Signature, stat, None)),
+            ("data".to_string(), (Look::RacyFollowed, stat, digest)),
+            ("data/sub".to_string(), (Look::RacyDir, stat, digest)),
+            ("data/sub/a.txt".to_string(), (Look::Racy, stat, digest)),
         ]));
         let written_files = HashSet::from(["out/b.txt".to_string()]);
         let written_dirs = vec!["out/d".to_string()];
@@ -776,6 +1076,7 @@ mod tests {
             unchanged: &unchanged,
             written_files: &written_files,
             written_dirs: &written_dirs,
+            keyed_dirs: &HashMap::new(),
         };
         assert_eq!(
             known.recorded(Look::Signature, "src/a.txt"),
@@ -788,5 +1089,310 @@ mod tests {
         assert_eq!(known.recorded(Look::Signature, LOCKFILE), None);
         assert_eq!(known.recorded(Look::Followed, "src/a.txt"), None);
         assert_eq!(known.recorded(Look::Signature, "src/other.txt"), None);
+        // Racy entries are never found unchanged, and never taken without a second look.
+        assert_eq!(known.recorded(Look::Followed, "data"), None);
+        assert_eq!(known.recorded(Look::Signature, "data/sub"), None);
+        assert_eq!(known.recorded(Look::Signature, "data/sub/a.txt"), None);
+    }
+
+    /// A workspace with a manifest and a directory `data/` holding `a.txt` and `sub/b.txt`,
+    /// where the check may find a record.
+    fn data_workspace() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let manifest = root.join("zenbuild.kdl");
+        std::fs::write(&manifest, "step \"a\" { cmd \"true\"; }\n").unwrap();
+        std::fs::create_dir_all(root.join("data/sub")).unwrap();
+        std::fs::write(root.join("data/a.txt"), "a").unwrap();
+        std::fs::write(root.join("data/sub/b.txt"), "b").unwrap();
+        std::fs::create_dir_all(StateDir::of(root).state()).unwrap();
+        (dir, manifest)
+    }
+
+    fn up_to_date_now(root: &Path, manifest: &Path) -> bool {
+        let fs = crate::hash::RealFileSystem;
+        matches!(check(&fs, root, manifest, "build"), Verdict::UpToDate(1))
+    }
+
+    /// A racy directory is listed again by every check: the same names as the same types are
+    /// no change, however its signature moved; a name added, removed or of another type is.
+    #[test]
+    fn a_racy_directory_is_listed_again_and_a_name_that_came_or_went_is_a_change() {
+        let (dir, manifest) = data_workspace();
+        let root = dir.path();
+        let listing = listed(&root.join("data/sub")).unwrap();
+        let record = record_of(
+            root,
+            &manifest,
+            &[(Look::RacyDir, "data/sub", Some(listing))],
+        );
+        std::fs::write(StateDir::of(root).up_to_date(), record).unwrap();
+        assert!(up_to_date_now(root, &manifest));
+
+        std::fs::write(root.join("data/sub/c.txt"), "c").unwrap();
+        match check(&crate::hash::RealFileSystem, root, &manifest, "build") {
+            Verdict::Stale(unchanged) => assert!(unchanged.0.is_empty()),
+            Verdict::UpToDate(_) => panic!("a file added to a racy directory was missed"),
+        }
+        // Gone again: the directory's signature moved, its names are the same.
+        std::fs::remove_file(root.join("data/sub/c.txt")).unwrap();
+        assert!(up_to_date_now(root, &manifest));
+
+        std::fs::remove_file(root.join("data/sub/b.txt")).unwrap();
+        assert!(!up_to_date_now(root, &manifest), "a file removed");
+        std::fs::create_dir(root.join("data/sub/b.txt")).unwrap();
+        assert!(
+            !up_to_date_now(root, &manifest),
+            "a file become a directory"
+        );
+        std::fs::remove_dir(root.join("data/sub/b.txt")).unwrap();
+        std::fs::write(root.join("data/sub/b.txt"), "other bytes").unwrap();
+        assert!(
+            up_to_date_now(root, &manifest),
+            "its bytes are the file's entry's to check"
+        );
+
+        // Another directory with the same names in its place is not the same directory.
+        std::fs::rename(root.join("data/sub"), root.join("data/old")).unwrap();
+        std::fs::create_dir(root.join("data/sub")).unwrap();
+        std::fs::write(root.join("data/sub/b.txt"), "b").unwrap();
+        assert_eq!(listed(&root.join("data/sub")).unwrap(), listing);
+        assert!(!up_to_date_now(root, &manifest), "another directory");
+    }
+
+    /// The root of a directory input is looked at through a symlink: the directory the link
+    /// leads to must stay the same one, and list the same names.
+    #[test]
+    fn a_racy_root_is_listed_through_its_symlink() {
+        let (dir, manifest) = data_workspace();
+        let root = dir.path();
+        std::os::unix::fs::symlink("data", root.join("link")).unwrap();
+        let listing = listed(&root.join("data")).unwrap();
+        let record = record_of(
+            root,
+            &manifest,
+            &[(Look::RacyFollowed, "link", Some(listing))],
+        );
+        std::fs::write(StateDir::of(root).up_to_date(), record).unwrap();
+        assert!(up_to_date_now(root, &manifest));
+        std::fs::write(root.join("data/new.txt"), "new").unwrap();
+        assert!(
+            !up_to_date_now(root, &manifest),
+            "a file added behind the link"
+        );
+        std::fs::remove_file(root.join("data/new.txt")).unwrap();
+        assert!(up_to_date_now(root, &manifest));
+
+        // The link led elsewhere, to a directory listing the same names.
+        std::fs::create_dir_all(root.join("copy/sub")).unwrap();
+        std::fs::write(root.join("copy/a.txt"), "a").unwrap();
+        std::fs::remove_file(root.join("link")).unwrap();
+        std::os::unix::fs::symlink("copy", root.join("link")).unwrap();
+        assert_eq!(listed(&root.join("link")).unwrap(), listing);
+        assert!(
+            !up_to_date_now(root, &manifest),
+            "another directory behind the link"
+        );
+    }
+
+    /// A check that finds racy directories unchanged and old enough records them by their
+    /// signatures, as they are looked at: `lstat` inside, `stat` through a symlink at the
+    /// root; a racy file keeps its digest to fall back on. Before that, nothing is renewed.
+    #[test]
+    fn racy_directories_old_enough_are_renewed_with_their_plain_looks() {
+        let (dir, manifest) = data_workspace();
+        let root = dir.path();
+        let entries = [
+            (
+                Look::RacyFollowed,
+                "data",
+                Some(listed(&root.join("data")).unwrap()),
+            ),
+            (
+                Look::RacyDir,
+                "data/sub",
+                Some(listed(&root.join("data/sub")).unwrap()),
+            ),
+            (Look::Racy, "data/sub/b.txt", Some(Digest::of(b"b"))),
+        ];
+        let path = StateDir::of(root).up_to_date();
+        std::fs::write(&path, record_of(root, &manifest, &entries)).unwrap();
+        let looks = || {
+            let bytes = std::fs::read(&path).unwrap();
+            let record = Record::decode(&bytes).unwrap();
+            let looks: Vec<(Look, bool)> = record
+                .entries
+                .iter()
+                .map(|entry| (entry.look, entry.digest.is_some()))
+                .collect();
+            looks
+        };
+        let fs = crate::hash::fake::TestFileSystem::new();
+        assert!(matches!(
+            check(&fs, root, &manifest, "build"),
+            Verdict::UpToDate(1)
+        ));
+        let racy = vec![
+            (Look::RacyFollowed, true),
+            (Look::RacyDir, true),
+            (Look::Racy, true),
+        ];
+        assert_eq!(looks(), racy, "still too fresh to trust");
+
+        fs.advance_secs(10);
+        assert!(matches!(
+            check(&fs, root, &manifest, "build"),
+            Verdict::UpToDate(1)
+        ));
+        let plain = vec![
+            (Look::Followed, false),
+            (Look::Signature, false),
+            (Look::Content, true),
+        ];
+        assert_eq!(looks(), plain);
+        // From here on taken on their signatures: a name added is a change of signature.
+        std::fs::write(root.join("data/sub/c.txt"), "c").unwrap();
+        assert!(matches!(
+            check(&fs, root, &manifest, "build"),
+            Verdict::Stale(_)
+        ));
+    }
+
+    const READS_DATA: &str =
+        "step \"s\" {\n    cmd \"true\"\n    inputs \"data/\"\n    outputs \"out.txt\"\n}\n";
+
+    /// What a build of [`READS_DATA`] knows after keying `data/` and writing `out.txt`: the
+    /// stat cache that hashed both, and the tree it keyed.
+    struct Built {
+        dir: tempfile::TempDir,
+        graph: Graph,
+        cache: crate::hash::StatCache,
+        keyed: HashMap<String, Digest>,
+    }
+
+    impl Built {
+        /// `data/` holds a file, a subdirectory with a file, an empty one and a symlink.
+        fn new() -> Built {
+            let (dir, _) = data_workspace();
+            let root = dir.path();
+            std::fs::create_dir(root.join("data/empty")).unwrap();
+            std::os::unix::fs::symlink("a.txt", root.join("data/link")).unwrap();
+            std::fs::write(root.join("out.txt"), "out").unwrap();
+            std::fs::write(root.join(LOCKFILE), "").unwrap();
+            let cache = crate::hash::StatCache::in_memory();
+            let tree = crate::hash::hash_tree(&root.join("data"), &cache).unwrap();
+            cache.digest_file(&root.join("out.txt")).unwrap();
+            Built {
+                dir,
+                graph: crate::graph::compile_text(READS_DATA),
+                cache,
+                keyed: HashMap::from([("data".to_string(), tree.digest)]),
+            }
+        }
+
+        fn root(&self) -> &Path {
+            self.dir.path()
+        }
+
+        /// The record's entries for a build that started at `started_ns`.
+        fn entries(&self, started_ns: i64) -> Option<Vec<Recorded>> {
+            let digests = |path: &Path, stat: &FileStat| self.cache.hashed_digest(path, stat);
+            let known = Known {
+                digests: &digests,
+                unchanged: &Unchanged::default(),
+                written_files: &HashSet::new(),
+                written_dirs: &[],
+                keyed_dirs: &self.keyed,
+            };
+            entries(self.root(), &self.graph, &[ActionId(0)], started_ns, &known)
+        }
+    }
+
+    /// How `path` is recorded in `entries`, and its digest.
+    fn look_of(entries: &[Recorded], path: &str) -> (Look, Option<Digest>) {
+        let (look, _, _, digest) = entries.iter().find(|entry| entry.1 == path).unwrap();
+        (*look, *digest)
+    }
+
+    /// A build that finds its directory input fresh (an editor's save renamed a file into it
+    /// just before) records its directories as racy, each with its listing, when what it
+    /// records of the tree is the tree it keyed.
+    #[test]
+    fn fresh_directories_of_the_tree_the_build_keyed_are_recorded_as_racy() {
+        let built = Built::new();
+        let root = built.root();
+        let started_ns = crate::hash::RealFileSystem.now_ns();
+        let entries = built.entries(started_ns).expect("a record");
+        for (dir, look) in [
+            ("data", Look::RacyFollowed),
+            ("data/sub", Look::RacyDir),
+            ("data/empty", Look::RacyDir),
+        ] {
+            assert_eq!(
+                look_of(&entries, dir),
+                (look, Some(listed(&root.join(dir)).unwrap())),
+                "{dir}"
+            );
+        }
+        assert_eq!(look_of(&entries, "data/sub/b.txt").0, Look::Racy);
+        assert_eq!(look_of(&entries, "data/link").0, Look::Racy);
+
+        // Long after: signatures alone, and no tree to compare.
+        let later = started_ns + 60 * 1_000_000_000;
+        let mut built = built;
+        built.keyed.clear();
+        let entries = built.entries(later).expect("a record");
+        assert_eq!(look_of(&entries, "data"), (Look::Followed, None));
+        assert_eq!(look_of(&entries, "data/sub"), (Look::Signature, None));
+    }
+
+    /// A file removed from or added to the directory after the build keyed it, or a tree
+    /// other than the one keyed: the record is not written, for it would list the directory
+    /// as it is now, under a key that says otherwise.
+    #[test]
+    fn the_record_refuses_a_tree_other_than_the_one_the_build_keyed() {
+        let started_ns = crate::hash::RealFileSystem.now_ns();
+
+        let mut built = Built::new();
+        built
+            .keyed
+            .insert("data".to_string(), Digest::of(b"another tree"));
+        assert!(built.entries(started_ns).is_none(), "another digest");
+        built.keyed.clear();
+        assert!(built.entries(started_ns).is_none(), "no digest keyed");
+
+        let built = Built::new();
+        std::fs::remove_file(built.root().join("data/sub/b.txt")).unwrap();
+        assert!(built.entries(started_ns).is_none(), "a file removed");
+
+        let built = Built::new();
+        std::fs::write(built.root().join("data/sub/c.txt"), "c").unwrap();
+        assert!(built.entries(started_ns).is_none(), "a file added");
+
+        let built = Built::new();
+        std::fs::remove_dir(built.root().join("data/empty")).unwrap();
+        assert!(
+            built.entries(started_ns).is_none(),
+            "an empty directory removed"
+        );
+
+        let built = Built::new();
+        std::fs::create_dir(built.root().join("data/sub/new")).unwrap();
+        assert!(
+            built.entries(started_ns).is_none(),
+            "an empty directory added"
+        );
+
+        let built = Built::new();
+        std::fs::remove_file(built.root().join("data/link")).unwrap();
+        std::os::unix::fs::symlink("sub/b.txt", built.root().join("data/link")).unwrap();
+        built
+            .cache
+            .digest_file(&built.root().join("data/link"))
+            .unwrap();
+        assert!(
+            built.entries(started_ns).is_none(),
+            "a symlink led elsewhere"
+        );
     }
 }
