@@ -2,7 +2,8 @@
 //! with the files it just wrote (too fresh for their signatures to be trusted) recorded by
 //! the digest it hashed, so the next build, started at once, takes the shortcut after
 //! hashing those files again, and sees any change to them, even one that leaves their
-//! signature as it was.
+//! signature as it was. Directories too fresh to trust (an editor's save renames a file into
+//! one) are recorded by their listings, listed again by the next build.
 
 mod common;
 use common::{CHAIN, Test};
@@ -183,4 +184,131 @@ fn the_build_right_after_reading_a_fresh_symlink_takes_the_shortcut() {
         .stderr_lacks(SHORTCUT)
         .stderr_contains("1 ran");
     assert_eq!(out.read("out/target.txt"), "b.txt\n");
+}
+
+const READS_DIR: &str = r#"
+step "list" {
+    cmd "cat data/top.txt data/sub/*.txt > out/all.txt"
+    inputs "data/"
+    outputs "out/all.txt"
+}
+"#;
+
+/// A directory input built, then a file inside one of its subdirectories saved as an editor
+/// saves (a new file renamed over it, which moves the subdirectory's signature) and built
+/// again, right after.
+fn saved_inside_a_directory() -> common::Output {
+    let out = Test::new()
+        .manifest(READS_DIR)
+        .file("data/top.txt", "t")
+        .file("data/sub/a.txt", "a")
+        .file("data/sub/b.txt", "b")
+        .run()
+        .success()
+        .stderr_contains("1 ran");
+    let out = out
+        .again()
+        .save("data/sub/a.txt", "A")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/all.txt"), "tAb");
+    assert!(
+        out.exists(".zenbuild/state/up-to-date"),
+        "the build recorded its fresh directories:\n{}",
+        out.stderr
+    );
+    out
+}
+
+#[test]
+fn the_builds_right_after_a_save_inside_a_directory_input_take_the_shortcut() {
+    let out = saved_inside_a_directory()
+        .again()
+        .run()
+        .success()
+        .stderr_contains(SHORTCUT);
+    out.again().run().success().stderr_contains(SHORTCUT);
+}
+
+#[test]
+fn a_file_added_to_a_fresh_directory_right_after_a_build_is_seen() {
+    let out = saved_inside_a_directory()
+        .again()
+        .file("data/sub/c.txt", "c")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/all.txt"), "tAbc");
+}
+
+#[test]
+fn a_file_removed_from_a_fresh_directory_right_after_a_build_is_seen() {
+    let out = saved_inside_a_directory()
+        .again()
+        .remove("data/sub/b.txt")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/all.txt"), "tA");
+}
+
+const WRITES_DIR: &str = r#"
+step "parts" {
+    cmd "mkdir -p out/parts/empty && cp in.txt out/parts/in.txt && ln -s in.txt out/parts/link"
+    inputs "in.txt"
+    outputs "out/parts/"
+}
+"#;
+
+/// A directory output, with an empty directory and a symlink inside, is recorded by the
+/// build that wrote it: the builds right after take the shortcut, and a file removed from
+/// it is seen and put back.
+#[test]
+fn the_builds_right_after_writing_a_directory_output_take_the_shortcut() {
+    let out = Test::new()
+        .manifest(WRITES_DIR)
+        .file("in.txt", "1")
+        .run()
+        .success()
+        .stderr_contains("1 ran");
+    let out = out.again().run().success().stderr_contains(SHORTCUT);
+    let out = out.again().run().success().stderr_contains(SHORTCUT);
+    let out = out
+        .again()
+        .remove("out/parts/in.txt")
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 cached (1 restored)");
+    assert_eq!(out.read("out/parts/in.txt"), "1");
+}
+
+/// A file removed from a directory input after the build hashed it (here by the step
+/// itself; an editor or a checkout could as well) leaves the directory fresh, and the key it
+/// was built under holding the file: the build must not record the directory as it is now,
+/// as if that had been built.
+#[test]
+fn a_file_removed_from_a_directory_input_during_the_build_is_built_by_the_next() {
+    let manifest = READS_DIR.replace("> out/all.txt\"", "> out/all.txt; rm -f data/sub/b.txt\"");
+    let out = Test::new()
+        .manifest(&manifest)
+        .file("data/top.txt", "t")
+        .file("data/sub/a.txt", "a")
+        .file("data/sub/b.txt", "b")
+        .run()
+        .success()
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/all.txt"), "tab");
+    let out = out
+        .again()
+        .run()
+        .success()
+        .stderr_lacks(SHORTCUT)
+        .stderr_contains("1 ran");
+    assert_eq!(out.read("out/all.txt"), "ta");
+    out.again().run().success().stderr_contains(SHORTCUT);
 }

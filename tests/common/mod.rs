@@ -68,6 +68,16 @@ impl Test {
         self
     }
 
+    /// Replaces a file the way an editor saves it: the bytes go to a new file beside it, which
+    /// is renamed over it, so that its directory changes too.
+    pub fn save(self, path: &str, text: &str) -> Test {
+        let path = self.dir.path().join(path);
+        let temp = path.with_extension("zenbuild-test-save");
+        std::fs::write(&temp, text).expect("write the new file");
+        std::fs::rename(&temp, &path).expect("rename it over the old one");
+        self
+    }
+
     /// Removes a file or a whole directory of the workspace.
     pub fn remove(self, path: &str) -> Test {
         let path = self.dir.path().join(path);
