@@ -9,9 +9,13 @@
 //! is first built by a plain `zenbuild`, which may take that shortcut and must still leave
 //! what the model says, and after every build a plain one must run nothing.
 //!
-//! Each case is a random DAG of 3–8 steps over a few source files. Step `sJ` concatenates its
-//! inputs (sources, then upstream outputs) and appends its constant. A model computes every
-//! output's bytes and every action's key from the state, with no zenbuild involved.
+//! Each case is a random DAG of 3–8 steps over a few source files and a directory `data/`.
+//! Step `sJ` concatenates its inputs (sources, then upstream outputs), then, if it reads
+//! `data/`, the path and bytes of each file there, and appends its constant. Files in `data/`
+//! come and go and are saved in place or as an editor saves (a new file renamed over the
+//! old), so that its directories change too, inside the racy window of the build before. A
+//! model computes every output's bytes and every action's key from the state, with no
+//! zenbuild involved.
 
 mod common;
 use std::collections::{BTreeSet, HashSet};
@@ -24,6 +28,8 @@ use proptest::prelude::*;
 const TEXTS: [&str; 4] = ["x", "y", "xy", "z\n"];
 const CONSTANTS: [&str; 3] = ["k1", "k2", "k3"];
 const MAX_SOURCES: usize = 3;
+/// The files `data/` may hold; `data/sub/` is always there, empty when neither of its files is.
+const DATA: [&str; 3] = ["data/a.txt", "data/sub/b.txt", "data/sub/c.txt"];
 
 #[derive(Clone, Debug)]
 struct Step {
@@ -31,6 +37,8 @@ struct Step {
     sources: Vec<usize>,
     /// Indices of the earlier steps whose outputs it reads.
     upstream: Vec<usize>,
+    /// Whether it reads the directory `data/`.
+    data: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -49,13 +57,18 @@ enum Edit {
     Constant(usize, usize),
     /// Step `j % steps`'s output is deleted from the workspace.
     DeleteOutput(usize),
+    /// `DATA[d]` gets `TEXTS[t]`, saved in place or (when true) as an editor saves, by
+    /// renaming a new file over it; or, with no text, is removed.
+    Data(usize, Option<usize>, bool),
 }
 
-/// What the edits change: the bytes of each source and each step's constant.
+/// What the edits change: the bytes of each source, each step's constant, and what `data/`
+/// holds.
 #[derive(Clone, Debug)]
 struct State {
     texts: Vec<&'static str>,
     constants: Vec<&'static str>,
+    data: Vec<Option<&'static str>>,
 }
 
 fn source_path(i: usize) -> String {
@@ -72,18 +85,22 @@ fn name(j: usize) -> String {
 
 fn dag() -> impl Strategy<Value = Dag> {
     (2..=MAX_SOURCES, 3..=8usize).prop_flat_map(|(sources, steps)| {
-        // Per step: which sources and which earlier steps it reads, as bit masks.
-        prop::collection::vec((any::<u8>(), any::<u8>()), steps).prop_map(move |masks| {
-            let steps = masks
-                .iter()
-                .enumerate()
-                .map(|(j, (source_bits, upstream_bits))| Step {
-                    sources: (0..sources).filter(|i| source_bits >> i & 1 == 1).collect(),
-                    upstream: (0..j).filter(|k| upstream_bits >> k & 1 == 1).collect(),
-                })
-                .collect();
-            Dag { sources, steps }
-        })
+        // Per step: which sources and which earlier steps it reads, as bit masks, and whether
+        // it reads `data/`.
+        prop::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), steps).prop_map(
+            move |masks| {
+                let steps = masks
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &(source_bits, upstream_bits, data))| Step {
+                        sources: (0..sources).filter(|i| source_bits >> i & 1 == 1).collect(),
+                        upstream: (0..j).filter(|k| upstream_bits >> k & 1 == 1).collect(),
+                        data,
+                    })
+                    .collect();
+                Dag { sources, steps }
+            },
+        )
     })
 }
 
@@ -91,10 +108,12 @@ fn state() -> impl Strategy<Value = State> {
     (
         prop::collection::vec(0..TEXTS.len(), MAX_SOURCES),
         prop::collection::vec(0..CONSTANTS.len(), 8),
+        prop::collection::vec(prop::option::of(0..TEXTS.len()), DATA.len()),
     )
-        .prop_map(|(texts, constants)| State {
+        .prop_map(|(texts, constants, data)| State {
             texts: texts.into_iter().map(|t| TEXTS[t]).collect(),
             constants: constants.into_iter().map(|c| CONSTANTS[c]).collect(),
+            data: data.into_iter().map(|t| t.map(|t| TEXTS[t])).collect(),
         })
 }
 
@@ -104,6 +123,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (0..MAX_SOURCES).prop_map(Edit::Touch),
         2 => (0..8usize, 0..CONSTANTS.len()).prop_map(|(j, c)| Edit::Constant(j, c)),
         1 => (0..8usize).prop_map(Edit::DeleteOutput),
+        3 => (0..DATA.len(), prop::option::of(0..TEXTS.len()), any::<bool>())
+            .prop_map(|(d, t, save)| Edit::Data(d, t, save)),
     ]
 }
 
@@ -120,22 +141,26 @@ impl Dag {
         let mut text = String::new();
         for j in 0..self.steps.len() {
             let inputs = self.inputs(j);
-            let (cmd, declared) = if inputs.is_empty() {
-                (
-                    format!("printf %s {} > {}", state.constants[j], output_path(j)),
-                    String::new(),
-                )
+            let out = output_path(j);
+            let mut cmd = if inputs.is_empty() {
+                format!(": > {out}; ")
             } else {
-                let quoted: Vec<String> = inputs.iter().map(|p| format!("\"{p}\"")).collect();
-                (
-                    format!(
-                        "cat {} > {out}; printf %s {} >> {out}",
-                        inputs.join(" "),
-                        state.constants[j],
-                        out = output_path(j)
-                    ),
-                    format!("    inputs {}\n", quoted.join(" ")),
-                )
+                format!("cat {} > {out}; ", inputs.join(" "))
+            };
+            let mut quoted: Vec<String> = inputs.iter().map(|p| format!("\"{p}\"")).collect();
+            if self.steps[j].data {
+                let _ = write!(
+                    cmd,
+                    "for f in {}; do if [ -f $f ]; then printf %s $f >> {out}; cat $f >> {out}; fi; done; ",
+                    DATA.join(" ")
+                );
+                quoted.push("\"data/\"".to_string());
+            }
+            let _ = write!(cmd, "printf %s {} >> {out}", state.constants[j]);
+            let declared = if quoted.is_empty() {
+                String::new()
+            } else {
+                format!("    inputs {}\n", quoted.join(" "))
             };
             let _ = write!(
                 text,
@@ -155,6 +180,14 @@ impl Dag {
             for &k in &step.upstream {
                 bytes.push_str(&outputs[k]);
             }
+            if step.data {
+                for (path, text) in DATA.iter().zip(&state.data) {
+                    if let Some(text) = text {
+                        bytes.push_str(path);
+                        bytes.push_str(text);
+                    }
+                }
+            }
             bytes.push_str(state.constants[j]);
             outputs.push(bytes);
         }
@@ -162,14 +195,17 @@ impl Dag {
     }
 
     /// What determines step `j`'s action key in the model: its command (which only the
-    /// constant varies) and the bytes of each input, in order.
+    /// constant varies) and the bytes of each input, in order; for `data/`, which files it
+    /// holds and their bytes.
     fn key(&self, j: usize, state: &State, outputs: &[String]) -> (usize, String, Vec<String>) {
         let step = &self.steps[j];
+        let data = step.data.then(|| format!("data/ {:?}", state.data));
         let inputs = step
             .sources
             .iter()
             .map(|&i| state.texts[i].to_string())
             .chain(step.upstream.iter().map(|&k| outputs[k].clone()))
+            .chain(data)
             .collect();
         (j, state.constants[j].to_string(), inputs)
     }
@@ -196,15 +232,26 @@ impl Dag {
                 self.dependents(readers)
             }
             Edit::Constant(j, _) => self.dependents(BTreeSet::from([j % self.steps.len()])),
+            Edit::Data(..) => {
+                let readers = (0..self.steps.len())
+                    .filter(|&j| self.steps[j].data)
+                    .collect();
+                self.dependents(readers)
+            }
             Edit::Touch(_) | Edit::DeleteOutput(_) => BTreeSet::new(),
         }
     }
 
     /// A workspace holding the manifest and sources of `state`, never built.
     fn workspace(&self, state: &State) -> Test {
-        let mut test = Test::new().manifest(&self.manifest(state));
+        let mut test = Test::new().manifest(&self.manifest(state)).dir("data/sub");
         for i in 0..self.sources {
             test = test.file(&source_path(i), state.texts[i]);
+        }
+        for (path, text) in DATA.iter().zip(&state.data) {
+            if let Some(text) = text {
+                test = test.file(path, text);
+            }
         }
         test
     }
@@ -224,6 +271,15 @@ fn apply(dag: &Dag, state: &mut State, test: Test, edit: &Edit) -> Test {
             test.manifest(&dag.manifest(state))
         }
         Edit::DeleteOutput(j) => test.remove(&output_path(j % dag.steps.len())),
+        Edit::Data(d, text, save) => {
+            let was = std::mem::replace(&mut state.data[d], text.map(|t| TEXTS[t]));
+            match (text, was) {
+                (Some(t), Some(_)) if save => test.save(DATA[d], TEXTS[t]),
+                (Some(t), _) => test.file(DATA[d], TEXTS[t]),
+                (None, Some(_)) => test.remove(DATA[d]),
+                (None, None) => test,
+            }
+        }
     }
 }
 
