@@ -560,3 +560,37 @@ fn a_source_many_actions_read_is_looked_at_once() {
     );
     assert_eq!(stats_of_input(), 2, "once more for the second build");
 }
+
+/// The files inside a directory input that the up-to-date check found as recorded are not
+/// looked at again either; the directory is still listed, so a file that came is seen.
+#[test]
+fn files_inside_a_directory_the_check_found_unchanged_are_not_looked_at_again() {
+    let fs = TestFileSystem::new();
+    let manifest =
+        "step \"a\" { cmd \"cat d/x.txt > out.txt\"; inputs \"d/\"; outputs \"out.txt\"; }\n";
+    let world = World::new(manifest, &[("d/x.txt", "x")]).on(fs.clone());
+    assert_eq!(world.statuses(), pairs(&[("a", "ran")]));
+    let root = world.dir.path();
+    let inside = root.join("d/x.txt");
+    let stat = RealFileSystem.stat(&inside).unwrap();
+    let digest = RealFileSystem.hash(&inside, &stat).unwrap().digest;
+    let stats_inside = || fs.stats().iter().filter(|stat| **stat == inside).count();
+
+    world
+        .unchanged
+        .replace(Some(Unchanged::of_files([("d/x.txt", stat, Some(digest))])));
+    let before = stats_inside();
+    assert_eq!(world.statuses(), pairs(&[("a", "cached")]));
+    assert_eq!(
+        stats_inside(),
+        before,
+        "the file inside was looked at again"
+    );
+
+    world.write("d/y.txt", "y");
+    assert_eq!(
+        world.statuses(),
+        pairs(&[("a", "ran")]),
+        "a new file is seen"
+    );
+}

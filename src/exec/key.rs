@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::path::Path;
 
 use super::build::Builder;
 use super::input_error::InputError;
 use super::last_keys::Finished;
 use super::reason::key_changes;
 use crate::graph::{Action, Artifact, ArtifactId, ArtifactKind};
-use crate::hash::{ActionKey, Digest, InputDigest, hash_tree, symlink_digest};
+use crate::hash::{ActionKey, Digest, FileDigest, InputDigest, hash_tree_knowing, symlink_digest};
 use crate::store::ActionResult;
 
 impl Builder<'_> {
@@ -71,7 +72,9 @@ impl Builder<'_> {
                 .digest_file(&path)
                 .map(|file| (file.digest, file.executable)),
             ArtifactKind::Dir => {
-                hash_tree(&path, self.cx.stat_cache).map(|tree| (tree.digest, false))
+                let known = self.known_inside(artifact.path.as_str());
+                hash_tree_knowing(&path, self.cx.stat_cache, &known)
+                    .map(|tree| (tree.digest, false))
             }
         };
         hashed.map_err(|e| {
@@ -234,14 +237,22 @@ impl Builder<'_> {
             return known == (digest, executable);
         }
         let absolute = self.cx.root.join(path.trim_end_matches('/'));
-        if path.ends_with('/') {
-            return hash_tree(&absolute, self.cx.stat_cache)
+        if let Some(directory) = path.strip_suffix('/') {
+            return hash_tree_knowing(&absolute, self.cx.stat_cache, &self.known_inside(directory))
                 .is_ok_and(|tree| tree.digest == digest);
         }
         self.cx
             .stat_cache
             .digest_file(&absolute)
             .is_ok_and(|file| file.digest == digest && file.executable == executable)
+    }
+
+    /// What the up-to-date check knew of the files inside `directory`, by path below it.
+    fn known_inside(&self, directory: &str) -> impl Fn(&Path) -> Option<FileDigest> + Sync {
+        move |relative: &Path| {
+            let inside = format!("{directory}/{}", relative.to_str()?);
+            self.unchanged?.file_digest(&inside)
+        }
     }
 
     /// Why the action must run, compared with the key it had when it last finished.

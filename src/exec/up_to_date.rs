@@ -295,10 +295,19 @@ impl Unchanged {
     /// when recorded and has not changed since, which is the stat cache's own rule; the
     /// workspace lock, taken before the check, keeps another build from writing it since.
     pub fn file(&self, path: &str) -> Option<(Digest, bool)> {
+        self.file_digest(path)
+            .map(|file| (file.digest, file.executable))
+    }
+
+    /// The same as [`Unchanged::file`], as the stat cache would give it: with its size.
+    pub fn file_digest(&self, path: &str) -> Option<FileDigest> {
         match self.0.get(path)? {
-            &(Look::Content, stat, Some(digest)) if stat.is_file() => {
-                Some((digest, stat.is_executable()))
-            }
+            &(Look::Content, stat, Some(digest)) if stat.is_file() => Some(FileDigest {
+                digest,
+                size: stat.size,
+                executable: stat.is_executable(),
+                kind: FileKind::Regular,
+            }),
             _ => None,
         }
     }

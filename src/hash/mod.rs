@@ -25,4 +25,6 @@ pub use file::{
 pub(crate) use file_system::fake;
 pub use file_system::{FileStat, FileSystem, RealFileSystem};
 pub use stat_cache::{RACY_WINDOW_NS, StatCache};
-pub use tree::{TREE_HEADER, TreeDigest, digest_listing, hash_tree, tree_paths};
+pub use tree::{
+    KnownFile, TREE_HEADER, TreeDigest, digest_listing, hash_tree, hash_tree_knowing, tree_paths,
+};

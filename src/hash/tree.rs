@@ -52,10 +52,26 @@ impl TreeDigest {
 /// in one parallel pass: many small files are where the time goes), then fold the directory
 /// digests from the deepest up.
 pub fn hash_tree(root: &Path, cache: &StatCache) -> io::Result<TreeDigest> {
+    hash_tree_knowing(root, cache, &|_| None)
+}
+
+/// What a caller already knows of a file below a tree's root, by its path relative to it.
+pub type KnownFile<'a> = dyn Fn(&Path) -> Option<FileDigest> + Sync + 'a;
+
+/// [`hash_tree`], taking the digest of each file that `known` answers for instead of looking
+/// at it: the directories are still listed, so a file that came or went is seen.
+pub fn hash_tree_knowing(
+    root: &Path,
+    cache: &StatCache,
+    known: &KnownFile<'_>,
+) -> io::Result<TreeDigest> {
     let (dirs, file_paths) = list_tree(root)?;
     let file_digests: Vec<FileDigest> = file_paths
         .par_iter()
-        .map(|relative| cache.digest_file(&root.join(relative)))
+        .map(|relative| match known(relative) {
+            Some(file) => Ok(file),
+            None => cache.digest_file(&root.join(relative)),
+        })
         .collect::<io::Result<_>>()?;
     let dir_digests = fold_dirs(&dirs, &file_digests);
     Ok(listing(dirs, file_paths, &file_digests, dir_digests[0]))
