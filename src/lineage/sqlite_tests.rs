@@ -255,3 +255,49 @@ fn queries_answer_after_runs_that_ran_restored_and_failed() {
         .collect();
     assert_eq!(models, ["dd", "cc"]);
 }
+
+/// More actions than one statement writes, one of them twice: every row, in order, each
+/// with its own status and the content it shares.
+#[test]
+fn a_batch_of_many_actions_is_recorded_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("lineage.db")).unwrap();
+    let run = store.begin_run(&new_run()).unwrap();
+    let action = |n: usize| ActionRecord {
+        name: format!("a{n}"),
+        step: "a".into(),
+        status: if n.is_multiple_of(3) { "ran" } else { "cached" }.into(),
+        cmd: format!("make {n}"),
+        started_ms: n as i64,
+        duration_ms: 1,
+        executor: n.is_multiple_of(2).then(|| "local".to_string()),
+        reasons: if n.is_multiple_of(5) {
+            vec![format!("reason {n}")]
+        } else {
+            Vec::new()
+        },
+        inputs: vec![artifact(&format!("in/{n}"), "aa")],
+        outputs: vec![artifact(&format!("out/{n}"), "bb")],
+        ..ActionRecord::default()
+    };
+    let mut actions: Vec<ActionRecord> = (0..250).map(action).collect();
+    actions.push(action(7));
+    store.record_actions(run, &actions).unwrap();
+
+    let recorded = store.run_actions(run).unwrap();
+    assert_eq!(recorded.len(), actions.len());
+    for (recorded, action) in recorded.iter().zip(&actions) {
+        let recorded = &recorded.action;
+        assert_eq!(recorded.name, action.name);
+        assert_eq!(recorded.status, action.status);
+        assert_eq!(recorded.started_ms, action.started_ms);
+        assert_eq!(recorded.executor, action.executor);
+        assert_eq!(recorded.reasons, action.reasons);
+        assert_eq!(recorded.outputs, action.outputs);
+    }
+    let contents: i64 = Connection::open(dir.path().join("lineage.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM actions", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(contents, 250);
+}
