@@ -9,6 +9,7 @@
 //! `.zenbuild/lineage.db`, where what an action is ([`content`]) is kept once for all the runs
 //! that repeat it.
 
+pub mod closing;
 pub mod content;
 pub mod damaged;
 pub mod durations;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{
     ActionRecord, ArtifactRecord, Counts, GitState, LineageError, MetadataStore, NewRun, RunEnd,
-    RunId, RunStatus, damaged, metrics,
+    RunId, RunStatus, closing, damaged, metrics,
 };
 use crate::Manifest;
 use crate::exec::event::{Event, Outcome};
@@ -34,7 +34,7 @@ pub type Sizes<'g> = Box<dyn Fn(&Path, &Digest) -> Option<u64> + 'g>;
 
 pub struct Recorder<'g> {
     /// `None` only after a damaged store could not be replaced, which `failed` holds.
-    store: Option<Box<dyn MetadataStore>>,
+    store: Option<Store>,
     run: RunId,
     graph: &'g Graph,
     root: PathBuf,
@@ -66,11 +66,14 @@ pub struct Recorder<'g> {
     interrupted: HashSet<ActionId>,
 }
 
+/// A store the recorder writes to: closed on another thread when the run is finished (see
+/// [`closing`]).
+pub type Store = Box<dyn MetadataStore + Send>;
+
 /// Moves a damaged store aside and opens a new one in its place; says what it did. The
 /// damaged store is closed first: SQLite removes a WAL file by its name when its last
 /// connection closes, and after the move that name is the new database's.
-pub type Replace<'g> =
-    Box<dyn FnOnce(&LineageError) -> Result<(Box<dyn MetadataStore>, String), LineageError> + 'g>;
+pub type Replace<'g> = Box<dyn FnOnce(&LineageError) -> Result<(Store, String), LineageError> + 'g>;
 
 /// Who and where, for the run row.
 pub struct Origin {
@@ -136,7 +139,7 @@ impl<'g> Recorder<'g> {
     /// workspace lock, so none is. A store found damaged is swapped for what `replace`
     /// gives, once.
     pub fn start(
-        opened: Result<Box<dyn MetadataStore>, LineageError>,
+        opened: Result<Store, LineageError>,
         mut replace: Option<Replace<'g>>,
         root: &Path,
         (manifest, graph): (&Manifest, &'g Graph),
@@ -246,7 +249,8 @@ impl<'g> Recorder<'g> {
     }
 
     /// Writes what is pending and closes the run; returns what the user should be told: a
-    /// damaged database moved aside, and the first error met on the way.
+    /// damaged database moved aside, and the first error met on the way. The store is closed
+    /// on a thread of its own, which [`closing::wait`] waits for.
     pub fn finish(mut self, status: RunStatus) -> Vec<String> {
         self.flush();
         let git = self
@@ -264,6 +268,7 @@ impl<'g> Recorder<'g> {
                 self.failed = Some(e);
             }
         }
+        closing::drop_later((self.store.take(), std::mem::take(&mut self.written)));
         let mut notes = std::mem::take(&mut self.notes);
         if let Some(e) = self.failed {
             notes.push(format!("this run's lineage is incomplete: {e}"));
