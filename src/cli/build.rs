@@ -116,6 +116,9 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     let mut request = args.request(&graph, targets, selection, started_ns)?;
     request.unchanged = unchanged;
     let mut view = BuildView::new(workspace, &graph, &request, colors);
+    if args.report.is_some() {
+        view = view.with_report();
+    }
     let done = Build::new(workspace, &manifest, &graph).run(&request, lock, None, &mut view)?;
     if let Some(path) = &args.report {
         view.write_report(path)?;

@@ -19,7 +19,8 @@ pub struct BuildView<'g> {
     colors: Colors,
     /// `None` once the summary line is out.
     progress: Option<Progress>,
-    report: BuildReport,
+    /// What `--report` writes; `None` unless asked for (see [`BuildView::with_report`]).
+    report: Option<BuildReport>,
 }
 
 impl<'g> BuildView<'g> {
@@ -42,13 +43,26 @@ impl<'g> BuildView<'g> {
             graph,
             colors,
             progress: Some(progress),
-            report: BuildReport::new(),
+            report: None,
         }
     }
 
-    /// Writes the JSON report of every action to `path`.
+    /// Keeps what the report says of every action, for [`BuildView::write_report`]: a copy
+    /// of each outcome, which only a build asked for a report makes.
+    #[must_use]
+    pub fn with_report(self) -> Self {
+        BuildView {
+            report: Some(BuildReport::new()),
+            ..self
+        }
+    }
+
+    /// Writes the JSON report of every action to `path`: one without actions unless the view
+    /// was made [`BuildView::with_report`].
     pub fn write_report(&self, path: &Path) -> Result<(), Error> {
         self.report
+            .as_ref()
+            .unwrap_or(&BuildReport::new())
             .write(path)
             .map_err(|e| Error::io(format!("cannot write the report {}", path.display()), e))
     }
@@ -56,7 +70,9 @@ impl<'g> BuildView<'g> {
 
 impl Sink for BuildView<'_> {
     fn event(&mut self, event: &Event) {
-        self.report.handle(event, self.graph);
+        if let Some(report) = &mut self.report {
+            report.handle(event, self.graph);
+        }
         match (&mut self.progress, event) {
             (Some(progress), _) => progress.handle(event),
             (None, Event::Note { message }) => say_note(self.colors, message),
