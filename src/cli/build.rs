@@ -123,15 +123,23 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     if let Some(path) = &args.report {
         view.write_report(path)?;
     }
-    if done.interrupted {
-        return Err(Error::Interrupted);
-    }
-    if done.failed > 0 {
-        return Err(Error::BuildFailed {
+    drop(view);
+    let result = if done.interrupted {
+        Err(Error::Interrupted)
+    } else if done.failed > 0 {
+        Err(Error::BuildFailed {
             failed: done.failed,
-        });
-    }
-    Ok(())
+        })
+    } else {
+        Ok(())
+    };
+    // The process ends right after this: freeing every action, artifact, outcome and string
+    // one at a time cost an incremental build of 10,000 steps 25-45 ms, for memory the exit
+    // gives back anyway (as `check` does). The build released the workspace lock and wrote
+    // every file it writes; the view, which writes to the terminal, is dropped above. What is
+    // left holds no file, lock or unwritten buffer.
+    std::mem::forget((manifest, graph, request, done));
+    result
 }
 
 impl BuildOptions {
