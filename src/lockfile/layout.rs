@@ -375,11 +375,7 @@ impl<'a> Scan<'a> {
         let start = self.pos;
         loop {
             let rest = self.bytes.get(self.pos..).ok_or(GiveUp)?;
-            let at = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .ok_or(GiveUp)?;
-            self.pos += at;
+            self.pos += plain_run(rest).ok_or(GiveUp)?;
             match self.bytes.get(self.pos) {
                 Some(b'"') => break,
                 Some(b'\\') => self.escape()?,
@@ -446,6 +442,28 @@ impl<'a> Scan<'a> {
             Err(GiveUp)
         }
     }
+}
+
+/// Where the first byte that ends a string's unescaped run lies in `bytes`: a quote, a
+/// backslash or a control character. Sixteen bytes are looked at together, which the compiler
+/// makes a few vector instructions: a lockfile is mostly paths and hex digests, and a byte at a
+/// time was most of the time a build spent reading one of 10,000 entries.
+#[allow(
+    clippy::needless_bitwise_bool,
+    reason = "the bitwise form has no branch, which is what lets the chunk be vectorised"
+)]
+fn plain_run(bytes: &[u8]) -> Option<usize> {
+    const LANES: usize = 16;
+    let ends = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
+    let mut offset = 0;
+    for chunk in bytes.chunks_exact(LANES) {
+        if chunk.iter().fold(false, |found, &b| found | ends(b)) {
+            break;
+        }
+        offset += LANES;
+    }
+    let at = bytes.get(offset..)?.iter().position(|&b| ends(b))?;
+    Some(offset + at)
 }
 
 /// Gives up unless `before` sorts strictly before `after`, as a `BTreeMap` has its keys.

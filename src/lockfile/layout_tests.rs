@@ -264,3 +264,24 @@ proptest! {
         prop_assert!(agrees(&text), "the layout accepts {:?}", text);
     }
 }
+
+/// The run ends at the first quote, backslash or control character wherever it lies among
+/// the bytes looked at together, and not at all without one.
+#[test]
+fn a_plain_run_ends_where_a_byte_at_a_time_says() {
+    for len in 0..50 {
+        for end in [b'"', b'\\', b'\n', 0x1f, 0x00] {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = end;
+                }
+                let slow = bytes
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                assert_eq!(plain_run(&bytes), slow, "len {len}, at {at}, byte {end}");
+            }
+        }
+    }
+    assert_eq!(plain_run("é\u{7f} ~".as_bytes()), None);
+}
