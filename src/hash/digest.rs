@@ -31,7 +31,7 @@ impl Digest {
 
     /// The 64 hex digits, on the stack: lockfiles, key records and lineage rows write tens of
     /// thousands of them per build.
-    fn hex(&self) -> [u8; 64] {
+    pub fn hex(&self) -> [u8; 64] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 64];
         for (index, byte) in self.0.iter().enumerate() {

@@ -109,9 +109,8 @@ fn same_outputs(written: &[(&str, &str)], outputs: &[(String, Digest, bool)]) ->
     }
 }
 
-/// Whether `written` is `digest` as `encode` writes it, without writing it.
+/// Whether `written` is `digest` as `encode` writes it, without allocating it.
 fn same_digest(written: &str, digest: &Digest, executable: bool) -> bool {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex = if executable {
         match written.strip_suffix("+x") {
             Some(hex) => hex,
@@ -120,11 +119,7 @@ fn same_digest(written: &str, digest: &Digest, executable: bool) -> bool {
     } else {
         written
     };
-    hex.len() == 64
-        && hex
-            .bytes()
-            .zip(digest.as_bytes().iter().flat_map(|b| [b >> 4, b & 0xf]))
-            .all(|(written, nibble)| HEX.get(usize::from(nibble)) == Some(&written))
+    hex.as_bytes() == digest.hex()
 }
 
 /// The entry as `to_text` writes it in the file, indentation and name included: `serde_json`'s
