@@ -45,6 +45,8 @@
 //!     let request = BuildRequest::new(targets, up_to_date::selection(&[], false), started_ns);
 //!     let report = Build::new(&workspace, &manifest, &graph).run(&request, None, None, &mut Notes)?;
 //!     println!("{} actions, {} failed", report.outcomes.len(), report.failed);
+//!     // The build's lineage store is closed on a thread of its own: let it end whole.
+//!     zenbuild::lineage::closing::wait();
 //!     Ok(())
 //! }
 //! ```
