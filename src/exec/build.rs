@@ -135,7 +135,8 @@ impl<'a> Builder<'a> {
     /// second time to learn what the check just saw. Only regular files whose recorded
     /// signature was trusted are taken (see [`Unchanged::file`]).
     pub fn known_unchanged(&mut self, unchanged: &'a Unchanged) {
-        self.unchanged = Some(unchanged);
+        // Empty (no record, or one of another manifest): nothing to ask it for each file.
+        self.unchanged = (!unchanged.is_empty()).then_some(unchanged);
     }
 
     /// What the up-to-date check knew of the regular file at `path` (relative to the root).

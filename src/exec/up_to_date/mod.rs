@@ -133,6 +133,12 @@ impl Unchanged {
             .map(|file| (file.digest, file.executable))
     }
 
+    /// Whether the check handed nothing on (no record, or one of another manifest, tool or
+    /// selection).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The same as [`Unchanged::file`], as the stat cache would give it: with its size.
     pub fn file_digest(&self, path: &str) -> Option<FileDigest> {
         match self.0.get(path)? {
