@@ -11,6 +11,7 @@ use super::forced::ForceArgs;
 use super::targets::{require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
+use crate::exec::placement::default_executor;
 use crate::exec::up_to_date::{Unchanged, Verdict};
 use crate::exec::{Build, BuildRequest, ShowOutput, capacity, up_to_date};
 use crate::graph::{ActionId, Graph};
@@ -78,6 +79,11 @@ pub struct BuildOptions {
     /// Use only this one of the manifest's remote caches
     #[arg(long, value_name = "NAME", conflicts_with = "no_remote")]
     pub remote: Option<String>,
+
+    /// Run the steps that name no executor on this one of the manifest's executors
+    /// (default: `local`, this machine)
+    #[arg(long, value_name = "NAME")]
+    pub executor: Option<String>,
 
     #[command(flatten)]
     pub force: ForceArgs,
@@ -153,6 +159,8 @@ impl BuildOptions {
         started_ns: i64,
     ) -> Result<BuildRequest, Error> {
         let forced = self.force.resolve(graph, &targets)?;
+        // Checked now, so that a misspelt name stops the build before anything runs.
+        default_executor(graph, self.executor.as_deref())?;
         Ok(BuildRequest {
             cpu_slots: self.cpu_slots(),
             keep_going: self.keep_going,
@@ -164,6 +172,7 @@ impl BuildOptions {
             },
             remotes: self.remote_choice(),
             forced,
+            executor: self.executor.clone(),
             ..BuildRequest::new(targets, selection, started_ns)
         })
     }

@@ -97,18 +97,4 @@ fn last_run(workspace: &Workspace) -> Option<(RunId, BTreeMap<String, u64>)> {
     Some((run.id, sources))
 }
 
-/// `1.2 MiB`: a byte count for people.
-pub(super) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub(super) use crate::ui::size::bytes;

@@ -97,13 +97,23 @@ pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(),
                 action.duration_ms.max(0) as u64
             )),
         };
+        // Where it ran, for a step that ran elsewhere than here: `on cluster (job 42, node n3)`.
+        let mut said = action.reasons.join("; ");
+        if let Some(job) = &action.job_id {
+            let executor = action.executor.as_deref().unwrap_or("?");
+            let node = action
+                .node
+                .as_deref()
+                .map_or_else(String::new, |node| format!(", node {node}"));
+            let place = format!("on {executor} (job {job}{node})");
+            said = if said.is_empty() {
+                place
+            } else {
+                format!("{place}; {said}")
+            };
+        }
         text.push_str(
-            format!(
-                "  {status} {:<width$}  {took:>6}  {}\n",
-                action.name,
-                action.reasons.join("; ")
-            )
-            .trim_end(),
+            format!("  {status} {:<width$}  {took:>6}  {said}\n", action.name).trim_end(),
         );
         text.push('\n');
     }

@@ -2,16 +2,18 @@
 //! readied and the attempt described for the executor, then its end read: another attempt,
 //! a failure, or what a successful run wrote stored as its result.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::build::{Builder, Pending};
-use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed};
+use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed, RanOn};
 use super::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, run_one};
 use super::log_pipe::KEPT_OUTPUT;
 use super::resources::Grant;
 use super::scheduler::Attempt;
 use crate::graph::Action;
+use crate::manifest::executor::LOCAL;
 use crate::store::{
     ActionResult, ExecutionMetadata, StoreError, check_result, clear_outputs,
     create_output_parents, restore_outputs, save_outputs,
@@ -47,8 +49,14 @@ impl Builder<'_> {
         if !grant.gpus.is_empty() {
             env.insert("CUDA_VISIBLE_DEVICES".to_string(), grant.gpus.join(","));
         }
+        let executor = self
+            .graph
+            .executors
+            .get(grant.lane)
+            .map_or_else(|| LOCAL.to_string(), |e| e.name.value.clone());
         Attempt::Submit(ActionSpec {
             name: action.name.clone(),
+            executor,
             key: pending.digest,
             command: action.cmd.clone(),
             env,
@@ -109,15 +117,26 @@ impl Builder<'_> {
     ) -> Option<Outcome> {
         let duration = pending.started.map_or(Duration::ZERO, |at| at.elapsed());
         if ended.how.succeeded() {
-            return Some(match ended.outputs {
+            let ran_on = Box::new(self.ran_on(action, &ended));
+            let mut outcome = match ended.outputs {
                 OutputsAt::Workspace => self.store_run(action, pending, duration, &ended),
                 OutputsAt::Store => self.restore_run(action, pending, duration),
-            });
+            };
+            match &mut outcome {
+                Outcome::Ran(done) => done.ran_on = Some(ran_on),
+                Outcome::Failed(failure) => failure.ran_on = Some(ran_on),
+                _ => {}
+            }
+            return Some(outcome);
         }
         if ended.how == Ending::Cancelled || self.cx.interrupt.is_triggered() {
             return Some(Outcome::Interrupted);
         }
-        if pending.attempt <= action.retries {
+        if ended.again {
+            pending.lost += 1;
+            return None;
+        }
+        if pending.attempt - pending.lost <= action.retries {
             return None;
         }
         let tried = if pending.attempt > 1 {
@@ -127,15 +146,46 @@ impl Builder<'_> {
         };
         // An unreadable log loses the text, never the failure.
         let (printed, earlier_lines) = self.printed(&ended).last_lines(FAILURE_LINES);
+        let mut said = ended.how.describe();
+        if ended.how == Ending::OutOfMemory {
+            match action.resources.memory {
+                Some(bytes) => {
+                    let _ = write!(
+                        said,
+                        ": it exceeded its {}; raise `resources memory`",
+                        crate::ui::size::bytes(bytes)
+                    );
+                }
+                None => said.push_str(": declare what it needs with `resources memory=\"…\"`"),
+            }
+        }
         Some(Outcome::Failed(Failure {
             key: Some(pending.digest),
-            message: format!("{}{tried}", ended.how.describe()),
+            message: format!("{said}{tried}"),
             exit_code: ended.how.exit_code(),
             printed,
             earlier_lines,
+            ran_on: Some(Box::new(self.ran_on(action, &ended))),
             log: ended.log,
             duration,
         }))
+    }
+
+    /// Where the attempt that `ended` ran, as the report and the lineage record it.
+    fn ran_on(&self, action: &Action, ended: &Ended) -> RanOn {
+        let executor = self
+            .graph
+            .executors
+            .get(usize::from(self.executor_of(action).0))
+            .map_or_else(|| LOCAL.to_string(), |e| e.name.value.clone());
+        // The local executor names no node: it is this machine.
+        let node =
+            (ended.backend_id.is_some() && ended.worker != executor).then(|| ended.worker.clone());
+        RanOn {
+            executor,
+            job_id: ended.backend_id.clone(),
+            node,
+        }
     }
 
     /// Readies the workspace for one run of the command: its old outputs removed (stale ones
@@ -230,6 +280,7 @@ impl Builder<'_> {
             logs_cut: result.stdout_cut,
             restored,
             printed: None,
+            ran_on: None,
         }))
     }
 

@@ -15,7 +15,7 @@ use super::reason::key_changes;
 use super::resources::Grant;
 use super::scheduler::{Attempt, Check, Work};
 use super::up_to_date::Unchanged;
-use crate::graph::{Action, ActionId, ArtifactId, Graph};
+use crate::graph::{Action, ActionId, ArtifactId, ExecutorId, Graph};
 use crate::hash::{ActionKey, Digest, FileSystem, Platform, StatCache};
 use crate::store::{LinkMode, Store};
 
@@ -63,6 +63,8 @@ pub struct Builder<'a> {
     /// The files the up-to-date check found as its record has them, whose digests need no
     /// second stat (see [`Builder::known_unchanged`]).
     pub(super) unchanged: Option<&'a Unchanged>,
+    /// Where steps that name no executor run (`--executor`).
+    pub(super) default_executor: ExecutorId,
 }
 
 /// What a check learned that running needs, and what the attempts learn.
@@ -72,6 +74,9 @@ pub struct Pending {
     pub(super) reasons: Vec<String>,
     /// Attempts made so far.
     pub(super) attempt: u32,
+    /// Of those, attempts its executor lost to their machine, which the step's own
+    /// `retries` do not pay for.
+    pub(super) lost: u32,
     /// When the first attempt began readying the workspace.
     pub(super) started: Option<Instant>,
 }
@@ -83,6 +88,7 @@ impl Pending {
             digest,
             reasons,
             attempt: 0,
+            lost: 0,
             started: None,
         }
     }
@@ -118,7 +124,18 @@ impl<'a> Builder<'a> {
             forced: HashSet::new(),
             shared_sources,
             unchanged: None,
+            default_executor: ExecutorId::LOCAL,
         }
+    }
+
+    /// Runs the steps that name no executor on `executor` (`--executor NAME`).
+    pub fn default_executor(&mut self, executor: ExecutorId) {
+        self.default_executor = executor;
+    }
+
+    /// The executor `action` runs on.
+    pub fn executor_of(&self, action: &Action) -> ExecutorId {
+        action.executor.unwrap_or(self.default_executor)
     }
 
     /// The disk and clock of the build's own file work: the stat cache's, not a field of
@@ -175,6 +192,10 @@ impl Work for Builder<'_> {
         Some(pending.digest)
     }
 
+    fn lane(&self, id: ActionId) -> usize {
+        usize::from(self.executor_of(self.graph.action(id)).0)
+    }
+
     #[allow(
         clippy::too_many_lines,
         reason = "one ladder from key to cached, restored or to run; each rung returns"
@@ -212,6 +233,7 @@ impl Work for Builder<'_> {
                 logs_cut: hit.logs_cut,
                 restored: hit.restored,
                 printed: None,
+                ran_on: None,
             }))),
             Found::Miss => {
                 let reasons = self.reasons(action, &key);

@@ -171,6 +171,7 @@ impl World {
                 memory: None,
                 gpus: vec![],
             },
+            lanes: Vec::new(),
             keep_going: true,
             check_threads: 1,
         };

@@ -20,6 +20,10 @@ pub struct Ended {
     pub outputs: OutputsAt,
     /// Which backend or machine ran it, as its result records (`local`, a node's name).
     pub worker: String,
+    /// The backend lost the attempt to its machine (a node failed, the job was preempted)
+    /// and asks for another, which does not count against the step's own `retries`; the
+    /// backend bounds how often it asks.
+    pub again: bool,
 }
 
 impl Ended {
@@ -34,6 +38,7 @@ impl Ended {
             backend_id: None,
             outputs: OutputsAt::Workspace,
             worker: worker.into(),
+            again: false,
         }
     }
 }

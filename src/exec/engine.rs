@@ -11,8 +11,10 @@ use super::event::{Outcome, Printed};
 use super::executor::Executor;
 use super::interrupt::Interrupt;
 use super::lock::WorkspaceLock;
+use super::placement::{default_executor, lanes, start_executors};
 use super::replay::replayed;
 use super::request::BuildRequest;
+use super::router::Router;
 use super::scheduler::{self, Control, Options};
 use super::session::Session;
 use super::stops::ActionStops;
@@ -24,6 +26,7 @@ use crate::hash::{Digest, FileStat};
 use crate::lineage::RunStatus;
 use crate::lineage::recorder::Recorder;
 use crate::lockfile;
+use crate::manifest::executor::LOCAL;
 use crate::remote::choice::open_chosen;
 use crate::store::{LinkMode, TieredStore};
 use crate::workspace::Workspace;
@@ -149,12 +152,14 @@ impl<'a> Build<'a> {
         let mut builder = session.builder(graph);
         builder.force(request.forced.clone());
         builder.known_unchanged(&request.unchanged);
+        builder.default_executor(default_executor(graph, request.executor.as_deref())?);
         let options = Options {
             capacity: capacity::probe(
                 request.cpu_slots,
                 request.gpus.as_deref(),
                 needs_gpus(graph, &request.targets),
             ),
+            lanes: lanes(graph),
             keep_going: request.keep_going,
             check_threads: capacity::cores() as usize,
         };
@@ -181,7 +186,27 @@ impl<'a> Build<'a> {
             }
         };
         let local = session.local_executor();
-        let executor = self.executor.unwrap_or(&local);
+        let here = self.executor.unwrap_or(&local);
+        let mut said = Vec::new();
+        let elsewhere = start_executors(graph, &request.targets, &builder, &session, &mut said);
+        for message in said {
+            out.note(message);
+        }
+        let router;
+        let executor: &dyn Executor = if elsewhere.is_empty() {
+            here
+        } else {
+            router = Router::new(
+                std::iter::once((LOCAL.to_string(), here))
+                    .chain(
+                        elsewhere
+                            .iter()
+                            .map(|(name, e)| (name.clone(), e as &dyn Executor)),
+                    )
+                    .collect(),
+            );
+            &router
+        };
         let stop = || session.interrupt.is_triggered();
         let control = Control {
             stop: &stop,

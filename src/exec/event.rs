@@ -82,6 +82,19 @@ pub struct Done {
     /// What it printed, read from `logs` by the view that shows it; the engine leaves it
     /// `None`, so that a build of many chatty steps does not hold all their output at once.
     pub printed: Option<Printed>,
+    /// Where it ran, when it ran in this build.
+    pub ran_on: Option<Box<RanOn>>,
+}
+
+/// Where an action's command ran: the executor, and that executor's own names for the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RanOn {
+    /// The executor's name in the manifest (`local`, `cluster`).
+    pub executor: String,
+    /// The backend's id for its last attempt (a Slurm job id); `None` for a local process.
+    pub job_id: Option<String>,
+    /// The machine it ran on, where the backend says (a Slurm node).
+    pub node: Option<String>,
 }
 
 /// How many of its last lines a failure carries; the log has the rest.
@@ -113,6 +126,9 @@ pub struct Failure {
     /// Where all of it is: only a log file that exists.
     pub log: Option<PathBuf>,
     pub duration: Duration,
+    /// Where its last attempt ran, if one started (boxed: every outcome is as large as a
+    /// failure, and most actions never fail).
+    pub ran_on: Option<Box<RanOn>>,
 }
 
 impl Printed {

@@ -40,6 +40,8 @@ pub struct BuildRequest {
     /// What the up-to-date check, made before the build, found unchanged: the build's own
     /// record takes it without looking again.
     pub unchanged: Unchanged,
+    /// Where steps that name no executor run (`--executor NAME`); `local` when `None`.
+    pub executor: Option<String>,
 }
 
 impl BuildRequest {
@@ -59,6 +61,7 @@ impl BuildRequest {
             kind: RunKind::Build,
             started_ns,
             unchanged: Unchanged::default(),
+            executor: None,
         }
     }
 }

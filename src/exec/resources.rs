@@ -18,7 +18,10 @@ pub struct Capacity {
 pub struct Grant {
     pub cpus: u32,
     pub memory: u64,
+    /// Devices of this machine; none for an action that runs elsewhere.
     pub gpus: Vec<String>,
+    /// The pool it came from: 0 for this machine, else the executor's place in the graph.
+    pub lane: usize,
 }
 
 #[derive(Debug)]
@@ -27,6 +30,9 @@ pub struct Pool {
     free_cpus: u32,
     free_memory: Option<u64>,
     free_gpus: Vec<String>,
+    /// Each action takes one slot and nothing else: the pool of a cluster's executor, whose
+    /// own scheduler grants CPUs, memory and GPUs on machines this one does not see.
+    slots_only: bool,
 }
 
 impl Pool {
@@ -36,13 +42,28 @@ impl Pool {
             free_memory: capacity.memory,
             free_gpus: capacity.gpus.clone(),
             capacity,
+            slots_only: false,
         }
+    }
+
+    /// A pool of `slots` actions in flight at once, whatever each declares.
+    pub fn slots(slots: u32) -> Pool {
+        let mut pool = Pool::new(Capacity {
+            cpus: slots.max(1),
+            memory: None,
+            gpus: Vec::new(),
+        });
+        pool.slots_only = true;
+        pool
     }
 
     /// Why the action can never run here, if so: it wants more GPUs than exist. A step that
     /// asks for more CPUs or memory than the machine has is instead run alone, as make and
     /// ninja would, rather than refused.
     pub fn impossible(&self, wanted: &Resources) -> Option<String> {
+        if self.slots_only {
+            return None;
+        }
         let have = self.capacity.gpus.len() as u32;
         (wanted.gpus > have).then(|| {
             format!(
@@ -61,6 +82,16 @@ impl Pool {
 
     /// Takes what the action needs, clamped to the capacity, if it is free now.
     pub fn acquire(&mut self, wanted: &Resources) -> Option<Grant> {
+        if self.slots_only {
+            if self.free_cpus == 0 {
+                return None;
+            }
+            self.free_cpus -= 1;
+            return Some(Grant {
+                cpus: 1,
+                ..Grant::default()
+            });
+        }
         let cpus = wanted.cpus.clamp(1, self.capacity.cpus.max(1));
         let memory = match (wanted.memory, self.capacity.memory) {
             (Some(wanted), Some(capacity)) => wanted.min(capacity),
@@ -79,7 +110,12 @@ impl Pool {
             *free -= memory;
         }
         let gpus = self.free_gpus.drain(..wanted.gpus as usize).collect();
-        Some(Grant { cpus, memory, gpus })
+        Some(Grant {
+            cpus,
+            memory,
+            gpus,
+            lane: 0,
+        })
     }
 
     pub fn release(&mut self, grant: Grant) {

@@ -43,6 +43,11 @@ pub trait Work: Sync {
     fn key_of(_pending: &Self::Pending) -> Option<Digest> {
         None
     }
+    /// The pool `id` takes its resources from: 0 for this machine, else one of
+    /// [`Options::lanes`] (a cluster's executor, counted in jobs in flight).
+    fn lane(&self, _id: ActionId) -> usize {
+        0
+    }
     fn check(&self, id: ActionId) -> Check<Self::Pending>;
     /// Readies the workspace for the next attempt at running `id` and describes it for the
     /// executor; the outcome instead when it cannot be attempted.
@@ -62,7 +67,11 @@ pub enum Attempt {
 
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// What this machine offers: lane 0.
     pub capacity: Capacity,
+    /// How many actions each other lane keeps in flight (lane 1 first): executors that run
+    /// steps elsewhere, whose own scheduler grants CPUs, memory and GPUs.
+    pub lanes: Vec<u32>,
     /// Go on with actions that do not depend on a failed one.
     pub keep_going: bool,
     /// Threads for cache checks, besides those readying and storing runs.
@@ -274,14 +283,14 @@ pub fn run<W: Work>(
                 }
                 Ok(Message::Checked(id, Check::Run(pending))) => {
                     checking -= 1;
-                    walk.runnable.push_back((id, pending));
+                    walk.runnable(work.lane(id), id, pending);
                 }
                 Ok(Message::Ran(id, outcome, grant)) => {
                     holding -= 1;
                     if let Some(stops) = control.stops {
                         stops.finish(&graph.action(id).name);
                     }
-                    walk.pool.release(grant);
+                    walk.release(grant);
                     walk.finish(id, outcome, emit);
                 }
                 Err(RecvTimeoutError::Timeout) => emit(&Event::Waiting),
@@ -479,9 +488,11 @@ struct Walk<'g, P> {
     dependents: Vec<Vec<usize>>,
     /// Positions whose dependencies are all done, lowest first.
     ready: BTreeSet<usize>,
-    runnable: VecDeque<(ActionId, P)>,
+    /// Checked actions waiting for their resources, a queue per lane.
+    runnable: Vec<VecDeque<(ActionId, P)>>,
     outcomes: Vec<Option<Outcome>>,
-    pool: Pool,
+    /// Lane 0 is this machine; the others, executors that run steps elsewhere.
+    pools: Vec<Pool>,
     keep_going: bool,
     stopping: bool,
 }
@@ -510,9 +521,11 @@ impl<'g, P> Walk<'g, P> {
             waiting_on,
             dependents,
             ready,
-            runnable: VecDeque::new(),
+            runnable: (0..=options.lanes.len()).map(|_| VecDeque::new()).collect(),
             outcomes: (0..targets.len()).map(|_| None).collect(),
-            pool: Pool::new(options.capacity.clone()),
+            pools: std::iter::once(Pool::new(options.capacity.clone()))
+                .chain(options.lanes.iter().map(|&slots| Pool::slots(slots)))
+                .collect(),
             keep_going: options.keep_going,
             stopping: false,
         }
@@ -522,24 +535,50 @@ impl<'g, P> Walk<'g, P> {
         self.position[id.0].expect("only targets are scheduled")
     }
 
+    /// `id` is checked and must run: it waits for its resources in `lane`'s queue (this
+    /// machine's for a lane that does not exist).
+    fn runnable(&mut self, lane: usize, id: ActionId, pending: P) {
+        let lane = if lane < self.runnable.len() { lane } else { 0 };
+        self.runnable[lane].push_back((id, pending));
+    }
+
+    fn release(&mut self, grant: Grant) {
+        if let Some(pool) = self.pools.get_mut(grant.lane) {
+            pool.release(grant);
+        }
+    }
+
     /// Runnable actions whose resources are free now, at most `most`, in the order they became
-    /// runnable; an action that can never get its resources fails at once.
+    /// runnable in each lane; an action that can never get its resources fails at once.
     fn take_runnable(
         &mut self,
         most: usize,
         emit: &mut dyn FnMut(&Event),
     ) -> Vec<(ActionId, P, Grant)> {
         let mut started = Vec::new();
+        for lane in 0..self.pools.len() {
+            self.take_from_lane(lane, most, &mut started, emit);
+        }
+        started
+    }
+
+    fn take_from_lane(
+        &mut self,
+        lane: usize,
+        most: usize,
+        started: &mut Vec<(ActionId, P, Grant)>,
+        emit: &mut dyn FnMut(&Event),
+    ) {
         let mut waiting = VecDeque::new();
         // Every action takes a CPU slot at least, so with none free nothing can start: going
         // through every runnable action at each slot's turn made a cold build quadratic
         // (100,000 steps: minutes of moving the queue).
-        while started.len() < most && self.pool.has_free_cpu() {
-            let Some((id, pending)) = self.runnable.pop_front() else {
+        while started.len() < most && self.pools[lane].has_free_cpu() {
+            let Some((id, pending)) = self.runnable[lane].pop_front() else {
                 break;
             };
             let wanted = &self.graph.action(id).resources;
-            if let Some(why) = self.pool.impossible(wanted) {
+            if let Some(why) = self.pools[lane].impossible(wanted) {
                 let failure = super::event::Failure {
                     message: format!("`{}` {why}", self.graph.action(id).name),
                     ..Default::default()
@@ -547,16 +586,18 @@ impl<'g, P> Walk<'g, P> {
                 self.finish(id, Outcome::Failed(failure), emit);
                 continue;
             }
-            match self.pool.acquire(wanted) {
-                Some(grant) => started.push((id, pending, grant)),
+            match self.pools[lane].acquire(wanted) {
+                Some(mut grant) => {
+                    grant.lane = lane;
+                    started.push((id, pending, grant));
+                }
                 None => waiting.push_back((id, pending)),
             }
         }
         // Those passed over keep their places, ahead of the ones not looked at.
         while let Some(passed) = waiting.pop_back() {
-            self.runnable.push_front(passed);
+            self.runnable[lane].push_front(passed);
         }
-        started
     }
 
     fn finish(&mut self, id: ActionId, outcome: Outcome, emit: &mut dyn FnMut(&Event)) {

@@ -80,6 +80,7 @@ impl Work for (&Graph, &Fake) {
 fn spec(name: &str, attempt: u32, grant: &Grant) -> ActionSpec {
     ActionSpec {
         name: name.to_string(),
+        executor: "local".into(),
         key: Digest::of(name.as_bytes()),
         command: "x".into(),
         env: BTreeMap::default(),
@@ -207,6 +208,7 @@ fn options(cpus: u32, keep_going: bool) -> Options {
             memory: None,
             gpus: vec![],
         },
+        lanes: Vec::new(),
         keep_going,
         check_threads: 2,
     }

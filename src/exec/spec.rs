@@ -14,6 +14,9 @@ use crate::hash::{Digest, InputDigest};
 pub struct ActionSpec {
     /// The action's name, as the manifest and the report spell it (`fit@lr=0.1`).
     pub name: String,
+    /// The executor its step selected (`local`, or one the manifest declares); the build
+    /// hands every attempt to that one.
+    pub executor: String,
     /// Its action key: a backend that stores the result itself stores it under this key.
     pub key: Digest,
     /// The shell command, run as `/bin/sh -c command`.

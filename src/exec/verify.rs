@@ -59,6 +59,7 @@ impl Builder<'_> {
             cpus: action.resources.cpus,
             memory: action.resources.memory.unwrap_or(0),
             gpus: Vec::new(),
+            lane: 0,
         };
         let mut pending = Pending::new(key.clone(), key.digest(), Vec::new());
         let verdict =

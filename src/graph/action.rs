@@ -12,6 +12,15 @@ use crate::workspace::RelPath;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ActionId(pub usize);
 
+/// An executor's place in [`Graph::executors`](super::Graph::executors); 0 is `local`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecutorId(pub u16);
+
+impl ExecutorId {
+    /// The built-in executor: processes on this machine.
+    pub const LOCAL: ExecutorId = ExecutorId(0);
+}
+
 #[derive(Clone, Debug)]
 pub struct Action {
     /// `step`, or for a matrix step `step@var=value,…` in the matrix's declaration order.
@@ -36,6 +45,9 @@ pub struct Action {
     pub retries: u32,
     /// `false` for `cache #false`: always run, never restore.
     pub cache: bool,
+    /// Where it runs (`executor "NAME"`); the build's default when the step names none.
+    /// Never part of its key: where a step ran does not change what it produced.
+    pub executor: Option<ExecutorId>,
     /// Actions that must finish first, sorted, without repeats.
     pub deps: Vec<ActionId>,
     /// Where the step is declared.

@@ -6,17 +6,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::path::Path;
 
-use super::action::{Action, ActionId, Resources, instance_name};
+use super::action::{Action, ActionId, ExecutorId, Resources, instance_name};
 use super::action_limit::ActionBudget;
 use super::artifact::ArtifactKind;
 use super::link::{Linker, PathUse};
 use super::{Graph, PipelineInfo, StepInfo};
+use crate::manifest::executor::LOCAL;
 use crate::manifest::interpolate::{Vars, interpolate};
-use crate::manifest::model::{MatrixAxis, Step, StepBody};
+use crate::manifest::model::{ExecutorDecl, ExecutorKind, MatrixAxis, Step, StepBody};
 use crate::manifest::path_chars::control_character;
+use crate::manifest::source::FileId;
 use crate::manifest::template::resolve_templates;
 use crate::manifest::template_user::TemplateUsers;
-use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Spanned};
+use crate::manifest::{Diag, Manifest, ManifestError, MatrixValue, Span, Spanned};
 use crate::workspace::{RelPath, SymlinkGuard, state_dir};
 
 /// Compiles a loaded manifest whose workspace root is `root` into the action graph.
@@ -109,7 +111,34 @@ pub fn compile(
         .or_else(|| (!manifest.pipelines.is_empty()).then_some(0));
     // Copying the manifest's index hashes nothing again, unlike building one from the names.
     let step_index = manifest.step_index.clone();
-    Ok(linker.finish(project, steps, step_index, pipelines, default_pipeline))
+    Ok(linker.finish(
+        project,
+        steps,
+        step_index,
+        pipelines,
+        default_pipeline,
+        executors(manifest),
+    ))
+}
+
+/// The built-in `local`, then the manifest's executors in their order: the indexes
+/// [`ExecutorId`] counts.
+fn executors(manifest: &Manifest) -> Vec<ExecutorDecl> {
+    let local = ExecutorDecl {
+        // Written nowhere: an empty span at the start of the root manifest.
+        name: Spanned::new(
+            LOCAL.to_string(),
+            Span {
+                file: FileId::ROOT,
+                offset: 0,
+                len: 0,
+            },
+        ),
+        kind: ExecutorKind::Local,
+    };
+    std::iter::once(local)
+        .chain(manifest.executors.iter().cloned())
+        .collect()
 }
 
 /// A step's settings as it is expanded: its own, or merged with its template chain. Every
@@ -216,6 +245,7 @@ impl Expander<'_> {
                 );
             }
         }
+        let executor = body.executor.as_ref().and_then(|name| self.executor(name));
         let resources = Resources {
             cpus: body.resources.cpus.as_ref().map_or(1, |c| c.value),
             memory: body.resources.memory.as_ref().map(|m| m.value),
@@ -281,10 +311,50 @@ impl Expander<'_> {
                 timeout: body.timeout.as_ref().map(|t| t.value),
                 retries: body.retries.as_ref().map_or(0, |r| r.value),
                 cache: body.cache.as_ref().is_none_or(|c| c.value),
+                executor,
                 deps: Vec::new(),
                 span: step.name.span,
             });
         }
+    }
+
+    /// The executor a step names, reporting a name the manifest does not declare.
+    fn executor(&mut self, name: &Spanned<String>) -> Option<ExecutorId> {
+        if name.value == LOCAL {
+            return Some(ExecutorId::LOCAL);
+        }
+        if let Some(index) = self
+            .manifest
+            .executors
+            .iter()
+            .position(|e| e.name.value == name.value)
+        {
+            // `local` is first; an executor past u16 cannot be declared in a manifest that
+            // loads (each takes a line), so the conversion only guards the type.
+            return u16::try_from(index + 1).ok().map(ExecutorId);
+        }
+        let declared = std::iter::once(LOCAL).chain(
+            self.manifest
+                .executors
+                .iter()
+                .map(|e| e.name.value.as_str()),
+        );
+        let diag = Diag::new(
+            "unknown-executor",
+            format!("executor `{}` is not declared", name.value),
+        )
+        .label(name.span, "no executor of this name")
+        .suggest(&name.value, declared);
+        let diag = if diag.help.is_some() {
+            diag
+        } else {
+            diag.help(format!(
+                "declare it at the top level, for example `executor \"{}\" type=\"slurm\" partition=\"gpu\"`",
+                name.value
+            ))
+        };
+        self.diags.push(diag);
+        None
     }
 
     /// The values of the params the step lists, reporting keys the params files lack.

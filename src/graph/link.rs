@@ -10,6 +10,7 @@ use super::cycle::find_cycles;
 use super::globs;
 use super::path_index::PathIndex;
 use super::{Graph, PipelineInfo, StepInfo};
+use crate::manifest::model::ExecutorDecl;
 use crate::manifest::{Diag, Span, Spanned};
 use crate::workspace::RelPath;
 
@@ -333,6 +334,7 @@ impl<'a> Linker<'a> {
         step_index: HashMap<String, usize>,
         pipelines: Vec<PipelineInfo>,
         default_pipeline: Option<usize>,
+        executors: Vec<ExecutorDecl>,
     ) -> Graph {
         let action_index = self
             .actions
@@ -353,6 +355,7 @@ impl<'a> Linker<'a> {
             globs: self
                 .source_files
                 .map(|files| globs::Expansion::new(self.glob_patterns, &files)),
+            executors,
         }
     }
 }

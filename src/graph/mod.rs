@@ -15,7 +15,9 @@ pub mod render;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use action::{Action, ActionId, Resources, instance_name};
+use crate::manifest::model::ExecutorDecl;
+
+pub use action::{Action, ActionId, ExecutorId, Resources, instance_name};
 pub use artifact::{Artifact, ArtifactId, ArtifactKind};
 pub use compile::compile;
 
@@ -60,11 +62,22 @@ pub struct Graph {
     pub(crate) action_index: HashMap<String, ActionId>,
     /// What the manifest's globs matched among the repository's files, when it has any.
     pub globs: Option<globs::Expansion>,
+    /// Where steps may run: `local` first, then those the manifest declares, in its order.
+    pub executors: Vec<ExecutorDecl>,
 }
 
 impl Graph {
     pub fn action(&self, id: ActionId) -> &Action {
         &self.actions[id.0]
+    }
+
+    /// The executor `NAME`, as `--executor NAME` or a step names it.
+    pub fn executor_named(&self, name: &str) -> Option<ExecutorId> {
+        self.executors
+            .iter()
+            .position(|e| e.name.value == name)
+            .and_then(|index| u16::try_from(index).ok())
+            .map(ExecutorId)
     }
 
     pub fn artifact(&self, id: ArtifactId) -> &Artifact {

@@ -150,6 +150,9 @@ pub struct ActionRecord {
     pub duration_ms: i64,
     /// Where it ran or came from: `local`, or a cache's or executor's name.
     pub executor: Option<String>,
+    /// The executor's id for the run (a Slurm job id), and the node it ran on.
+    pub job_id: Option<String>,
+    pub node: Option<String>,
     pub cmd: String,
     pub reasons: Vec<String>,
     pub inputs: Vec<ArtifactRecord>,

@@ -345,10 +345,17 @@ impl<'g> Recorder<'g> {
                 record.duration_ms = done.duration.as_millis() as i64;
                 record.started_ms = now - record.duration_ms;
                 record.executor = Some(match (outcome, &done.source) {
-                    (Outcome::Ran(_), _) => "local".to_string(),
+                    (Outcome::Ran(_), _) => done
+                        .ran_on
+                        .as_ref()
+                        .map_or_else(|| "local".to_string(), |on| on.executor.clone()),
                     (_, Some(source)) => format!("cache:{source}"),
                     (_, None) => "cache".to_string(),
                 });
+                if let Some(on) = &done.ran_on {
+                    record.job_id.clone_from(&on.job_id);
+                    record.node.clone_from(&on.node);
+                }
                 record.reasons.clone_from(&done.reasons);
                 record.inputs = self.artifacts(
                     done.fields
@@ -376,7 +383,16 @@ impl<'g> Recorder<'g> {
                 record.exit_code = failure.exit_code;
                 record.duration_ms = failure.duration.as_millis() as i64;
                 record.started_ms = now - record.duration_ms;
-                record.executor = Some("local".to_string());
+                record.executor = Some(
+                    failure
+                        .ran_on
+                        .as_ref()
+                        .map_or_else(|| "local".to_string(), |on| on.executor.clone()),
+                );
+                if let Some(on) = &failure.ran_on {
+                    record.job_id.clone_from(&on.job_id);
+                    record.node.clone_from(&on.node);
+                }
                 record.reasons = vec![failure.message.clone()];
             }
             Outcome::Skipped { because } => {

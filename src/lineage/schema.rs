@@ -187,6 +187,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX run_actions_action ON run_actions(action_id, ran);
     CREATE INDEX edges_artifact ON edges(artifact_id, role, action_id);
     ",
+    // 4: where an action ran on a cluster: the executor's job id and the node.
+    r"
+    ALTER TABLE run_actions ADD COLUMN job_id TEXT;
+    ALTER TABLE run_actions ADD COLUMN node TEXT;
+    ",
 ];
 
 /// The migration that copies every recorded action into new tables and drops the old ones.

@@ -436,7 +436,7 @@ fn run_row(row: &Row) -> rusqlite::Result<RunSummary> {
 
 /// A run's action and how it went, with the id of the action (its content) last.
 const ACTION_COLUMNS: &str = "SELECT a.run_id, c.name, c.step, c.key, a.status, a.exit_code,
-        a.started_ms, a.duration_ms, a.executor, c.cmd, a.reasons, a.action_id
+        a.started_ms, a.duration_ms, a.executor, c.cmd, a.reasons, a.action_id, a.job_id, a.node
     FROM run_actions a JOIN actions c ON c.id = a.action_id";
 
 /// A row of `ACTION_COLUMNS`: the summary, without its parts, and the action's id.
@@ -455,6 +455,8 @@ fn action_row(row: &Row) -> rusqlite::Result<(ActionSummary, i64)> {
             executor: row.get(8)?,
             cmd: row.get(9)?,
             reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+            job_id: row.get(12)?,
+            node: row.get(13)?,
             ..ActionRecord::default()
         },
     };

@@ -16,12 +16,12 @@ use rusqlite::{CachedStatement, OptionalExtension, Transaction, params};
 use super::content::{Artifact, Content};
 use super::{ActionRecord, LineageError, Metric, RunId};
 
-/// How many rows of `run_actions` one statement writes: 900 parameters, below every
+/// How many rows of `run_actions` one statement writes: 880 parameters, below every
 /// database's limit (SQLite's was 999 until 3.32).
-const ROWS: usize = 100;
+const ROWS: usize = 80;
 
 /// The columns of a row of `run_actions`, in the order [`insert_run_actions`] binds them.
-const RUN_ACTION_COLUMNS: [&str; 9] = [
+const RUN_ACTION_COLUMNS: [&str; 11] = [
     "run_id",
     "action_id",
     "status",
@@ -31,6 +31,8 @@ const RUN_ACTION_COLUMNS: [&str; 9] = [
     "duration_ms",
     "executor",
     "reasons",
+    "job_id",
+    "node",
 ];
 
 /// Adds `actions` to `run` in `tx`, in their order.
@@ -92,6 +94,8 @@ fn insert_run_actions(
             bind(&action.duration_ms)?;
             bind(&action.executor)?;
             bind(&reasons_json(&action.reasons))?;
+            bind(&action.job_id)?;
+            bind(&action.node)?;
         }
         insert.raw_execute()?;
     }

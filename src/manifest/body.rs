@@ -24,6 +24,7 @@ pub const BODY_NODES: &[&str] = &[
     "timeout",
     "retries",
     "cache",
+    "executor",
     "matrix",
 ];
 
@@ -74,34 +75,7 @@ fn read_body_node(cx: &mut Cx, node: &Node, body: &mut StepBody) {
             "a parameter key such as `train.seed`",
         ),
         "needs" => read_list(cx, node, &mut body.needs, "a step name"),
-        "timeout" => {
-            cx.check_props(node, &[]);
-            let timeout = cx
-                .single_arg(node, "a duration such as \"30m\"")
-                .and_then(|entry| {
-                    let span = cx.value_span(entry);
-                    let parsed = match &entry.value {
-                        Value::String(text) => parse_duration(text).map_err(|e| e.to_string()),
-                        Value::Integer(n) => {
-                            parse_duration(&n.to_string()).map_err(|e| e.to_string())
-                        }
-                        other => Err(format!(
-                            "expected a duration such as \"30m\", found {}",
-                            other.describe()
-                        )),
-                    };
-                    match parsed {
-                        Ok(duration) => Some(Spanned::new(duration, span)),
-                        Err(message) => {
-                            cx.error(
-                                Diag::new("bad-duration", message).label(span, "invalid timeout"),
-                            );
-                            None
-                        }
-                    }
-                });
-            set_once(cx, node, &mut body.timeout, timeout);
-        }
+        "timeout" => read_timeout(cx, node, body),
         "retries" => {
             cx.check_props(node, &[]);
             let retries = cx
@@ -115,6 +89,11 @@ fn read_body_node(cx: &mut Cx, node: &Node, body: &mut StepBody) {
                 .single_arg(node, "#true or #false")
                 .and_then(|entry| cx.bool(entry, "#true or #false"));
             set_once(cx, node, &mut body.cache, cache);
+        }
+        "executor" => {
+            cx.check_props(node, &[]);
+            let executor = cx.single_string(node, "an executor name");
+            set_once(cx, node, &mut body.executor, executor);
         }
         "env" => read_env(cx, node, body),
         "resources" => read_resources(cx, node, body),
@@ -134,6 +113,31 @@ fn read_body_node(cx: &mut Cx, node: &Node, body: &mut StepBody) {
             cx.error(diag);
         }
     }
+}
+
+fn read_timeout(cx: &mut Cx, node: &Node, body: &mut StepBody) {
+    cx.check_props(node, &[]);
+    let timeout = cx
+        .single_arg(node, "a duration such as \"30m\"")
+        .and_then(|entry| {
+            let span = cx.value_span(entry);
+            let parsed = match &entry.value {
+                Value::String(text) => parse_duration(text).map_err(|e| e.to_string()),
+                Value::Integer(n) => parse_duration(&n.to_string()).map_err(|e| e.to_string()),
+                other => Err(format!(
+                    "expected a duration such as \"30m\", found {}",
+                    other.describe()
+                )),
+            };
+            match parsed {
+                Ok(duration) => Some(Spanned::new(duration, span)),
+                Err(message) => {
+                    cx.error(Diag::new("bad-duration", message).label(span, "invalid timeout"));
+                    None
+                }
+            }
+        });
+    set_once(cx, node, &mut body.timeout, timeout);
 }
 
 /// Scalar settings may be written once per block; a second one is almost always a mistake.

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::body::{read_body, set_once};
 use super::diagnostic::{Diag, ManifestError};
+use super::executor::read_executor;
 use super::kdl_parse::Failure;
-use super::model::{Manifest, Pipeline, Remote, Step, Template};
+use super::model::{ExecutorDecl, Manifest, Pipeline, Remote, Step, Template};
 use super::nesting::{Hazard, MAX_COMMENT_PIECES, MAX_DEPTH};
 use super::node::Cx;
 use super::params::{Format, Params};
@@ -18,7 +19,7 @@ use crate::workspace::{PathProblem, RelPath};
 
 /// Nodes allowed at the top level of a manifest file.
 pub const TOP_NODES: &[&str] = &[
-    "project", "params", "include", "template", "pipeline", "step", "link", "remote",
+    "project", "params", "include", "template", "pipeline", "step", "link", "remote", "executor",
 ];
 /// Nodes allowed inside a `pipeline` block.
 pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
@@ -61,6 +62,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
         // Compiling holds these beside the graph it builds; the doubling slack goes first.
         steps: shrunk(manifest.steps),
         remotes: manifest.remotes,
+        executors: manifest.executors,
         step_index,
         sources,
     };
@@ -72,6 +74,7 @@ struct Parts {
     project: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
     remotes: Vec<Remote>,
+    executors: Vec<ExecutorDecl>,
     params_files: Vec<Spanned<String>>,
     params: Params,
     templates: Vec<Template>,
@@ -182,6 +185,22 @@ impl Loader {
                 set_once(&mut cx, &node, &mut self.manifest.link, mode);
             }
             "remote" => self.remote(file, source, &node),
+            "executor" => {
+                let Some(name) = read_name(&mut cx, &node, "an executor name") else {
+                    return;
+                };
+                let first = self
+                    .manifest
+                    .executors
+                    .iter()
+                    .find(|e| e.name.value == name.value)
+                    .map(|e| e.name.span);
+                if let Some(first) = first {
+                    cx.error(duplicate("executor", &name, first));
+                } else if let Some(executor) = read_executor(&mut cx, &node, name) {
+                    self.manifest.executors.push(executor);
+                }
+            }
             "params" => {
                 cx.check_props(&node, &[]);
                 cx.no_children(&node);
@@ -716,6 +735,7 @@ fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {
     let code = match kind {
         "template" => "duplicate-template",
         "pipeline" => "duplicate-pipeline",
+        "executor" => "duplicate-executor",
         _ => "duplicate-step",
     };
     Diag::new(code, format!("{kind} `{}` is declared twice", name.value))

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod diagnostic;
+pub mod executor;
 pub mod interpolate;
 pub mod kdl_parse;
 pub mod kdl_subset;

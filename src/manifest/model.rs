@@ -24,7 +24,46 @@ pub struct Manifest {
     pub step_index: HashMap<String, usize>,
     /// `remote "team" url="…"`: the caches teammates share, in lookup order.
     pub remotes: Vec<Remote>,
+    /// `executor "cluster" type="slurm" …`: where steps that select one run, besides here.
+    pub executors: Vec<ExecutorDecl>,
     pub sources: Sources,
+}
+
+/// A backend that steps may run on, as declared. Where a step runs is never part of its key.
+#[derive(Clone, Debug)]
+pub struct ExecutorDecl {
+    pub name: Spanned<String>,
+    pub kind: ExecutorKind,
+}
+
+/// The kinds of executor, each with its own settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExecutorKind {
+    /// Processes on this machine: the built-in `local`.
+    Local,
+    /// Jobs on a Slurm cluster whose nodes share the workspace's file system.
+    Slurm(SlurmSettings),
+}
+
+/// `executor NAME type="slurm" …`: what every job it submits is given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// More `sbatch` options, split at spaces (`extra="--constraint=a100"`).
+    pub extra: Vec<String>,
+    /// The most jobs in flight at once (default 100).
+    pub jobs: Option<u32>,
+    /// The shortest and longest pause between two status queries (default 2 s and 30 s).
+    pub poll_min: Option<Duration>,
+    pub poll_max: Option<Duration>,
+    /// How long to wait for a finished job's outputs to appear on the shared file system.
+    pub latency_wait: Option<Duration>,
+    /// The most submissions per second.
+    pub submit_rate: Option<u32>,
+    /// How many times a job lost to its node (failure, preemption) is run again.
+    pub node_retries: Option<u32>,
 }
 
 /// A remote cache as declared. Credentials are never here: they come from the environment.
@@ -80,6 +119,8 @@ pub struct StepBody {
     pub timeout: Option<Spanned<Duration>>,
     pub retries: Option<Spanned<u32>>,
     pub cache: Option<Spanned<bool>>,
+    /// `executor "cluster"`: where the step runs; the build's default when not said.
+    pub executor: Option<Spanned<String>>,
     pub matrix: Vec<MatrixAxis>,
 }
 

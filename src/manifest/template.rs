@@ -1,7 +1,7 @@
 //! Templates: resolving `extends` chains and merging a parent's settings into a child's.
 //!
 //! Merge rules (documented in grammar/GRAMMAR.md):
-//! - single values (`cmd`, `description`, `workdir`, `timeout`, `retries`, `cache`, and each
+//! - single values (`cmd`, `description`, `workdir`, `timeout`, `retries`, `cache`, `executor`, and each
 //!   `resources` property): the child's value wins;
 //! - lists (`inputs`, `outputs`, `metrics`, `params`, `needs`): the child's items are appended
 //!   to the parent's, unless the child writes `replace=#true`;
@@ -65,6 +65,7 @@ impl StepBody {
             timeout: self.timeout.clone().or_else(|| parent.timeout.clone()),
             retries: self.retries.clone().or_else(|| parent.retries.clone()),
             cache: self.cache.clone().or_else(|| parent.cache.clone()),
+            executor: self.executor.clone().or_else(|| parent.executor.clone()),
             matrix,
         }
     }

@@ -29,6 +29,9 @@
 //! - `error` is the failure's message for a failed action, else `null`.
 //! - a cached action also has `source` (`local` or `remote:NAME`) and `restored`: whether its
 //!   outputs were put back, rather than found in place.
+//! - an action that ran (or failed after it started) also has `executor`, the name of the
+//!   executor it ran on (`local`, or one the manifest declares), and, where that executor
+//!   gives them, `job_id` (a Slurm job id) and `node`.
 //! - `summary.duration_ms` is the wall time from the build's start to its last finished action.
 //!
 //! Actions are listed in graph order whatever order they finished in, so that two reports of
@@ -69,6 +72,13 @@ struct ActionEntry {
     /// For a cached action, whether its outputs were put back (false: already in place).
     #[serde(skip_serializing_if = "Option::is_none")]
     restored: Option<bool>,
+    /// Where it ran: the executor's name, its job id and the node, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
     error: Option<String>,
 }
 
@@ -138,8 +148,21 @@ impl BuildReport {
             reasons: Vec::new(),
             source: None,
             restored: None,
+            executor: None,
+            job_id: None,
+            node: None,
             error: None,
         };
+        let ran_on = match outcome {
+            Outcome::Ran(done) => done.ran_on.as_ref(),
+            Outcome::Failed(failure) => failure.ran_on.as_ref(),
+            _ => None,
+        };
+        if let Some(ran_on) = ran_on {
+            entry.executor = Some(ran_on.executor.clone());
+            entry.job_id.clone_from(&ran_on.job_id);
+            entry.node.clone_from(&ran_on.node);
+        }
         if let Outcome::Cached(done) = outcome {
             entry.source = Some(done.source.clone().unwrap_or_else(|| "local".into()));
             entry.restored = Some(done.restored);

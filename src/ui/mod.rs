@@ -6,6 +6,7 @@ mod color;
 pub mod eta;
 pub mod progress;
 mod report;
+pub mod size;
 mod stdout;
 pub mod step_output;
 pub mod time;

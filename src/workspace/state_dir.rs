@@ -72,6 +72,9 @@ places! {
     key_records: File "state/keys.jsonl";
     /// The process groups of the running build's steps (`crate::exec::group_log`).
     process_groups: File "state/process-groups";
+    /// Each Slurm executor's batch scripts and exit files, a directory per build, and the
+    /// ledger of its jobs in flight (`crate::exec::slurm`).
+    slurm: Directory "slurm";
 }
 
 impl StateDir {

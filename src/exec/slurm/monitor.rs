@@ -1,0 +1,632 @@
+//! The one thread of a Slurm executor that talks to Slurm: it submits queued attempts at a
+//! bounded rate, cancels what the scheduler asks to stop, reads the exit files the jobs
+//! leave, and asks Slurm about all of the build's jobs once per polling cycle. Slurm's
+//! commands run without the state's lock held, so that `submit`, `poll` and `cancel` never
+//! wait for the controller.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::commands;
+use super::ledger::Ledger;
+use super::script::{self, AttemptFiles, Written};
+use super::states::{self, EndState, JobState, JobStatus};
+use super::{Job, Queued, Shared, lock};
+use crate::exec::executor::{Ended, Ending, Ticket};
+
+/// How often the jobs' exit files are looked at between status queries.
+const FILE_CHECK: Duration = Duration::from_millis(250);
+/// Ids per `scancel`: a build of thousands of jobs is cancelled in a few commands.
+const CANCEL_CHUNK: usize = 200;
+/// How long a build waits for the jobs a killed build left to be over.
+const LEFTOVER_WAIT: Duration = Duration::from_mins(1);
+
+/// The monitor's loop, until the executor is dropped.
+pub(super) fn run(shared: &Shared, mut ledger: Ledger) {
+    let config = &shared.config;
+    let mut poll_every = config.poll_min;
+    let mut next_query = Instant::now() + poll_every;
+    let mut last_submit: Option<Instant> = None;
+    let mut accounting: Option<bool> = None;
+    loop {
+        let now = Instant::now();
+        let mut state = lock(&shared.state);
+        if config.interrupt.is_triggered() {
+            let all: Vec<Ticket> = state
+                .jobs
+                .keys()
+                .chain(state.queued.iter().map(|q| &q.ticket))
+                .copied()
+                .collect();
+            state.cancels.extend(all);
+        }
+        if state.closing {
+            let left: Vec<String> = state.jobs.values().map(|job| job.id.clone()).collect();
+            drop(state);
+            // A build that ends with jobs in flight (it can only be a bug or a panic) must
+            // not leave them running: they would write into the workspace later.
+            if left.is_empty() {
+                ledger.clear();
+                let _ = fs::remove_dir_all(&config.dir);
+            } else {
+                cancel_ids(&left);
+            }
+            return;
+        }
+        // What to do now, taken out of the state so that Slurm's commands run without it.
+        let cancels = std::mem::take(&mut state.cancels);
+        let mut cancel_ids_now = Vec::new();
+        for ticket in cancels {
+            if let Some(position) = state.queued.iter().position(|q| q.ticket == ticket) {
+                if let Some(queued) = state.queued.remove(position) {
+                    let mut ended = Ended::new(Ending::Cancelled, config.executor.clone());
+                    ended.log = None;
+                    state.ended.push((queued.ticket, ended));
+                    queued.wake.wake();
+                }
+            } else if let Some(job) = state.jobs.get_mut(&ticket)
+                && !job.cancelled
+            {
+                job.cancelled = true;
+                cancel_ids_now.push(job.id.clone());
+            }
+        }
+        let may_submit = last_submit.is_none_or(|at| now >= at + config.submit_every);
+        let submitting = if may_submit {
+            state.queued.pop_front()
+        } else {
+            None
+        };
+        let in_flight = !state.jobs.is_empty();
+        let query_now = in_flight && now >= next_query;
+        if !in_flight
+            && state.queued.is_empty()
+            && submitting.is_none()
+            && cancel_ids_now.is_empty()
+        {
+            // Nothing to watch: sleep until the executor is given something.
+            let _unused = shared
+                .work
+                .wait_timeout(state, Duration::from_secs(1))
+                .map(|(guard, _)| guard);
+            continue;
+        }
+        drop(state);
+
+        if !cancel_ids_now.is_empty() {
+            cancel_ids(&cancel_ids_now);
+            // Slurm says they are over at the next query; ask soon.
+            next_query = next_query.min(Instant::now() + Duration::from_millis(500));
+        }
+        if let Some(queued) = submitting {
+            last_submit = Some(Instant::now());
+            submit(shared, &mut ledger, queued);
+        }
+        check_exit_files(shared);
+        if query_now {
+            let accounting = *accounting.get_or_insert_with(accounting_is_on);
+            let changed = query(shared, accounting);
+            poll_every = if changed {
+                config.poll_min
+            } else {
+                poll_every.mul_f32(1.5).min(config.poll_max)
+            };
+            next_query = Instant::now() + poll_every;
+        }
+        decide(shared);
+
+        // Sleep until the next thing is due, or the executor is given something.
+        let state = lock(&shared.state);
+        if state.closing || !state.cancels.is_empty() {
+            continue;
+        }
+        let mut until = next_query.min(Instant::now() + FILE_CHECK);
+        if !state.queued.is_empty() {
+            until = until.min(last_submit.map_or_else(Instant::now, |at| at + config.submit_every));
+        }
+        let pause = until.saturating_duration_since(Instant::now());
+        if !pause.is_zero() {
+            let _unused = shared.work.wait_timeout(state, pause);
+        }
+    }
+}
+
+/// Hands one attempt to `sbatch`; an attempt that cannot be submitted ends at once.
+fn submit(shared: &Shared, ledger: &mut Ledger, queued: Queued) {
+    let config = &shared.config;
+    let Queued { ticket, spec, wake } = queued;
+    let files = AttemptFiles::new(&config.dir, &format!("{}", ticket.0));
+    let exclude = lock(&shared.state)
+        .failed_nodes
+        .get(&spec.key)
+        .cloned()
+        .unwrap_or_default();
+    let submitted = write_script(&config.dir, &spec, &files, &config.inherited).and_then(|()| {
+        let args = script::sbatch_args(&spec, &config.settings, &config.job_name, &files, &exclude);
+        commands::run("sbatch", &args)
+    });
+    let mut state = lock(&shared.state);
+    state.submissions += 1;
+    match submitted.map(|out| job_id(&out)) {
+        Ok(Some(id)) => {
+            if let Err(e) = ledger.record(&id, &config.job_name) {
+                // Without the ledger a killed build's job would not be found again; the
+                // build itself still sees it end.
+                eprintln!("zenbuild: cannot write down Slurm job {id}: {e}");
+            }
+            let cancelled = config.interrupt.is_triggered();
+            state.jobs.insert(
+                ticket,
+                Job {
+                    id: id.clone(),
+                    spec,
+                    files,
+                    wake,
+                    submitted: Instant::now(),
+                    started: None,
+                    state: None,
+                    nodes: String::new(),
+                    missing_since: None,
+                    over_since: None,
+                    exit: None,
+                    queried_after_exit: false,
+                    cancelled,
+                },
+            );
+            if cancelled {
+                drop(state);
+                cancel_ids(&[id]);
+            }
+        }
+        Ok(None) => {
+            let why = "`sbatch --parsable` printed no job id".to_string();
+            state.ended.push((
+                ticket,
+                Ended::new(Ending::NotStarted(why), config.executor.clone()),
+            ));
+            wake.wake();
+        }
+        Err(why) => {
+            state.ended.push((
+                ticket,
+                Ended::new(Ending::NotStarted(why), config.executor.clone()),
+            ));
+            wake.wake();
+        }
+    }
+}
+
+fn write_script(
+    dir: &Path,
+    spec: &crate::exec::executor::ActionSpec,
+    files: &AttemptFiles,
+    inherited: &[(String, String)],
+) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    // An exit file of an earlier attempt with this name must not end this one.
+    let _ = fs::remove_file(&files.exit);
+    if let Some(parent) = spec.log.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    fs::write(&files.script, script::batch_script(spec, files, inherited))
+        .map_err(|e| format!("cannot write its batch script: {e}"))
+}
+
+/// The job id of `sbatch --parsable` (`123` or `123;cluster`).
+fn job_id(out: &str) -> Option<String> {
+    let id = out.trim().split(';').next()?.trim();
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
+}
+
+/// Reads the exit file of every job that has none yet.
+fn check_exit_files(shared: &Shared) {
+    let waiting: Vec<(Ticket, std::path::PathBuf)> = lock(&shared.state)
+        .jobs
+        .iter()
+        .filter(|(_, job)| job.exit.is_none())
+        .map(|(ticket, job)| (*ticket, job.files.exit.clone()))
+        .collect();
+    let read: Vec<(Ticket, (Written, String))> = waiting
+        .into_iter()
+        .filter_map(|(ticket, path)| {
+            let text = fs::read_to_string(path).ok()?;
+            Some((ticket, script::read_exit_file(&text)?))
+        })
+        .collect();
+    if read.is_empty() {
+        return;
+    }
+    let now = Instant::now();
+    let mut state = lock(&shared.state);
+    for (ticket, (written, host)) in read {
+        if let Some(job) = state.jobs.get_mut(&ticket) {
+            job.exit = Some((written, now));
+            if job.nodes.is_empty() {
+                job.nodes = host;
+            }
+        }
+    }
+}
+
+/// Asks Slurm about every job of the build, once; whether any job's state changed.
+fn query(shared: &Shared, accounting: bool) -> bool {
+    let config = &shared.config;
+    let answer = if accounting {
+        let since = config.started.elapsed().as_secs() + 120;
+        commands::run(
+            "sacct",
+            &[
+                "--noheader".into(),
+                "--parsable2".into(),
+                "--allocations".into(),
+                format!("--name={}", config.job_name),
+                format!("--starttime=now-{since}seconds"),
+                format!("--format={}", states::SACCT_FORMAT),
+            ],
+        )
+        .map(|text| states::parse_sacct(&text))
+    } else {
+        commands::run(
+            "squeue",
+            &[
+                "--noheader".into(),
+                "--states=all".into(),
+                format!("--name={}", config.job_name),
+                format!("--format={}", states::SQUEUE_FORMAT),
+            ],
+        )
+        .map(|text| states::parse_squeue(&text))
+    };
+    let mut state = lock(&shared.state);
+    state.queries += 1;
+    let Ok(statuses) = answer else {
+        // The controller did not answer ("Slurm is too busy"): the jobs keep their last
+        // known states, the exit files still end them, and the next query comes later.
+        return false;
+    };
+    let now = Instant::now();
+    let mut changed = false;
+    for job in state.jobs.values_mut() {
+        if job.exit.is_some() {
+            job.queried_after_exit = true;
+        }
+        changed |= update(job, statuses.get(&job.id), now);
+    }
+    changed
+}
+
+/// Takes what a query said of `job`; whether its state changed.
+fn update(job: &mut Job, status: Option<&JobStatus>, now: Instant) -> bool {
+    let Some(status) = status else {
+        job.missing_since.get_or_insert(now);
+        return false;
+    };
+    job.missing_since = None;
+    if !status.nodes.is_empty() {
+        job.nodes.clone_from(&status.nodes);
+    }
+    if !matches!(status.state, JobState::Pending(_)) && job.started.is_none() {
+        job.started = Some(now);
+    }
+    if matches!(status.state, JobState::Over(_)) && job.over_since.is_none() {
+        job.over_since = Some(now);
+    }
+    let changed = job.state.as_ref() != Some(&status.state);
+    job.state = Some(status.state.clone());
+    changed
+}
+
+/// Ends every job whose end is known, waking the scheduler.
+fn decide(shared: &Shared) {
+    let config = &shared.config;
+    let now = Instant::now();
+    let mut state = lock(&shared.state);
+    let over: Vec<(Ticket, Ending)> = state
+        .jobs
+        .iter()
+        .filter_map(|(ticket, job)| Some((*ticket, ending(job, config.latency_wait, now)?)))
+        .collect();
+    for (ticket, how) in over {
+        let Some(job) = state.jobs.remove(&ticket) else {
+            continue;
+        };
+        let again = if lost_to_node(&job) {
+            let failed = state.failed_nodes.entry(job.spec.key).or_default();
+            if !job.nodes.is_empty() && !failed.contains(&job.nodes) {
+                failed.push(job.nodes.clone());
+            }
+            let losses = state.losses.entry(job.spec.key).or_default();
+            *losses += 1;
+            *losses <= config.node_retries
+        } else {
+            false
+        };
+        let ended = ended(&job, how, again, &config.executor, now);
+        job.wake.wake();
+        state.ended.push((ticket, ended));
+    }
+}
+
+/// Whether Slurm took the job from its node (failure, preemption): another attempt,
+/// elsewhere, may well succeed.
+fn lost_to_node(job: &Job) -> bool {
+    matches!(
+        job.state,
+        Some(JobState::Over(
+            EndState::NodeFailed(_) | EndState::Preempted
+        ))
+    )
+}
+
+/// How `job` ended, once that is known.
+fn ending(job: &Job, latency_wait: Duration, now: Instant) -> Option<Ending> {
+    let over = match &job.state {
+        Some(JobState::Over(end)) => Some(end),
+        _ => None,
+    };
+    if job.cancelled {
+        let gone = over.is_some() || job.missing_since.is_some() || job.exit.is_some();
+        return gone.then_some(Ending::Cancelled);
+    }
+    if let Some((written, seen)) = job.exit {
+        return match written {
+            Written::TimedOut(seconds) => Some(Ending::TimedOut(Duration::from_secs(seconds))),
+            Written::Exited(0) => {
+                // Written after the command, so the outputs are usually there; on a shared
+                // file system with caching they may show up a little later.
+                let visible = job.spec.outputs.iter().all(|output| {
+                    fs::symlink_metadata(job.spec.root.join(output.trim_end_matches('/'))).is_ok()
+                });
+                (visible || now >= seen + latency_wait).then_some(Ending::Exited(0))
+            }
+            Written::Exited(code) => {
+                // A command killed for its memory exits like any killed command; only Slurm
+                // knows it was for memory, so its state is asked once more.
+                if over == Some(&EndState::OutOfMemory) || out_of_memory(job) {
+                    Some(Ending::OutOfMemory)
+                } else if over.is_some() || job.queried_after_exit || now >= seen + latency_wait {
+                    Some(Ending::Exited(code))
+                } else {
+                    None
+                }
+            }
+        };
+    }
+    let since = job.over_since.or(job.missing_since)?;
+    let end = over.cloned();
+    // Some configurations (memory enforced by sampling) kill the whole job, script and all,
+    // and end it as FAILED: only Slurm's own words say why.
+    if out_of_memory(job) {
+        return Some(Ending::OutOfMemory);
+    }
+    match end {
+        Some(EndState::OutOfMemory) => Some(Ending::OutOfMemory),
+        Some(EndState::Timeout) => {
+            Some(Ending::TimedOut(job.spec.timeout.unwrap_or_else(|| {
+                job.started.map_or(Duration::ZERO, |at| now - at)
+            })))
+        }
+        Some(EndState::Preempted) => Some(Ending::Preempted),
+        Some(EndState::NodeFailed(name)) => Some(Ending::Lost(format!(
+            "was lost: its Slurm job {} ended as {name}{}",
+            job.id,
+            on_node(&job.nodes)
+        ))),
+        Some(EndState::Cancelled) => Some(Ending::Lost(format!(
+            "was cancelled outside this build: its Slurm job {} is CANCELLED (by `scancel` or an administrator)",
+            job.id
+        ))),
+        // Over without an exit file: it may yet appear on a file system that caches.
+        _ if now < since + latency_wait => None,
+        Some(EndState::Completed | EndState::Failed) | None => Some(Ending::Lost(format!(
+            "did not run: its Slurm job {} ended{} without leaving its exit code in the workspace; \
+             the node may not see `{}` (the Slurm executor needs the workspace on a file system \
+             the nodes share; what Slurm said is at the end of the log)",
+            job.id,
+            on_node(&job.nodes),
+            job.spec.root.display(),
+        ))),
+        Some(EndState::Other(name)) => Some(Ending::Lost(format!(
+            "ended as {name}: its Slurm job {}{}",
+            job.id,
+            on_node(&job.nodes)
+        ))),
+    }
+}
+
+/// Whether Slurm's own output for the job says it was killed for its memory: slurmstepd
+/// writes "exceeded memory limit" (sampled enforcement) or "oom-kill event" (cgroups) there.
+fn out_of_memory(job: &Job) -> bool {
+    let Ok(said) = fs::read(&job.files.slurm_out) else {
+        return false;
+    };
+    let said = String::from_utf8_lossy(&said).to_ascii_lowercase();
+    [
+        "exceeded memory limit",
+        "exceeded job memory limit",
+        "oom-kill",
+        "oom_kill",
+        "out of memory",
+    ]
+    .iter()
+    .any(|words| said.contains(words))
+}
+
+fn on_node(nodes: &str) -> String {
+    if nodes.is_empty() {
+        String::new()
+    } else {
+        format!(" on {nodes}")
+    }
+}
+
+/// What the scheduler is told of `job`'s end.
+fn ended(job: &Job, how: Ending, again: bool, executor: &str, now: Instant) -> Ended {
+    let worker = if job.nodes.is_empty() {
+        executor.to_string()
+    } else {
+        job.nodes.clone()
+    };
+    let mut ended = Ended::new(how, worker);
+    ended.backend_id = Some(job.id.clone());
+    ended.again = again;
+    let started = job.started.unwrap_or(job.submitted);
+    ended.timings.queued = started.saturating_duration_since(job.submitted);
+    ended.timings.ran = now.saturating_duration_since(started);
+    keep_slurm_output(job);
+    ended.log = fs::metadata(&job.spec.log)
+        .is_ok_and(|meta| meta.len() > 0)
+        .then(|| job.spec.log.clone());
+    if ended.log.is_none() {
+        // A silent step leaves no log, as a local one does.
+        let _ = fs::remove_file(&job.spec.log);
+    }
+    for file in [&job.files.script, &job.files.exit] {
+        let _ = fs::remove_file(file);
+    }
+    ended
+}
+
+/// Appends what Slurm itself printed for the job (`slurmstepd: error: …`) to the action's
+/// log, where the user looks.
+fn keep_slurm_output(job: &Job) {
+    use std::io::Write as _;
+    let Ok(said) = fs::read(&job.files.slurm_out) else {
+        return;
+    };
+    let _ = fs::remove_file(&job.files.slurm_out);
+    if said.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    if let Ok(mut log) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&job.spec.log)
+    {
+        let _ = writeln!(log, "--- Slurm, job {}{} ---", job.id, on_node(&job.nodes));
+        let _ = log.write_all(&said);
+    }
+}
+
+/// Asks Slurm to cancel jobs, a chunk of ids per command. Failures are not reported: a job
+/// that had already ended cannot be cancelled, and the next query says where each one is.
+pub(super) fn cancel_ids(ids: &[String]) {
+    for chunk in ids.chunks(CANCEL_CHUNK) {
+        let _ = commands::run("scancel", chunk);
+    }
+}
+
+/// Whether the cluster keeps accounting, so that `sacct` knows every job of the build.
+fn accounting_is_on() -> bool {
+    commands::run("scontrol", &["show".into(), "config".into()]).is_ok_and(|config| {
+        config.lines().any(|line| {
+            let mut parts = line.splitn(2, '=');
+            let key = parts.next().unwrap_or("").trim();
+            let value = parts.next().unwrap_or("").trim();
+            key == "AccountingStorageType"
+                && !value.is_empty()
+                && value != "accounting_storage/none"
+        })
+    })
+}
+
+/// Cancels the jobs an earlier build wrote down and did not see end (it was killed), and
+/// waits until Slurm says they are over; the notes for the user.
+pub(super) fn cancel_leftovers(ledger: &mut Ledger) -> Vec<String> {
+    let leftovers = ledger.leftovers();
+    if leftovers.is_empty() {
+        return Vec::new();
+    }
+    let mut names: Vec<&str> = leftovers.iter().map(|e| e.job_name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let recorded: HashSet<&str> = leftovers.iter().map(|e| e.id.as_str()).collect();
+    let live = |statuses: &HashMap<String, JobStatus>| -> Vec<String> {
+        statuses
+            .iter()
+            .filter(|(id, status)| {
+                recorded.contains(id.as_str()) && !matches!(status.state, JobState::Over(_))
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let ask = || {
+        commands::run(
+            "squeue",
+            &[
+                "--noheader".into(),
+                "--states=all".into(),
+                format!("--name={}", names.join(",")),
+                format!("--format={}", states::SQUEUE_FORMAT),
+            ],
+        )
+        .map(|text| states::parse_squeue(&text))
+    };
+    let mut notes = Vec::new();
+    let mut running = match ask() {
+        Ok(statuses) => live(&statuses),
+        Err(why) => {
+            notes.push(format!(
+                "an earlier build left Slurm jobs behind ({}), and Slurm could not be asked about them: {why}",
+                leftovers.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            return notes;
+        }
+    };
+    running.sort_unstable();
+    // The scripts and exit files of builds whose jobs are all over are of no more use.
+    let forget = |ledger: &mut Ledger| {
+        for name in &names {
+            let _ = fs::remove_dir_all(ledger.dir().join(name));
+        }
+        ledger.clear();
+    };
+    if running.is_empty() {
+        forget(ledger);
+        return notes;
+    }
+    cancel_ids(&running);
+    let deadline = Instant::now() + LEFTOVER_WAIT;
+    let mut left = running.clone();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Ok(statuses) = ask() {
+            left = live(&statuses);
+        }
+    }
+    if left.is_empty() {
+        forget(ledger);
+    }
+    notes.push(format!(
+        "cancelled {} Slurm job{} that an earlier build left running when it was stopped: {}{}",
+        running.len(),
+        if running.len() == 1 { "" } else { "s" },
+        running.join(", "),
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} not over yet after {}s)",
+                left.len(),
+                LEFTOVER_WAIT.as_secs()
+            )
+        }
+    ));
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_id_is_read_from_parsable_output() {
+        assert_eq!(job_id("1234\n").as_deref(), Some("1234"));
+        assert_eq!(job_id("77;cluster\n").as_deref(), Some("77"));
+        assert_eq!(job_id("Submitted batch job 5\n"), None);
+        assert_eq!(job_id(""), None);
+    }
+}
