@@ -2,7 +2,7 @@
 //! workspace's file system, planned, hashed and cached here (on the login node).
 //!
 //! [`SlurmExecutor::submit`] only queues an attempt; one thread of the executor (the
-//! [`monitor`]) does all the talking to Slurm, so that a build of thousands of steps sends a
+//! `monitor`) does all the talking to Slurm, so that a build of thousands of steps sends a
 //! bounded number of submissions per second and **one** status query per polling cycle for
 //! all its jobs (`squeue` filtered by the build's job name, or `sacct` when the cluster keeps
 //! accounting), backing off from `poll-min` to `poll-max` while nothing changes. Between
@@ -11,7 +11,7 @@
 //! quarter of a second, without asking the controller anything.
 //!
 //! Each build's jobs share one name (`zenbuild-…`), carry the action's name as their comment,
-//! and are written down in a ledger (see [`ledger`]) until they end, so that the next build
+//! and are written down in a ledger (`ledger.rs`) until they end, so that the next build
 //! cancels what a killed one left behind.
 
 mod commands;
