@@ -9,12 +9,19 @@ use crate::graph::ActionId;
 use crate::hash::{ActionKey, Digest};
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// The build begins with this many actions to bring up to date.
     Started { total: usize },
     /// The action's command starts (its cache check missed); `key` is its action key, when
     /// the work knows it, for the progress view's estimate.
     Running { id: ActionId, key: Option<Digest> },
+    /// The action's attempt waits in its executor's own queue (a cluster's) for `reason`
+    /// (Slurm's: `Resources`, `Priority`, `QOSMaxJobsPerUserLimit`); `None` once it left it.
+    Queued {
+        id: ActionId,
+        reason: Option<String>,
+    },
     /// The action reached a final state.
     Finished { id: ActionId, outcome: Outcome },
     /// Something the user should know that is not an action's result.

@@ -38,6 +38,12 @@ pub trait Executor: Sync {
     /// already ended is ignored.
     fn cancel(&self, ticket: Ticket);
 
+    /// The attempts that wait in the backend's own queue, each with the backend's reason,
+    /// as its last look at them found: shown while a cluster is busy. Must not wait.
+    fn queued(&self) -> Vec<(Ticket, String)> {
+        Vec::new()
+    }
+
     /// The longest the scheduler waits between polls when nothing wakes it: how fresh the
     /// backend's own view of its attempts should be kept.
     fn poll_every(&self) -> Duration {

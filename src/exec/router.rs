@@ -100,6 +100,23 @@ impl Executor for Router<'_> {
         }
     }
 
+    fn queued(&self) -> Vec<(Ticket, String)> {
+        let mut queued = Vec::new();
+        for (index, (_, backend)) in self.backends.iter().enumerate() {
+            let waiting = backend.queued();
+            if waiting.is_empty() {
+                continue;
+            }
+            let tickets = lock(&self.tickets);
+            queued.extend(
+                waiting
+                    .into_iter()
+                    .filter_map(|(inner, why)| Some((*tickets.outer.get(&(index, inner))?, why))),
+            );
+        }
+        queued
+    }
+
     fn poll_every(&self) -> Duration {
         self.backends
             .iter()

@@ -26,6 +26,8 @@ pub const MAX_WORKERS: usize = 512;
 
 /// The longest the walk goes without looking at Ctrl-C and the executor.
 const TICK: Duration = Duration::from_millis(50);
+/// How often the walk asks the executor which attempts wait in its own queue.
+const QUEUE_LOOK: Duration = Duration::from_secs(1);
 
 /// What a cache check decided.
 pub enum Check<P> {
@@ -255,6 +257,9 @@ pub fn run<W: Work>(
         // Actions holding their resources, from their first attempt to their outcome.
         let mut holding = 0usize;
         let mut last_poll = Instant::now();
+        let mut last_queue_look = Instant::now();
+        // What each action that waits in the executor's queue waits for, as last shown.
+        let mut queued: HashMap<ActionId, String> = HashMap::new();
         loop {
             if !walk.stopping {
                 while let Some(id) = walk.ready.pop_first() {
@@ -296,6 +301,10 @@ pub fn run<W: Work>(
                 Err(RecvTimeoutError::Timeout) => emit(&Event::Waiting),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            if holding > 0 && last_queue_look.elapsed() >= QUEUE_LOOK {
+                last_queue_look = Instant::now();
+                show_queued(executor, &flight, &mut queued, &walk, emit);
+            }
             // A backend that learns of ends only when asked is asked once per tick.
             if holding > 0 && last_poll.elapsed() >= tick {
                 last_poll = Instant::now();
@@ -323,6 +332,50 @@ pub fn run<W: Work>(
         jobs.close();
     });
     walk.outcomes(emit)
+}
+
+/// Tells which running actions wait in the executor's own queue, and why, as that changes:
+/// `shown` is what was told last.
+fn show_queued<P>(
+    executor: &dyn Executor,
+    flight: &Mutex<Flight<P>>,
+    shown: &mut HashMap<ActionId, String>,
+    walk: &Walk<P>,
+    emit: &mut dyn FnMut(&Event),
+) {
+    let waiting = executor.queued();
+    if waiting.is_empty() && shown.is_empty() {
+        return;
+    }
+    let now: HashMap<ActionId, String> = {
+        let flight = lock(flight);
+        waiting
+            .into_iter()
+            .filter_map(|(ticket, why)| Some((flight.running.get(&ticket)?.id, why)))
+            .collect()
+    };
+    shown.retain(|id, _| {
+        if now.contains_key(id) {
+            return true;
+        }
+        // Left the queue: running now, unless it already finished (which says it all).
+        if !walk.is_finished(*id) {
+            emit(&Event::Queued {
+                id: *id,
+                reason: None,
+            });
+        }
+        false
+    });
+    for (id, why) in now {
+        if shown.get(&id) != Some(&why) {
+            emit(&Event::Queued {
+                id,
+                reason: Some(why.clone()),
+            });
+            shown.insert(id, why);
+        }
+    }
 }
 
 fn worker<W: Work>(work: &W, executor: &dyn Executor, pool: &Workers<W::Pending>) {
@@ -529,6 +582,11 @@ impl<'g, P> Walk<'g, P> {
             keep_going: options.keep_going,
             stopping: false,
         }
+    }
+
+    /// Whether `id` has its outcome.
+    fn is_finished(&self, id: ActionId) -> bool {
+        self.position[id.0].is_some_and(|index| self.outcomes[index].is_some())
     }
 
     fn index(&self, id: ActionId) -> usize {

@@ -114,7 +114,7 @@ impl BuildReport {
                 let entry = self.entry(*id, outcome, graph);
                 self.actions.insert(*id, entry);
             }
-            Event::Running { .. } | Event::Note { .. } | Event::Waiting => {}
+            Event::Running { .. } | Event::Queued { .. } | Event::Note { .. } | Event::Waiting => {}
         }
     }
 

@@ -17,6 +17,10 @@ use crate::exec::event::{Event, Outcome};
 use crate::graph::{ActionId, Graph};
 use crate::hash::Digest;
 
+/// Slurm's reasons for a pending job that are a busy cluster's ordinary business, which a
+/// log without a bar does not repeat for every job.
+const ORDINARY_WAITS: &[&str] = &["None", "Priority", "Resources", ""];
+
 /// How many running actions the bar names before it says "+k more".
 const RUNNING_NAMED: usize = 3;
 
@@ -287,6 +291,8 @@ struct Running {
     id: ActionId,
     since: Instant,
     key: Option<Digest>,
+    /// Why its executor keeps it waiting in a queue (a cluster's), while it does.
+    queued: Option<String>,
 }
 
 /// The view of one build. Feed it every event with [`Progress::handle`], then
@@ -396,7 +402,26 @@ impl Progress {
                     id: *id,
                     since: Instant::now(),
                     key: *key,
+                    queued: None,
                 });
+                self.update_bar();
+            }
+            Event::Queued { id, reason } => {
+                if let Some(running) = self.running.iter_mut().find(|r| r.id == *id) {
+                    running.queued.clone_from(reason);
+                }
+                // Without a bar, a line for what keeps a job waiting that is not the
+                // cluster's ordinary business (its turn, free resources).
+                if self.bar.is_none()
+                    && let Some(reason) = reason
+                    && !ORDINARY_WAITS.contains(&reason.as_str())
+                {
+                    let line = self.look.note(&format!(
+                        "{} waits in its executor's queue: {reason}",
+                        self.names[id.0]
+                    ));
+                    self.say(&[line]);
+                }
                 self.update_bar();
             }
             Event::Finished { id, outcome } => {
@@ -453,10 +478,19 @@ impl Progress {
     fn update_bar(&self) {
         if let Some(bar) = &self.bar {
             let now = Instant::now();
+            let names: Vec<String> = self
+                .running
+                .iter()
+                .map(|r| match &r.queued {
+                    Some(reason) => format!("{} queued ({reason})", self.names[r.id.0]),
+                    None => self.names[r.id.0].clone(),
+                })
+                .collect();
             let running: Vec<(&str, Duration)> = self
                 .running
                 .iter()
-                .map(|r| (self.names[r.id.0].as_str(), now.duration_since(r.since)))
+                .zip(&names)
+                .map(|(r, name)| (name.as_str(), now.duration_since(r.since)))
                 .collect();
             bar.set_length(self.total as u64);
             bar.set_position(self.finished as u64);

@@ -216,6 +216,17 @@ impl Executor for SlurmExecutor {
         self.shared.work.notify_all();
     }
 
+    fn queued(&self) -> Vec<(Ticket, String)> {
+        lock(&self.shared.state)
+            .jobs
+            .iter()
+            .filter_map(|(ticket, job)| match &job.state {
+                Some(JobState::Pending(reason)) => Some((*ticket, reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn poll_every(&self) -> Duration {
         // The monitor wakes the scheduler when something ended; this only bounds how long
         // an end could wait if a wake were lost.

@@ -319,11 +319,18 @@ fn update(job: &mut Job, status: Option<&JobStatus>, now: Instant) -> bool {
     changed
 }
 
-/// Ends every job whose end is known, waking the scheduler.
+/// Ends every job whose end is known, waking the scheduler; cancels those Slurm will never
+/// start.
 fn decide(shared: &Shared) {
     let config = &shared.config;
     let now = Instant::now();
     let mut state = lock(&shared.state);
+    let hopeless: Vec<String> = state
+        .jobs
+        .values()
+        .filter(|job| !job.cancelled && never_starts(job).is_some())
+        .map(|job| job.id.clone())
+        .collect();
     let over: Vec<(Ticket, Ending)> = state
         .jobs
         .iter()
@@ -348,6 +355,63 @@ fn decide(shared: &Shared) {
         job.wake.wake();
         state.ended.push((ticket, ended));
     }
+    drop(state);
+    if !hopeless.is_empty() {
+        cancel_ids(&hopeless);
+    }
+}
+
+/// Slurm's reasons for a pending job that no wait will change, with what they mean: such a
+/// job would wait forever.
+const NEVER: &[(&str, &str)] = &[
+    (
+        "PartitionConfig",
+        "no node of the partition has the CPUs, memory or GPUs it asks for, or the partition's limits forbid them",
+    ),
+    (
+        "BadConstraints",
+        "no node has the features or resources it asks for",
+    ),
+    (
+        "PartitionNodeLimit",
+        "it asks for more nodes than the partition allows",
+    ),
+    (
+        "PartitionTimeLimit",
+        "its time limit (from its `timeout`) is longer than the partition allows",
+    ),
+    (
+        "InvalidAccount",
+        "the executor's `account` is not valid on this cluster",
+    ),
+    (
+        "InvalidQOS",
+        "the executor's `qos` is not valid on this cluster",
+    ),
+    (
+        "AccountNotAllowed",
+        "the partition does not take the executor's `account`",
+    ),
+    (
+        "QOSNotAllowed",
+        "the partition does not take the executor's `qos`",
+    ),
+    (
+        "DependencyNeverSatisfied",
+        "a dependency it was given can never be met",
+    ),
+];
+
+/// Why Slurm will never start `job`, if that is what its pending reason says.
+fn never_starts(job: &Job) -> Option<String> {
+    let Some(JobState::Pending(reason)) = &job.state else {
+        return None;
+    };
+    let (_, meaning) = NEVER.iter().find(|(name, _)| reason == name)?;
+    Some(format!(
+        "Slurm will never start its job {} ({reason}): {meaning}",
+        job.id
+    ))
 }
 
 /// Whether Slurm took the job from its node (failure, preemption): another attempt,
@@ -370,6 +434,9 @@ fn ending(job: &Job, latency_wait: Duration, now: Instant) -> Option<Ending> {
     if job.cancelled {
         let gone = over.is_some() || job.missing_since.is_some() || job.exit.is_some();
         return gone.then_some(Ending::Cancelled);
+    }
+    if let Some(why) = never_starts(job) {
+        return Some(Ending::NotStarted(why));
     }
     if let Some((written, seen)) = job.exit {
         return match written {
