@@ -5,6 +5,7 @@
 pub mod golden;
 pub mod nginx;
 pub mod seaweed;
+pub mod slurm;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
