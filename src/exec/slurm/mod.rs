@@ -72,7 +72,6 @@ struct Config {
     node_retries: u32,
     inherited: Vec<(String, String)>,
     interrupt: Interrupt,
-    started: Instant,
 }
 
 #[derive(Default)]
@@ -156,7 +155,6 @@ impl SlurmExecutor {
             node_retries: settings.node_retries.unwrap_or(DEFAULT_NODE_RETRIES),
             inherited: script::inherited_env(),
             interrupt,
-            started: Instant::now(),
         };
         let shared = Arc::new(Shared {
             config,

@@ -20,6 +20,9 @@ use crate::exec::executor::{Ended, Ending, Ticket};
 const FILE_CHECK: Duration = Duration::from_millis(250);
 /// Ids per `scancel`: a build of thousands of jobs is cancelled in a few commands.
 const CANCEL_CHUNK: usize = 200;
+/// How long a job may go unlisted by `sacct` after its submission before it counts as
+/// missing.
+const ACCOUNTING_LAG: Duration = Duration::from_mins(2);
 /// How long a build waits for the jobs a killed build left to be over.
 const LEFTOVER_WAIT: Duration = Duration::from_mins(1);
 
@@ -255,15 +258,20 @@ fn check_exit_files(shared: &Shared) {
 fn query(shared: &Shared, accounting: bool) -> bool {
     let config = &shared.config;
     let answer = if accounting {
-        let since = config.started.elapsed().as_secs() + 120;
+        // By id: sacct lists only today's jobs unless told which, and a build may span
+        // midnight.
+        let ids: Vec<String> = lock(&shared.state)
+            .jobs
+            .values()
+            .map(|job| job.id.clone())
+            .collect();
         commands::run(
             "sacct",
             &[
                 "--noheader".into(),
                 "--parsable2".into(),
                 "--allocations".into(),
-                format!("--name={}", config.job_name),
-                format!("--starttime=now-{since}seconds"),
+                format!("--jobs={}", ids.join(",")),
                 format!("--format={}", states::SACCT_FORMAT),
             ],
         )
@@ -288,20 +296,31 @@ fn query(shared: &Shared, accounting: bool) -> bool {
         return false;
     };
     let now = Instant::now();
+    // The controller lists a job as soon as sbatch returns; the accounting database a
+    // little later (slurmdbd writes behind), so a job it does not list yet is not missing.
+    let listed_after = if accounting {
+        ACCOUNTING_LAG
+    } else {
+        Duration::ZERO
+    };
     let mut changed = false;
     for job in state.jobs.values_mut() {
         if job.exit.is_some() {
             job.queried_after_exit = true;
         }
-        changed |= update(job, statuses.get(&job.id), now);
+        let expected = now.saturating_duration_since(job.submitted) >= listed_after;
+        changed |= update(job, statuses.get(&job.id), now, expected);
     }
     changed
 }
 
-/// Takes what a query said of `job`; whether its state changed.
-fn update(job: &mut Job, status: Option<&JobStatus>, now: Instant) -> bool {
+/// Takes what a query said of `job` (`expected`: whether it should have been listed);
+/// whether its state changed.
+fn update(job: &mut Job, status: Option<&JobStatus>, now: Instant, expected: bool) -> bool {
     let Some(status) = status else {
-        job.missing_since.get_or_insert(now);
+        if expected {
+            job.missing_since.get_or_insert(now);
+        }
         return false;
     };
     job.missing_since = None;
