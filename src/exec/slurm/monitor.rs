@@ -707,6 +707,148 @@ pub(super) fn cancel_leftovers(ledger: &mut Ledger) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::executor::{ActionSpec, Wake};
+    use crate::graph::Resources;
+    use crate::hash::Digest;
+    use std::path::{Path, PathBuf};
+
+    fn job(dir: &Path, state: Option<JobState>) -> Job {
+        let spec = ActionSpec {
+            name: "train".into(),
+            executor: "cluster".into(),
+            key: Digest::of(b"train"),
+            command: "true".into(),
+            env: std::collections::BTreeMap::new(),
+            root: dir.to_path_buf(),
+            workdir: String::new(),
+            inputs: Vec::new(),
+            outputs: vec!["model.txt".into()],
+            resources: Resources::default(),
+            gpus: Vec::new(),
+            timeout: Some(Duration::from_mins(1)),
+            attempt: 1,
+            log: PathBuf::from(dir).join("train.log"),
+        };
+        Job {
+            id: "42".into(),
+            spec,
+            files: AttemptFiles::new(dir, "0"),
+            wake: Wake::new(|| {}),
+            submitted: Instant::now(),
+            started: None,
+            over_since: state
+                .as_ref()
+                .filter(|s| matches!(s, JobState::Over(_)))
+                .map(|_| Instant::now()),
+            state,
+            nodes: "n3".into(),
+            missing_since: None,
+            exit: None,
+            queried_after_exit: false,
+            cancelled: false,
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn each_end_state_without_an_exit_file_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let now = Instant::now();
+        let over = |end| ending(&job(dir.path(), Some(JobState::Over(end))), WAIT, now);
+        assert_eq!(over(EndState::OutOfMemory), Some(Ending::OutOfMemory));
+        assert_eq!(
+            over(EndState::Timeout),
+            Some(Ending::TimedOut(Duration::from_mins(1)))
+        );
+        assert_eq!(over(EndState::Preempted), Some(Ending::Preempted));
+        let Some(Ending::Lost(lost)) = over(EndState::NodeFailed("NODE_FAIL".into())) else {
+            panic!("a node failure is a lost attempt");
+        };
+        assert!(lost.contains("NODE_FAIL on n3"), "{lost}");
+        let Some(Ending::Lost(cancelled)) = over(EndState::Cancelled) else {
+            panic!("a job cancelled from outside is lost");
+        };
+        assert!(
+            cancelled.contains("cancelled outside this build"),
+            "{cancelled}"
+        );
+        // Completed without an exit file: the file may still be on its way.
+        assert_eq!(over(EndState::Completed), None);
+        let Some(Ending::Lost(unseen)) = ending(
+            &job(dir.path(), Some(JobState::Over(EndState::Completed))),
+            WAIT,
+            now + 2 * WAIT,
+        ) else {
+            panic!("no exit file after the wait");
+        };
+        assert!(unseen.contains("may not see"), "{unseen}");
+    }
+
+    #[test]
+    fn the_exit_file_decides_and_a_killed_command_asks_slurm_why() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let now = Instant::now();
+        let mut running = job(dir.path(), Some(JobState::Active));
+        running.exit = Some((Written::Exited(3), now));
+        // Not yet: Slurm is asked once more whether it was for memory.
+        assert_eq!(ending(&running, WAIT, now), None);
+        running.queried_after_exit = true;
+        assert_eq!(ending(&running, WAIT, now), Some(Ending::Exited(3)));
+        running.state = Some(JobState::Over(EndState::OutOfMemory));
+        assert_eq!(ending(&running, WAIT, now), Some(Ending::OutOfMemory));
+        // Success waits for the outputs to be visible, up to the latency wait.
+        let mut done = job(dir.path(), Some(JobState::Active));
+        done.exit = Some((Written::Exited(0), now));
+        assert_eq!(ending(&done, WAIT, now), None);
+        assert_eq!(ending(&done, WAIT, now + WAIT), Some(Ending::Exited(0)));
+        std::fs::write(dir.path().join("model.txt"), "m").expect("output");
+        assert_eq!(ending(&done, WAIT, now), Some(Ending::Exited(0)));
+    }
+
+    #[test]
+    fn slurms_own_words_say_out_of_memory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut failed = job(dir.path(), Some(JobState::Over(EndState::Failed)));
+        failed.over_since = Some(Instant::now());
+        std::fs::write(
+            &failed.files.slurm_out,
+            "slurmstepd-vm: error: StepId=5.batch exceeded memory limit (436228096 > 52428800), being killed\n",
+        )
+        .expect("slurm output");
+        assert_eq!(
+            ending(&failed, WAIT, Instant::now()),
+            Some(Ending::OutOfMemory)
+        );
+    }
+
+    #[test]
+    fn a_job_that_can_never_start_is_not_waited_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stuck = job(
+            dir.path(),
+            Some(JobState::Pending("PartitionConfig".into())),
+        );
+        let Some(Ending::NotStarted(why)) = ending(&stuck, WAIT, Instant::now()) else {
+            panic!("PartitionConfig never changes");
+        };
+        assert!(why.contains("no node of the partition has"), "{why}");
+        let waiting = job(dir.path(), Some(JobState::Pending("Resources".into())));
+        assert_eq!(ending(&waiting, WAIT, Instant::now()), None);
+    }
+
+    #[test]
+    fn a_cancelled_job_ends_once_slurm_no_longer_runs_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cancelled = job(dir.path(), Some(JobState::Active));
+        cancelled.cancelled = true;
+        assert_eq!(ending(&cancelled, WAIT, Instant::now()), None);
+        cancelled.state = Some(JobState::Over(EndState::Cancelled));
+        assert_eq!(
+            ending(&cancelled, WAIT, Instant::now()),
+            Some(Ending::Cancelled)
+        );
+    }
 
     #[test]
     fn a_job_id_is_read_from_parsable_output() {
