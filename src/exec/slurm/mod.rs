@@ -15,7 +15,9 @@
 //! cancels what a killed one left behind.
 
 mod commands;
+mod ending;
 mod ledger;
+mod leftovers;
 mod monitor;
 pub mod script;
 pub mod states;
@@ -138,7 +140,7 @@ impl SlurmExecutor {
     ) -> (SlurmExecutor, Vec<String>) {
         let job_name = format!("zenbuild-{}", build_tag());
         let mut ledger = ledger::Ledger::new(slurm_dir, name);
-        let notes = monitor::cancel_leftovers(&mut ledger);
+        let notes = leftovers::cancel_leftovers(&mut ledger);
         let submit_rate = settings.submit_rate.unwrap_or(DEFAULT_SUBMIT_RATE).max(1);
         let config = Config {
             executor: name.to_string(),
