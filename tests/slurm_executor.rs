@@ -238,11 +238,7 @@ fn a_job_slurm_will_never_start_fails_at_once() {
 #[test]
 fn ctrl_c_cancels_every_job_of_the_build() {
     let Some(slurm) = Slurm::shared() else { return };
-    let manifest = format!(
-        "{}step \"sleepy\" {{\n    executor \"cluster\"\n    matrix {{ i 1 2 3 4; }}\n    outputs \"s{{{{i}}}}.txt\"\n    cmd \"sleep 120; echo > s{{{{i}}}}.txt\"\n}}\n",
-        executor(slurm)
-    );
-    let test = on(slurm, &manifest);
+    let test = on(slurm, &sleepers(slurm, 4));
     let child = test.spawn(&["build"]);
     let name = wait_for_jobs(slurm, test.path(), 4);
     let pid = i32::try_from(child.id()).expect("a pid");
@@ -264,11 +260,7 @@ fn ctrl_c_cancels_every_job_of_the_build() {
 #[test]
 fn a_job_cancelled_from_outside_fails_its_step_with_that_reason() {
     let Some(slurm) = Slurm::shared() else { return };
-    let manifest = format!(
-        "{}step \"victim\" {{\n    executor \"cluster\"\n    outputs \"v.txt\"\n    cmd \"sleep 120; echo > v.txt\"\n}}\n",
-        executor(slurm)
-    );
-    let test = on(slurm, &manifest);
+    let test = on(slurm, &sleepers(slurm, 1));
     let child = test.spawn(&["build"]);
     let name = wait_for_jobs(slurm, test.path(), 1);
     for id in live_jobs(slurm, &name) {
@@ -285,10 +277,7 @@ fn a_job_cancelled_from_outside_fails_its_step_with_that_reason() {
 #[test]
 fn after_a_kill_the_next_build_cancels_the_jobs_left_behind() {
     let Some(slurm) = Slurm::shared() else { return };
-    let manifest = format!(
-        "{}step \"sleepy\" {{\n    executor \"cluster\"\n    matrix {{ i 1 2; }}\n    outputs \"s{{{{i}}}}.txt\"\n    cmd \"sleep 120; echo > s{{{{i}}}}.txt\"\n}}\n",
-        executor(slurm)
-    );
+    let manifest = sleepers(slurm, 2);
     let test = on(slurm, &manifest);
     let mut child = test.spawn(&["build"]);
     let name = wait_for_jobs(slurm, test.path(), 2);
@@ -305,6 +294,16 @@ fn after_a_kill_the_next_build_cancels_the_jobs_left_behind() {
         next.dump()
     );
     assert!(live_jobs(slurm, &name).is_empty());
+}
+
+/// `count` steps on the cluster that each sleep two minutes: builds to stop.
+fn sleepers(slurm: &Slurm, count: usize) -> String {
+    let values: Vec<String> = (1..=count).map(|i| i.to_string()).collect();
+    format!(
+        "{}step \"sleepy\" {{\n    executor \"cluster\"\n    matrix {{ i {}; }}\n    outputs \"s{{{{i}}}}.txt\"\n    cmd \"sleep 120; echo > s{{{{i}}}}.txt\"\n}}\n",
+        executor(slurm),
+        values.join(" ")
+    )
 }
 
 /// Waits until the build in `root` has `count` jobs in Slurm; their job name.
