@@ -296,6 +296,34 @@ fn after_a_kill_the_next_build_cancels_the_jobs_left_behind() {
     assert!(live_jobs(slurm, &name).is_empty());
 }
 
+/// A job lost with its node is submitted again without that node: on a cluster of one node,
+/// Slurm then has none to give, which the step's failure says.
+#[test]
+fn a_job_lost_with_its_node_is_tried_again_elsewhere() {
+    // A cluster of its own: its only node goes down.
+    let Some(slurm) = Slurm::start() else { return };
+    let test = on(&slurm, &sleepers(&slurm, 1));
+    let child = test.spawn(&["build", "--report", common::REPORT]);
+    let name = wait_for_jobs(&slurm, test.path(), 1);
+    // Down while it runs: a job still pending would only wait for the node to come back.
+    let id = live_jobs(&slurm, &name)[0];
+    slurm.wait_for_start(id, Duration::from_secs(30));
+    let node = format!("nodename={}", slurm.node());
+    slurm.run(
+        "scontrol",
+        &["update", &node, "state=down", "reason=zenbuild-test"],
+    );
+    let (code, stdout, stderr) = wait(child);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let report = common::Report::read(&test.path().join(common::REPORT));
+    let error = report.error("sleepy@i=1");
+    assert!(
+        error.contains("Requested node configuration is not available")
+            && error.ends_with("(after 2 attempts, 1 lost with its node)"),
+        "{error}"
+    );
+}
+
 /// `count` steps on the cluster that each sleep two minutes: builds to stop.
 fn sleepers(slurm: &Slurm, count: usize) -> String {
     let values: Vec<String> = (1..=count).map(|i| i.to_string()).collect();

@@ -139,10 +139,13 @@ impl Builder<'_> {
         if pending.attempt - pending.lost <= action.retries {
             return None;
         }
-        let tried = if pending.attempt > 1 {
-            format!(" (after {} attempts)", pending.attempt)
-        } else {
-            String::new()
+        let tried = match (pending.attempt, pending.lost) {
+            (1, _) => String::new(),
+            (attempts, 0) => format!(" (after {attempts} attempts)"),
+            (attempts, lost) => format!(
+                " (after {attempts} attempts, {lost} lost with {})",
+                if lost == 1 { "its node" } else { "their nodes" }
+            ),
         };
         // An unreadable log loses the text, never the failure.
         let (printed, earlier_lines) = self.printed(&ended).last_lines(FAILURE_LINES);

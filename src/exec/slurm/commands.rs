@@ -105,6 +105,15 @@ mod tests {
         )
         .expect_err("fails");
         assert_eq!(why, "`/bin/sh`: no controller");
+        let why = run(
+            "/bin/sh",
+            &[
+                "-c".into(),
+                "echo 'sh: error: Batch job submission failed' >&2; exit 1".into(),
+            ],
+        )
+        .expect_err("fails");
+        assert_eq!(why, "`/bin/sh`: Batch job submission failed");
         assert_eq!(
             run("/bin/sh", &["-c".into(), "echo 42".into()]),
             Ok("42\n".into())

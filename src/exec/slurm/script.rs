@@ -151,6 +151,10 @@ pub fn sbatch_args(
         format!("--error={}", files.slurm_out.to_string_lossy()),
         "--open-mode=truncate".to_string(),
         "--ntasks=1".to_string(),
+        // A job lost with its node or preempted ends, and the build submits it again
+        // elsewhere (`--exclude`); Slurm requeueing it behind the build's back would run the
+        // command twice into the same outputs.
+        "--no-requeue".to_string(),
         format!("--cpus-per-task={}", spec.resources.cpus.max(1)),
     ];
     if let Some(memory) = spec.resources.memory {
