@@ -32,6 +32,12 @@ pub fn run(program: &str, args: &[String]) -> Result<String, String> {
         .find(|line| !line.trim().is_empty())
         .unwrap_or("")
         .trim();
+    // `sbatch: error: Batch job submission failed: …` is said after the program's name.
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let said = said
+        .strip_prefix(&format!("{name}: error: "))
+        .or_else(|| said.strip_prefix(&format!("{name}: ")))
+        .unwrap_or(said);
     Err(match output.status.code() {
         Some(code) if said.is_empty() => format!("`{program}` exited with code {code}"),
         Some(_) => format!("`{program}`: {said}"),
