@@ -346,15 +346,20 @@ impl Slurm {
             return;
         };
         drop(pipe);
+        // The guard counts zombies as gone, so it needs nothing from us; should it have died,
+        // the daemons are killed here.
+        let _ = guard.wait();
         for daemon in self
             .daemons
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter_mut()
         {
+            if let Ok(None) = daemon.try_wait() {
+                let _ = daemon.kill();
+            }
             let _ = daemon.wait();
         }
-        let _ = guard.wait();
     }
 
     fn launch(accounting: bool) -> Option<Slurm> {
