@@ -9,7 +9,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Allocates 20 MiB every 50 ms up to 2 GiB: far over any `--mem` a test gives it.
-const GREEDY: &str = "python3 -c 'import time\nblocks = []\nfor _ in range(100):\n    blocks.append(bytearray(20 << 20))\n    time.sleep(0.05)\nprint(\"survived\")'";
+const GREEDY: &str = r#"python3 -c '
+import time
+blocks = []
+for _ in range(100):
+    blocks.append(bytearray(20 << 20))
+    time.sleep(0.05)
+print("survived")
+'"#;
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))

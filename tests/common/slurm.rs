@@ -7,25 +7,28 @@
 //!
 //! Memory and time limits are enforced as on a real cluster: `task/cgroup` with `ConstrainRAMSpace`
 //! ends a job over its `--mem` as `OUT_OF_MEMORY`, and `OverTimeLimit=0` with `KillWait=2` ends a
-//! job over its `--time` as `TIMEOUT` a few seconds after slurmctld's periodic check notices (60–90
-//! s for `--time=1`, the shortest limit Slurm has).
+//! job over its `--time` as `TIMEOUT` a few seconds after slurmctld's periodic check notices (60 to
+//! 90 s for `--time=1`, the shortest limit Slurm has).
 //!
-//! Lifetime. Without accounting a cluster is up in under a second here (0.3–0.5 s), so
-//! [`Slurm::start`] gives a test a cluster of its own, stopped when dropped: the one to use when a
-//! test asserts on every job (`squeue_jobs`). With accounting it takes ~8 s (`mariadb-install-db`
-//! ~4 s, slurmctld's first registration with slurmdbd ~2 s), so a test binary shares one through
-//! [`Slurm::shared_with_accounting`] ([`Slurm::shared`] likewise without), started by the first
-//! test that asks and used by tests in parallel. A static is never dropped, so every cluster is
-//! watched by a guard: a `sh` started first that is told each daemon's PID on its stdin and, when
-//! that pipe closes, cancels the cluster's jobs (so that no `slurmstepd` outlives slurmd), stops
-//! the daemons by PID (SIGTERM, then SIGKILL) and removes the directory. The pipe closes on drop,
-//! at the test binary's exit (an `atexit` hook stops the shared clusters and waits for their
-//! guards), and also when the test process is killed outright, which no `Drop`, `atexit` or
-//! `PR_SET_PDEATHSIG` covers (the latter fires when the spawning *thread* ends, which for a cluster
-//! started inside a test is that test's end). Daemons and guard sit in process groups of their own,
-//! so a Ctrl-C on `cargo test` reaches only the test process, and the guard then shuts the cluster
-//! down in order. Everything is a child of the test process or the guard, so it works the same
-//! inside a PID namespace (`unshare -p -f --mount-proc cargo test`).
+//! Lifetime. A cluster is ready in ~3.3 s: its node is idle after ~0.3 s, but slurmctld starts no
+//! job before its first scheduling pass ~3 s after it starts, so the harness runs a probe job to
+//! its end before it hands a cluster out (and with `batch_sched_delay=0` later jobs start within a
+//! second, not after up to 3 s). With accounting it takes 5–8 s more (`mariadb-install-db` ~2–4 s,
+//! slurmctld's first registration with slurmdbd ~2 s). So a test binary's tests share one cluster
+//! through [`Slurm::shared`] or [`Slurm::shared_with_accounting`] (started by the first test that
+//! asks, used by tests in parallel, which tell their jobs apart by id or name), and a test that
+//! asserts on every job of a cluster (`squeue_jobs`) takes one of its own with [`Slurm::start`],
+//! stopped when dropped. A static is never dropped, so every cluster is watched by a guard: a `sh`
+//! started first that is told each daemon's PID on its stdin and, when that pipe closes, cancels
+//! the cluster's jobs (so that no `slurmstepd` outlives slurmd), stops the daemons by PID (SIGTERM,
+//! then SIGKILL) and removes the directory. The pipe closes on drop, at the test binary's exit (an
+//! `atexit` hook stops the shared clusters and waits for their guards), and also when the test
+//! process is killed outright, which no `Drop`, `atexit` or `PR_SET_PDEATHSIG` covers (the latter
+//! fires when the spawning *thread* ends, which for a cluster started inside a test is that test's
+//! end). Daemons and guard sit in process groups of their own, so a Ctrl-C on `cargo test` reaches
+//! only the test process, and the guard then shuts the cluster down in order. Everything is a child
+//! of the test process or the guard, so it works the same inside a PID namespace (`unshare -p -f
+//! --mount-proc cargo test`).
 //!
 //! munge. Each cluster runs a munged of its own (`-F`, a fresh key and socket in its directory;
 //! `AuthInfo=socket=…` for slurmctld, slurmd, slurmdbd and the client commands,
@@ -77,7 +80,7 @@ alive() {
 }
 wait_gone() {
     i=0
-    while [ $i -lt 50 ]; do
+    while [ $i -lt "$1" ]; do
         any=
         for pid in $pids; do alive "$pid" && any=1; done
         [ -z "$any" ] && return 0
@@ -93,8 +96,10 @@ if [ -n "$pids" ]; then
         sleep 0.1
         i=$((i + 1))
     done
+    # slurmctld takes ~3 s to exit on SIGTERM, slurmd ~2 s, saving state that is thrown away.
     for pid in $pids; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
-    wait_gone || for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+    wait_gone 10 || for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+    wait_gone 50
 fi
 [ -n "$keep" ] || rm -rf "$1"
 "#;
@@ -293,24 +298,35 @@ impl Slurm {
         }
     }
 
-    /// `sacct -X -n -P -o JobID,State,ExitCode,NodeList -j ID`: the job's line, once slurmdbd
-    /// has it, e.g. `12|OUT_OF_MEMORY|0:125|vm`.
+    /// `sacct -X -n -P -o JobID,State,ExitCode,NodeList -j ID`, e.g. `12|OUT_OF_MEMORY|0:125|vm`,
+    /// once slurmdbd has the job's end: slurmctld sends it through a queue, so it can lag
+    /// behind squeue. Fails the test after 30 s.
     pub fn sacct(&self, id: u64) -> String {
         assert!(self.accounting, "sacct needs a cluster with accounting");
-        self.run(
-            "sacct",
-            &[
-                "-X",
-                "-n",
-                "-P",
-                "-o",
-                "JobID,State,ExitCode,NodeList",
-                "-j",
-                &id.to_string(),
-            ],
-        )
-        .trim()
-        .to_string()
+        let id = id.to_string();
+        let args = [
+            "-X",
+            "-n",
+            "-P",
+            "-o",
+            "JobID,State,ExitCode,NodeList",
+            "-j",
+            &id,
+        ];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = self.run("sacct", &args).trim().to_string();
+            let state = line.split('|').nth(1).unwrap_or_default();
+            if !matches!(state, "" | "PENDING" | "RUNNING" | "REQUEUED" | "SUSPENDED") {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sacct has not got the end of job {id}: {line:?}{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// The last lines of every daemon's log, for a failing assertion's message.
@@ -330,15 +346,20 @@ impl Slurm {
             return;
         };
         drop(pipe);
+        // The guard counts zombies as gone, so it needs nothing from us; should it have died,
+        // the daemons are killed here.
+        let _ = guard.wait();
         for daemon in self
             .daemons
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter_mut()
         {
+            if let Ok(None) = daemon.try_wait() {
+                let _ = daemon.kill();
+            }
             let _ = daemon.wait();
         }
-        let _ = guard.wait();
     }
 
     fn launch(accounting: bool) -> Option<Slurm> {
@@ -488,6 +509,32 @@ impl Slurm {
                 .args(["-h", "-n", &self.node, "-o", "%T"])
                 .output()
                 .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "idle")
+        })?;
+        self.probe()
+    }
+
+    /// Runs one job to its end. An idle node is not yet a working cluster: slurmctld starts
+    /// no job until its first scheduling pass, ~3 s after it starts, so a test's first job
+    /// would wait that long and a timing in it would be off.
+    fn probe(&self) -> Result<(), String> {
+        let output = self
+            .command("sbatch")
+            .args(["--parsable", "--job-name=zenbuild-harness-probe"])
+            .args(["--output=/dev/null", "--wrap=true"])
+            .output()
+            .map_err(|e| format!("sbatch: {e}"))?;
+        let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if !output.status.success() || id.is_empty() {
+            return Err(format!(
+                "sbatch of the probe job failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        wait_until("end of the probe job", Duration::from_mins(1), || {
+            self.command("squeue")
+                .args(["-h", "-t", "all", "-j", &id, "-o", "%T"])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "COMPLETED")
         })
     }
 
@@ -663,6 +710,7 @@ TaskPlugin=task/cgroup
 JobAcctGatherType=jobacct_gather/cgroup
 JobAcctGatherFrequency=1
 SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=256
