@@ -195,14 +195,14 @@ fn a_corrupt_lineage_db_says_how_to_recover_and_builds_still_work() {
     }
 }
 
-/// The page that a build's own writes find damaged (an index of the runs' actions, read only
-/// when they are inserted or an artifact's lineage is asked for): the run is still recorded
+/// The page that a build's own writes find damaged (the index of the runs in which actions
+/// ran, read only when one is inserted or an artifact's lineage is asked for): the run is still recorded
 /// whole, in the new database.
 #[test]
 fn a_lineage_db_found_damaged_while_a_build_records_keeps_that_build_whole() {
     let out = built();
     let db = out.path().join(DB);
-    overwrite_page(&db, root_page(&db, "run_actions_action"));
+    overwrite_page(&db, root_page(&db, "run_actions_ran"));
     // `log` reads no damaged page: the damage is found by the build's first insert.
     let out = out.again().args(&["log"]).run().success();
 

@@ -192,6 +192,19 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE run_actions ADD COLUMN job_id TEXT;
     ALTER TABLE run_actions ADD COLUMN node TEXT;
     ",
+    // 5: an index keyed by the action put each build's row for an action beside that
+    // action's rows of every earlier build, so a build of 10,000 cached actions wrote into
+    // every leaf of an index that grows with each build (after a dozen builds of 100,000
+    // actions, 16 MB logged and copied back per build). An action's runs are found instead
+    // through the runs in which it ran, which an index of those alone holds, then through
+    // the runs in order, where the run's own index (run, action) is a seek: a build writes
+    // its rows at the end of both.
+    r"
+    DROP INDEX run_actions_action;
+    CREATE INDEX run_actions_ran ON run_actions(action_id) WHERE ran = 1;
+    DROP INDEX run_actions_run;
+    CREATE INDEX run_actions_run ON run_actions(run_id, action_id);
+    ",
 ];
 
 /// The migration that copies every recorded action into new tables and drops the old ones.

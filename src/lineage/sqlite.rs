@@ -174,19 +174,38 @@ impl Queries {
             .collect::<Result<_, _>>()?)
     }
 
-    /// The latest `limit` runs of `action`, as (ran, run action id), those where it ran first:
-    /// a seek in `run_actions_action`, however many runs found it cached.
+    /// The latest `limit` runs of `action`, as (ran, run action id), those where it ran
+    /// first: a seek in `run_actions_ran`, then, for as many more as are wanted, the runs
+    /// from the latest back, each a seek in `run_actions_run` (a run's rows are written
+    /// after those of every earlier run, so the latest runs hold the latest rows).
     fn latest_runs_of(&self, action: i64, limit: usize) -> Result<Vec<(bool, i64)>, LineageError> {
-        Ok(self
+        let mut latest: Vec<(bool, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT ran, id FROM run_actions WHERE action_id = ?1
-                 ORDER BY ran DESC, id DESC LIMIT ?2",
+                "SELECT ran, id FROM run_actions WHERE action_id = ?1 AND ran = 1
+                 ORDER BY id DESC LIMIT ?2",
             )?
             .query_map(params![action, limit as i64], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?
-            .collect::<Result<_, _>>()?)
+            .collect::<Result<_, _>>()?;
+        let more = limit.saturating_sub(latest.len());
+        if more > 0 {
+            // CROSS JOIN keeps `runs` the outer loop: the order asked for, with no sort.
+            let rows = self
+                .conn
+                .prepare_cached(
+                    "SELECT a.ran, a.id FROM runs r CROSS JOIN run_actions a
+                     ON a.run_id = r.id AND a.action_id = ?1
+                     WHERE a.ran = 0 ORDER BY r.id DESC, a.id DESC LIMIT ?2",
+                )?
+                .query_map(params![action, more as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            latest.extend(rows);
+        }
+        Ok(latest)
     }
 
     fn actions(&self, ids: Vec<i64>) -> Result<Vec<ActionSummary>, LineageError> {

@@ -50,9 +50,23 @@ pub fn record_actions(
         })
         .collect();
     let mut known = Contents::prepare(tx)?;
+    // Looked up in the order of their digests, which is the index's: a build of 100,000
+    // cached actions asked in the order they finished read a page of an index larger than
+    // SQLite's cache for nearly every action, and in this order reads each page once. New
+    // contents are written afterwards in the actions' order, which their ids keep.
+    let mut by_digest: Vec<usize> = (0..contents.len()).collect();
+    by_digest.sort_unstable_by(|&a, &b| contents[a].1.cmp(&contents[b].1));
+    let mut ids: Vec<Option<i64>> = vec![None; contents.len()];
+    for index in by_digest {
+        ids[index] = known.find(&contents[index].1)?;
+    }
     let ids = contents
         .iter()
-        .map(|(content, digest)| known.id(tx, content, digest))
+        .zip(ids)
+        .map(|((content, digest), id)| match id {
+            Some(id) => Ok(id),
+            None => known.id(tx, content, digest),
+        })
         .collect::<Result<Vec<i64>, _>>()?;
     insert_run_actions(tx, run, actions, &ids)
 }
@@ -154,6 +168,11 @@ impl<'t> Contents<'t> {
         })
     }
 
+    /// The id of the content whose digest is `digest`, if a record has it.
+    fn find(&mut self, digest: &str) -> Result<Option<i64>, LineageError> {
+        Ok(self.find.query_row([digest], |row| row.get(0)).optional()?)
+    }
+
     /// The id of `content`, whose digest is `digest`, written first when no record has it.
     fn id(
         &mut self,
@@ -161,8 +180,7 @@ impl<'t> Contents<'t> {
         content: &Content,
         digest: &str,
     ) -> Result<i64, LineageError> {
-        let found: Option<i64> = self.find.query_row([digest], |row| row.get(0)).optional()?;
-        if let Some(id) = found {
+        if let Some(id) = self.find(digest)? {
             return Ok(id);
         }
         self.insert.execute(params![
