@@ -100,6 +100,19 @@ if [ -n "$pids" ]; then
     for pid in $pids; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
     wait_gone 10 || for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
     wait_gone 50
+    # A job whose node went down under it (a test takes the node down) keeps its slurmstepd
+    # after slurmd is gone, and no scancel reaches it: this cluster's are found by their job
+    # ids (FirstJobId = 1000 x SlurmctldPort, so the id starts with the port).
+    port=$(sed -n 's/^SlurmctldPort=//p' "$1/etc/slurm.conf" 2>/dev/null)
+    if [ -n "$port" ]; then
+        for cmdline in /proc/[0-9]*/cmdline; do
+            pid=${cmdline#/proc/}
+            pid=${pid%/cmdline}
+            case $(tr '\0' ' ' < "$cmdline" 2>/dev/null) in
+                "slurmstepd: [$port"[0-9][0-9][0-9].*) kill -KILL "$pid" 2>/dev/null ;;
+            esac
+        done
+    fi
 fi
 [ -n "$keep" ] || rm -rf "$1"
 "#;
