@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::build::Builder;
 use super::capacity;
 use super::event::{Outcome, Printed};
 use super::executor::Executor;
@@ -21,7 +22,7 @@ use super::stops::ActionStops;
 use super::{Event, up_to_date};
 use crate::Manifest;
 use crate::error::Error;
-use crate::graph::{ActionId, Graph};
+use crate::graph::{ActionId, ExecutorId, Graph};
 use crate::hash::{Digest, FileStat};
 use crate::lineage::RunStatus;
 use crate::lineage::recorder::Recorder;
@@ -157,7 +158,7 @@ impl<'a> Build<'a> {
             capacity: capacity::probe(
                 request.cpu_slots,
                 request.gpus.as_deref(),
-                needs_gpus(graph, &request.targets),
+                needs_gpus(graph, &request.targets, &builder),
             ),
             lanes: lanes(graph),
             keep_going: request.keep_going,
@@ -401,11 +402,13 @@ fn keyed_dirs(outcomes: &[(ActionId, Outcome)]) -> HashMap<String, Digest> {
         .collect()
 }
 
-/// Whether any of `targets` asks for a GPU (then the machine's are looked for).
-fn needs_gpus(graph: &Graph, targets: &[ActionId]) -> bool {
-    targets
-        .iter()
-        .any(|&id| graph.action(id).resources.gpus > 0)
+/// Whether any of `targets` that runs here asks for a GPU (then the machine's are looked
+/// for): a cluster's executor finds its own.
+fn needs_gpus(graph: &Graph, targets: &[ActionId], builder: &Builder) -> bool {
+    targets.iter().any(|&id| {
+        let action = graph.action(id);
+        action.resources.gpus > 0 && builder.executor_of(action) == ExecutorId::LOCAL
+    })
 }
 
 /// The caller's sink, with every note kept for the [`RunReport`].
