@@ -92,9 +92,6 @@ struct State {
     losses: HashMap<Digest, u32>,
     /// The build is over: submit nothing more, cancel what is left, stop.
     closing: bool,
-    /// Status queries sent to Slurm so far, and submissions.
-    queries: u64,
-    submissions: u64,
 }
 
 struct Queued {
@@ -176,12 +173,6 @@ impl SlurmExecutor {
             monitor,
         };
         (executor, notes)
-    }
-
-    /// The number of status queries sent to Slurm so far, and of jobs submitted.
-    pub fn counts(&self) -> (u64, u64) {
-        let state = lock(&self.shared.state);
-        (state.queries, state.submissions)
     }
 }
 

@@ -149,7 +149,6 @@ fn submit(shared: &Shared, ledger: &mut Ledger, queued: Queued) {
         commands::run("sbatch", &args)
     });
     let mut state = lock(&shared.state);
-    state.submissions += 1;
     match submitted.map(|out| job_id(&out)) {
         Ok(Some(id)) => {
             if let Err(e) = ledger.record(&id, &config.job_name) {
@@ -287,7 +286,6 @@ fn query(shared: &Shared, accounting: bool) -> bool {
         .map(|text| states::parse_squeue(&text))
     };
     let mut state = lock(&shared.state);
-    state.queries += 1;
     let Ok(statuses) = answer else {
         // The controller did not answer ("Slurm is too busy"): the jobs keep their last
         // known states, the exit files still end them, and the next query comes later.
