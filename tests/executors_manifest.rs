@@ -119,3 +119,75 @@ fn where_a_step_runs_is_not_part_of_its_key() {
         .success();
     assert_eq!(test.report().cached(), ["a"]);
 }
+
+const TEAM: &str = "remote \"team\" url=\"file:///nonexistent/cache\"\n";
+
+#[test]
+fn a_ray_executor_needs_a_url_of_its_dashboard_and_a_remote() {
+    Test::new()
+        .manifest(&format!(
+            "{TEAM}executor \"r\" type=\"ray\"\nexecutor \"s\" type=\"ray\" url=\"ray://head:10001\" remote=\"team\"\nexecutor \"t\" type=\"ray\" url=\"http://head:8265\"\nstep \"a\" {{ cmd \"true\"; }}\n"
+        ))
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .error_at("zenbuild.kdl:2:1", "a Ray executor needs `url=`")
+        .error_at(
+            "zenbuild.kdl:3:30",
+            "a Ray executor's `url=` must start with http:// or https://",
+        )
+        .error_at("zenbuild.kdl:4:1", "a Ray executor needs `remote=`")
+        .stderr_contains("Ray's machines do not see the workspace")
+        .error_count(3);
+}
+
+#[test]
+fn an_executor_naming_an_undeclared_remote_is_told_the_declared_ones() {
+    Test::new()
+        .manifest(&format!(
+            "{TEAM}executor \"r\" type=\"ray\" url=\"http://127.0.0.1:9\" remote=\"taem\"\nstep \"a\" {{ cmd \"true\"; }}\n"
+        ))
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .error_at("zenbuild.kdl:2:58", "remote `taem` is not declared")
+        .stderr_contains("did you mean `team`?")
+        .error_count(1);
+}
+
+#[test]
+fn a_slurm_executor_takes_no_remote_and_ray_takes_no_partition() {
+    Test::new()
+        .manifest(&format!(
+            "{TEAM}executor \"c\" type=\"slurm\" remote=\"team\"\nexecutor \"r\" type=\"ray\" url=\"http://127.0.0.1:9\" remote=\"team\" partition=\"gpu\"\nstep \"a\" {{ cmd \"true\"; }}\n"
+        ))
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .located_at("zenbuild.kdl:2:27")
+        .located_at("zenbuild.kdl:3:70")
+        .error_count(2);
+}
+
+/// A step moved to a Ray cluster keeps its key: nothing runs, so the cluster (which is not
+/// there) is never asked.
+#[test]
+fn a_step_moved_to_ray_is_still_cached() {
+    let plain = format!("{TEAM}step \"a\" {{\n    outputs \"a.txt\"\n    cmd \"echo a > a.txt\"\n}}\n");
+    let test = Test::new()
+        .manifest(&plain)
+        .build(&["--no-remote"])
+        .run()
+        .success();
+    assert_eq!(test.report().ran(), ["a"]);
+    let moved = format!(
+        "{TEAM}executor \"ray\" type=\"ray\" url=\"http://127.0.0.1:9\" remote=\"team\"\nstep \"a\" {{\n    executor \"ray\"\n    outputs \"a.txt\"\n    cmd \"echo a > a.txt\"\n}}\n"
+    );
+    let test = test
+        .again()
+        .manifest(&moved)
+        .build(&["--no-remote"])
+        .run()
+        .success();
+    assert_eq!(test.report().cached(), ["a"]);
+}

@@ -681,7 +681,7 @@ impl Schema {
             }
         };
         if let Some(key) = reader.prop_string("key")?
-            && !["param", "step", "template", "executor"].contains(&key.as_str())
+            && !["param", "step", "template", "executor", "remote"].contains(&key.as_str())
         {
             return Err(format!("node `{node}`: unknown key kind `{key}`"));
         }

@@ -80,6 +80,13 @@ impl Builder<'_> {
             timeout: action.timeout,
             attempt: pending.attempt,
             log: self.log_path(action),
+            platform: pending.key.platform.clone(),
+            cache: action.cache,
+            metrics: action
+                .metrics
+                .iter()
+                .map(|&id| self.graph.artifact(id).path.to_string())
+                .collect(),
         })
     }
 
@@ -120,7 +127,7 @@ impl Builder<'_> {
             let ran_on = Box::new(self.ran_on(action, &ended));
             let mut outcome = match ended.outputs {
                 OutputsAt::Workspace => self.store_run(action, pending, duration, &ended),
-                OutputsAt::Store => self.restore_run(action, pending, duration),
+                OutputsAt::Store => self.restore_run(action, pending, duration, &ended),
             };
             match &mut outcome {
                 Outcome::Ran(done) => done.ran_on = Some(ran_on),
@@ -240,8 +247,18 @@ impl Builder<'_> {
 
     /// Restores what a successful attempt stored itself under the action's key (a worker
     /// without the workspace): the result is checked and restored as a cache hit would be.
-    fn restore_run(&self, action: &Action, pending: &mut Pending, duration: Duration) -> Outcome {
-        let result = match self.cx.store.get_action_result(&pending.digest) {
+    fn restore_run(
+        &self,
+        action: &Action,
+        pending: &mut Pending,
+        duration: Duration,
+        ended: &Ended,
+    ) -> Outcome {
+        let looked_up = match &ended.result {
+            Some(result) => Ok(Some(ActionResult::clone(result))),
+            None => self.cx.store.get_action_result(&pending.digest),
+        };
+        let result = match looked_up {
             Ok(Some(result)) => result,
             Ok(None) => {
                 return pending.failed("its executor stored no result for it".to_string());

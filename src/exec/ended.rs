@@ -3,10 +3,13 @@
 //! where its outputs are.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::ActionResult;
+
 /// The end of one attempt, as an executor reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ended {
     pub how: Ending,
     /// Where what it printed is now, if it printed anything and the log could be kept.
@@ -18,6 +21,11 @@ pub struct Ended {
     pub backend_id: Option<String>,
     /// Where a successful attempt left its outputs.
     pub outputs: OutputsAt,
+    /// With [`OutputsAt::Store`]: the result the backend brought back, its blobs already in
+    /// the local store, used instead of looking the key up (so that a step whose results
+    /// are never cached can still run where the workspace is not). Checked before use like
+    /// any cached result.
+    pub result: Option<Arc<ActionResult>>,
     /// Which backend or machine ran it, as its result records (`local`, a node's name).
     pub worker: String,
     /// The backend lost the attempt to its machine (a node failed, the job was preempted)
@@ -37,6 +45,7 @@ impl Ended {
             used: Usage::default(),
             backend_id: None,
             outputs: OutputsAt::Workspace,
+            result: None,
             worker: worker.into(),
             again: false,
         }
@@ -122,8 +131,9 @@ pub enum OutputsAt {
     /// the file system): the build stores them.
     #[default]
     Workspace,
-    /// In the store, as the result of the spec's key (a worker without the workspace wrote
-    /// them to the team remote): the build restores them as it would a cache hit.
+    /// In the store, as [`Ended::result`] or else as the result of the spec's key (a worker
+    /// without the workspace wrote them to the team remote): the build restores them as it
+    /// would a cache hit.
     Store,
 }
 

@@ -164,6 +164,20 @@ impl<'a> Build<'a> {
             keep_going: request.keep_going,
             check_threads: capacity::cores() as usize,
         };
+        // Before the run is recorded: an executor that cannot start ends the build here.
+        let local = session.local_executor();
+        let here = self.executor.unwrap_or(&local);
+        let mut said = Vec::new();
+        let elsewhere = start_executors(
+            (self.manifest, graph),
+            &request.targets,
+            &builder,
+            &session,
+            &mut said,
+        )?;
+        for message in said {
+            out.note(message);
+        }
         let blob_path = |digest: &Digest| session.store.blob_path(digest);
         let mut recorder = match Recorder::in_workspace(
             &workspace.root,
@@ -186,13 +200,6 @@ impl<'a> Build<'a> {
                 None
             }
         };
-        let local = session.local_executor();
-        let here = self.executor.unwrap_or(&local);
-        let mut said = Vec::new();
-        let elsewhere = start_executors(graph, &request.targets, &builder, &session, &mut said);
-        for message in said {
-            out.note(message);
-        }
         let router;
         let executor: &dyn Executor = if elsewhere.is_empty() {
             here
@@ -202,7 +209,7 @@ impl<'a> Build<'a> {
                     .chain(
                         elsewhere
                             .iter()
-                            .map(|(name, e)| (name.clone(), e as &dyn Executor)),
+                            .map(|(name, e)| (name.clone(), e.as_ref())),
                     )
                     .collect(),
             );

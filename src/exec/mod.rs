@@ -9,6 +9,7 @@
 pub mod attempt;
 pub mod build;
 pub mod capacity;
+pub mod courier;
 pub mod ended;
 pub mod engine;
 pub mod event;
@@ -28,6 +29,8 @@ pub mod orphans;
 pub mod placement;
 pub mod preview;
 pub mod proc_stat;
+#[cfg(feature = "remote-http")]
+pub mod ray;
 pub mod reason;
 pub mod replay;
 pub mod request;

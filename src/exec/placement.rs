@@ -5,11 +5,17 @@
 use std::collections::BTreeSet;
 
 use super::build::Builder;
+use super::courier::Courier;
+use super::executor::Executor;
+#[cfg(feature = "remote-http")]
+use super::ray::{self, RayExecutor};
 use super::session::Session;
-use super::slurm::{DEFAULT_JOBS, SlurmExecutor};
+use super::slurm::{self, SlurmExecutor};
+use crate::Manifest;
 use crate::error::Error;
 use crate::graph::{ActionId, ExecutorId, Graph};
-use crate::manifest::model::ExecutorKind;
+use crate::manifest::model::{ExecutorDecl, ExecutorKind};
+use crate::remote::{RemoteConfig, with_env_switches};
 use crate::workspace::StateDir;
 
 /// The executor `--executor NAME` names, or `local`.
@@ -37,40 +43,107 @@ pub fn lanes(graph: &Graph) -> Vec<u32> {
         .iter()
         .skip(1)
         .map(|executor| match &executor.kind {
-            ExecutorKind::Slurm(settings) => settings.jobs.unwrap_or(DEFAULT_JOBS),
+            ExecutorKind::Slurm(settings) => settings.jobs.unwrap_or(slurm::DEFAULT_JOBS),
+            #[cfg(feature = "remote-http")]
+            ExecutorKind::Ray(settings) => settings.jobs.unwrap_or(ray::DEFAULT_JOBS),
+            #[cfg(not(feature = "remote-http"))]
+            ExecutorKind::Ray(settings) => settings.jobs.unwrap_or(100),
             ExecutorKind::Local => 1,
         })
         .collect()
 }
 
 /// Starts, by name, the backends of the executors other than `local` that `targets` use,
-/// adding what they have to say (jobs a killed build left, cancelled) to `notes`.
+/// adding what they have to say (jobs a killed build left, cancelled) to `notes`. An executor
+/// that cannot start fails the build: its steps must not quietly run somewhere else.
 pub fn start_executors(
-    graph: &Graph,
+    (manifest, graph): (&Manifest, &Graph),
     targets: &[ActionId],
     builder: &Builder,
     session: &Session,
     notes: &mut Vec<String>,
-) -> Vec<(String, SlurmExecutor)> {
+) -> Result<Vec<(String, Box<dyn Executor>)>, Error> {
     let used: BTreeSet<ExecutorId> = targets
         .iter()
         .map(|&id| builder.executor_of(graph.action(id)))
         .filter(|&executor| executor != ExecutorId::LOCAL)
         .collect();
     let slurm_dir = StateDir::of(&session.root).slurm();
-    used.into_iter()
-        .filter_map(|id| {
-            let declared = graph.executors.get(usize::from(id.0))?;
-            match &declared.kind {
-                ExecutorKind::Slurm(settings) => {
-                    let name = &declared.name.value;
-                    let (executor, said) =
-                        SlurmExecutor::start(name, settings, &slurm_dir, session.interrupt.clone());
-                    notes.extend(said);
-                    Some((name.clone(), executor))
+    let mut started: Vec<(String, Box<dyn Executor>)> = Vec::new();
+    for id in used {
+        let Some(declared) = graph.executors.get(usize::from(id.0)) else {
+            continue;
+        };
+        let name = &declared.name.value;
+        let courier = match &declared.remote {
+            Some(_) => Some(courier(manifest, declared, session)?),
+            None => None,
+        };
+        let executor: Box<dyn Executor> = match &declared.kind {
+            ExecutorKind::Slurm(settings) => {
+                if courier.is_some() {
+                    return Err(Error::BadArgument(format!(
+                        "executor `{name}`: a Slurm executor shares the workspace's file system and takes no remote"
+                    )));
                 }
-                ExecutorKind::Local => None,
+                let (executor, said) =
+                    SlurmExecutor::start(name, settings, &slurm_dir, session.interrupt.clone());
+                notes.extend(said);
+                Box::new(executor)
             }
-        })
-        .collect()
+            #[cfg(feature = "remote-http")]
+            ExecutorKind::Ray(settings) => {
+                let courier = courier.ok_or_else(|| {
+                    Error::BadArgument(format!("executor `{name}` names no remote"))
+                })?;
+                let executor =
+                    RayExecutor::start(name, settings, courier, session.interrupt.clone())
+                        .map_err(Error::BadArgument)?;
+                Box::new(executor)
+            }
+            #[cfg(not(feature = "remote-http"))]
+            ExecutorKind::Ray(_) => {
+                return Err(Error::BadArgument(format!(
+                    "executor `{name}`: this zenbuild was built without Ray (cargo feature remote-http)"
+                )));
+            }
+            ExecutorKind::Local => continue,
+        };
+        started.push((name.clone(), executor));
+    }
+    Ok(started)
+}
+
+/// The courier of an executor whose machines do not see the workspace: its remote, opened
+/// as this machine configures it. The remote must be both read (the outputs come back
+/// through it) and written (the inputs go out through it) here.
+fn courier(manifest: &Manifest, declared: &ExecutorDecl, session: &Session) -> Result<Courier, Error> {
+    let name = &declared.name.value;
+    let Some(remote_name) = &declared.remote else {
+        return Err(Error::BadArgument(format!("executor `{name}` names no remote")));
+    };
+    // Compiling checked that the name is declared.
+    let Some(remote) = manifest.remotes.iter().find(|r| r.name.value == remote_name.value) else {
+        return Err(Error::BadArgument(format!(
+            "executor `{name}`: remote `{}` is not declared",
+            remote_name.value
+        )));
+    };
+    let config = with_env_switches(RemoteConfig {
+        name: remote.name.value.clone(),
+        url: remote.url.value.clone(),
+        read: remote.read,
+        write: remote.write,
+    });
+    if !(config.read && config.write) {
+        return Err(Error::BadArgument(format!(
+            "executor `{name}` moves each action through remote `{}`, which this machine {} \
+             (`read=`, `write=` or {}_READ/_WRITE): it must both upload the inputs and read the results",
+            config.name,
+            if config.read { "does not write" } else { "does not read" },
+            crate::remote::env_prefix(&config.name),
+        )));
+    }
+    Courier::open(&config, session.store.clone(), session.stat_cache.clone())
+        .map_err(|e| Error::BadArgument(format!("executor `{name}`: {e}")))
 }

@@ -93,6 +93,9 @@ fn spec(name: &str, attempt: u32, grant: &Grant) -> ActionSpec {
         timeout: None,
         attempt,
         log: PathBuf::from("/nowhere/log"),
+        platform: None,
+        cache: true,
+        metrics: Vec::new(),
     }
 }
 

@@ -17,7 +17,8 @@ pub struct Session {
     pub store: LocalStore,
     /// The local store with the manifest's remotes behind it, when there are any.
     pub tiered: Option<TieredStore>,
-    pub stat_cache: StatCache,
+    /// Shared with the executors that upload inputs (they hash them again to be sure).
+    pub stat_cache: std::sync::Arc<StatCache>,
     pub last_keys: LastKeys,
     pub interrupt: Interrupt,
     pub link_mode: LinkMode,
@@ -41,7 +42,7 @@ impl Session {
         let store = LocalStore::in_workspace(&root)
             .map_err(|e| Error::store("cannot open the cache", e))?;
         Ok(Session {
-            stat_cache: StatCache::load(&workspace.state_dir().stat_cache()),
+            stat_cache: std::sync::Arc::new(StatCache::load(&workspace.state_dir().stat_cache())),
             last_keys: LastKeys::in_workspace(&root),
             interrupt,
             link_mode: LinkMode::default(),

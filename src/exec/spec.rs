@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::graph::Resources;
-use crate::hash::{Digest, InputDigest};
+use crate::hash::{Digest, InputDigest, Platform};
 
 /// One attempt at running an action's command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +46,14 @@ pub struct ActionSpec {
     pub attempt: u32,
     /// Where what it prints (stdout and stderr, interleaved) must end up on this machine.
     pub log: PathBuf,
+    /// The platform its key was made for, when the key includes one: a backend whose
+    /// machines may differ from this one runs it only on that platform.
+    pub platform: Option<Platform>,
+    /// Whether its result may be cached (`cache #false` says no): a backend that stores the
+    /// result itself stores it under the key only then.
+    pub cache: bool,
+    /// Its metrics files, relative to `root`, which its result carries parsed.
+    pub metrics: Vec<String>,
 }
 
 impl ActionSpec {

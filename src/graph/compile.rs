@@ -93,6 +93,7 @@ pub fn compile(
     // Linking is when compiling holds the most; the room the list grew into goes first.
     uses.shrink_to_fit();
     let pipelines = check_pipelines(manifest, &mut diags);
+    check_executor_remotes(manifest, &mut diags);
     let mut linker = Linker::new(&canonical_root, actions);
     linker.link(&steps, &manifest.step_index, &uses, needs, &mut diags);
     // Freed before the graph's indexes are built beside everything else.
@@ -135,10 +136,39 @@ fn executors(manifest: &Manifest) -> Vec<ExecutorDecl> {
             },
         ),
         kind: ExecutorKind::Local,
+        remote: None,
     };
     std::iter::once(local)
         .chain(manifest.executors.iter().cloned())
         .collect()
+}
+
+/// `unknown-remote` for an executor whose `remote=` names no declared remote.
+fn check_executor_remotes(manifest: &Manifest, diags: &mut Vec<Diag>) {
+    for executor in &manifest.executors {
+        let Some(remote) = &executor.remote else {
+            continue;
+        };
+        if manifest.remotes.iter().any(|r| r.name.value == remote.value) {
+            continue;
+        }
+        let declared = manifest.remotes.iter().map(|r| r.name.value.as_str());
+        let diag = Diag::new(
+            "unknown-remote",
+            format!("remote `{}` is not declared", remote.value),
+        )
+        .label(remote.span, "no remote of this name")
+        .suggest(&remote.value, declared);
+        let diag = if diag.help.is_some() {
+            diag
+        } else {
+            diag.help(format!(
+                "declare it at the top level, for example `remote \"{}\" url=\"s3://bucket/zenbuild\"`",
+                remote.value
+            ))
+        };
+        diags.push(diag);
+    }
 }
 
 /// A step's settings as it is expanded: its own, or merged with its template chain. Every

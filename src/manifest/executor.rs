@@ -2,6 +2,7 @@
 //!
 //! ```kdl
 //! executor "cluster" type="slurm" partition="gpu" account="ml" qos="normal" extra="--constraint=a100"
+//! executor "ray" type="ray" url="http://head:8265" remote="team"
 //! ```
 //!
 //! Each kind takes its own properties; a property the kind does not know is an error with
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use super::diagnostic::Diag;
-use super::model::{ExecutorDecl, ExecutorKind, SlurmSettings};
+use super::model::{ExecutorDecl, ExecutorKind, RaySettings, SlurmSettings};
 use super::node::{Cx, type_error};
 use super::source::Spanned;
 use super::syntax::{Entry, Node, Value};
@@ -20,7 +21,7 @@ use super::units::parse_duration;
 pub const LOCAL: &str = "local";
 
 /// The kinds `type=` accepts.
-pub const KINDS: &[&str] = &["slurm"];
+pub const KINDS: &[&str] = &["slurm", "ray"];
 
 /// The properties of `type="slurm"`.
 pub const SLURM_PROPERTIES: &[&str] = &[
@@ -36,6 +37,9 @@ pub const SLURM_PROPERTIES: &[&str] = &[
     "submit-rate",
     "node-retries",
 ];
+
+/// The properties of `type="ray"`.
+pub const RAY_PROPERTIES: &[&str] = &["type", "url", "remote", "jobs", "poll-min", "poll-max"];
 
 /// Reads an `executor` node; `None` (with errors reported) when it cannot be used.
 pub fn read_executor(cx: &mut Cx, node: &Node, name: Spanned<String>) -> Option<ExecutorDecl> {
@@ -64,6 +68,28 @@ pub fn read_executor(cx: &mut Cx, node: &Node, name: Spanned<String>) -> Option<
             Some(ExecutorDecl {
                 name,
                 kind: ExecutorKind::Slurm(settings),
+                remote: None,
+            })
+        }
+        "ray" => {
+            cx.check_props(node, RAY_PROPERTIES);
+            let settings = read_ray(cx, node)?;
+            let Some(remote) = read_remote(cx, node) else {
+                cx.error(
+                    Diag::new("missing-remote", "a Ray executor needs `remote=`")
+                        .label(cx.name_span(node), "this executor")
+                        .help(
+                            "Ray's machines do not see the workspace: name the remote that \
+                             carries each action's inputs and outputs, for example \
+                             `remote=\"team\"`",
+                        ),
+                );
+                return None;
+            };
+            Some(ExecutorDecl {
+                name,
+                kind: ExecutorKind::Ray(settings),
+                remote: Some(remote),
             })
         }
         other => {
@@ -77,6 +103,74 @@ pub fn read_executor(cx: &mut Cx, node: &Node, name: Spanned<String>) -> Option<
             );
             None
         }
+    }
+}
+
+/// `remote="NAME"`, checked against the declared remotes once all are read.
+fn read_remote(cx: &mut Cx, node: &Node) -> Option<Spanned<String>> {
+    let entry = node.prop("remote")?;
+    cx.string(entry, "a remote name")
+}
+
+/// The properties of a Ray executor; `None` (reported) without a usable `url=`.
+fn read_ray(cx: &mut Cx, node: &Node) -> Option<RaySettings> {
+    let Some(entry) = node.prop("url") else {
+        cx.error(
+            Diag::new("missing-url", "a Ray executor needs `url=`")
+                .label(cx.name_span(node), "this executor")
+                .help("the address of its dashboard, which serves the Jobs API: for example `url=\"http://head:8265\"`"),
+        );
+        return None;
+    };
+    let url = cx.string(entry, "the Ray dashboard's URL")?;
+    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+        cx.error(
+            Diag::new("bad-url", "a Ray executor's `url=` must start with http:// or https://")
+                .label(url.span, "the address of the Ray dashboard"),
+        );
+        return None;
+    }
+    let jobs = node.prop("jobs").and_then(|entry| {
+        let value = cx.count(entry, "the number of jobs in flight", 100_000)?;
+        at_least_one(cx, value)
+    });
+    let settings = RaySettings {
+        url: url.value,
+        jobs,
+        poll_min: node
+            .prop("poll-min")
+            .and_then(|entry| read_duration(cx, entry, "poll-min")),
+        poll_max: node
+            .prop("poll-max")
+            .and_then(|entry| read_duration(cx, entry, "poll-max")),
+    };
+    check_poll(cx, node, settings.poll_min, settings.poll_max);
+    Some(settings)
+}
+
+fn at_least_one(cx: &mut Cx, value: Spanned<u32>) -> Option<u32> {
+    if value.value == 0 {
+        cx.error(
+            Diag::new("out-of-range", "the number of jobs in flight must be at least 1")
+                .label(value.span, "0 is too few"),
+        );
+        return None;
+    }
+    Some(value.value)
+}
+
+/// `bad-poll` when the longest pause is shorter than the shortest.
+fn check_poll(cx: &mut Cx, node: &Node, least: Option<Duration>, most: Option<Duration>) {
+    if let (Some(least), Some(most)) = (least, most)
+        && least > most
+        && let Some(entry) = node.prop("poll-max")
+    {
+        cx.error(
+            Diag::new("bad-poll", "`poll-max` is shorter than `poll-min`").label(
+                cx.value_span(entry),
+                "the longest pause between status queries",
+            ),
+        );
     }
 }
 
@@ -123,17 +217,7 @@ fn read_slurm(cx: &mut Cx, node: &Node) -> SlurmSettings {
             100,
         ),
     };
-    if let (Some(least), Some(most)) = (settings.poll_min, settings.poll_max)
-        && least > most
-        && let Some(entry) = node.prop("poll-max")
-    {
-        cx.error(
-            Diag::new("bad-poll", "`poll-max` is shorter than `poll-min`").label(
-                cx.value_span(entry),
-                "the longest pause between status queries",
-            ),
-        );
-    }
+    check_poll(cx, node, settings.poll_min, settings.poll_max);
     settings
 }
 

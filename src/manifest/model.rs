@@ -34,6 +34,10 @@ pub struct Manifest {
 pub struct ExecutorDecl {
     pub name: Spanned<String>,
     pub kind: ExecutorKind,
+    /// `remote="team"`: the remote that carries each action's inputs and outputs, for a
+    /// backend whose machines do not see the workspace (`zenbuild worker` runs the action
+    /// there). `None`: the backend shares the workspace's file system.
+    pub remote: Option<Spanned<String>>,
 }
 
 /// The kinds of executor, each with its own settings.
@@ -41,8 +45,23 @@ pub struct ExecutorDecl {
 pub enum ExecutorKind {
     /// Processes on this machine: the built-in `local`.
     Local,
-    /// Jobs on a Slurm cluster whose nodes share the workspace's file system.
+    /// Jobs on a Slurm cluster: its nodes share the workspace's file system, or with
+    /// `remote=` they run `zenbuild worker` and see only the remote.
     Slurm(SlurmSettings),
+    /// Jobs on a Ray cluster, through its Jobs API; always through a remote.
+    Ray(RaySettings),
+}
+
+/// `executor NAME type="ray" url=… remote=…`: where the Jobs API is and how it is used.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaySettings {
+    /// The dashboard's address (`http://head:8265`), which serves the Jobs API.
+    pub url: String,
+    /// The most jobs in flight at once (default 100).
+    pub jobs: Option<u32>,
+    /// The shortest and longest pause between two listings of the jobs (default 1 s and 10 s).
+    pub poll_min: Option<Duration>,
+    pub poll_max: Option<Duration>,
 }
 
 /// `executor NAME type="slurm" …`: what every job it submits is given.

@@ -205,6 +205,9 @@ mod tests {
             timeout: Some(Duration::from_mins(1)),
             attempt: 1,
             log: PathBuf::from(dir).join("train.log"),
+            platform: None,
+            cache: true,
+            metrics: Vec::new(),
         };
         Job {
             id: "42".into(),

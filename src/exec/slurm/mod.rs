@@ -236,7 +236,7 @@ impl Drop for SlurmExecutor {
 }
 
 /// A name for this build's jobs that no other build shares: the time and this process.
-fn build_tag() -> String {
+pub(super) fn build_tag() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

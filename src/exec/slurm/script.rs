@@ -232,6 +232,9 @@ mod tests {
             timeout: Some(Duration::from_secs(90)),
             attempt: 2,
             log: dir.join("logs/fit@lr=0.1.log"),
+            platform: None,
+            cache: true,
+            metrics: Vec::new(),
         }
     }
 

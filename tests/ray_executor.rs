@@ -1,0 +1,157 @@
+//! Steps run on a real Ray cluster (tests/common/ray.rs) through a real S3 remote (SeaweedFS,
+//! tests/common/seaweed.rs): the build uploads each action, Ray runs `zenbuild worker` (a copy
+//! of the binary under test on the cluster's PATH), and the outputs come back through the
+//! remote. Ray runs as `nobody`, and every test workspace is a directory only root may enter,
+//! so a job that reached for the workspace instead of the remote would fail.
+#![cfg(all(feature = "remote-http", feature = "remote-s3"))]
+
+mod common;
+use common::ray::{Ray, RayConfig};
+use common::seaweed::{ACCESS_KEY, SECRET_KEY, Seaweed};
+use common::{Output, Test};
+use std::sync::OnceLock;
+
+/// The binary's S3 server, shared by its tests (each under a prefix of its own).
+fn seaweed() -> Option<&'static Seaweed> {
+    static SERVER: OnceLock<Option<Seaweed>> = OnceLock::new();
+    SERVER.get_or_init(Seaweed::start).as_ref()
+}
+
+fn cluster() -> Option<&'static Ray> {
+    Ray::shared(
+        RayConfig::new()
+            .with_zenbuild()
+            .user("nobody")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    )
+}
+
+/// Ten actions: four prepared from sources, three featurized from two of those each, two
+/// trained, one report; every one on `executor` but the report.
+fn pipeline(remote: &str, ray: &str, executor: &str) -> String {
+    let mut text = format!(
+        "remote \"team\" url=\"{remote}\"\nexecutor \"ray\" type=\"ray\" url=\"{ray}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\ntemplate \"on-ray\" {{\n    executor \"{executor}\"\n}}\n"
+    );
+    text.push_str(
+        r#"
+step "prepare" template="on-ray" {
+    matrix { i 1 2 3 4; }
+    inputs "src/{{i}}.txt" "tools/prep.sh"
+    outputs "out/prep/{{i}}.txt"
+    cmd "sh tools/prep.sh src/{{i}}.txt > out/prep/{{i}}.txt"
+}
+step "featurize" template="on-ray" {
+    matrix { j 1 2 3; }
+    inputs "out/prep/1.txt" "out/prep/{{j}}.txt"
+    outputs "out/feat/{{j}}/"
+    cmd "mkdir -p out/feat/{{j}} && cat out/prep/1.txt out/prep/{{j}}.txt | sort > out/feat/{{j}}/all.txt && wc -l < out/feat/{{j}}/all.txt > out/feat/{{j}}/count.txt"
+}
+step "train" template="on-ray" {
+    matrix { k 1 2; }
+    inputs "out/feat/{{k}}/" "out/feat/3/"
+    outputs "out/model-{{k}}.txt"
+    cmd "cat out/feat/{{k}}/all.txt out/feat/3/count.txt | tr a-z A-Z > out/model-{{k}}.txt; echo trained {{k}} on $(hostname)"
+}
+step "report" {
+    inputs "out/model-1.txt" "out/model-2.txt"
+    outputs "out/report.txt"
+    cmd "cat out/model-1.txt out/model-2.txt | wc -c > out/report.txt"
+}
+"#,
+    );
+    text
+}
+
+fn workspace(manifest: &str) -> Test {
+    let mut test = Test::new()
+        .manifest(manifest)
+        .file("tools/prep.sh", "tr 0-9 a-j < \"$1\"\n")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3");
+    for i in 1..=4 {
+        test = test.file(&format!("src/{i}.txt"), &format!("{i}0{i}\n7{i}\n"));
+    }
+    test
+}
+
+const OUTPUTS: &[&str] = &[
+    "out/prep/1.txt",
+    "out/prep/4.txt",
+    "out/feat/2/all.txt",
+    "out/feat/3/count.txt",
+    "out/model-1.txt",
+    "out/model-2.txt",
+    "out/report.txt",
+];
+
+#[test]
+fn a_pipeline_runs_on_ray_through_the_remote_and_comes_back_byte_identical() {
+    let (Some(ray), Some(s3)) = (cluster(), seaweed()) else {
+        return;
+    };
+    let manifest = pipeline(&s3.url("pipeline"), &ray.url(), "ray");
+    let on_ray = workspace(&manifest).build(&[]).run().success();
+    let report = on_ray.report();
+    assert_eq!(report.ran().len(), 10, "{report}\n{}", ray.logs());
+    for name in ["prepare@i=1", "featurize@j=2", "train@k=1"] {
+        let action = report.action(name);
+        assert_eq!(action["executor"], "ray", "{name}: {action}");
+        assert!(
+            action["job_id"].as_str().is_some_and(|id| id.starts_with("zenbuild-")),
+            "{name}: {action}"
+        );
+    }
+    assert_eq!(report.action("report")["executor"], "local");
+    // What a step on Ray printed is its log here.
+    assert!(
+        on_ray.read(".zenbuild/logs/train@k=2.log").starts_with("trained 2 on "),
+        "{}",
+        on_ray.read(".zenbuild/logs/train@k=2.log")
+    );
+    let made: Vec<String> = OUTPUTS.iter().map(|path| on_ray.read(path)).collect();
+    // The lineage says where each ran.
+    let shown = on_ray.again().args(&["show"]).run().success();
+    let line = shown
+        .stdout
+        .lines()
+        .find(|line| line.contains("train@k=1"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("on ray (job zenbuild-"), "{line}");
+
+    // The same pipeline built here, without the remote, makes the same bytes.
+    let here = pipeline(&s3.url("pipeline"), &ray.url(), "local");
+    let local = workspace(&here).build(&["--no-remote"]).run().success();
+    assert_eq!(local.report().ran().len(), 10);
+    for (path, bytes) in OUTPUTS.iter().zip(&made) {
+        assert_eq!(&local.read(path), bytes, "{path}");
+    }
+
+    // A fresh clone that only has the remote runs nothing: everything comes back from it.
+    let clone = workspace(&manifest).build(&[]).run().success();
+    let report = clone.report();
+    assert_eq!(report.ran(), Vec::<String>::new(), "{report}");
+    for (path, bytes) in OUTPUTS.iter().zip(&made) {
+        assert_eq!(&clone.read(path), bytes, "{path}");
+    }
+}
+
+#[test]
+fn a_step_that_fails_on_ray_shows_its_exit_code_and_what_it_printed() {
+    let (Some(ray), Some(s3)) = (cluster(), seaweed()) else {
+        return;
+    };
+    let manifest = format!(
+        "remote \"team\" url=\"{}\"\nexecutor \"ray\" type=\"ray\" url=\"{}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\nstep \"bad\" {{\n    executor \"ray\"\n    outputs \"out.txt\"\n    cmd \"echo about to fail; echo the reason >&2; exit 3\"\n}}\n",
+        s3.url("failing"),
+        ray.url()
+    );
+    let failed: Output = workspace(&manifest).build(&[]).run().code(1);
+    let failed = failed
+        .stderr_contains("bad exited with code 3")
+        .stderr_contains("the reason");
+    assert_eq!(failed.report().status("bad"), "failed");
+}
