@@ -133,7 +133,7 @@ fn a_ray_executor_needs_a_url_of_its_dashboard_and_a_remote() {
         .bad_manifest()
         .error_at("zenbuild.kdl:2:1", "a Ray executor needs `url=`")
         .error_at(
-            "zenbuild.kdl:3:30",
+            "zenbuild.kdl:3:29",
             "a Ray executor's `url=` must start with http:// or https://",
         )
         .error_at("zenbuild.kdl:4:1", "a Ray executor needs `remote=`")
@@ -150,7 +150,7 @@ fn an_executor_naming_an_undeclared_remote_is_told_the_declared_ones() {
         .args(&["check"])
         .run()
         .bad_manifest()
-        .error_at("zenbuild.kdl:2:58", "remote `taem` is not declared")
+        .error_at("zenbuild.kdl:2:57", "remote `taem` is not declared")
         .stderr_contains("did you mean `team`?")
         .error_count(1);
 }
@@ -165,7 +165,7 @@ fn a_slurm_executor_takes_no_remote_and_ray_takes_no_partition() {
         .run()
         .bad_manifest()
         .located_at("zenbuild.kdl:2:27")
-        .located_at("zenbuild.kdl:3:70")
+        .located_at("zenbuild.kdl:3:64")
         .error_count(2);
 }
 
@@ -173,7 +173,8 @@ fn a_slurm_executor_takes_no_remote_and_ray_takes_no_partition() {
 /// there) is never asked.
 #[test]
 fn a_step_moved_to_ray_is_still_cached() {
-    let plain = format!("{TEAM}step \"a\" {{\n    outputs \"a.txt\"\n    cmd \"echo a > a.txt\"\n}}\n");
+    let plain =
+        format!("{TEAM}step \"a\" {{\n    outputs \"a.txt\"\n    cmd \"echo a > a.txt\"\n}}\n");
     let test = Test::new()
         .manifest(&plain)
         .build(&["--no-remote"])

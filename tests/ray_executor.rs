@@ -19,7 +19,7 @@ fn seaweed() -> Option<&'static Seaweed> {
 
 fn cluster() -> Option<&'static Ray> {
     Ray::shared(
-        RayConfig::new()
+        &RayConfig::new()
             .with_zenbuild()
             .user("nobody")
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -100,14 +100,18 @@ fn a_pipeline_runs_on_ray_through_the_remote_and_comes_back_byte_identical() {
         let action = report.action(name);
         assert_eq!(action["executor"], "ray", "{name}: {action}");
         assert!(
-            action["job_id"].as_str().is_some_and(|id| id.starts_with("zenbuild-")),
+            action["job_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("zenbuild-")),
             "{name}: {action}"
         );
     }
     assert_eq!(report.action("report")["executor"], "local");
     // What a step on Ray printed is its log here.
     assert!(
-        on_ray.read(".zenbuild/logs/train@k=2.log").starts_with("trained 2 on "),
+        on_ray
+            .read(".zenbuild/logs/train@k=2.log")
+            .starts_with("trained 2 on "),
         "{}",
         on_ray.read(".zenbuild/logs/train@k=2.log")
     );
@@ -151,7 +155,106 @@ fn a_step_that_fails_on_ray_shows_its_exit_code_and_what_it_printed() {
     );
     let failed: Output = workspace(&manifest).build(&[]).run().code(1);
     let failed = failed
-        .stderr_contains("bad exited with code 3")
+        .stderr_contains("bad: exited with code 3")
+        .stderr_lacks("waits in its executor's queue")
         .stderr_contains("the reason");
     assert_eq!(failed.report().status("bad"), "failed");
+}
+
+/// One step on Ray, reading `data.txt`.
+fn one_step(remote: &str, ray: &str, cmd: &str) -> String {
+    format!(
+        "remote \"team\" url=\"{remote}\"\nexecutor \"ray\" type=\"ray\" url=\"{ray}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\nstep \"one\" {{\n    executor \"ray\"\n    inputs \"data.txt\"\n    outputs \"out.txt\"\n    cmd \"{cmd}\"\n}}\n"
+    )
+}
+
+/// An input blob damaged in the remote (same length, other bytes) before the build: the
+/// client finds it there and uploads nothing, the worker checks what it fetched, refuses to
+/// run, and the step fails with the digest error; nothing is cached.
+#[test]
+fn a_tampered_input_blob_is_caught_by_the_worker() {
+    let (Some(ray), Some(s3)) = (cluster(), seaweed()) else {
+        return;
+    };
+    let data = "the real input\n";
+    let digest = zenbuild::hash::Digest::of(data.as_bytes()).to_hex();
+    let object = format!(
+        "http://127.0.0.1:{}/zbtest/tampered/cas/{digest}",
+        s3.s3_port
+    );
+    let garbage = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(garbage.path(), "a false input!\n").expect("write it");
+    assert_eq!(data.len(), "a false input!\n".len());
+    let put = std::process::Command::new("curl")
+        .args(["--no-progress-meter", "--fail", "-T"])
+        .arg(garbage.path())
+        .args(["--aws-sigv4", "aws:amz:us-east-1:s3"])
+        .args(["--user", &format!("{ACCESS_KEY}:{SECRET_KEY}")])
+        .arg(&object)
+        .output()
+        .expect("run curl");
+    assert!(put.status.success(), "tamper with {object}: {put:?}");
+
+    let manifest = one_step(&s3.url("tampered"), &ray.url(), "cp data.txt out.txt");
+    let failed = workspace(&manifest)
+        .file("data.txt", data)
+        .build(&[])
+        .run()
+        .code(1)
+        .stderr_contains("hashes to");
+    assert_eq!(failed.report().status("one"), "failed");
+    // Nothing was cached from it: built again, it is tried again (and fails again).
+    let again = failed.again().build(&[]).run().code(1);
+    assert_eq!(again.report().status("one"), "failed");
+}
+
+/// Ctrl-C during a build stops its Ray jobs: the build exits 130 and Ray says the job is
+/// over soon after.
+#[test]
+fn ctrl_c_stops_the_ray_jobs() {
+    let (Some(ray), Some(s3)) = (cluster(), seaweed()) else {
+        return;
+    };
+    let manifest = one_step(
+        &s3.url("interrupted"),
+        &ray.url(),
+        "sleep 120 && cp data.txt out.txt",
+    );
+    let test = workspace(&manifest).file("data.txt", "slow\n");
+    let child = test.spawn(&["build"]);
+    let jobs = zenbuild::exec::ray::api::RayJobs::new(&ray.url()).expect("the dashboard");
+    let running_job = |status: &str| {
+        jobs.list().ok()?.into_iter().find(|job| {
+            job.metadata.get("zenbuild_action").map(String::as_str) == Some("one")
+                && job.entrypoint.contains("interrupted")
+                && job.status.as_str() == status
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    let job = loop {
+        if let Some(job) = running_job("RUNNING") {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never ran\n{}",
+            ray.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) with a live child's pid and a valid signal has no memory effects.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let (code, _, stderr) = common::wait(child);
+    assert_eq!(code, Some(130), "{stderr}");
+    let id = job.submission_id.unwrap_or_default();
+    let stopped = jobs
+        .list()
+        .expect("the jobs")
+        .into_iter()
+        .find(|job| job.submission_id.as_deref() == Some(id.as_str()))
+        .map(|job| job.status.as_str().to_string());
+    assert_eq!(stopped.as_deref(), Some("STOPPED"), "{stderr}");
 }

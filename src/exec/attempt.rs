@@ -54,7 +54,7 @@ impl Builder<'_> {
             .executors
             .get(grant.lane)
             .map_or_else(|| LOCAL.to_string(), |e| e.name.value.clone());
-        Attempt::Submit(ActionSpec {
+        Attempt::Submit(Box::new(ActionSpec {
             name: action.name.clone(),
             executor,
             key: pending.digest,
@@ -87,7 +87,7 @@ impl Builder<'_> {
                 .iter()
                 .map(|&id| self.graph.artifact(id).path.to_string())
                 .collect(),
-        })
+        }))
     }
 
     /// Runs the attempts at `action` on `executor` one after the other, waiting for each,
@@ -101,7 +101,7 @@ impl Builder<'_> {
     ) -> Result<(), Box<Outcome>> {
         loop {
             let spec = match self.next_attempt(action, pending, grant) {
-                Attempt::Submit(spec) => spec,
+                Attempt::Submit(spec) => *spec,
                 Attempt::Done(outcome) => return Err(Box::new(outcome)),
             };
             let ended = run_one(executor, spec);

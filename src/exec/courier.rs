@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::event::Printed;
 use super::executor::{ActionSpec, Ending};
-use super::log_pipe::Printed;
 use crate::hash::{Digest, StatCache};
 use crate::remote::{self, Remote, RemoteConfig};
+use crate::remote_exec::ActionDescription;
 use crate::remote_exec::command_line::{WorkerCommand, without_userinfo};
 use crate::remote_exec::outcome::{read_log, read_outcome};
 use crate::remote_exec::stage::{Stager, StepTerms};
-use crate::remote_exec::ActionDescription;
-use crate::store::{ActionResult, Downloaded, LocalStore};
+use crate::store::{ActionResult, Downloaded, LocalStore, Store};
 
 /// One remote as an executor's way to its workers.
 pub struct Courier {
@@ -142,7 +142,7 @@ impl Courier {
     /// Fetches every blob of `result`'s outputs the local store lacks, checked.
     fn bring_home(&self, result: &ActionResult) -> Result<(), String> {
         for digest in result.output_blobs() {
-            if self.local.contains_blob(&digest).unwrap_or(false) {
+            if Store::contains_blob(&self.local, &digest).unwrap_or(false) {
                 continue;
             }
             match self.local.download(self.remote.as_ref(), &digest) {

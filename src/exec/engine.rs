@@ -206,11 +206,7 @@ impl<'a> Build<'a> {
         } else {
             router = Router::new(
                 std::iter::once((LOCAL.to_string(), here))
-                    .chain(
-                        elsewhere
-                            .iter()
-                            .map(|(name, e)| (name.clone(), e.as_ref())),
-                    )
+                    .chain(elsewhere.iter().map(|(name, e)| (name.clone(), e.as_ref())))
                     .collect(),
             );
             &router

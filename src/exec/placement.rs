@@ -53,6 +53,9 @@ pub fn lanes(graph: &Graph) -> Vec<u32> {
         .collect()
 }
 
+/// The executors a build started, by the name steps select them with.
+pub type Started = Vec<(String, Box<dyn Executor>)>;
+
 /// Starts, by name, the backends of the executors other than `local` that `targets` use,
 /// adding what they have to say (jobs a killed build left, cancelled) to `notes`. An executor
 /// that cannot start fails the build: its steps must not quietly run somewhere else.
@@ -62,14 +65,14 @@ pub fn start_executors(
     builder: &Builder,
     session: &Session,
     notes: &mut Vec<String>,
-) -> Result<Vec<(String, Box<dyn Executor>)>, Error> {
+) -> Result<Started, Error> {
     let used: BTreeSet<ExecutorId> = targets
         .iter()
         .map(|&id| builder.executor_of(graph.action(id)))
         .filter(|&executor| executor != ExecutorId::LOCAL)
         .collect();
     let slurm_dir = StateDir::of(&session.root).slurm();
-    let mut started: Vec<(String, Box<dyn Executor>)> = Vec::new();
+    let mut started: Started = Vec::new();
     for id in used {
         let Some(declared) = graph.executors.get(usize::from(id.0)) else {
             continue;
@@ -117,13 +120,23 @@ pub fn start_executors(
 /// The courier of an executor whose machines do not see the workspace: its remote, opened
 /// as this machine configures it. The remote must be both read (the outputs come back
 /// through it) and written (the inputs go out through it) here.
-fn courier(manifest: &Manifest, declared: &ExecutorDecl, session: &Session) -> Result<Courier, Error> {
+fn courier(
+    manifest: &Manifest,
+    declared: &ExecutorDecl,
+    session: &Session,
+) -> Result<Courier, Error> {
     let name = &declared.name.value;
     let Some(remote_name) = &declared.remote else {
-        return Err(Error::BadArgument(format!("executor `{name}` names no remote")));
+        return Err(Error::BadArgument(format!(
+            "executor `{name}` names no remote"
+        )));
     };
     // Compiling checked that the name is declared.
-    let Some(remote) = manifest.remotes.iter().find(|r| r.name.value == remote_name.value) else {
+    let Some(remote) = manifest
+        .remotes
+        .iter()
+        .find(|r| r.name.value == remote_name.value)
+    else {
         return Err(Error::BadArgument(format!(
             "executor `{name}`: remote `{}` is not declared",
             remote_name.value
@@ -140,7 +153,11 @@ fn courier(manifest: &Manifest, declared: &ExecutorDecl, session: &Session) -> R
             "executor `{name}` moves each action through remote `{}`, which this machine {} \
              (`read=`, `write=` or {}_READ/_WRITE): it must both upload the inputs and read the results",
             config.name,
-            if config.read { "does not write" } else { "does not read" },
+            if config.read {
+                "does not write"
+            } else {
+                "does not read"
+            },
             crate::remote::env_prefix(&config.name),
         )));
     }

@@ -62,7 +62,7 @@ pub trait Work: Sync {
 /// What readying an attempt came to.
 pub enum Attempt {
     /// Hand this to the executor.
-    Submit(ActionSpec),
+    Submit(Box<ActionSpec>),
     /// It cannot be attempted (its old outputs cannot be removed): the action's outcome.
     Done(Outcome),
 }
@@ -484,7 +484,7 @@ fn submit<W: Work>(
 ) -> Option<Outcome> {
     loop {
         let spec = match work.attempt(id, &mut pending, grant) {
-            Attempt::Submit(spec) => spec,
+            Attempt::Submit(spec) => *spec,
             Attempt::Done(outcome) => return Some(outcome),
         };
         let ended = match executor.submit(spec, &pool.wake) {

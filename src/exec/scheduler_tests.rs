@@ -59,7 +59,7 @@ impl Work for (&Graph, &Fake) {
         let name = &graph.action(id).name;
         assert!(!fake.panicking.contains(name.as_str()), "a bug in {name}");
         *attempts += 1;
-        Attempt::Submit(spec(name, *attempts, grant))
+        Attempt::Submit(Box::new(spec(name, *attempts, grant)))
     }
 
     fn ended(&self, id: ActionId, attempts: &mut u32, ended: Ended) -> Option<Outcome> {

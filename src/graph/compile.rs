@@ -149,7 +149,11 @@ fn check_executor_remotes(manifest: &Manifest, diags: &mut Vec<Diag>) {
         let Some(remote) = &executor.remote else {
             continue;
         };
-        if manifest.remotes.iter().any(|r| r.name.value == remote.value) {
+        if manifest
+            .remotes
+            .iter()
+            .any(|r| r.name.value == remote.value)
+        {
             continue;
         }
         let declared = manifest.remotes.iter().map(|r| r.name.value.as_str());

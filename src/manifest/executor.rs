@@ -125,14 +125,17 @@ fn read_ray(cx: &mut Cx, node: &Node) -> Option<RaySettings> {
     let url = cx.string(entry, "the Ray dashboard's URL")?;
     if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
         cx.error(
-            Diag::new("bad-url", "a Ray executor's `url=` must start with http:// or https://")
-                .label(url.span, "the address of the Ray dashboard"),
+            Diag::new(
+                "bad-url",
+                "a Ray executor's `url=` must start with http:// or https://",
+            )
+            .label(url.span, "the address of the Ray dashboard"),
         );
         return None;
     }
     let jobs = node.prop("jobs").and_then(|entry| {
         let value = cx.count(entry, "the number of jobs in flight", 100_000)?;
-        at_least_one(cx, value)
+        at_least_one(cx, &value)
     });
     let settings = RaySettings {
         url: url.value,
@@ -148,11 +151,14 @@ fn read_ray(cx: &mut Cx, node: &Node) -> Option<RaySettings> {
     Some(settings)
 }
 
-fn at_least_one(cx: &mut Cx, value: Spanned<u32>) -> Option<u32> {
+fn at_least_one(cx: &mut Cx, value: &Spanned<u32>) -> Option<u32> {
     if value.value == 0 {
         cx.error(
-            Diag::new("out-of-range", "the number of jobs in flight must be at least 1")
-                .label(value.span, "0 is too few"),
+            Diag::new(
+                "out-of-range",
+                "the number of jobs in flight must be at least 1",
+            )
+            .label(value.span, "0 is too few"),
         );
         return None;
     }

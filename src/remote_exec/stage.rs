@@ -418,6 +418,9 @@ mod tests {
                 timeout: Some(std::time::Duration::from_secs(90)),
                 attempt: 2,
                 log: self.dir.path().join("log"),
+                platform: None,
+                cache: true,
+                metrics: Vec::new(),
             }
         }
 

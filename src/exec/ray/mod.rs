@@ -101,6 +101,8 @@ struct Job {
     /// What the last listing said of it.
     status: Option<JobStatus>,
     message: String,
+    /// The entrypoint's exit code, once Ray knows it.
+    exit_code: Option<i32>,
     /// When a listing first did not have it.
     missing_since: Option<Instant>,
     cancelled: bool,
@@ -116,7 +118,8 @@ impl RayExecutor {
         courier: Courier,
         interrupt: Interrupt,
     ) -> Result<RayExecutor, String> {
-        let jobs_api = RayJobs::new(&settings.url);
+        let jobs_api =
+            RayJobs::new(&settings.url).map_err(|e| format!("executor `{name}`: {e}"))?;
         let poll_min = settings.poll_min.unwrap_or(DEFAULT_POLL_MIN);
         let config = Config {
             executor: name.to_string(),
@@ -194,14 +197,7 @@ impl Executor for RayExecutor {
             .jobs
             .iter()
             .filter(|(_, job)| job.status == Some(JobStatus::Pending))
-            .map(|(ticket, job)| {
-                let reason = if job.message.is_empty() {
-                    "pending on the Ray cluster".to_string()
-                } else {
-                    job.message.clone()
-                };
-                (*ticket, reason)
-            })
+            .map(|(ticket, job)| (*ticket, pending_reason(&job.message)))
             .collect()
     }
 
@@ -222,9 +218,41 @@ impl Drop for RayExecutor {
     }
 }
 
+/// What keeps a pending job waiting, as the progress bar shows it: Ray's sentence for a job
+/// that waits for free CPUs, GPUs or memory is the ordinary `Resources` (as Slurm says it),
+/// anything else Ray's own words.
+fn pending_reason(message: &str) -> String {
+    if message.is_empty() || message.starts_with("Job has not started yet") {
+        "Resources".to_string()
+    } else {
+        message.to_string()
+    }
+}
+
 /// The state stays sound if a thread panicked holding it.
 fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pending_reason;
+
+    #[test]
+    fn waiting_for_resources_is_the_ordinary_wait() {
+        assert_eq!(
+            pending_reason(
+                "Job has not started yet. It may be waiting for resources (CPUs, GPUs, memory, \
+                 custom resources) to become available."
+            ),
+            "Resources"
+        );
+        assert_eq!(pending_reason(""), "Resources");
+        assert_eq!(
+            pending_reason("Runtime env is setting up."),
+            "Runtime env is setting up."
+        );
+    }
 }

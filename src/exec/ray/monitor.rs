@@ -6,16 +6,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::api::{JobInfo, JobStatus};
+use super::api::{Job as JobInfo, JobStatus};
 use super::{Job, Shared, lock};
 use crate::exec::courier::Received;
 use crate::exec::executor::{Ended, Ending, OutputsAt, Ticket};
 
 /// How long a submitted job may go unlisted before it counts as lost.
 const MISSING_FOR: Duration = Duration::from_secs(30);
-/// How long the monitor waits, at the end of an interrupted build, for Ray to say that the
-/// jobs it was asked to stop are over.
-const STOP_WAIT: Duration = Duration::from_secs(30);
+/// How much of a job's own log is kept when its worker left no report.
+const LOG_TAIL: usize = 64 * 1024;
 
 /// The monitor's loop, until the executor is dropped.
 pub(super) fn run(shared: &Shared) {
@@ -48,12 +47,7 @@ pub(super) fn run(shared: &Shared) {
         for ticket in std::mem::take(&mut state.cancels) {
             if let Some(position) = state.queued.iter().position(|q| q.ticket == ticket) {
                 if let Some(queued) = state.queued.remove(position) {
-                    super::sender::finish(
-                        &mut state,
-                        queued,
-                        Ending::Cancelled,
-                        &config.executor,
-                    );
+                    super::sender::finish(&mut state, &queued, Ending::Cancelled, &config.executor);
                 }
             } else if let Some(job) = state.jobs.get_mut(&ticket)
                 && !job.cancelled
@@ -126,7 +120,8 @@ fn query(shared: &Shared) -> bool {
         }
         changed |= job.status.as_ref() != Some(&info.status);
         job.status = Some(info.status.clone());
-        job.message = info.message.clone().unwrap_or_default();
+        job.message.clone_from(&info.message);
+        job.exit_code = info.driver_exit_code;
     }
     changed
 }
@@ -140,7 +135,7 @@ fn decide(shared: &Shared) {
             .jobs
             .iter()
             .filter(|(_, job)| {
-                job.status.as_ref().is_some_and(JobStatus::is_over)
+                job.status.as_ref().is_some_and(JobStatus::is_terminal)
                     || job
                         .missing_since
                         .is_some_and(|since| now.saturating_duration_since(since) >= MISSING_FOR)
@@ -201,7 +196,11 @@ fn ended(shared: &Shared, job: &Job, now: Instant) -> Ended {
 /// goes to the action's log, where the user looks.
 fn without_report(shared: &Shared, job: &Job) -> Ended {
     let executor = &shared.config.executor;
-    let said = shared.jobs_api.logs(&job.id).unwrap_or_default();
+    let said = shared
+        .jobs_api
+        .logs(&job.id, LOG_TAIL)
+        .map(|logs| logs.text)
+        .unwrap_or_default();
     if !said.trim().is_empty() {
         let _ = std::fs::write(&job.spec.log, said.as_bytes());
     }
@@ -210,14 +209,16 @@ fn without_report(shared: &Shared, job: &Job) -> Ended {
         Some(JobStatus::Stopped) => {
             Ending::Lost("its Ray job was stopped outside this build".to_string())
         }
-        Some(_) if worker_not_found(&said) => Ending::NotStarted(format!(
-            "zenbuild is not installed on the Ray cluster `{}` (its job said: {}); install \
+        Some(_) if job.exit_code == Some(127) || worker_not_found(&said) => {
+            Ending::NotStarted(format!(
+                "zenbuild is not installed on the Ray cluster `{}` (its job said: {}); install \
              zenbuild {} on every machine of the cluster, on the PATH of the user that \
              started Ray (see docs/remote-execution.md)",
-            executor,
-            last_line(&said),
-            env!("CARGO_PKG_VERSION"),
-        )),
+                executor,
+                last_line(&said),
+                env!("CARGO_PKG_VERSION"),
+            ))
+        }
         Some(_) => Ending::Lost(format!(
             "its Ray job ended without a report from `zenbuild worker`{}",
             if job.message.is_empty() {
@@ -261,7 +262,9 @@ mod tests {
         assert!(worker_not_found(
             "/bin/sh: line 1: zenbuild: No such file or directory"
         ));
-        assert!(!worker_not_found("error: input `a.txt` does not match its digest"));
+        assert!(!worker_not_found(
+            "error: input `a.txt` does not match its digest"
+        ));
         assert!(!worker_not_found("file not found\n"));
     }
 

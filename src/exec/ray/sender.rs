@@ -26,7 +26,12 @@ pub(super) fn run(shared: &Shared) {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         };
         if let Some(why) = state.broken.clone() {
-            finish(&mut state, queued, Ending::NotStarted(why), &shared.config.executor);
+            finish(
+                &mut state,
+                &queued,
+                Ending::NotStarted(why),
+                &shared.config.executor,
+            );
             continue;
         }
         state.sending.insert(queued.ticket);
@@ -59,15 +64,16 @@ fn send(shared: &Shared, queued: Queued) {
         return;
     }
     let submitted = shared.courier.send(&spec).and_then(|sent| {
-        let request = JobRequest {
-            submission_id: format!("{}-{}", config.tag, ticket.0),
-            entrypoint: sent.command.clone(),
-            // Ray reserves nothing for an entrypoint by default: without a CPU it would
-            // start every job at once, whatever the cluster has.
-            num_cpus: f64::from(spec.resources.cpus.max(1)),
-            num_gpus: f64::from(spec.resources.gpus),
-            memory: spec.resources.memory,
-        };
+        let mut request = JobRequest::new(&sent.command);
+        request.submission_id = Some(format!("{}-{}", config.tag, ticket.0));
+        // Ray reserves nothing for an entrypoint by default: without a CPU it would start
+        // every job at once, whatever the cluster has.
+        request.num_cpus = Some(f64::from(spec.resources.cpus.max(1)));
+        request.num_gpus = (spec.resources.gpus > 0).then(|| f64::from(spec.resources.gpus));
+        request.memory = spec.resources.memory;
+        request
+            .metadata
+            .insert("zenbuild_action".to_string(), spec.name.clone());
         let id = shared
             .jobs_api
             .submit(&request)
@@ -90,6 +96,7 @@ fn send(shared: &Shared, queued: Queued) {
                     started: None,
                     status: None,
                     message: String::new(),
+                    exit_code: None,
                     missing_since: None,
                     cancelled,
                 },
@@ -110,12 +117,7 @@ fn send(shared: &Shared, queued: Queued) {
 }
 
 /// Ends a queued attempt without sending it.
-pub(super) fn finish(
-    state: &mut super::State,
-    queued: Queued,
-    how: Ending,
-    executor: &str,
-) {
+pub(super) fn finish(state: &mut super::State, queued: &Queued, how: Ending, executor: &str) {
     state.ended.push((queued.ticket, Ended::new(how, executor)));
     queued.wake.wake();
 }
