@@ -4,9 +4,9 @@
 //! `zenbuild.kdl` → [`manifest`] (typed, with spans) → [`graph`] (the action graph, a DAG of
 //! actions and artifacts) → [`exec`] (the scheduler walks ready actions in parallel; for each,
 //! [`hash`] makes its action key, [`store`] restores a cached result or keeps what the
-//! command wrote, and [`remote`] shares results with teammates) → [`lineage`] (which data,
-//! code, params and commit produced which output, in SQLite) and [`lockfile`]
-//! (`zenbuild.lock`, the committed record). [`watch`] reruns what a saved file affects.
+//! command wrote, and [`remote`] shares results with teammates; [`remote_exec`] runs an action
+//! where only a remote is shared) → [`lineage`] (which data, code, params and commit produced
+//! which output, in SQLite) and [`lockfile`] (`zenbuild.lock`, the committed record). [`watch`] reruns what a saved file affects.
 //! [`workspace`] finds the manifest and owns `.zenbuild/`; [`ui`] renders what the stages
 //! report; [`cli`] is the command line on top.
 //!
@@ -65,6 +65,7 @@ pub mod lineage;
 pub mod lockfile;
 pub mod manifest;
 pub mod remote;
+pub mod remote_exec;
 pub mod store;
 pub mod ui;
 pub mod watch;

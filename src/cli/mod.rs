@@ -30,6 +30,7 @@ mod targets;
 mod value_diff;
 mod verify;
 mod watch;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +117,8 @@ pub enum Command {
     Man,
     /// Print the help of zenbuild or of a subcommand; `help manifest` summarises zenbuild.kdl
     Help(help::HelpArgs),
+    /// Run one attempt staged in a team remote, where the workspace is not (for Ray, Slurm)
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -135,6 +138,10 @@ pub struct RunArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A worker's exit code is its step's, and it prints its own notes: no error to render.
+    if let Some(Command::Worker(args)) = &cli.command {
+        return worker::main(args);
+    }
     let choice = cli.color;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,5 +197,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Params(ParamsCommand::Diff(args)) => {
             metrics::run_diff(&workspace()?, &args, metrics::Values::Params, out)
         }
+        // Taken by `main` before this: it ends with its step's exit code, not an error.
+        Command::Worker(_) => Err(Error::BadArgument(
+            "`zenbuild worker` ends with its step's exit code, through `cli::main`".to_string(),
+        )),
     }
 }

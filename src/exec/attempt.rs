@@ -11,12 +11,12 @@ use super::event::{Done, FAILURE_LINES, Failure, Outcome, Printed, RanOn};
 use super::executor::{ActionSpec, Ended, Ending, Executor, OutputsAt, run_one};
 use super::log_pipe::KEPT_OUTPUT;
 use super::resources::Grant;
+use super::run_result::{RunFacts, store_run_result};
 use super::scheduler::Attempt;
 use crate::graph::Action;
 use crate::manifest::executor::LOCAL;
 use crate::store::{
-    ActionResult, ExecutionMetadata, StoreError, check_result, clear_outputs,
-    create_output_parents, restore_outputs, save_outputs,
+    ActionResult, StoreError, check_result, clear_outputs, create_output_parents, restore_outputs,
 };
 use crate::workspace::StateDir;
 
@@ -296,49 +296,21 @@ impl Builder<'_> {
         ended: &Ended,
     ) -> Result<ActionResult, StoreError> {
         let declared = self.graph.output_paths(action);
-        let (output_files, output_symlinks, output_directories) =
-            save_outputs(self.cx.store, self.cx.root, &declared, self.cx.stat_cache)?;
-
-        // A log that cannot be read back loses what the step printed, never its outputs.
-        let printed = self.printed(ended);
-        let (stdout_digest, stdout_cut) = match &printed {
-            Printed::Kept { text, cut } => (Some(self.cx.store.put_bytes(text.as_bytes())?), *cut),
-            Printed::Nothing | Printed::NotInCache => (None, false),
-        };
-        let metrics = action
+        let metrics: Vec<String> = action
             .metrics
             .iter()
-            .filter_map(|&id| {
-                let path = self.graph.artifact(id).path.to_string();
-                let text = self.fs().read(&self.cx.root.join(&path)).ok()?;
-                // Metrics that are not JSON are still outputs; they are just not parsed.
-                serde_json::from_slice(&text)
-                    .ok()
-                    .map(|value| (path, value))
-            })
+            .map(|&id| self.graph.artifact(id).path.to_string())
             .collect();
-        let now = Duration::from_nanos(u64::try_from(self.fs().now_ns()).unwrap_or(0));
-        let result = ActionResult {
-            output_files,
-            output_symlinks,
-            output_directories,
-            exit_code: 0,
-            stdout_digest,
-            stderr_digest: None,
-            stdout_cut,
-            execution: ExecutionMetadata {
-                started_ms: (now.saturating_sub(duration)).as_millis() as u64,
-                duration_ms: duration.as_millis() as u64,
-                attempts,
-                worker: ended.worker.clone(),
-            },
-            metrics,
+        let printed = self.printed(ended);
+        let facts = RunFacts {
+            declared: &declared,
+            metrics: &metrics,
+            printed: &printed,
+            duration,
+            attempts,
+            worker: &ended.worker,
         };
-        // What is stored must be restorable anywhere: a result that every restore would
-        // refuse (a symlink out of its directory) is refused now, with the step to blame.
-        check_result(&result, &declared)
-            .map_err(|unusable| StoreError::bad_output(unusable.path, unusable.problem))?;
-        Ok(result)
+        store_run_result(self.cx.store, self.cx.root, self.cx.stat_cache, &facts)
     }
 }
 

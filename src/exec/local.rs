@@ -60,6 +60,9 @@ pub struct Command<'a> {
     /// Where stdout and stderr go, interleaved as written: truncated if it exists, created
     /// (parent directories included) only once the step prints something.
     pub log_path: &'a Path,
+    /// Whether what the step prints is also copied to zenbuild's own stdout, as it comes:
+    /// for `zenbuild worker`, whose stdout is the log its engine keeps for the job.
+    pub echo: bool,
 }
 
 #[derive(Debug)]
@@ -266,7 +269,7 @@ fn spawn(command: &Command, groups: Option<&Arc<GroupLog>>) -> io::Result<(Child
         groups.started(Pid::from_child(&child).as_raw_pid());
     }
     match LogPipe::new(reader, command.log_path, log) {
-        Ok(log) => Ok((child, log)),
+        Ok(log) => Ok((child, log.echoing(command.echo))),
         Err(error) => {
             stop(&mut child, Duration::ZERO, &Interrupt::new(), &mut []);
             // A group that will not empty stays in the log for the next lock holder.
@@ -418,6 +421,7 @@ mod tests {
                 timeout: None,
                 grace: Duration::from_millis(200),
                 log_path: &self.log_path,
+                echo: false,
             }
         }
 

@@ -171,6 +171,7 @@ fn command<'a>(spec: &'a ActionSpec, workdir: &'a Path) -> Command<'a> {
         timeout: spec.timeout,
         grace: DEFAULT_GRACE,
         log_path: &spec.log,
+        echo: false,
     }
 }
 

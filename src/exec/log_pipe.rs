@@ -27,6 +27,8 @@ pub struct LogPipe {
     pipe: Option<File>,
     path: PathBuf,
     log: Option<File>,
+    /// Also copy to zenbuild's own stdout (a worker's, which its engine keeps as the job's log).
+    echo: bool,
 }
 
 impl LogPipe {
@@ -54,7 +56,14 @@ impl LogPipe {
             pipe: Some(pipe),
             path: path.to_path_buf(),
             log,
+            echo: false,
         })
+    }
+
+    /// Copies what comes to zenbuild's own stdout too, when `echo` is set.
+    #[must_use]
+    pub fn echoing(self, echo: bool) -> LogPipe {
+        LogPipe { echo, ..self }
     }
 
     /// The pipe to wait on, while it is open.
@@ -100,6 +109,17 @@ impl LogPipe {
     /// its outputs is what the build is about, and the pipe must be drained either way lest
     /// the step block on it.
     fn write(&mut self, bytes: &[u8]) {
+        if self.echo {
+            // Like the log file, a stdout that cannot be written costs the copy, not the step.
+            let mut stdout = io::stdout().lock();
+            if stdout
+                .write_all(bytes)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                self.echo = false;
+            }
+        }
         if self.log.is_none() {
             self.log = File::create(&self.path).ok();
         }

@@ -33,6 +33,7 @@ pub mod replay;
 pub mod request;
 pub mod resources;
 pub mod router;
+pub mod run_result;
 pub mod scheduler;
 pub mod session;
 pub mod slurm;

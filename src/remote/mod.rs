@@ -14,7 +14,7 @@ mod dir;
 mod error;
 #[cfg(feature = "remote-http")]
 mod http;
-mod pool;
+pub(crate) mod pool;
 mod probe;
 mod redact;
 #[cfg(feature = "remote-s3")]
@@ -33,7 +33,7 @@ pub use probe::RemoteProbe;
 pub use redact::redact;
 #[cfg(feature = "remote-s3")]
 pub use s3::S3Remote;
-pub use upload::upload;
+pub use upload::{Sent, upload, upload_blobs};
 
 use crate::hash::Digest;
 
@@ -71,6 +71,26 @@ pub trait Remote: Send + Sync {
     /// The bytes are unchecked: the caller verifies them against `digest`.
     fn get_blob(&self, digest: &Digest, destination: &Path) -> Result<bool, RemoteError>;
     fn put_blob(&self, digest: &Digest, source: &Path) -> Result<(), RemoteError>;
+
+    /// Of `digests`, those the remote does not have, in the order given: what an upload must
+    /// send. By default each is asked after with [`Remote::contains_blob`], 16 at once on the
+    /// threads that talk to remotes, since every question is a round trip; a backend that can
+    /// answer many at once more cheaply answers for itself.
+    fn missing_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>, RemoteError> {
+        use rayon::prelude::*;
+        let present: Vec<bool> = pool::requests().install(|| {
+            digests
+                .par_iter()
+                .map(|digest| self.contains_blob(digest))
+                .collect::<Result<_, _>>()
+        })?;
+        Ok(digests
+            .iter()
+            .zip(present)
+            .filter(|(_, present)| !present)
+            .map(|(digest, _)| *digest)
+            .collect())
+    }
 }
 
 /// `ZENBUILD_REMOTE_TEAM` for a remote named `team` (letters and digits upper-cased, the
@@ -148,6 +168,61 @@ mod tests {
             super::env_prefix("ci-cache.1"),
             "ZENBUILD_REMOTE_CI_CACHE_1"
         );
+    }
+
+    /// A remote that holds the blobs it was made with, and counts the questions it gets.
+    struct Holding(Vec<crate::hash::Digest>, std::sync::atomic::AtomicUsize);
+
+    impl super::Remote for Holding {
+        fn get_action_result(
+            &self,
+            _: &crate::hash::Digest,
+        ) -> Result<Option<Vec<u8>>, super::RemoteError> {
+            Ok(None)
+        }
+        fn put_action_result(
+            &self,
+            _: &crate::hash::Digest,
+            _: &[u8],
+        ) -> Result<(), super::RemoteError> {
+            Ok(())
+        }
+        fn contains_blob(&self, digest: &crate::hash::Digest) -> Result<bool, super::RemoteError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.0.contains(digest))
+        }
+        fn get_blob(
+            &self,
+            _: &crate::hash::Digest,
+            _: &std::path::Path,
+        ) -> Result<bool, super::RemoteError> {
+            Ok(false)
+        }
+        fn put_blob(
+            &self,
+            _: &crate::hash::Digest,
+            _: &std::path::Path,
+        ) -> Result<(), super::RemoteError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn missing_blobs_keeps_the_order_asked_and_asks_once_each() {
+        use super::Remote;
+        use crate::hash::Digest;
+        let digests: Vec<Digest> = (0..100u32).map(|n| Digest::of(&n.to_le_bytes())).collect();
+        let held: Vec<Digest> = digests.iter().step_by(3).copied().collect();
+        let remote = Holding(held.clone(), std::sync::atomic::AtomicUsize::new(0));
+        let missing = remote.missing_blobs(&digests).unwrap();
+        let expected: Vec<Digest> = digests
+            .iter()
+            .filter(|digest| !held.contains(digest))
+            .copied()
+            .collect();
+        assert_eq!(missing, expected);
+        assert_eq!(remote.1.load(std::sync::atomic::Ordering::SeqCst), 100);
+        assert!(remote.missing_blobs(&[]).unwrap().is_empty());
     }
 
     #[test]

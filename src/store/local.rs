@@ -27,6 +27,7 @@ use super::restore::{LinkMode, restore_file};
 use super::temp::{TEMP_SUFFIX, TempPath};
 use super::{ActionResult, Blob, Place, Store};
 use crate::hash::{Digest, hash_file};
+use crate::remote::{Remote, RemoteError};
 use crate::workspace::StateDir;
 
 /// A temporary file untouched for this long was left by a killed process. Writing or
@@ -158,6 +159,74 @@ impl LocalStore {
     /// Publishes a complete temporary file as the blob `digest`.
     fn commit_blob(&self, staged: TempPath, digest: &Digest) -> Result<(), StoreError> {
         staged.persist(&self.blob_path(digest))
+    }
+
+    /// Downloads the blob `digest` from `remote` into this store, its bytes checked before
+    /// they get the digest's name. A remote that lacks it, or bytes that could not be taken
+    /// as the blob (other bytes, discarded), is an answer; only a remote that could not be
+    /// asked is an error.
+    pub(crate) fn download(
+        &self,
+        remote: &dyn Remote,
+        digest: &Digest,
+    ) -> Result<Downloaded, RemoteError> {
+        // Removed when dropped, whatever happens.
+        let (temporary, file) = TempPath::create(&self.temp_dir(), 0o644)
+            .map_err(|e| RemoteError::Local(e.to_string()))?;
+        drop(file);
+        if !remote.get_blob(digest, temporary.path())? {
+            return Ok(Downloaded::Missing);
+        }
+        match self.adopt(temporary, digest) {
+            Ok(blob) => Ok(Downloaded::Stored(blob)),
+            Err(e) => Ok(Downloaded::Refused(e)),
+        }
+    }
+
+    /// A private copy of the file at `path`, in this store's temporary directory, whose
+    /// bytes hash to `expected` (removed when dropped): what an upload reads, so that a file
+    /// written to meanwhile can never send other bytes under `expected`. A file that does
+    /// not hash to it is refused as changed.
+    pub(crate) fn snapshot(&self, path: &Path, expected: &Digest) -> Result<Snapshot, StoreError> {
+        let mut source = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        let (staged, mut file) = TempPath::create(&self.temp_dir(), BLOB_MODE)?;
+        let (digest, size) = copy_hashing(&mut source, path, &mut file, staged.path())?;
+        if digest != *expected {
+            return Err(StoreError::bad_output(
+                path.display().to_string(),
+                format!(
+                    "changed since it was hashed (its bytes hash to {} now, not {})",
+                    digest.short(),
+                    expected.short()
+                ),
+            ));
+        }
+        Ok(Snapshot { staged, size })
+    }
+}
+
+/// What [`LocalStore::download`] brought.
+#[derive(Debug)]
+pub(crate) enum Downloaded {
+    /// The blob, now in the store.
+    Stored(Blob),
+    /// The remote does not have it.
+    Missing,
+    /// What the remote sent cannot be the blob: other bytes ([`StoreError::CorruptBlob`]),
+    /// or bytes this store could not check or keep.
+    Refused(StoreError),
+}
+
+/// A file's bytes copied aside, checked against the digest it is uploaded under.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    staged: TempPath,
+    pub size: u64,
+}
+
+impl Snapshot {
+    pub fn path(&self) -> &Path {
+        self.staged.path()
     }
 }
 

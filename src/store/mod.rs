@@ -24,12 +24,15 @@ pub use action_result::{
 pub use beneath::Place;
 pub use error::StoreError;
 pub use gc::{GcReport, Removed, Roots};
+pub(crate) use local::Downloaded;
 pub use local::{LocalStore, STALE_TEMP_AGE};
 pub use memory::MemoryStore;
 pub use outputs::{
-    SavedOutputs, clear_outputs, create_output_parents, restore_outputs, save_outputs,
+    SavedOutputs, clear_outputs, create_dir_beneath, create_output_parents, list_directory,
+    restore_outputs, save_outputs,
 };
 pub use restore::LinkMode;
+pub(crate) use result_check::plain;
 pub use result_check::{Unusable, check_result, listed_digest};
 pub use stats::StoreStats;
 pub use tiered::TieredStore;

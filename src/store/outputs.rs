@@ -102,25 +102,38 @@ fn save_directory(
     cache: &StatCache,
 ) -> Result<OutputDirectory, StoreError> {
     let tree = hash_tree(absolute, cache).map_err(|e| StoreError::io(absolute, e))?;
+    for (inside, hashed) in &tree.files {
+        if hashed.kind == FileKind::Regular {
+            store.put_file(&absolute.join(inside), Some(&hashed.digest))?;
+        }
+    }
+    list_directory(path, absolute, &tree)
+}
+
+/// The directory at `absolute` (`path` in the workspace) as a result records it, from `tree`,
+/// its hash: every file with its digest, size and mode, every symlink with its target (read
+/// now), every empty directory. Nothing is stored: for a caller that keeps the blobs itself,
+/// or that sends the listing elsewhere.
+pub fn list_directory(
+    path: &str,
+    absolute: &Path,
+    tree: &TreeDigest,
+) -> Result<OutputDirectory, StoreError> {
     let mut files = Vec::new();
     let mut symlinks = Vec::new();
     for (inside, hashed) in &tree.files {
         let name = utf8(path, inside)?;
-        let file = absolute.join(inside);
         match hashed.kind {
             FileKind::Symlink => symlinks.push(OutputSymlink {
-                target: link_target(&format!("{path}/{name}"), &file)?,
+                target: link_target(&format!("{path}/{name}"), &absolute.join(inside))?,
                 path: name,
             }),
-            FileKind::Regular => {
-                let blob = store.put_file(&file, Some(&hashed.digest))?;
-                files.push(OutputFile {
-                    path: name,
-                    digest: blob.digest,
-                    size: blob.size,
-                    executable: hashed.executable,
-                });
-            }
+            FileKind::Regular => files.push(OutputFile {
+                path: name,
+                digest: hashed.digest,
+                size: hashed.size,
+                executable: hashed.executable,
+            }),
         }
     }
     Ok(OutputDirectory {
@@ -128,7 +141,7 @@ fn save_directory(
         tree_digest: tree.digest,
         files,
         symlinks,
-        empty_directories: empty_directories(path, &tree)?,
+        empty_directories: empty_directories(path, tree)?,
     })
 }
 
@@ -174,6 +187,16 @@ pub fn create_output_parents(
         beneath.create_dir_all(parent)?;
     }
     Ok(())
+}
+
+/// Creates the directory `dir` (workspace-relative, `.` for the root) below `workspace_root`
+/// and its parents, never through a symlink: a working directory among inputs that came
+/// from elsewhere.
+pub fn create_dir_beneath(workspace_root: &Path, dir: &str) -> Result<(), StoreError> {
+    if dir == "." {
+        return Ok(());
+    }
+    Beneath::open(workspace_root)?.create_dir_all(relative(dir)?)
 }
 
 /// Puts back every output `result` records under `workspace_root`, replacing what is there.
@@ -459,6 +482,33 @@ mod tests {
         let model = &result.output_files[0];
         let blob = fs::read(workspace.store.blob_path(&model.digest)).unwrap();
         assert_eq!(blob, b"weights");
+    }
+
+    #[test]
+    fn a_directory_is_made_beneath_the_root_and_never_through_a_symlink() {
+        let workspace = Workspace::new();
+        create_dir_beneath(workspace.root(), "a/b").unwrap();
+        assert!(workspace.root().join("a/b").is_dir());
+        create_dir_beneath(workspace.root(), ".").unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), workspace.root().join("link")).unwrap();
+        assert!(create_dir_beneath(workspace.root(), "link/x").is_err());
+        assert!(!outside.path().join("x").exists());
+        assert!(create_dir_beneath(workspace.root(), "../x").is_err());
+    }
+
+    #[test]
+    fn a_listing_is_what_saving_records_without_storing_anything() {
+        let workspace = Workspace::new();
+        produce(&workspace);
+        let absolute = workspace.root().join("data");
+        let tree = hash_tree(&absolute, &StatCache::in_memory()).unwrap();
+        let listed = list_directory("data", &absolute, &tree).unwrap();
+        for file in &listed.files {
+            assert!(!workspace.store.contains_blob(&file.digest).unwrap());
+        }
+        let saved = workspace.save(&[("data/", true)]).unwrap();
+        assert_eq!(listed, saved.output_directories[0]);
     }
 
     #[test]

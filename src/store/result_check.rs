@@ -218,7 +218,7 @@ pub fn listed_digest(directory: &OutputDirectory) -> Option<Digest> {
 }
 
 /// A path below a directory output: plain names, short enough to be written.
-fn plain(path: &str) -> Result<(), &'static str> {
+pub(crate) fn plain(path: &str) -> Result<(), &'static str> {
     if path.is_empty() || path.len() > PATH_MAX || path.contains('\0') {
         return Err("is not a path a file can have");
     }
@@ -229,8 +229,9 @@ fn plain(path: &str) -> Result<(), &'static str> {
             _ => return Err("is not a plain relative path (no `..`, `.` or leading `/`)"),
         }
     }
-    // `a//b` and `a/` have plain components but are not the path they are listed as.
-    if path.ends_with('/') || path.contains("//") {
+    // `a//b`, `a/./b` and `a/` have plain components but are not the path they are listed
+    // as: two spellings of one path would pass for two paths.
+    if path.split('/').any(|part| part.is_empty() || part == ".") {
         return Err("is not a plain relative path (no `..`, `.` or leading `/`)");
     }
     Ok(())
@@ -457,6 +458,8 @@ mod tests {
             "",
             "a//b",
             "./a",
+            "a/./b",
+            "a/",
             "a\0b",
         ] {
             let mut bad = good();

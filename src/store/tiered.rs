@@ -19,7 +19,7 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::temp::TempPath;
+use super::local::Downloaded;
 use super::{ActionResult, Blob, LinkMode, LocalStore, Place, Store, StoreError};
 use crate::hash::Digest;
 use crate::remote::{OpenRemote, Remote, RemoteConfig, RemoteError};
@@ -138,22 +138,18 @@ impl TieredStore {
     /// Downloads one blob into the local store; `false` when the remote lacks it or sent
     /// other bytes (which are discarded, with a warning).
     fn fetch_blob(&self, tier: &Tier, digest: &Digest) -> Result<bool, RemoteError> {
-        // Removed when dropped, whatever happens.
-        let (temporary, file) = TempPath::create(&self.local.temp_dir(), 0o644)
-            .map_err(|e| RemoteError::Local(e.to_string()))?;
-        drop(file);
-        if !tier.remote.get_blob(digest, temporary.path())? {
-            return Ok(false);
+        match self.local.download(tier.remote.as_ref(), digest)? {
+            Downloaded::Stored(_) => Ok(true),
+            Downloaded::Missing => Ok(false),
+            Downloaded::Refused(e) => {
+                self.warn(format!(
+                    "remote `{}` sent a blob that is not {}: discarded ({e})",
+                    tier.config.name,
+                    digest.short()
+                ));
+                Ok(false)
+            }
         }
-        if let Err(e) = self.local.adopt(temporary, digest) {
-            self.warn(format!(
-                "remote `{}` sent a blob that is not {}: discarded ({e})",
-                tier.config.name,
-                digest.short()
-            ));
-            return Ok(false);
-        }
-        Ok(true)
     }
 
     fn upload(&self, tier: &Tier, key: &Digest, result: &ActionResult) -> Result<(), RemoteError> {
