@@ -213,9 +213,21 @@ pub fn staged_for<'s>(staged: &'s [Staged], name: &str) -> &'s Staged {
 }
 
 /// A copy of the `zenbuild` under test in `dir`: what a cluster's nodes would have installed.
+/// Copied by `cp`, not by this process: a file this process held open for writing would be
+/// inherited by the children other tests fork meanwhile, and running it would then fail with
+/// "Text file busy" until they exec.
 pub fn install_worker(dir: &Path) -> PathBuf {
     let binary = dir.join("zenbuild");
-    std::fs::copy(env!("CARGO_BIN_EXE_zenbuild"), &binary).expect("copy zenbuild");
+    let status = Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_zenbuild"))
+        .arg(&binary)
+        .status()
+        .expect("run cp");
+    assert!(
+        status.success(),
+        "cannot copy zenbuild to {}",
+        dir.display()
+    );
     binary
 }
 
