@@ -86,18 +86,17 @@ impl Courier {
             cache: spec.cache,
             metrics: spec.metrics.clone(),
         };
-        let on_upload = |bytes: u64| {
-            self.uploaded.fetch_add(bytes, Ordering::Relaxed);
-        };
         let stager = Stager {
             remote: self.remote.as_ref(),
             local: &self.local,
             cache: &self.stat_cache,
-            on_upload: Some(&on_upload),
+            on_upload: None,
         };
         let staged = stager
             .stage(spec, &terms)
             .map_err(|e| format!("cannot send it to remote `{}`: {e}", self.name))?;
+        self.uploaded
+            .fetch_add(staged.uploaded_bytes, Ordering::Relaxed);
         let command = WorkerCommand {
             program: "zenbuild".to_string(),
             remote_name: self.name.clone(),
@@ -169,7 +168,8 @@ impl Courier {
         Ok(())
     }
 
-    /// Bytes uploaded and downloaded so far.
+    /// Bytes uploaded (inputs and descriptions the remote lacked) and downloaded (output
+    /// blobs the local store lacked) so far.
     pub fn moved(&self) -> (u64, u64) {
         (
             self.uploaded.load(Ordering::Relaxed),

@@ -244,6 +244,17 @@ impl<'a> Build<'a> {
         for warning in warnings {
             out.note(warning);
         }
+        for (name, executor) in &elsewhere {
+            if let Some((sent, received)) = executor.transferred()
+                && sent + received > 0
+            {
+                out.note(format!(
+                    "executor `{name}`: sent {} and brought back {} through its remote",
+                    crate::ui::size::bytes(sent),
+                    crate::ui::size::bytes(received)
+                ));
+            }
+        }
         let interrupted = session.interrupt.is_triggered();
         let failed = outcomes
             .iter()

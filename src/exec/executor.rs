@@ -44,6 +44,12 @@ pub trait Executor: Sync {
         Vec::new()
     }
 
+    /// The bytes it sent to and brought back from a remote so far, for a backend whose
+    /// actions travel through one; `None` for one that shares the workspace.
+    fn transferred(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// The longest the scheduler waits between polls when nothing wakes it: how fresh the
     /// backend's own view of its attempts should be kept.
     fn poll_every(&self) -> Duration {

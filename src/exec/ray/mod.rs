@@ -201,6 +201,10 @@ impl Executor for RayExecutor {
             .collect()
     }
 
+    fn transferred(&self) -> Option<(u64, u64)> {
+        Some(self.shared.courier.moved())
+    }
+
     fn poll_every(&self) -> Duration {
         // The monitor wakes the scheduler when something ended; this only bounds how long
         // an end could wait if a wake were lost.
