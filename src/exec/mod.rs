@@ -28,6 +28,8 @@ pub mod orphans;
 pub mod placement;
 pub mod preview;
 pub mod proc_stat;
+#[cfg(feature = "remote-http")]
+pub mod ray;
 pub mod reason;
 pub mod replay;
 pub mod request;
