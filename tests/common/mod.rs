@@ -4,6 +4,7 @@
 
 pub mod golden;
 pub mod nginx;
+pub mod ray;
 pub mod seaweed;
 pub mod slurm;
 pub mod snapshot;

@@ -62,3 +62,12 @@ pub fn kill_group(group: i32) {
     // SAFETY: killpg has no memory-safety preconditions; at worst the group is gone.
     unsafe { libc::killpg(group, libc::SIGKILL) };
 }
+
+/// Whether process `pid` runs, per /proc (a zombie has ended).
+pub fn is_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // `pid (name) state …`; the name may hold spaces.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, fields)| !fields.trim_start().starts_with(['Z', 'X']))
+    })
+}
