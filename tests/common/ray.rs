@@ -27,8 +27,8 @@
 //!   `JOB_SUPERVISOR_ACTOR_START_TIMEOUT`. Ray's `start_time` is the submission's.
 //! - **Logs.** `GET …/logs` is the whole log in one JSON string: the entrypoint's stdout and
 //!   stderr interleaved, and two lines of Ray's (`… INFO job_manager.py:581 -- Runtime env is
-//!   setting up.` first, `Running entrypoint for job ID: COMMAND` written through a buffer,
-//!   so the command's first output may come before it).
+//!   setting up.` first, `Running entrypoint for job ID: COMMAND` written through a buffer
+//!   flushed after the command starts: it was seen before, among and after its output).
 //! - **Refusals.** An unknown id: 404 `Job ID does not exist` (job, logs, stop, delete). A
 //!   submission id already taken: HTTP 500, a traceback ending in `ValueError: Job with
 //!   submission_id ID already exists`. An unknown field: 400. Deleting a job that has not
