@@ -356,9 +356,14 @@ impl Ray {
             let binary = Path::new(env!("CARGO_BIN_EXE_zenbuild"));
             let copy = dir.join("bin/zenbuild");
             // A hard link costs nothing and leaves the build tree out of the job's reach
-            // (only the path matters); another file system needs a copy.
+            // (only the path matters). Another file system needs a copy, made by `cp`: a
+            // file this process held open for writing would be inherited by the children
+            // other tests fork meanwhile, and running it would fail with "Text file busy".
             if std::fs::hard_link(binary, &copy).is_err() {
-                std::fs::copy(binary, &copy).map_err(|e| format!("copy zenbuild: {e}"))?;
+                let copied = Command::new("cp").arg(binary).arg(&copy).status();
+                if !copied.is_ok_and(|status| status.success()) {
+                    return Err(format!("cannot copy zenbuild into {}", dir.display()));
+                }
             }
             set_mode(&copy, 0o755)?;
         }
