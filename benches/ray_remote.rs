@@ -18,6 +18,7 @@ mod ray;
 #[allow(dead_code)]
 mod seaweed;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,9 +33,10 @@ fn manifest(remote: &str, ray: &str, executor: &str) -> String {
         "remote \"team\" url=\"{remote}\"\nexecutor \"ray\" type=\"ray\" url=\"{ray}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\n"
     );
     for i in 0..ACTIONS {
-        text.push_str(&format!(
-            "step \"s{i}\" {{ executor \"{executor}\"; inputs \"src/{i}.txt\"; outputs \"out/{i}.txt\"; cmd \"cat src/{i}.txt > out/{i}.txt\"; }}\n"
-        ));
+        let _ = writeln!(
+            text,
+            "step \"s{i}\" {{ executor \"{executor}\"; inputs \"src/{i}.txt\"; outputs \"out/{i}.txt\"; cmd \"cat src/{i}.txt > out/{i}.txt\"; }}"
+        );
     }
     text
 }
@@ -43,8 +45,11 @@ fn workspace(dir: &Path, manifest: &str) {
     std::fs::create_dir_all(dir.join("src")).expect("a workspace");
     for i in 0..ACTIONS {
         let line = format!("source {i} ");
-        std::fs::write(dir.join(format!("src/{i}.txt")), line.repeat(1024 / line.len()))
-            .expect("a source");
+        std::fs::write(
+            dir.join(format!("src/{i}.txt")),
+            line.repeat(1024 / line.len()),
+        )
+        .expect("a source");
     }
     std::fs::write(dir.join("zenbuild.kdl"), manifest).expect("the manifest");
     let git = |args: &[&str]| {

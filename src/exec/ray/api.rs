@@ -14,6 +14,7 @@
 
 mod error;
 mod job;
+mod logs;
 mod request;
 
 use std::io::Read;
@@ -24,6 +25,7 @@ use ureq::Agent;
 
 pub use error::RayError;
 pub use job::{Job, JobKind, JobStatus};
+pub use logs::JobLogs;
 pub use request::{JobRequest, check_id};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,14 +53,6 @@ pub struct RayVersion {
     pub api_version: Option<String>,
     /// The cluster's session, new at each start of its head.
     pub session_name: Option<String>,
-}
-
-/// The end of a job's log (its entrypoint's stdout and stderr, interleaved).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobLogs {
-    pub text: String,
-    /// Whether the start of the log was left out.
-    pub truncated: bool,
 }
 
 /// The Jobs API of one cluster.
