@@ -13,6 +13,8 @@ use crate::exec::executor::{Ended, Ending, OutputsAt, Ticket};
 
 /// How long a submitted job may go unlisted before it counts as lost.
 const MISSING_FOR: Duration = Duration::from_secs(30);
+/// How the ending that stops every later attempt on the cluster starts.
+const NOT_INSTALLED: &str = "zenbuild is not installed";
 /// How much of a job's own log is kept when its worker left no report.
 const LOG_TAIL: usize = 64 * 1024;
 
@@ -211,7 +213,7 @@ fn without_report(shared: &Shared, job: &Job) -> Ended {
         }
         Some(_) if job.exit_code == Some(127) || worker_not_found(&said) => {
             Ending::NotStarted(format!(
-                "zenbuild is not installed on the Ray cluster `{}` (its job said: {}); install \
+                "{NOT_INSTALLED} on the Ray cluster `{}` (its job said: {}); install \
              zenbuild {} on every machine of the cluster, on the PATH of the user that \
              started Ray (see docs/remote-execution.md)",
                 executor,
@@ -240,7 +242,7 @@ fn worker_not_found(said: &str) -> bool {
 
 /// Whether an ending is the one that says zenbuild is missing on the cluster.
 fn missing_worker(ended: &Ended) -> bool {
-    matches!(&ended.how, Ending::NotStarted(why) if why.starts_with("zenbuild is not installed"))
+    matches!(&ended.how, Ending::NotStarted(why) if why.starts_with(NOT_INSTALLED))
 }
 
 fn last_line(text: &str) -> String {
