@@ -74,6 +74,13 @@ fn workspace(manifest: &str) -> Test {
     for i in 1..=4 {
         test = test.file(&format!("src/{i}.txt"), &format!("{i}0{i}\n7{i}\n"));
     }
+    // tempfile makes directories 0755: closed to every user but root, so that a job of
+    // Ray's (run as `nobody`) that reached for the workspace would fail.
+    std::fs::set_permissions(
+        test.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("close the workspace");
     test
 }
 
