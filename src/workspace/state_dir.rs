@@ -101,12 +101,17 @@ impl StateDir {
     /// exist yet is created when needed. A symlink counts as what it points to, so
     /// `.zenbuild` may live on another disk.
     pub fn check(&self) -> Result<(), WorkspaceError> {
-        let exists = |path: &Path| path.symlink_metadata().is_ok();
+        // Something is there that is not a directory, nor a link to one: a symlink to
+        // nothing, say (creating the directory would fail as obscurely). Looked at again,
+        // since another build may have made the directory between the two looks.
+        let blocked = |path: &Path| {
+            path.symlink_metadata().is_ok()
+                && !std::fs::metadata(path).is_ok_and(|meta| meta.is_dir())
+        };
         match std::fs::metadata(&self.dir) {
             Ok(meta) if !meta.is_dir() => return Err(self.misplaced("", Kind::Directory)),
             Ok(_) => {}
-            // A symlink to nothing: creating the directory would fail as obscurely.
-            Err(_) if exists(&self.dir) => return Err(self.misplaced("", Kind::Directory)),
+            Err(_) if blocked(&self.dir) => return Err(self.misplaced("", Kind::Directory)),
             Err(_) => return Ok(()),
         }
         // Directories first, each after its parent: whatever is below a misplaced file does
@@ -115,7 +120,7 @@ impl StateDir {
             let path = self.dir.join(relative);
             match std::fs::metadata(&path) {
                 Ok(meta) if !meta.is_dir() => return Err(self.misplaced(relative, kind)),
-                Err(_) if exists(&path) => return Err(self.misplaced(relative, kind)),
+                Err(_) if blocked(&path) => return Err(self.misplaced(relative, kind)),
                 _ => {}
             }
         }
