@@ -15,7 +15,7 @@ use crate::Manifest;
 use crate::error::Error;
 use crate::graph::{ActionId, ExecutorId, Graph};
 use crate::manifest::model::{ExecutorDecl, ExecutorKind};
-use crate::remote::{RemoteConfig, with_env_switches};
+use crate::remote::choice::configured;
 use crate::workspace::StateDir;
 
 /// The executor `--executor NAME` names, or `local`.
@@ -142,12 +142,7 @@ fn courier(
             remote_name.value
         )));
     };
-    let config = with_env_switches(RemoteConfig {
-        name: remote.name.value.clone(),
-        url: remote.url.value.clone(),
-        read: remote.read,
-        write: remote.write,
-    });
+    let config = configured(remote);
     if !(config.read && config.write) {
         return Err(Error::BadArgument(format!(
             "executor `{name}` moves each action through remote `{}`, which this machine {} \

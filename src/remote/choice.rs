@@ -63,18 +63,23 @@ pub fn open_chosen(
         if wanted.is_some_and(|wanted| *wanted != declared.name.value) {
             continue;
         }
-        let config = super::with_env_switches(RemoteConfig {
-            name: declared.name.value.clone(),
-            url: declared.url.value.clone(),
-            read: declared.read,
-            write: declared.write,
-        });
+        let config = configured(declared);
         match super::open(&config) {
             Ok(backend) => opened.push((config, backend)),
             Err(e) => notes.push(format!("remote `{}` is left out: {e}", config.name)),
         }
     }
     Ok(opened)
+}
+
+/// A remote as the manifest declares it, with the switches this machine's environment sets.
+pub fn configured(declared: &crate::manifest::model::Remote) -> RemoteConfig {
+    super::with_env_switches(RemoteConfig {
+        name: declared.name.value.clone(),
+        url: declared.url.value.clone(),
+        read: declared.read,
+        write: declared.write,
+    })
 }
 
 #[cfg(test)]
