@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rayon::prelude::*;
+
 use super::event::Printed;
 use super::executor::{ActionSpec, Ending};
 use crate::hash::{Digest, StatCache};
@@ -140,32 +142,38 @@ impl Courier {
 
     /// Fetches every blob of `result`'s outputs the local store lacks, checked.
     fn bring_home(&self, result: &ActionResult) -> Result<(), String> {
-        for digest in result.output_blobs() {
-            if Store::contains_blob(&self.local, &digest).unwrap_or(false) {
-                continue;
+        let missing: Vec<Digest> = result
+            .output_blobs()
+            .into_iter()
+            .filter(|digest| !Store::contains_blob(&self.local, digest).unwrap_or(false))
+            .collect();
+        // Each download is a round trip: several at once, as a remote cache hit's are.
+        remote::pool::requests().install(|| {
+            missing
+                .par_iter()
+                .try_for_each(|digest| self.bring_blob(digest))
+        })
+    }
+
+    /// Fetches one output blob into the local store, checked against its digest.
+    fn bring_blob(&self, digest: &Digest) -> Result<(), String> {
+        match self.local.download(self.remote.as_ref(), digest) {
+            Ok(Downloaded::Stored(blob)) => {
+                self.downloaded.fetch_add(blob.size, Ordering::Relaxed);
+                Ok(())
             }
-            match self.local.download(self.remote.as_ref(), &digest) {
-                Ok(Downloaded::Stored(blob)) => {
-                    self.downloaded.fetch_add(blob.size, Ordering::Relaxed);
-                }
-                Ok(Downloaded::Missing) => {
-                    return Err(format!(
-                        "remote `{}` lacks output blob {} its worker reported",
-                        self.name,
-                        digest.short()
-                    ));
-                }
-                Ok(Downloaded::Refused(e)) => {
-                    return Err(format!(
-                        "remote `{}` sent other bytes for output blob {}: {e}",
-                        self.name,
-                        digest.short()
-                    ));
-                }
-                Err(e) => return Err(format!("remote `{}`: {e}", self.name)),
-            }
+            Ok(Downloaded::Missing) => Err(format!(
+                "remote `{}` lacks output blob {} its worker reported",
+                self.name,
+                digest.short()
+            )),
+            Ok(Downloaded::Refused(e)) => Err(format!(
+                "remote `{}` sent other bytes for output blob {}: {e}",
+                self.name,
+                digest.short()
+            )),
+            Err(e) => Err(format!("remote `{}`: {e}", self.name)),
         }
-        Ok(())
     }
 
     /// Bytes uploaded (inputs and descriptions the remote lacked) and downloaded (output
