@@ -156,16 +156,16 @@ fn an_executor_naming_an_undeclared_remote_is_told_the_declared_ones() {
 }
 
 #[test]
-fn a_slurm_executor_takes_no_remote_and_ray_takes_no_partition() {
+fn a_slurm_executor_takes_a_remote_and_ray_takes_no_partition() {
     Test::new()
         .manifest(&format!(
-            "{TEAM}executor \"c\" type=\"slurm\" remote=\"team\"\nexecutor \"r\" type=\"ray\" url=\"http://127.0.0.1:9\" remote=\"team\" partition=\"gpu\"\nstep \"a\" {{ cmd \"true\"; }}\n"
+            "{TEAM}executor \"c\" type=\"slurm\" remote=\"team\"\nexecutor \"r\" type=\"ray\" url=\"http://127.0.0.1:9\" remote=\"team\" partition=\"gpu\"\nexecutor \"d\" type=\"slurm\" remote=\"taem\"\nstep \"a\" {{ cmd \"true\"; }}\n"
         ))
         .args(&["check"])
         .run()
         .bad_manifest()
-        .located_at("zenbuild.kdl:2:27")
         .located_at("zenbuild.kdl:3:64")
+        .located_at("zenbuild.kdl:4:34")
         .error_count(2);
 }
 

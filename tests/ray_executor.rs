@@ -265,3 +265,97 @@ fn ctrl_c_stops_the_ray_jobs() {
         .map(|job| job.status.as_str().to_string());
     assert_eq!(stopped.as_deref(), Some("STOPPED"), "{stderr}");
 }
+
+/// A Ray cluster whose machines have no zenbuild: the first job says so, and the build fails
+/// with one message that tells what to install, every other step saying it briefly.
+#[test]
+fn a_cluster_without_zenbuild_fails_the_build_with_one_clear_message() {
+    let Some(s3) = seaweed() else {
+        return;
+    };
+    let Some(bare) = Ray::start(
+        &RayConfig::new()
+            .user("nobody")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ) else {
+        return;
+    };
+    let manifest = format!(
+        "remote \"team\" url=\"{}\"\nexecutor \"ray\" type=\"ray\" url=\"{}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\nstep \"a\" {{\n    executor \"ray\"\n    matrix {{ i 1 2 3 4; }}\n    outputs \"out-{{{{i}}}}.txt\"\n    cmd \"echo {{{{i}}}} > out-{{{{i}}}}.txt\"\n}}\n",
+        s3.url("not-installed"),
+        bare.url()
+    );
+    let failed = workspace(&manifest)
+        .build(&["--keep-going"])
+        .run()
+        .code(1)
+        .stderr_contains("zenbuild is not installed on the Ray cluster `ray`");
+    assert_eq!(
+        failed.stderr.matches("install zenbuild").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        failed.stderr.matches("(as said above)").count(),
+        3,
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.report().ran().is_empty());
+}
+
+/// The remote stops answering while a job runs: the step fails with a message that names the
+/// remote, and nothing half-fetched is left in the local store under a digest's name.
+#[test]
+fn the_remote_going_down_mid_build_fails_the_step_clearly() {
+    let Some(ray) = cluster() else {
+        return;
+    };
+    // A server of this test's own, since it is stopped halfway.
+    let Some(s3) = Seaweed::start() else {
+        return;
+    };
+    let manifest = one_step(
+        &s3.url("going-down"),
+        &ray.url(),
+        "sleep 6; cp data.txt out.txt",
+    );
+    let test = workspace(&manifest).file("data.txt", "some data\n");
+    let child = test.spawn(&["build"]);
+    let jobs = zenbuild::exec::ray::api::RayJobs::new(&ray.url()).expect("the dashboard");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while !jobs.list().is_ok_and(|listed| {
+        listed
+            .iter()
+            .any(|job| job.entrypoint.contains("going-down") && job.status.as_str() == "RUNNING")
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never ran\n{}",
+            ray.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(s3);
+    let (code, _, stderr) = common::wait(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read its worker's report from remote `team`"),
+        "{stderr}"
+    );
+    assert!(!test.path().join("out.txt").exists());
+    let cas = test.path().join(".zenbuild/cache/cas");
+    for shard in std::fs::read_dir(&cas).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(shard.path()).expect("a shard").flatten() {
+            let bytes = std::fs::read(blob.path()).expect("a blob");
+            assert_eq!(
+                zenbuild::hash::Digest::of(&bytes).to_hex(),
+                blob.file_name().to_string_lossy(),
+                "{}",
+                blob.path().display()
+            );
+        }
+    }
+}

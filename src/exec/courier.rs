@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::event::Printed;
-use super::executor::{ActionSpec, Ending};
+use super::executor::{ActionSpec, Ended, Ending, OutputsAt};
 use crate::hash::{Digest, StatCache};
 use crate::remote::{self, Remote, RemoteConfig};
 use crate::remote_exec::ActionDescription;
@@ -21,6 +21,30 @@ use crate::remote_exec::command_line::{WorkerCommand, without_userinfo};
 use crate::remote_exec::outcome::{read_log, read_outcome};
 use crate::remote_exec::stage::{Stager, StepTerms};
 use crate::store::{ActionResult, Downloaded, LocalStore, Store};
+
+/// Attempts an executor uploads at once: enough to keep a cluster fed while a large input
+/// travels, few enough not to flood the remote.
+pub const SENDERS: usize = 4;
+
+/// How the ending that says zenbuild is missing on a cluster's machines starts: every later
+/// attempt on that cluster ends with it at once, so that the build fails with one message.
+pub const NOT_INSTALLED: &str = "zenbuild is not installed";
+
+/// Takes note of an attempt on `executor` that found no zenbuild on the cluster: `broken`
+/// then says why every later attempt ends at once, briefly, since the first one's message
+/// (kept as it is) said what to install; an attempt that ended so after the first says it
+/// briefly too.
+pub fn note_not_installed(ended: &mut Ended, broken: &mut Option<String>, executor: &str) {
+    if !matches!(&ended.how, Ending::NotStarted(why) if why.starts_with(NOT_INSTALLED)) {
+        return;
+    }
+    let again = format!("{NOT_INSTALLED} on the machines of executor `{executor}` (as said above)");
+    if broken.is_some() {
+        ended.how = Ending::NotStarted(again);
+    } else {
+        *broken = Some(again);
+    }
+}
 
 /// One remote as an executor's way to its workers.
 pub struct Courier {
@@ -60,6 +84,19 @@ pub struct Report {
     pub result: Option<Arc<ActionResult>>,
     /// The machine it ran on.
     pub host: String,
+}
+
+impl Report {
+    /// The attempt's end as the scheduler takes it: after a success, its outputs are in the
+    /// local store and its result is the one the worker stored.
+    pub fn into_ended(self) -> Ended {
+        let mut ended = Ended::new(self.how, self.host);
+        if ended.how.succeeded() {
+            ended.outputs = OutputsAt::Store;
+            ended.result = self.result;
+        }
+        ended
+    }
 }
 
 impl Courier {
@@ -120,7 +157,12 @@ impl Courier {
         let outcome = match read_outcome(self.remote.as_ref(), &sent.digest, &sent.description) {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return Received::Silent,
-            Err(e) => return Received::Broken(format!("remote `{}`: {e}", self.name)),
+            Err(e) => {
+                return Received::Broken(format!(
+                    "cannot read its worker's report from remote `{}`: {e}",
+                    self.name
+                ));
+            }
         };
         keep_log(self.remote.as_ref(), &outcome, &spec.log, &self.local);
         let how = outcome.end.ending();
@@ -128,6 +170,11 @@ impl Courier {
             Some(result) if how.succeeded() => {
                 if let Err(why) = self.bring_home(&result) {
                     return Received::Broken(why);
+                }
+                // Kept here as a remote hit is, so that the next build looks no further; a
+                // step whose results are not cached left none in the remote either.
+                if spec.cache {
+                    let _ = Store::put_action_result(&self.local, &spec.key, &result);
                 }
                 Some(Arc::new(result))
             }
@@ -140,18 +187,23 @@ impl Courier {
         })
     }
 
-    /// Fetches every blob of `result`'s outputs the local store lacks, checked.
+    /// Fetches every blob of `result` the local store lacks, checked: all of its outputs',
+    /// and what the step printed when the remote has it (worth having, not worth failing
+    /// for, as with a remote hit).
     fn bring_home(&self, result: &ActionResult) -> Result<(), String> {
-        let missing: Vec<Digest> = result
-            .output_blobs()
-            .into_iter()
-            .filter(|digest| !Store::contains_blob(&self.local, digest).unwrap_or(false))
+        let missing: Vec<(Digest, bool)> = (result.output_blobs().into_iter())
+            .map(|digest| (digest, true))
+            .chain(result.log_blobs().into_iter().map(|digest| (digest, false)))
+            .filter(|(digest, _)| !Store::contains_blob(&self.local, digest).unwrap_or(false))
             .collect();
         // Each download is a round trip: several at once, as a remote cache hit's are.
         remote::pool::requests().install(|| {
             missing
                 .par_iter()
-                .try_for_each(|digest| self.bring_blob(digest))
+                .try_for_each(|(digest, needed)| match self.bring_blob(digest) {
+                    Err(why) if *needed => Err(why),
+                    _ => Ok(()),
+                })
         })
     }
 

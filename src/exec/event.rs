@@ -22,6 +22,9 @@ pub enum Event {
         id: ActionId,
         reason: Option<String>,
     },
+    /// The bytes the build's executors have sent to their remotes and brought back so far
+    /// (for actions that run where the workspace is not), told as they grow.
+    Transferred { sent: u64, received: u64 },
     /// The action reached a final state.
     Finished { id: ActionId, outcome: Outcome },
     /// Something the user should know that is not an action's result.

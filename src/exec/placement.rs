@@ -84,13 +84,13 @@ pub fn start_executors(
         };
         let executor: Box<dyn Executor> = match &declared.kind {
             ExecutorKind::Slurm(settings) => {
-                if courier.is_some() {
-                    return Err(Error::BadArgument(format!(
-                        "executor `{name}`: a Slurm executor shares the workspace's file system and takes no remote"
-                    )));
-                }
-                let (executor, said) =
-                    SlurmExecutor::start(name, settings, &slurm_dir, session.interrupt.clone());
+                let (executor, said) = SlurmExecutor::start(
+                    name,
+                    settings,
+                    &slurm_dir,
+                    courier,
+                    session.interrupt.clone(),
+                );
                 notes.extend(said);
                 Box::new(executor)
             }

@@ -100,6 +100,13 @@ impl Executor for Router<'_> {
         }
     }
 
+    fn transferred(&self) -> Option<(u64, u64)> {
+        self.backends
+            .iter()
+            .filter_map(|(_, backend)| backend.transferred())
+            .reduce(|(sent, got), (more_sent, more_got)| (sent + more_sent, got + more_got))
+    }
+
     fn queued(&self) -> Vec<(Ticket, String)> {
         let mut queued = Vec::new();
         for (index, (_, backend)) in self.backends.iter().enumerate() {

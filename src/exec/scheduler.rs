@@ -260,6 +260,8 @@ pub fn run<W: Work>(
         let mut last_queue_look = Instant::now();
         // What each action that waits in the executor's queue waits for, as last shown.
         let mut queued: HashMap<ActionId, String> = HashMap::new();
+        // What the executors had moved through their remotes when last told.
+        let mut transferred = (0_u64, 0_u64);
         loop {
             if !walk.stopping {
                 while let Some(id) = walk.ready.pop_first() {
@@ -304,6 +306,12 @@ pub fn run<W: Work>(
             if holding > 0 && last_queue_look.elapsed() >= QUEUE_LOOK {
                 last_queue_look = Instant::now();
                 show_queued(executor, &flight, &mut queued, &walk, emit);
+                if let Some((sent, received)) = executor.transferred()
+                    && transferred != (sent, received)
+                {
+                    transferred = (sent, received);
+                    emit(&Event::Transferred { sent, received });
+                }
             }
             // A backend that learns of ends only when asked is asked once per tick.
             if holding > 0 && last_poll.elapsed() >= tick {

@@ -2,6 +2,7 @@
 //!
 //! ```kdl
 //! executor "cluster" type="slurm" partition="gpu" account="ml" qos="normal" extra="--constraint=a100"
+//! executor "hpc" type="slurm" partition="gpu" remote="team"
 //! executor "ray" type="ray" url="http://head:8265" remote="team"
 //! ```
 //!
@@ -36,6 +37,7 @@ pub const SLURM_PROPERTIES: &[&str] = &[
     "latency-wait",
     "submit-rate",
     "node-retries",
+    "remote",
 ];
 
 /// The properties of `type="ray"`.
@@ -65,10 +67,13 @@ pub fn read_executor(cx: &mut Cx, node: &Node, name: Spanned<String>) -> Option<
         "slurm" => {
             cx.check_props(node, SLURM_PROPERTIES);
             let settings = read_slurm(cx, node);
+            // Without a remote the nodes share the workspace's file system; with one they
+            // need to see nothing of it.
+            let remote = read_remote(cx, node);
             Some(ExecutorDecl {
                 name,
                 kind: ExecutorKind::Slurm(settings),
-                remote: None,
+                remote,
             })
         }
         "ray" => {

@@ -114,7 +114,11 @@ impl BuildReport {
                 let entry = self.entry(*id, outcome, graph);
                 self.actions.insert(*id, entry);
             }
-            Event::Running { .. } | Event::Queued { .. } | Event::Note { .. } | Event::Waiting => {}
+            Event::Running { .. }
+            | Event::Queued { .. }
+            | Event::Transferred { .. }
+            | Event::Note { .. }
+            | Event::Waiting => {}
         }
     }
 

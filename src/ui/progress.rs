@@ -314,6 +314,8 @@ pub struct Progress {
     started: Instant,
     /// `Some` in [`Mode::Tty`].
     bar: Option<ProgressBar>,
+    /// Bytes sent to and brought back from the executors' remotes, once any moved.
+    transferred: Option<(u64, u64)>,
     out: Box<dyn Write + Send>,
 }
 
@@ -365,6 +367,7 @@ impl Progress {
             summary: Summary::default(),
             started: Instant::now(),
             bar,
+            transferred: None,
             out,
         }
     }
@@ -404,6 +407,10 @@ impl Progress {
                     key: *key,
                     queued: None,
                 });
+                self.update_bar();
+            }
+            Event::Transferred { sent, received } => {
+                self.transferred = Some((*sent, *received));
                 self.update_bar();
             }
             Event::Queued { id, reason } => {
@@ -494,7 +501,15 @@ impl Progress {
                 .collect();
             bar.set_length(self.total as u64);
             bar.set_position(self.finished as u64);
-            bar.set_message(running_message(self.eta(now), &running));
+            let mut message = running_message(self.eta(now), &running);
+            if let Some((sent, received)) = self.transferred {
+                message = format!(
+                    "↑{} ↓{} · {message}",
+                    crate::ui::size::bytes(sent),
+                    crate::ui::size::bytes(received)
+                );
+            }
+            bar.set_message(message);
         }
     }
 

@@ -42,6 +42,19 @@ impl Test {
         }
     }
 
+    /// An empty workspace inside a fresh git repository, made in `parent`.
+    pub fn new_in(parent: &std::path::Path) -> Test {
+        let dir = tempfile::tempdir_in(parent).expect("create a temporary directory");
+        Test {
+            cwd: dir.path().to_path_buf(),
+            dir,
+            args: Vec::new(),
+            git: true,
+            env: Vec::new(),
+            terminal: false,
+        }
+    }
+
     /// A workspace that is not inside any git repository.
     pub fn without_git(mut self) -> Test {
         let enclosing = self

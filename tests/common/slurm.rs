@@ -40,6 +40,13 @@
 //! (`/sys/fs/cgroup/memory/slurm_<node>/uid_<uid>/job_<id>`) is per node, not per cluster, so two
 //! clusters on one machine must not hand out the same ids.
 //!
+//! Nodes that do not see the workspace. [`Slurm::shared_hiding_workspaces`] starts slurmd in a
+//! mount namespace of its own (`unshare --mount`) with an empty tmpfs over the cluster's
+//! `hidden/` directory: workspaces made there ([`Slurm::hidden`]) are there for the build and
+//! not for its jobs, as on a cluster whose nodes do not mount the login node's disks. Jobs
+//! are children of slurmd and inherit its namespace; everything else on the machine (the
+//! binaries, `/tmp`, a server on 127.0.0.1) they see as before.
+//!
 //! `ZENBUILD_KEEP_SLURM=1` keeps each cluster's directory (config, `log/`, job state) after it
 //! stops; its path is printed when it starts. A cluster that fails to start, or is dropped by a
 //! failing test, keeps it always; [`Slurm::logs`] gives the last lines of each log for an
@@ -123,6 +130,8 @@ pub struct Slurm {
     node: String,
     partition: String,
     accounting: bool,
+    /// The directory the node's jobs see empty, if any.
+    hidden: Option<PathBuf>,
     /// The guard and the pipe that keeps it waiting; `None` once stopped.
     guard: Mutex<Option<(Child, ChildStdin)>>,
     /// The daemons, reaped once the guard has stopped them.
@@ -140,17 +149,18 @@ pub struct Job {
 
 static SHARED: OnceLock<Option<Slurm>> = OnceLock::new();
 static SHARED_WITH_ACCOUNTING: OnceLock<Option<Slurm>> = OnceLock::new();
+static SHARED_HIDING: OnceLock<Option<Slurm>> = OnceLock::new();
 
 impl Slurm {
     /// A cluster of this test's own without accounting (`squeue` only), stopped when dropped;
     /// `None` when Slurm is not installed (or not root) outside CI.
     pub fn start() -> Option<Slurm> {
-        Slurm::launch(false)
+        Slurm::launch(false, false)
     }
 
     /// A cluster of this test's own whose `sacct` answers, stopped when dropped.
     pub fn start_with_accounting() -> Option<Slurm> {
-        Slurm::launch(true)
+        Slurm::launch(true, false)
     }
 
     /// The test binary's cluster without accounting, started by the first test that asks and
@@ -159,9 +169,25 @@ impl Slurm {
         SHARED
             .get_or_init(|| {
                 stop_at_exit();
-                Slurm::launch(false)
+                Slurm::launch(false, false)
             })
             .as_ref()
+    }
+
+    /// The test binary's cluster (without accounting) whose jobs do not see [`Slurm::hidden`],
+    /// where the tests make their workspaces.
+    pub fn shared_hiding_workspaces() -> Option<&'static Slurm> {
+        SHARED_HIDING
+            .get_or_init(|| {
+                stop_at_exit();
+                Slurm::launch(false, true)
+            })
+            .as_ref()
+    }
+
+    /// The directory that this machine sees and the cluster's jobs see empty.
+    pub fn hidden(&self) -> Option<&Path> {
+        self.hidden.as_deref()
     }
 
     /// The test binary's cluster with accounting, as [`Slurm::shared`].
@@ -169,7 +195,7 @@ impl Slurm {
         SHARED_WITH_ACCOUNTING
             .get_or_init(|| {
                 stop_at_exit();
-                Slurm::launch(true)
+                Slurm::launch(true, false)
             })
             .as_ref()
     }
@@ -375,7 +401,7 @@ impl Slurm {
         }
     }
 
-    fn launch(accounting: bool) -> Option<Slurm> {
+    fn launch(accounting: bool, hide: bool) -> Option<Slurm> {
         let mut needed = PROGRAMS.to_vec();
         if accounting {
             needed.extend(ACCOUNTING_PROGRAMS);
@@ -402,6 +428,9 @@ impl Slurm {
             .keep();
         let started = Instant::now();
         let mut slurm = Slurm::spawn_guard(dir, accounting);
+        if hide {
+            slurm.hidden = Some(slurm.dir.join("hidden"));
+        }
         if let Err(why) = slurm.boot() {
             let message = format!(
                 "Slurm did not start: {why}\n(kept {}){}",
@@ -442,6 +471,7 @@ impl Slurm {
             node: short_hostname(),
             partition: PARTITION.to_string(),
             accounting,
+            hidden: None,
             guard: Mutex::new(Some((guard, pipe))),
             daemons: Mutex::new(Vec::new()),
         };
@@ -516,7 +546,29 @@ impl Slurm {
         wait_until("slurmctld's port", Duration::from_secs(30), || {
             TcpStream::connect(("127.0.0.1", ports.slurmctld)).is_ok()
         })?;
-        self.daemon("slurmd", &["-D".into(), "-f".into(), conf])?;
+        let slurmd_args = vec!["-D".to_string(), "-f".into(), conf];
+        match self.hidden.clone() {
+            None => self.daemon("slurmd", &slurmd_args)?,
+            Some(hidden) => {
+                std::fs::create_dir_all(&hidden).map_err(|e| format!("mkdir hidden: {e}"))?;
+                set_mode(&hidden, 0o755)?;
+                let slurmd = find("slurmd").ok_or("slurmd is not installed")?;
+                // unshare and sh exec what follows, so the PID the guard is told is slurmd's.
+                let mut args = vec![
+                    "--mount".to_string(),
+                    "--propagation=private".into(),
+                    "--".into(),
+                    "sh".into(),
+                    "-c".into(),
+                    "mount -t tmpfs -o size=1m,mode=0755 zenbuild-hidden \"$0\" && exec \"$@\""
+                        .into(),
+                    hidden.display().to_string(),
+                    slurmd.display().to_string(),
+                ];
+                args.extend(slurmd_args);
+                self.daemon("unshare", &args)?;
+            }
+        }
         wait_until("the node to be idle", Duration::from_mins(1), || {
             self.command("sinfo")
                 .args(["-h", "-n", &self.node, "-o", "%T"])
@@ -644,7 +696,7 @@ impl Drop for Slurm {
 /// that cargo's next test binary starts on a quiet machine.
 fn stop_at_exit() {
     extern "C" fn stop_shared() {
-        for shared in [&SHARED, &SHARED_WITH_ACCOUNTING] {
+        for shared in [&SHARED, &SHARED_WITH_ACCOUNTING, &SHARED_HIDING] {
             if let Some(Some(slurm)) = shared.get() {
                 // Nothing may unwind out of an atexit hook.
                 let _ = std::panic::catch_unwind(|| slurm.stop());

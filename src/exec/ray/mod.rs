@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::courier::{Courier, Sent};
+use super::courier::{Courier, SENDERS, Sent};
 use super::executor::{ActionSpec, Ended, Executor, Ticket, Wake};
 use super::interrupt::Interrupt;
 use crate::manifest::model::RaySettings;
@@ -29,9 +29,6 @@ use api::{JobStatus, RayJobs};
 pub const DEFAULT_JOBS: u32 = 100;
 const DEFAULT_POLL_MIN: Duration = Duration::from_secs(1);
 const DEFAULT_POLL_MAX: Duration = Duration::from_secs(10);
-/// Uploads and submissions at once: enough to keep a cluster fed while a large input
-/// travels, few enough not to flood the remote.
-const SENDERS: usize = 4;
 
 /// Runs attempts as Ray jobs.
 pub struct RayExecutor {

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::api::{Job as JobInfo, JobStatus};
 use super::{Job, Shared, lock};
-use crate::exec::courier::Received;
-use crate::exec::executor::{Ended, Ending, OutputsAt, Ticket};
+use crate::exec::courier::{NOT_INSTALLED, Received, note_not_installed};
+use crate::exec::executor::{Ended, Ending, Ticket};
 
 /// How long a submitted job may go unlisted before it counts as lost.
 const MISSING_FOR: Duration = Duration::from_secs(30);
-/// How the ending that stops every later attempt on the cluster starts.
-const NOT_INSTALLED: &str = "zenbuild is not installed";
 /// How much of a job's own log is kept when its worker left no report.
 const LOG_TAIL: usize = 64 * 1024;
 
@@ -151,13 +149,9 @@ fn decide(shared: &Shared) {
     };
     for (ticket, job) in over {
         // Bringing the outputs home can take a while; the state is not held meanwhile.
-        let ended = ended(shared, &job, now);
+        let mut ended = ended(shared, &job, now);
         let mut state = lock(&shared.state);
-        if let Ending::NotStarted(why) = &ended.how
-            && missing_worker(&ended)
-        {
-            state.broken.get_or_insert_with(|| why.clone());
-        }
+        note_not_installed(&mut ended, &mut state.broken, &shared.config.executor);
         state.ended.push((ticket, ended));
         job.wake.wake();
     }
@@ -171,14 +165,7 @@ fn ended(shared: &Shared, job: &Job, now: Instant) -> Ended {
         Ended::new(Ending::Cancelled, executor.clone())
     } else {
         match shared.courier.receive(&job.sent, &job.spec) {
-            Received::Reported(report) => {
-                let mut ended = Ended::new(report.how, report.host);
-                if ended.how.succeeded() {
-                    ended.outputs = OutputsAt::Store;
-                    ended.result = report.result;
-                }
-                ended
-            }
+            Received::Reported(report) => report.into_ended(),
             Received::Broken(why) => Ended::new(Ending::Lost(why), executor.clone()),
             Received::Silent => without_report(shared, job),
         }
@@ -238,11 +225,6 @@ fn worker_not_found(said: &str) -> bool {
     said.lines().any(|line| {
         line.contains("zenbuild") && (line.contains("not found") || line.contains("No such file"))
     })
-}
-
-/// Whether an ending is the one that says zenbuild is missing on the cluster.
-fn missing_worker(ended: &Ended) -> bool {
-    matches!(&ended.how, Ending::NotStarted(why) if why.starts_with(NOT_INSTALLED))
 }
 
 fn last_line(text: &str) -> String {

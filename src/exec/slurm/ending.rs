@@ -213,6 +213,7 @@ mod tests {
             id: "42".into(),
             spec,
             files: AttemptFiles::new(dir, "0"),
+            sent: None,
             wake: Wake::new(|| {}),
             submitted: Instant::now(),
             started: None,

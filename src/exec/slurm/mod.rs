@@ -13,6 +13,12 @@
 //! Each build's jobs share one name (`zenbuild-…`), carry the action's name as their comment,
 //! and are written down in a ledger (`ledger.rs`) until they end, so that the next build
 //! cancels what a killed one left behind.
+//!
+//! With `remote=` the nodes need not see the workspace at all: a few stager threads
+//! (`stager.rs`) upload each attempt's inputs and description through the [`Courier`]
+//! before the monitor submits it, the batch script runs `zenbuild worker` instead of the
+//! command, and the end of a job is read from the worker's report in the remote once Slurm
+//! says the job is over (`through_remote.rs`), instead of from an exit file.
 
 mod commands;
 mod ending;
@@ -20,14 +26,17 @@ mod ledger;
 mod leftovers;
 mod monitor;
 pub mod script;
+mod stager;
 pub mod states;
+mod through_remote;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::courier::{Courier, SENDERS, Sent};
 use super::executor::{ActionSpec, Ended, Executor, Ticket, Wake};
 use super::interrupt::Interrupt;
 use crate::hash::Digest;
@@ -48,11 +57,14 @@ pub struct SlurmExecutor {
     name: String,
     shared: Arc<Shared>,
     monitor: Option<JoinHandle<()>>,
+    stagers: Vec<JoinHandle<()>>,
 }
 
-/// What the executor's caller and its monitor share.
+/// What the executor's caller, its monitor and its stagers share.
 struct Shared {
     config: Config,
+    /// With `remote=`: how actions reach the nodes, which do not see the workspace.
+    courier: Option<Courier>,
     state: Mutex<State>,
     /// Signalled when there is something for the monitor: a submission, a cancel, the end.
     work: Condvar,
@@ -79,8 +91,17 @@ struct Config {
 #[derive(Default)]
 struct State {
     next: u64,
-    /// Attempts given to the executor and not yet handed to `sbatch`.
+    /// Attempts given to the executor and not yet handed to `sbatch` (with `remote=`: not
+    /// yet taken by a stager).
     queued: VecDeque<Queued>,
+    /// With `remote=`: attempts a stager is uploading, those of them the scheduler asked to
+    /// stop meanwhile, and those uploaded and waiting for `sbatch`.
+    sending: HashSet<Ticket>,
+    stop_after_send: HashSet<Ticket>,
+    staged: VecDeque<Queued>,
+    /// With `remote=`: why no attempt can run on this cluster (zenbuild missing on its
+    /// nodes): every later attempt ends with it at once, so the build fails with one message.
+    broken: Option<String>,
     /// Submitted jobs whose end has not been reported.
     jobs: HashMap<Ticket, Job>,
     /// Attempts the scheduler asked to stop.
@@ -98,6 +119,8 @@ struct Queued {
     ticket: Ticket,
     spec: ActionSpec,
     wake: Wake,
+    /// With `remote=`, once staged: the attempt in the remote.
+    sent: Option<Sent>,
 }
 
 /// A job in flight, as the monitor knows it.
@@ -105,6 +128,8 @@ struct Job {
     id: String,
     spec: ActionSpec,
     files: AttemptFiles,
+    /// With `remote=`: the attempt in the remote, whose report says how it ended.
+    sent: Option<Sent>,
     wake: Wake,
     submitted: Instant,
     /// When a query first saw it start.
@@ -125,7 +150,8 @@ struct Job {
 
 impl SlurmExecutor {
     /// An executor named `name` with `settings`, keeping its files in `slurm_dir`
-    /// (`.zenbuild/slurm/`); its jobs are cancelled when `interrupt` is raised. Returns the
+    /// (`.zenbuild/slurm/`) and, given a `courier`, moving each action through its remote;
+    /// its jobs are cancelled when `interrupt` is raised. Returns the
     /// notes for the user: jobs an earlier, killed build left behind are cancelled first,
     /// and the build waits (a bounded time) until Slurm says they are over, so that none of
     /// them writes into an output this build is making.
@@ -133,6 +159,7 @@ impl SlurmExecutor {
         name: &str,
         settings: &SlurmSettings,
         slurm_dir: &Path,
+        courier: Option<Courier>,
         interrupt: Interrupt,
     ) -> (SlurmExecutor, Vec<String>) {
         let job_name = format!("zenbuild-{}", build_tag());
@@ -155,8 +182,10 @@ impl SlurmExecutor {
             inherited: script::inherited_env(),
             interrupt,
         };
+        let staging = courier.is_some();
         let shared = Arc::new(Shared {
             config,
+            courier,
             state: Mutex::default(),
             work: Condvar::new(),
         });
@@ -167,10 +196,21 @@ impl SlurmExecutor {
                 .spawn(move || monitor::run(&shared, ledger))
                 .ok()
         };
+        let stagers = (0..if staging { SENDERS } else { 0 })
+            .filter_map(|index| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("slurm {name} stager {index}"))
+                    .spawn(move || stager::run(&shared))
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        let monitor = monitor.filter(|_| !staging || !stagers.is_empty());
         let executor = SlurmExecutor {
             name: name.to_string(),
             shared,
             monitor,
+            stagers,
         };
         (executor, notes)
     }
@@ -186,12 +226,16 @@ impl Executor for SlurmExecutor {
             return Err("the thread that talks to Slurm could not be started".to_string());
         }
         let mut state = lock(&self.shared.state);
+        if let Some(why) = &state.broken {
+            return Err(why.clone());
+        }
         let ticket = Ticket(state.next);
         state.next += 1;
         state.queued.push_back(Queued {
             ticket,
             spec,
             wake: wake.clone(),
+            sent: None,
         });
         drop(state);
         self.shared.work.notify_all();
@@ -218,6 +262,10 @@ impl Executor for SlurmExecutor {
             .collect()
     }
 
+    fn transferred(&self) -> Option<(u64, u64)> {
+        self.shared.courier.as_ref().map(Courier::moved)
+    }
+
     fn poll_every(&self) -> Duration {
         // The monitor wakes the scheduler when something ended; this only bounds how long
         // an end could wait if a wake were lost.
@@ -229,8 +277,19 @@ impl Drop for SlurmExecutor {
     fn drop(&mut self) {
         lock(&self.shared.state).closing = true;
         self.shared.work.notify_all();
-        if let Some(monitor) = self.monitor.take() {
-            let _ = monitor.join();
+        for thread in self.stagers.drain(..).chain(self.monitor.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl State {
+    /// The attempts ready for `sbatch`: as queued, or (`through_remote`) once uploaded.
+    fn ready(&mut self, through_remote: bool) -> &mut VecDeque<Queued> {
+        if through_remote {
+            &mut self.staged
+        } else {
+            &mut self.queued
         }
     }
 }

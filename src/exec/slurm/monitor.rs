@@ -13,7 +13,8 @@ use super::ending::{ending, lost_to_node, never_starts, on_node};
 use super::ledger::Ledger;
 use super::script::{self, AttemptFiles, Written};
 use super::states::{self, JobState, JobStatus};
-use super::{Job, Queued, Shared, lock};
+use super::{Job, Queued, Shared, State, lock, stager, through_remote};
+use crate::exec::courier::note_not_installed;
 use crate::exec::executor::{Ended, Ending, Ticket};
 
 /// How often the jobs' exit files are looked at between status queries.
@@ -34,15 +35,6 @@ pub(super) fn run(shared: &Shared, mut ledger: Ledger) {
     loop {
         let now = Instant::now();
         let mut state = lock(&shared.state);
-        if config.interrupt.is_triggered() {
-            let all: Vec<Ticket> = state
-                .jobs
-                .keys()
-                .chain(state.queued.iter().map(|q| &q.ticket))
-                .copied()
-                .collect();
-            state.cancels.extend(all);
-        }
         if state.closing {
             let left: Vec<String> = state.jobs.values().map(|job| job.id.clone()).collect();
             drop(state);
@@ -57,36 +49,18 @@ pub(super) fn run(shared: &Shared, mut ledger: Ledger) {
             return;
         }
         // What to do now, taken out of the state so that Slurm's commands run without it.
-        let cancels = std::mem::take(&mut state.cancels);
-        let mut cancel_ids_now = Vec::new();
-        for ticket in cancels {
-            if let Some(position) = state.queued.iter().position(|q| q.ticket == ticket) {
-                if let Some(queued) = state.queued.remove(position) {
-                    let mut ended = Ended::new(Ending::Cancelled, config.executor.clone());
-                    ended.log = None;
-                    state.ended.push((queued.ticket, ended));
-                    queued.wake.wake();
-                }
-            } else if let Some(job) = state.jobs.get_mut(&ticket)
-                && !job.cancelled
-            {
-                job.cancelled = true;
-                cancel_ids_now.push(job.id.clone());
-            }
-        }
+        let cancel_ids_now = take_cancels(shared, &mut state);
+        let through_remote = shared.courier.is_some();
         let may_submit = last_submit.is_none_or(|at| now >= at + config.submit_every);
         let submitting = if may_submit {
-            state.queued.pop_front()
+            state.ready(through_remote).pop_front()
         } else {
             None
         };
+        let waiting = !state.ready(through_remote).is_empty();
         let in_flight = !state.jobs.is_empty();
         let query_now = in_flight && now >= next_query;
-        if !in_flight
-            && state.queued.is_empty()
-            && submitting.is_none()
-            && cancel_ids_now.is_empty()
-        {
+        if !in_flight && !waiting && submitting.is_none() && cancel_ids_now.is_empty() {
             // Nothing to watch: sleep until the executor is given something.
             let _unused = shared
                 .work
@@ -119,12 +93,12 @@ pub(super) fn run(shared: &Shared, mut ledger: Ledger) {
         decide(shared);
 
         // Sleep until the next thing is due, or the executor is given something.
-        let state = lock(&shared.state);
+        let mut state = lock(&shared.state);
         if state.closing || !state.cancels.is_empty() {
             continue;
         }
         let mut until = next_query.min(Instant::now() + FILE_CHECK);
-        if !state.queued.is_empty() {
+        if !state.ready(through_remote).is_empty() {
             until = until.min(last_submit.map_or_else(Instant::now, |at| at + config.submit_every));
         }
         let pause = until.saturating_duration_since(Instant::now());
@@ -134,18 +108,81 @@ pub(super) fn run(shared: &Shared, mut ledger: Ledger) {
     }
 }
 
+/// Takes the stops asked for (all, on an interrupt) out of the state: attempts not yet
+/// submitted end at once, a stager's ends once uploaded; returns the ids of the jobs to
+/// cancel. Through a remote, what waits for `sbatch` ends too once a job found no zenbuild
+/// on the cluster.
+fn take_cancels(shared: &Shared, state: &mut State) -> Vec<String> {
+    let executor = &shared.config.executor;
+    if shared.config.interrupt.is_triggered() {
+        let all: Vec<Ticket> = state
+            .jobs
+            .iter()
+            .filter(|(_, job)| !job.cancelled)
+            .map(|(ticket, _)| *ticket)
+            .chain(state.queued.iter().map(|q| q.ticket))
+            .chain(state.staged.iter().map(|q| q.ticket))
+            .collect();
+        state.cancels.extend(all);
+    }
+    let mut ids = Vec::new();
+    for ticket in std::mem::take(&mut state.cancels) {
+        if let Some(queued) =
+            take(&mut state.queued, ticket).or_else(|| take(&mut state.staged, ticket))
+        {
+            stager::finish(state, &queued, Ending::Cancelled, executor);
+        } else if let Some(job) = state.jobs.get_mut(&ticket) {
+            if !job.cancelled {
+                job.cancelled = true;
+                ids.push(job.id.clone());
+            }
+        } else if state.sending.contains(&ticket) {
+            // Its stager ends it once the upload is over.
+            state.stop_after_send.insert(ticket);
+        }
+    }
+    if let Some(why) = state.broken.clone() {
+        for queued in std::mem::take(&mut state.staged) {
+            stager::finish(state, &queued, Ending::NotStarted(why.clone()), executor);
+        }
+    }
+    ids
+}
+
+/// Takes `ticket`'s attempt out of a queue.
+fn take(queue: &mut std::collections::VecDeque<Queued>, ticket: Ticket) -> Option<Queued> {
+    let position = queue.iter().position(|q| q.ticket == ticket)?;
+    queue.remove(position)
+}
+
 /// Hands one attempt to `sbatch`; an attempt that cannot be submitted ends at once.
 fn submit(shared: &Shared, ledger: &mut Ledger, queued: Queued) {
     let config = &shared.config;
-    let Queued { ticket, spec, wake } = queued;
+    let Queued {
+        ticket,
+        spec,
+        wake,
+        sent,
+    } = queued;
     let files = AttemptFiles::new(&config.dir, &format!("{}", ticket.0));
     let exclude = lock(&shared.state)
         .failed_nodes
         .get(&spec.key)
         .cloned()
         .unwrap_or_default();
-    let submitted = write_script(&config.dir, &spec, &files, &config.inherited).and_then(|()| {
-        let args = script::sbatch_args(&spec, &config.settings, &config.job_name, &files, &exclude);
+    let text = match &sent {
+        Some(sent) => script::worker_script(&spec, &sent.command),
+        None => script::batch_script(&spec, &files, &config.inherited),
+    };
+    let submitted = write_script(&config.dir, &spec, &files, &text).and_then(|()| {
+        let args = script::sbatch_args(
+            &spec,
+            &config.settings,
+            &config.job_name,
+            &files,
+            &exclude,
+            sent.is_some(),
+        );
         commands::run("sbatch", &args)
     });
     let mut state = lock(&shared.state);
@@ -163,6 +200,7 @@ fn submit(shared: &Shared, ledger: &mut Ledger, queued: Queued) {
                     id: id.clone(),
                     spec,
                     files,
+                    sent,
                     wake,
                     submitted: Instant::now(),
                     started: None,
@@ -202,7 +240,7 @@ fn write_script(
     dir: &Path,
     spec: &crate::exec::executor::ActionSpec,
     files: &AttemptFiles,
-    inherited: &[(String, String)],
+    text: &str,
 ) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     // An exit file of an earlier attempt with this name must not end this one.
@@ -211,8 +249,7 @@ fn write_script(
         fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
     }
-    fs::write(&files.script, script::batch_script(spec, files, inherited))
-        .map_err(|e| format!("cannot write its batch script: {e}"))
+    fs::write(&files.script, text).map_err(|e| format!("cannot write its batch script: {e}"))
 }
 
 /// The job id of `sbatch --parsable` (`123` or `123;cluster`).
@@ -226,7 +263,7 @@ fn check_exit_files(shared: &Shared) {
     let waiting: Vec<(Ticket, std::path::PathBuf)> = lock(&shared.state)
         .jobs
         .iter()
-        .filter(|(_, job)| job.exit.is_none())
+        .filter(|(_, job)| job.exit.is_none() && job.sent.is_none())
         .map(|(ticket, job)| (*ticket, job.files.exit.clone()))
         .collect();
     let read: Vec<(Ticket, (Written, String))> = waiting
@@ -346,25 +383,27 @@ fn decide(shared: &Shared) {
         .filter(|job| !job.cancelled && never_starts(job).is_some())
         .map(|job| job.id.clone())
         .collect();
-    let over: Vec<(Ticket, Ending)> = state
+    // A job through a remote ends by its worker's report, read below without the state.
+    let over: Vec<(Ticket, Option<Ending>)> = state
         .jobs
         .iter()
-        .filter_map(|(ticket, job)| Some((*ticket, ending(job, config.latency_wait, now)?)))
+        .filter_map(|(ticket, job)| {
+            if job.sent.is_some() {
+                through_remote::is_over(job, now).then_some((*ticket, None))
+            } else {
+                Some((*ticket, Some(ending(job, config.latency_wait, now)?)))
+            }
+        })
         .collect();
+    let mut reports = Vec::new();
     for (ticket, how) in over {
         let Some(job) = state.jobs.remove(&ticket) else {
             continue;
         };
-        let again = if lost_to_node(&job) {
-            let failed = state.failed_nodes.entry(job.spec.key).or_default();
-            if !job.nodes.is_empty() && !failed.contains(&job.nodes) {
-                failed.push(job.nodes.clone());
-            }
-            let losses = state.losses.entry(job.spec.key).or_default();
-            *losses += 1;
-            *losses <= config.node_retries
-        } else {
-            false
+        let again = lost_again(&mut state, &job, config.node_retries);
+        let Some(how) = how else {
+            reports.push((ticket, job, again));
+            continue;
         };
         let ended = ended(&job, how, again, &config.executor, now);
         job.wake.wake();
@@ -374,6 +413,29 @@ fn decide(shared: &Shared) {
     if !hopeless.is_empty() {
         cancel_ids(&hopeless);
     }
+    for (ticket, job, again) in reports {
+        // Bringing the outputs home can take a while; the state is not held meanwhile.
+        let mut ended = through_remote::ended(shared, &job, again, now);
+        let mut state = lock(&shared.state);
+        note_not_installed(&mut ended, &mut state.broken, &config.executor);
+        state.ended.push((ticket, ended));
+        job.wake.wake();
+    }
+}
+
+/// Whether `job`, just over, was lost to its node (failure, preemption) and may run again
+/// elsewhere: that node is avoided from now on, and an action is lost so only so often.
+fn lost_again(state: &mut State, job: &Job, node_retries: u32) -> bool {
+    if !lost_to_node(job) {
+        return false;
+    }
+    let failed = state.failed_nodes.entry(job.spec.key).or_default();
+    if !job.nodes.is_empty() && !failed.contains(&job.nodes) {
+        failed.push(job.nodes.clone());
+    }
+    let losses = state.losses.entry(job.spec.key).or_default();
+    *losses += 1;
+    *losses <= node_retries
 }
 
 /// What the scheduler is told of `job`'s end.

@@ -13,6 +13,13 @@ use crate::manifest::model::SlurmSettings;
 
 /// Seconds a command may go on after `TERM` when its timeout passes, before `KILL`.
 const GRACE_SECONDS: u64 = 10;
+/// With `remote=`, what a job's time limit allows beyond the command's `timeout` for the
+/// worker to fetch the inputs and store the outputs.
+const TRANSFER_ALLOWANCE: Duration = Duration::from_mins(15);
+/// With `remote=`, the file of `export NAME=value` lines (under the job's `$HOME` on the
+/// node) that the batch script reads before it runs the worker: where the remote's
+/// credentials come from, since zenbuild passes none of its own environment to a job.
+pub const WORKER_ENV: &str = ".config/zenbuild/worker.env";
 
 /// The files of one attempt, under the build's directory in `.zenbuild/slurm/`.
 #[derive(Clone, Debug)]
@@ -126,6 +133,28 @@ pub fn batch_script(
     script
 }
 
+/// The batch script of an attempt that travels through a remote: it runs `worker` (the
+/// `zenbuild worker …` line of the attempt) and needs nothing of the workspace, only
+/// `zenbuild` on the node's `PATH` and the remote's credentials. A node without zenbuild
+/// ends the job with 127, the shell's code for a command not found, which the build reads
+/// from Slurm.
+pub fn worker_script(spec: &ActionSpec, worker: &str) -> String {
+    let mut script = String::from("#!/bin/sh\n");
+    let _ = writeln!(
+        script,
+        "# zenbuild: action {}, attempt {}, through a remote",
+        spec.name.replace('\n', " "),
+        spec.attempt
+    );
+    let _ = writeln!(script, "env_file=\"$HOME/{WORKER_ENV}\"");
+    script.push_str("if [ -r \"$env_file\" ]; then . \"$env_file\"; fi\n");
+    script.push_str(
+        "command -v zenbuild >/dev/null 2>&1 || { echo \"zenbuild: not found on $(hostname) (PATH=$PATH)\" >&2; exit 127; }\n",
+    );
+    let _ = writeln!(script, "exec {worker}");
+    script
+}
+
 /// The variables a step inherits from zenbuild, with zenbuild's values.
 pub fn inherited_env() -> Vec<(String, String)> {
     INHERITED_ENV
@@ -141,14 +170,26 @@ pub fn sbatch_args(
     job_name: &str,
     files: &AttemptFiles,
     exclude: &[String],
+    through_remote: bool,
 ) -> Vec<String> {
+    // Through a remote the node sees nothing of the workspace: the job starts in `/tmp`
+    // (the worker makes its own scratch directory) and Slurm's own output, which the build
+    // could not read, goes nowhere; the worker's report carries the step's.
+    let (chdir, output) = if through_remote {
+        ("/tmp".into(), "/dev/null".into())
+    } else {
+        (
+            spec.root.to_string_lossy(),
+            files.slurm_out.to_string_lossy(),
+        )
+    };
     let mut args = vec![
         "--parsable".to_string(),
         format!("--job-name={job_name}"),
         format!("--comment={}", comment(&spec.name)),
-        format!("--chdir={}", spec.root.to_string_lossy()),
-        format!("--output={}", files.slurm_out.to_string_lossy()),
-        format!("--error={}", files.slurm_out.to_string_lossy()),
+        format!("--chdir={chdir}"),
+        format!("--output={output}"),
+        format!("--error={output}"),
         "--open-mode=truncate".to_string(),
         "--ntasks=1".to_string(),
         // A job lost with its node or preempted ends, and the build submits it again
@@ -164,7 +205,12 @@ pub fn sbatch_args(
         args.push(format!("--gres=gpu:{}", spec.resources.gpus));
     }
     if let Some(timeout) = spec.timeout {
-        args.push(format!("--time={}", time_limit(timeout)));
+        let allowed = if through_remote {
+            timeout + TRANSFER_ALLOWANCE
+        } else {
+            timeout
+        };
+        args.push(format!("--time={}", time_limit(allowed)));
     }
     for (flag, value) in [
         ("--partition", &settings.partition),
@@ -271,6 +317,7 @@ mod tests {
             "zenbuild-ab12",
             &files,
             &["n1".into()],
+            false,
         );
         for expected in [
             "--parsable",
@@ -296,6 +343,33 @@ mod tests {
             Some("/w/.zenbuild/slurm/run/7.sh")
         );
         assert!(!args.iter().any(|a| a.starts_with("--qos")));
+    }
+
+    #[test]
+    fn through_a_remote_the_job_needs_nothing_of_the_workspace() {
+        let files = AttemptFiles::new(Path::new("/w/.zenbuild/slurm/run"), "7");
+        let args = sbatch_args(
+            &spec(Path::new("/w"), "true"),
+            &SlurmSettings::default(),
+            "zenbuild-ab12",
+            &files,
+            &[],
+            true,
+        );
+        for expected in [
+            "--chdir=/tmp",
+            "--output=/dev/null",
+            "--error=/dev/null",
+            // 90 s of command, 15 minutes to move its inputs and outputs.
+            "--time=18",
+        ] {
+            assert!(
+                args.iter().any(|a| a == expected),
+                "{expected} not in {args:?}"
+            );
+        }
+        let script = files.script.to_string_lossy();
+        assert!(!args.iter().any(|a| a.contains("/w/") && *a != script));
     }
 
     #[test]
@@ -342,6 +416,49 @@ mod tests {
             .filter(|l| *l != "PWD" && *l != "SHLVL" && *l != "_")
             .collect();
         assert_eq!(names, ["GREETING", "HOME", "PATH"], "{log}");
+    }
+
+    /// The worker's script, run by `sh` as a node would: it reads the job's `worker.env`,
+    /// runs the worker line, and ends with 127 where no `zenbuild` is on the PATH.
+    #[test]
+    fn the_worker_script_reads_the_nodes_credentials_and_says_when_zenbuild_is_missing() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home");
+        let config = home.join(".config/zenbuild");
+        std::fs::create_dir_all(&config).expect("config dir");
+        std::fs::write(config.join("worker.env"), "export SECRET='s 3'\n").expect("env file");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        // Stands in for the worker: says what it was given.
+        let worker = bin.join("zenbuild");
+        std::fs::write(&worker, "#!/bin/sh\necho \"$SECRET|$*\"\nexit 5\n").expect("worker");
+        std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let script = dir.path().join("job.sh");
+        let spec = spec(dir.path(), "true");
+        std::fs::write(
+            &script,
+            worker_script(&spec, "zenbuild worker --remote 'file:///r' abc"),
+        )
+        .expect("script");
+        let run = |path: &str| {
+            Command::new("/bin/sh")
+                .arg(&script)
+                .env_clear()
+                .env("HOME", &home)
+                .env("PATH", path)
+                .output()
+                .expect("sh runs")
+        };
+        let ran = run(&format!("{}:/usr/bin:/bin", bin.display()));
+        assert_eq!(ran.status.code(), Some(5));
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout),
+            "s 3|worker --remote file:///r abc\n"
+        );
+        let missing = run("/usr/bin:/bin");
+        assert_eq!(missing.status.code(), Some(127));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("zenbuild: not found"));
     }
 
     #[test]

@@ -118,9 +118,33 @@ pub fn parse_sacct(text: &str) -> HashMap<String, JobStatus> {
         .collect()
 }
 
+/// The job's exit code in `scontrol --oneliner show job` output (`ExitCode=127:0`: the
+/// code, then the signal that ended it); `None` for a job ended by a signal.
+pub fn parse_exit_code(text: &str) -> Option<i32> {
+    let field = text
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("ExitCode="))?;
+    let (code, signal) = field.split_once(':')?;
+    if signal != "0" {
+        return None;
+    }
+    code.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exit_code_is_read_from_scontrol() {
+        let said = "JobId=41 JobName=zenbuild-ab JobState=FAILED Reason=NonZeroExitCode \
+                    Dependency=(null) Requeue=0 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=127:0 \
+                    DerivedExitCode=0:0";
+        assert_eq!(parse_exit_code(said), Some(127));
+        assert_eq!(parse_exit_code("JobId=41 ExitCode=0:9"), None);
+        assert_eq!(parse_exit_code("JobId=41 DerivedExitCode=2:0"), None);
+        assert_eq!(parse_exit_code(""), None);
+    }
 
     #[test]
     fn squeue_lines_are_read_by_job() {
