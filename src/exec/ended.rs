@@ -2,9 +2,9 @@
 //! waited and ran, what it used where the backend knows, the backend's own id for it, and
 //! where its outputs are.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::store::ActionResult;
 
@@ -35,6 +35,27 @@ pub struct Ended {
 }
 
 impl Ended {
+    /// `self` with what a cluster tells of the job that ran it: its `id`, how long it waited
+    /// in the cluster's queue (from `submitted` to `started`, when that was seen) and ran (to
+    /// `now`), and the action's `log` when the attempt left one there.
+    #[must_use]
+    pub fn of_job(
+        mut self,
+        id: &str,
+        (submitted, started): (Instant, Option<Instant>),
+        now: Instant,
+        log: &Path,
+    ) -> Ended {
+        self.backend_id = Some(id.to_string());
+        let started = started.unwrap_or(submitted);
+        self.timings.queued = started.saturating_duration_since(submitted);
+        self.timings.ran = now.saturating_duration_since(started);
+        self.log = std::fs::metadata(log)
+            .is_ok_and(|meta| meta.len() > 0)
+            .then(|| log.to_path_buf());
+        self
+    }
+
     /// An attempt that ended `how` on `worker`, with nothing else known: its outputs, if
     /// any, in the workspace.
     pub fn new(how: Ending, worker: impl Into<String>) -> Ended {

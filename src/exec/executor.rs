@@ -81,6 +81,28 @@ impl std::fmt::Debug for Wake {
     }
 }
 
+/// For a thread of an executor that works through a queue: waits on `work` until `take`
+/// gives it something from the state `guard` holds, or `closing` says the executor closes
+/// (`None`).
+pub fn wait_for<'a, S, T>(
+    mut guard: std::sync::MutexGuard<'a, S>,
+    work: &std::sync::Condvar,
+    closing: impl Fn(&S) -> bool,
+    mut take: impl FnMut(&mut S) -> Option<T>,
+) -> Option<(std::sync::MutexGuard<'a, S>, T)> {
+    loop {
+        if closing(&guard) {
+            return None;
+        }
+        if let Some(taken) = take(&mut guard) {
+            return Some((guard, taken));
+        }
+        guard = work
+            .wait(guard)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
 /// Runs one attempt on `executor` and waits for its end: for a caller that has one action to
 /// run and nothing else to do meanwhile (`zenbuild verify`).
 pub fn run_one(executor: &dyn Executor, spec: ActionSpec) -> Ended {

@@ -31,15 +31,7 @@ impl Default for Test {
 impl Test {
     /// An empty workspace inside a fresh git repository.
     pub fn new() -> Test {
-        let dir = tempfile::tempdir().expect("create a temporary directory");
-        Test {
-            cwd: dir.path().to_path_buf(),
-            dir,
-            args: Vec::new(),
-            git: true,
-            env: Vec::new(),
-            terminal: false,
-        }
+        Test::new_in(&std::env::temp_dir())
     }
 
     /// An empty workspace inside a fresh git repository, made in `parent`.
@@ -332,6 +324,26 @@ pub fn wait(child: Child) -> (Option<i32>, String, String) {
     )
 }
 
+/// Checks that every blob in the local store of the workspace at `root` is what its name
+/// says: nothing half-written or foreign is kept under a digest. Returns how many there are.
+pub fn assert_store_sound(root: &std::path::Path) -> usize {
+    let cas = root.join(".zenbuild/cache/cas");
+    let mut checked = 0;
+    for shard in std::fs::read_dir(&cas).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(shard.path()).expect("a shard").flatten() {
+            let bytes = std::fs::read(blob.path()).expect("a blob");
+            assert_eq!(
+                zenbuild::hash::Digest::of(&bytes).to_hex(),
+                blob.file_name().to_string_lossy(),
+                "{}",
+                blob.path().display()
+            );
+            checked += 1;
+        }
+    }
+    checked
+}
+
 /// Two steps in a chain, the manifest many tests start from: `a` copies `in.txt` to
 /// `out/a.txt`; `b` writes `out/a.txt` twice into `out/b.txt`.
 pub const CHAIN: &str = r#"
@@ -520,10 +532,15 @@ impl Output {
 
     /// Asserts that `text` appears in stderr exactly once: a warning said once, not per file.
     pub fn stderr_contains_once(self, text: &str) -> Output {
+        self.stderr_contains_times(text, 1)
+    }
+
+    /// Asserts that `text` appears in stderr exactly `times` times.
+    pub fn stderr_contains_times(self, text: &str, times: usize) -> Output {
         assert_eq!(
             self.stderr.matches(text).count(),
-            1,
-            "stderr should have {text:?} once\n{}",
+            times,
+            "stderr should have {text:?} {times} times\n{}",
             self.dump()
         );
         self

@@ -66,8 +66,10 @@ struct State {
     next: u64,
     /// Attempts given to the executor and not yet taken by a sender.
     queued: VecDeque<Queued>,
-    /// Attempts a sender is uploading and submitting.
+    /// Attempts a sender is uploading and submitting, and those of them the scheduler asked
+    /// to stop meanwhile.
     sending: HashSet<Ticket>,
+    stop_after_send: HashSet<Ticket>,
     /// Submitted jobs whose end has not been reported.
     jobs: HashMap<Ticket, Job>,
     /// Attempts the scheduler asked to stop.

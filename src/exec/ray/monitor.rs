@@ -56,7 +56,7 @@ pub(super) fn run(shared: &Shared) {
                 stops.push(job.id.clone());
             } else if state.sending.contains(&ticket) {
                 // Its sender stops it once Ray has it.
-                state.cancels.push(ticket);
+                state.stop_after_send.insert(ticket);
             }
         }
         let in_flight = !state.jobs.is_empty();
@@ -150,6 +150,12 @@ fn decide(shared: &Shared) {
     for (ticket, job) in over {
         // Bringing the outputs home can take a while; the state is not held meanwhile.
         let mut ended = ended(shared, &job, now);
+        if ended.how.succeeded() {
+            // Ray keeps every job it ran, and lists them all each cycle: one whose result is
+            // home is forgotten, so that listings stay as short as the builds in flight. A
+            // failed one stays, for its log in Ray's dashboard.
+            let _ = shared.jobs_api.delete(&job.id);
+        }
         let mut state = lock(&shared.state);
         note_not_installed(&mut ended, &mut state.broken, &shared.config.executor);
         state.ended.push((ticket, ended));
@@ -161,7 +167,7 @@ fn decide(shared: &Shared) {
 fn ended(shared: &Shared, job: &Job, now: Instant) -> Ended {
     let executor = &shared.config.executor;
     let stopped = job.status == Some(JobStatus::Stopped);
-    let mut ended = if stopped && job.cancelled {
+    let ended = if stopped && job.cancelled {
         Ended::new(Ending::Cancelled, executor.clone())
     } else {
         match shared.courier.receive(&job.sent, &job.spec) {
@@ -170,14 +176,7 @@ fn ended(shared: &Shared, job: &Job, now: Instant) -> Ended {
             Received::Silent => without_report(shared, job),
         }
     };
-    ended.backend_id = Some(job.id.clone());
-    let started = job.started.unwrap_or(job.submitted);
-    ended.timings.queued = started.saturating_duration_since(job.submitted);
-    ended.timings.ran = now.saturating_duration_since(started);
-    ended.log = std::fs::metadata(&job.spec.log)
-        .is_ok_and(|meta| meta.len() > 0)
-        .then(|| job.spec.log.clone());
-    ended
+    ended.of_job(&job.id, (job.submitted, job.started), now, &job.spec.log)
 }
 
 /// The end of a job whose worker left no report: it never ran (zenbuild is missing on the

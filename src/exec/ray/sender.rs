@@ -7,23 +7,18 @@ use std::time::Instant;
 
 use super::api::JobRequest;
 use super::{Job, Queued, Shared, lock};
-use crate::exec::executor::{Ended, Ending};
+use crate::exec::executor::{Ended, Ending, wait_for};
 
 /// Sends attempts until the executor closes.
 pub(super) fn run(shared: &Shared) {
     loop {
-        let mut state = lock(&shared.state);
-        let queued = loop {
-            if state.closing {
-                return;
-            }
-            if let Some(queued) = state.queued.pop_front() {
-                break queued;
-            }
-            state = shared
-                .work
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((mut state, queued)) = wait_for(
+            lock(&shared.state),
+            &shared.work,
+            |state| state.closing,
+            |state| state.queued.pop_front(),
+        ) else {
+            return;
         };
         if let Some(why) = state.broken.clone() {
             finish(
@@ -82,9 +77,10 @@ fn send(shared: &Shared, queued: Queued) {
     });
     let mut state = lock(&shared.state);
     state.sending.remove(&ticket);
+    let stop = state.stop_after_send.remove(&ticket);
     match submitted {
         Ok((id, sent)) => {
-            let cancelled = config.interrupt.is_triggered() || state.cancels.contains(&ticket);
+            let cancelled = stop || config.interrupt.is_triggered();
             state.jobs.insert(
                 ticket,
                 Job {

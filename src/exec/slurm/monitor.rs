@@ -445,16 +445,10 @@ fn ended(job: &Job, how: Ending, again: bool, executor: &str, now: Instant) -> E
     } else {
         job.nodes.clone()
     };
-    let mut ended = Ended::new(how, worker);
-    ended.backend_id = Some(job.id.clone());
-    ended.again = again;
-    let started = job.started.unwrap_or(job.submitted);
-    ended.timings.queued = started.saturating_duration_since(job.submitted);
-    ended.timings.ran = now.saturating_duration_since(started);
     keep_slurm_output(job);
-    ended.log = fs::metadata(&job.spec.log)
-        .is_ok_and(|meta| meta.len() > 0)
-        .then(|| job.spec.log.clone());
+    let mut ended =
+        Ended::new(how, worker).of_job(&job.id, (job.submitted, job.started), now, &job.spec.log);
+    ended.again = again;
     if ended.log.is_none() {
         // A silent step leaves no log, as a local one does.
         let _ = fs::remove_file(&job.spec.log);

@@ -5,7 +5,7 @@
 //! remote.
 
 use super::{Queued, Shared, State, lock};
-use crate::exec::executor::{Ended, Ending};
+use crate::exec::executor::{Ended, Ending, wait_for};
 
 /// Stages attempts until the executor closes.
 pub(super) fn run(shared: &Shared) {
@@ -14,18 +14,13 @@ pub(super) fn run(shared: &Shared) {
     };
     let executor = &shared.config.executor;
     loop {
-        let mut state = lock(&shared.state);
-        let mut queued = loop {
-            if state.closing {
-                return;
-            }
-            if let Some(queued) = state.queued.pop_front() {
-                break queued;
-            }
-            state = shared
-                .work
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((mut state, mut queued)) = wait_for(
+            lock(&shared.state),
+            &shared.work,
+            |state| state.closing,
+            |state| state.queued.pop_front(),
+        ) else {
+            return;
         };
         if let Some(why) = state.broken.clone() {
             finish(&mut state, &queued, Ending::NotStarted(why), executor);

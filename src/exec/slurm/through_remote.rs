@@ -57,15 +57,8 @@ pub(super) fn ended(shared: &Shared, job: &Job, again: bool, now: Instant) -> En
         Some(Received::Silent) => Ended::new(silent(job, over, executor, now), node),
     };
     ended.again = again && matches!(ended.how, Ending::Lost(_) | Ending::Preempted);
-    ended.backend_id = Some(job.id.clone());
-    let started = job.started.unwrap_or(job.submitted);
-    ended.timings.queued = started.saturating_duration_since(job.submitted);
-    ended.timings.ran = now.saturating_duration_since(started);
-    ended.log = std::fs::metadata(&job.spec.log)
-        .is_ok_and(|meta| meta.len() > 0)
-        .then(|| job.spec.log.clone());
     let _ = std::fs::remove_file(&job.files.script);
-    ended
+    ended.of_job(&job.id, (job.submitted, job.started), now, &job.spec.log)
 }
 
 /// How a job ended whose worker left no report: it never ran, or died before it could say.
