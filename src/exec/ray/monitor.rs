@@ -150,12 +150,6 @@ fn decide(shared: &Shared) {
     for (ticket, job) in over {
         // Bringing the outputs home can take a while; the state is not held meanwhile.
         let mut ended = ended(shared, &job, now);
-        if ended.how.succeeded() {
-            // Ray keeps every job it ran, and lists them all each cycle: one whose result is
-            // home is forgotten, so that listings stay as short as the builds in flight. A
-            // failed one stays, for its log in Ray's dashboard.
-            let _ = shared.jobs_api.delete(&job.id);
-        }
         let mut state = lock(&shared.state);
         note_not_installed(&mut ended, &mut state.broken, &shared.config.executor);
         state.ended.push((ticket, ended));
