@@ -5,7 +5,7 @@
 //! shared cluster).
 
 mod common;
-use common::processes::is_alive;
+use common::processes::{is_alive, start_time, still_alive};
 use common::ray::{Process, Ray, RayConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -142,18 +142,25 @@ fn two_clusters_side_by_side_listen_only_on_their_own_ports_and_leave_nothing() 
     }
     assert!(first.processes().iter().any(|p| p.pid == detached));
 
-    let pids: Vec<i32> = first
+    let pids: Vec<(i32, Option<u64>)> = first
         .processes()
         .iter()
         .chain(second.processes().iter())
-        .map(|p| p.pid)
+        .map(|p| (p.pid, start_time(p.pid)))
         .collect();
     let dirs = [first.dir().to_path_buf(), second.dir().to_path_buf()];
     let stopping = Instant::now();
     first.stop();
     second.stop();
     eprintln!("ray: two clusters stopped in {:?}", stopping.elapsed());
-    let left: Vec<&i32> = pids.iter().filter(|pid| is_alive(**pid)).collect();
+    // A process killed a moment ago may take a moment to be gone, and a pid freed meanwhile
+    // may already name another process (a test running beside this one starts many).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut left = pids;
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left.retain(|process| still_alive(*process));
+    }
     assert!(
         left.is_empty(),
         "processes outlived their cluster: {left:?}"

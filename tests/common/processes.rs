@@ -71,3 +71,18 @@ pub fn is_alive(pid: i32) -> bool {
             .is_some_and(|(_, fields)| !fields.trim_start().starts_with(['Z', 'X']))
     })
 }
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22): with its
+/// pid, what names one process, since a pid is handed out again once its process is gone.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    // Fields after the name start with the state (field 3); the start time is field 22.
+    fields.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process that was `pid` when it started at `started` still runs: a process
+/// that now has its pid is another one.
+pub fn still_alive((pid, started): (i32, Option<u64>)) -> bool {
+    is_alive(pid) && start_time(pid) == started
+}
