@@ -3,7 +3,11 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod guard;
+pub mod local_server;
+pub mod mariadb;
 pub mod nginx;
+pub mod postgres;
 pub mod ray;
 pub mod seaweed;
 pub mod slurm;

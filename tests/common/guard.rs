@@ -1,0 +1,144 @@
+//! A guard for a test's database server: a `sh` process, started before the server, that is
+//! told the server's PID on its stdin and stops it by that PID when the pipe closes — on drop,
+//! at the test binary's exit, and also when the test process is killed outright, which no
+//! `Drop` or `atexit` covers. It then removes the server's directory (unless told `keep`).
+//!
+//! A server may be stopped and started again while the guard watches (a test takes its
+//! database away mid-build): the stopped PID is forgotten, so that a PID the kernel hands to
+//! another process later is never signalled. Servers and guard sit in process groups of their
+//! own, so that a Ctrl-C on `cargo test` reaches only the test process. A server's own workers
+//! are its to stop: `PostgreSQL`'s make themselves leaders of groups of their own, and end by
+//! themselves when the postmaster is gone, even a killed one.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Reads `PID SIGNAL`, `forget PID` and `keep` lines until stdin closes; then sends each
+/// watched PID its signal (the server's own clean, fast shutdown: a killed `PostgreSQL` leaks
+/// shared memory), SIGKILL after 20 s, and removes `$1`.
+const GUARD: &str = r#"
+trap '' INT HUP
+watched= keep=
+while read -r word arg; do
+    case $word in
+        keep) keep=1 ;;
+        forget)
+            left=
+            for entry in $watched; do [ "${entry%:*}" = "$arg" ] || left="$left $entry"; done
+            watched=$left ;;
+        *) watched="$watched $word:$arg" ;;
+    esac
+done
+alive() {
+    [ -r "/proc/$1/stat" ] || return 1
+    read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null || return 1
+    [ "$state" != Z ]
+}
+wait_gone() {
+    i=0
+    while [ $i -lt "$1" ]; do
+        any=
+        for entry in $watched; do alive "${entry%:*}" && any=1; done
+        [ -z "$any" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+for entry in $watched; do kill -"${entry#*:}" "${entry%:*}" 2>/dev/null; done
+wait_gone 200 || for entry in $watched; do kill -KILL "${entry%:*}" 2>/dev/null; done
+wait_gone 50
+[ -n "$keep" ] || rm -rf "$1"
+"#;
+
+pub struct Guard {
+    /// The guard and the pipe that keeps it waiting; `None` once closed.
+    inner: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+impl Guard {
+    /// A guard that removes `dir` when it closes; `ZENBUILD_KEEP_<what>` set keeps it.
+    pub fn spawn(dir: &Path, what: &str) -> Guard {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(GUARD)
+            .arg(format!("zenbuild-{what}-guard"))
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start the guard");
+        let pipe = child.stdin.take().expect("the guard's stdin");
+        let guard = Guard {
+            inner: Mutex::new(Some((child, pipe))),
+        };
+        if std::env::var_os(format!("ZENBUILD_KEEP_{}", what.to_uppercase())).is_some() {
+            guard.keep();
+        }
+        guard
+    }
+
+    /// Starts a server in a process group of its own and has the guard stop it with `signal`.
+    pub fn daemon(&self, command: &mut Command, signal: libc::c_int) -> Result<Child, String> {
+        let child = command
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", command.get_program().display()))?;
+        self.tell(&format!("{} {signal}", child.id()));
+        Ok(child)
+    }
+
+    /// Stops a server started by [`Guard::daemon`] and waits for it: `signal`, then SIGKILL
+    /// after `limit`. The guard forgets it.
+    pub fn stop(&self, child: &mut Child, signal: libc::c_int, limit: Duration) {
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child's.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = Instant::now() + limit;
+        while matches!(child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.tell(&format!("forget {pid}"));
+    }
+
+    /// Leaves the directory in place, for a failing test's logs.
+    pub fn keep(&self) {
+        self.tell("keep");
+    }
+
+    /// Stops every watched server, removes the directory and waits for all of it (idempotent).
+    pub fn close(&self) {
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some((mut child, pipe)) = inner {
+            drop(pipe);
+            let _ = child.wait();
+        }
+    }
+
+    fn tell(&self, line: &str) {
+        if let Some((_, pipe)) = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            let _ = writeln!(pipe, "{line}");
+        }
+    }
+}
