@@ -31,6 +31,16 @@
 //! `--fast-snakemake` adds a run of Snakemake with its first status check after 2 s
 //! (`--slurm-init-seconds-before-status-checks=2`), nearer zenbuild's `poll-min`.
 
+// slurm.rs takes its accounting database from mariadb.rs, which needs the two after it.
+#[path = "../tests/common/guard.rs"]
+#[allow(dead_code)]
+mod guard;
+#[path = "../tests/common/local_server.rs"]
+#[allow(dead_code)]
+mod local_server;
+#[path = "../tests/common/mariadb.rs"]
+#[allow(dead_code)]
+mod mariadb;
 #[path = "../tests/common/slurm.rs"]
 #[allow(dead_code)]
 mod slurm;

@@ -10,6 +10,16 @@
 #[path = "../tests/common/seaweed.rs"]
 #[allow(dead_code)]
 mod seaweed;
+// slurm.rs takes its accounting database from mariadb.rs, which needs the two after it.
+#[path = "../tests/common/guard.rs"]
+#[allow(dead_code)]
+mod guard;
+#[path = "../tests/common/local_server.rs"]
+#[allow(dead_code)]
+mod local_server;
+#[path = "../tests/common/mariadb.rs"]
+#[allow(dead_code)]
+mod mariadb;
 #[path = "../tests/common/slurm.rs"]
 #[allow(dead_code)]
 mod slurm;

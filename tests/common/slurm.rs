@@ -1,9 +1,9 @@
 //! A real single-node Slurm cluster on 127.0.0.1 for tests: the recipe of
 //! `shared/services/README.md` (slurmctld + slurmd), generated into a fresh temporary directory
-//! with free ports, optionally with accounting (`slurmdbd` on a `MariaDB` of its own) so that
-//! `sacct` answers. Debian's `slurm-wlm`, `slurmdbd`, `munge` and `mariadb-server` are found on
-//! PATH (and in /usr/sbin); without them a test is skipped on a laptop and fails under `CI=true`,
-//! which `.ci/run` installs them for.
+//! with free ports, optionally with accounting (`slurmdbd` on a `MariaDB` of its own, from
+//! `mariadb.rs`) so that `sacct` answers. Debian's `slurm-wlm`, `slurmdbd`, `munge` and
+//! `mariadb-server` are found on PATH (and in /usr/sbin); without them a test is skipped on a
+//! laptop and fails under `CI=true`, which `.ci/run` installs them for.
 //!
 //! Memory and time limits are enforced as on a real cluster: `task/cgroup` with `ConstrainRAMSpace`
 //! ends a job over its `--mem` as `OUT_OF_MEMORY`, and `OverTimeLimit=0` with `KillWait=2` ends a
@@ -60,6 +60,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::mariadb::MariaDb;
+
 pub const PARTITION: &str = "debug";
 /// What each node offers, whatever the machine has (`SlurmdParameters=config_overrides`).
 pub const CPUS: u32 = 2;
@@ -67,7 +69,13 @@ pub const REAL_MEMORY_MB: u32 = 4000;
 
 /// Everything it needs: the client commands and the daemons.
 const PROGRAMS: [&str; 6] = ["sbatch", "squeue", "sinfo", "munged", "slurmctld", "slurmd"];
-const ACCOUNTING_PROGRAMS: [&str; 4] = ["slurmdbd", "sacct", "mariadbd", "mariadb-install-db"];
+const ACCOUNTING_PROGRAMS: [&str; 5] = [
+    "slurmdbd",
+    "sacct",
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+];
 
 /// Reads a PID per line until its stdin closes, then takes the cluster down (newest first) and
 /// removes its directory unless a line said `keep`. `$1` is the directory.
@@ -136,6 +144,8 @@ pub struct Slurm {
     guard: Mutex<Option<(Child, ChildStdin)>>,
     /// The daemons, reaped once the guard has stopped them.
     daemons: Mutex<Vec<Child>>,
+    /// slurmdbd's database, stopped after the daemons (with a guard of its own).
+    database: Mutex<Option<MariaDb>>,
 }
 
 /// One row of `squeue -t all`.
@@ -370,7 +380,13 @@ impl Slurm {
 
     /// The last lines of every daemon's log, for a failing assertion's message.
     pub fn logs(&self) -> String {
-        logs(&self.dir)
+        let database = self
+            .database
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(MariaDb::logs);
+        logs(&self.dir) + &database.unwrap_or_default()
     }
 
     /// Stops the cluster (idempotent): the guard cancels its jobs, stops the daemons and
@@ -399,6 +415,13 @@ impl Slurm {
             }
             let _ = daemon.wait();
         }
+        // Dropping it stops it, now that slurmdbd is gone.
+        drop(
+            self.database
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
     }
 
     fn launch(accounting: bool, hide: bool) -> Option<Slurm> {
@@ -474,6 +497,7 @@ impl Slurm {
             hidden: None,
             guard: Mutex::new(Some((guard, pipe))),
             daemons: Mutex::new(Vec::new()),
+            database: Mutex::new(None),
         };
         if std::env::var_os("ZENBUILD_KEEP_SLURM").is_some() {
             slurm.keep();
@@ -484,6 +508,14 @@ impl Slurm {
     /// Tells the guard to leave the directory in place.
     fn keep(&self) {
         self.tell_guard("keep");
+        if let Some(database) = self
+            .database
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            database.keep();
+        }
     }
 
     fn tell_guard(&self, line: &str) {
@@ -500,7 +532,7 @@ impl Slurm {
     /// Generates everything and starts the daemons in order, each once the one before answers.
     fn boot(&mut self) -> Result<(), String> {
         let dir = self.dir.clone();
-        for sub in ["etc", "munge", "run", "log", "state", "spool", "db"] {
+        for sub in ["etc", "munge", "run", "log", "state", "spool"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
         }
         // munged wants every directory above its socket searchable by all, and its key
@@ -603,52 +635,29 @@ impl Slurm {
         })
     }
 
-    /// `MariaDB` on 127.0.0.1 with a fresh data directory, and slurmdbd on it. slurmctld then
-    /// registers the cluster itself (`sacctmgr list cluster` shows it), so no `sacctmgr add`.
+    /// `MariaDB` on 127.0.0.1 (`mariadb.rs`, as root without a password), and slurmdbd on
+    /// it. slurmctld then registers the cluster itself (`sacctmgr list cluster` shows it), so
+    /// no `sacctmgr add`.
     fn start_accounting(&mut self, ports: &Ports, munge_socket: &Path) -> Result<(), String> {
         let dir = self.dir.clone();
-        let data = dir.join("db/data");
-        let install = Command::new(find("mariadb-install-db").unwrap_or_default())
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args([
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log_file(&dir, "mariadb-install-db.out")?)
-            .stderr(log_file(&dir, "mariadb-install-db.out")?)
-            .status()
-            .map_err(|e| format!("mariadb-install-db: {e}"))?;
-        if !install.success() {
-            return Err(format!("mariadb-install-db failed ({install})"));
-        }
-        let db_socket = dir.join("run/mariadb.socket");
-        self.daemon(
-            "mariadbd",
-            &[
-                "--no-defaults".into(),
-                format!("--datadir={}", data.display()),
-                "--user=root".into(),
-                "--bind-address=127.0.0.1".into(),
-                format!("--port={}", ports.mariadb),
-                format!("--socket={}", db_socket.display()),
-                format!("--pid-file={}", dir.join("run/mariadbd.pid").display()),
-                format!("--log-error={}", dir.join("log/mariadbd.log").display()),
-                "--skip-name-resolve".into(),
-                // slurmdbd warns below these (and its table creation is slow with less).
-                "--innodb-buffer-pool-size=128M".into(),
-                "--innodb-lock-wait-timeout=900".into(),
-            ],
-        )?;
-        wait_until("MariaDB", Duration::from_mins(1), || {
-            TcpStream::connect(("127.0.0.1", ports.mariadb)).is_ok()
-        })?;
+        // slurmdbd warns below these (and its table creation is slow with less).
+        let database = MariaDb::start_with(&[
+            "--innodb-buffer-pool-size=128M",
+            "--innodb-lock-wait-timeout=900",
+        ])
+        .ok_or("MariaDB is not installed")?;
+        let database_port = database.port;
+        *self
+            .database
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(database);
 
         let dbd_conf = dir.join("etc/slurmdbd.conf");
-        std::fs::write(&dbd_conf, slurmdbd_conf(&dir, ports, munge_socket))
-            .map_err(|e| format!("write slurmdbd.conf: {e}"))?;
+        std::fs::write(
+            &dbd_conf,
+            slurmdbd_conf(&dir, ports, database_port, munge_socket),
+        )
+        .map_err(|e| format!("write slurmdbd.conf: {e}"))?;
         // slurmdbd refuses a config others can read (it holds the database password).
         set_mode(&dbd_conf, 0o600)?;
         // slurmdbd reads slurmdbd.conf beside $SLURM_CONF.
@@ -714,13 +723,12 @@ struct Ports {
     slurmctld: u16,
     slurmd: u16,
     slurmdbd: u16,
-    mariadb: u16,
 }
 
 impl Ports {
     /// Free ports of 127.0.0.1, held open together so that they differ, then released.
     fn pick(accounting: bool) -> Ports {
-        let count = if accounting { 4 } else { 2 };
+        let count = if accounting { 3 } else { 2 };
         let listeners: Vec<TcpListener> = (0..count)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
             .collect();
@@ -733,7 +741,6 @@ impl Ports {
             slurmctld: port(0),
             slurmd: port(1),
             slurmdbd: port(2),
-            mariadb: port(3),
         }
     }
 }
@@ -803,7 +810,7 @@ PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     )
 }
 
-fn slurmdbd_conf(dir: &Path, ports: &Ports, munge_socket: &Path) -> String {
+fn slurmdbd_conf(dir: &Path, ports: &Ports, database_port: u16, munge_socket: &Path) -> String {
     let dir = dir.display();
     format!(
         "AuthType=auth/munge
@@ -822,7 +829,7 @@ StorageLoc=slurm_acct_db
 ",
         munge_socket = munge_socket.display(),
         dbd = ports.slurmdbd,
-        mariadb = ports.mariadb,
+        mariadb = database_port,
     )
 }
 
