@@ -10,12 +10,13 @@
 //! fails under `CI=true`. `--no-defaults` everywhere: no `/etc/mysql` file of the machine's
 //! changes a test's server. As root the server runs as root (`--user=root`).
 //!
-//! Cost: ready in ~2.5 s (`mariadb-install-db` ~2 s of it), a restart ~0.5 s, a stop ~0.5 s,
-//! ~100 MB RSS. `innodb_flush_log_at_trx_commit=2`: a commit reaches the kernel before it
-//! returns (it survives a killed server, only not a machine crash), at no disk flush. So a
-//! test binary's tests share one server through [`MariaDb::shared`] and take a database each
-//! with [`MariaDb::fresh_database`]; a test that stops or restarts the server takes one of its
-//! own with [`MariaDb::start`].
+//! Cost, measured here (2 cores shared with other builds): up in 0.8–2.4 s, up to 3 s while
+//! the machine was loaded (`mariadb-install-db` is 0.6–1.6 s of it); a restart on the same
+//! data 0.4–1.5 s, a stop 0.05–0.2 s; one process, ~100 MB resident. So a test binary's tests
+//! share one server through [`MariaDb::shared`] and take a database each with
+//! [`MariaDb::fresh_database`]; a test that stops or restarts the server takes one of its own
+//! with [`MariaDb::start`]. `innodb_flush_log_at_trx_commit=2`: a commit reaches the kernel
+//! before it returns, so it survives a killed server (not a machine crash), at no disk flush.
 //!
 //! Lifetime: see `guard.rs`. The server stops (SIGTERM: a normal shutdown) and its directory
 //! is removed when dropped, at the test binary's exit for the shared one, and when the test

@@ -4,18 +4,19 @@
 //! a wrong password is refused) and trusts only the Unix socket in the server's own directory
 //! (mode 0700), through which the harness creates users and databases as `postgres`.
 //!
-//! Binaries: `initdb`, `postgres` and `psql` from one directory, the first that has them of
-//! PATH and `/usr/lib/postgresql/<newest>/bin` (Debian's `postgresql`, which `.ci/run`
-//! installs). Without them a test is skipped on a laptop and fails under `CI=true`.
-//! `PostgreSQL` refuses to run as root, so as root the server runs as the `postgres` user
-//! (its directory is handed to it); as anyone else, as that user.
+//! Binaries: `initdb`, `postgres` and `psql` from one directory, the first with all three of
+//! PATH's and then `/usr/lib/postgresql/<version>/bin`, newest first (Debian's `postgresql`,
+//! which `.ci/run` installs). Without them a test is skipped on a laptop and fails under
+//! `CI=true`. `PostgreSQL` refuses to run as root, so when the tests run as root the server
+//! runs as the `postgres` user (its directory is handed to it), else as the tests' user.
 //!
-//! Cost: ready in ~1.1 s (`initdb` ~0.9 s of it, with `--no-sync`), a restart ~0.1 s, a stop
-//! ~0.1 s, ~30 MB RSS across its processes. `fsync=off`: a commit still reaches the kernel
-//! before it returns (so it survives a killed server, only not a machine crash), at no disk
-//! flush. So a test binary's tests share one server through [`Postgres::shared`] and take
-//! a database each with [`Postgres::fresh_database`]; a test that stops or restarts the
-//! server takes one of its own with [`Postgres::start`].
+//! Cost, measured here (2 cores shared with other builds): up in 0.7–1.8 s, up to 7 s while
+//! the machine was loaded (`initdb --no-sync` is 0.5–1.1 s of it); a restart on the same data
+//! 0.1–0.3 s, a stop ~0.1 s; six processes, ~30 MB proportional set size. So a test binary's
+//! tests share one server through [`Postgres::shared`] and take a database each with
+//! [`Postgres::fresh_database`]; a test that stops or restarts the server takes one of its own
+//! with [`Postgres::start`]. `fsync=off`: a commit still reaches the kernel before it returns,
+//! so it survives a killed server (not a machine crash), at no disk flush.
 //!
 //! Lifetime: see `guard.rs`. The server stops (fast shutdown) and its directory is removed
 //! when dropped, at the test binary's exit for the shared one, and when the test process is
