@@ -150,6 +150,7 @@ fn write_history(store: &mut SqliteStore, history: usize) {
         }
         let id = store
             .begin_run(&NewRun {
+                uid: zenbuild::lineage::new_run_uid(),
                 started_ms: 1_700_000_000_000 + run as i64 * 60_000,
                 kind: "build".into(),
                 command: vec!["zenbuild".into()],

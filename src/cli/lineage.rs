@@ -30,13 +30,13 @@ pub struct LineageArgs {
 
 pub fn run(workspace: &Workspace, args: &LineageArgs, colors: Colors) -> Result<(), Error> {
     let store = lineage_db::open(workspace)?;
-    let root = resolve(workspace, &store, &args.artifact, colors)?;
+    let root = resolve(workspace, store.as_ref(), &args.artifact, colors)?;
     let direction = if args.down {
         Direction::Down
     } else {
         Direction::Up
     };
-    let tree = tree::build(&store, &root, direction)?;
+    let tree = tree::build(store.as_ref(), &root, direction)?;
     if args.format == Format::Json {
         return print_json(&tree);
     }
@@ -157,9 +157,13 @@ fn render_step(
     } else {
         format!(" reads {}", step.reads.join(", "))
     };
+    let by = match (&step.user, &step.host) {
+        (Some(user), Some(host)) => format!(" by {user}@{host}"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{rest}{branch}{} (run {}{commit}){reads}: {}",
+        "{rest}{branch}{} (run {}{commit}{by}){reads}: {}",
         colors.green(&step.name),
         step.run,
         step.cmd

@@ -1,22 +1,84 @@
-//! Opening the workspace's lineage database for the commands that read it.
+//! Opening the lineage for the commands that read it: the team's metadata store when the
+//! manifest (or `ZENBUILD_METADATA_URL`) names one and it answers, with this clone's runs
+//! sent to it first; else this clone's SQLite file. A team store that is out of reach is a
+//! note, and the clone's own lineage is shown.
 
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
+use crate::lineage::delivery::{self, Delivered};
+use crate::lineage::team::Team;
 use crate::lineage::{LineageError, MetadataStore, SqliteStore};
 use crate::workspace::Workspace;
 
-/// The workspace's lineage. Runs left `running` by a build that was killed are closed as
-/// interrupted first, when the workspace lock shows that no build is running.
-pub fn open(workspace: &Workspace) -> Result<SqliteStore, Error> {
-    let Some(mut store) = open_if_built(workspace)? else {
-        return Err(Error::NothingYet(
-            "no lineage yet: nothing has been built in this workspace".into(),
-        ));
-    };
+/// The lineage the commands read. Runs left `running` here by a build that was killed are
+/// closed as interrupted first, when the workspace lock shows that no build is running.
+pub fn open(workspace: &Workspace) -> Result<Box<dyn MetadataStore>, Error> {
+    open_optional(workspace)?.ok_or_else(|| {
+        Error::NothingYet("no lineage yet: nothing has been built in this workspace".into())
+    })
+}
+
+/// [`open`], or `None` when there is no team store and nothing was ever built here.
+pub fn open_optional(
+    workspace: &Workspace,
+) -> Result<Option<Box<dyn MetadataStore>>, LineageError> {
+    let mut local = open_existing(workspace)?;
+    if let Some(local) = &mut local {
+        close_abandoned(workspace, local)?;
+    }
+    if let Some(team) = team(workspace) {
+        match open_team(local.as_ref(), &team) {
+            Ok(store) => return Ok(Some(Box::new(store))),
+            Err(why) => eprintln!(
+                "note: {}; showing this clone's runs",
+                delivery::away_note(&team, &why)
+            ),
+        }
+    }
+    Ok(local.map(|store| Box::new(store) as Box<dyn MetadataStore>))
+}
+
+/// The team store, with this clone's finished runs sent to it first.
+fn open_team(
+    local: Option<&SqliteStore>,
+    team: &Team,
+) -> Result<crate::lineage::server::ServerStore, String> {
+    if let Some(local) = local {
+        match delivery::deliver_from(local, team) {
+            Delivered::Sent(0) => {}
+            Delivered::Sent(n) => eprintln!(
+                "note: sent {n} runs of this clone to the team metadata store {}",
+                team.shown()
+            ),
+            Delivered::Away(why) => return Err(why),
+        }
+    }
+    team.open().map_err(|e| e.to_string())
+}
+
+fn close_abandoned(
+    workspace: &Workspace,
+    store: &mut dyn MetadataStore,
+) -> Result<(), LineageError> {
     if let Ok(Some(_lock)) = WorkspaceLock::try_acquire(&workspace.state_dir()) {
         store.close_abandoned_runs()?;
     }
-    Ok(store)
+    Ok(())
+}
+
+/// The team store the workspace's manifest (or this machine) names, if any. A manifest that
+/// cannot be read names none here: the command that builds says what is wrong with it.
+pub fn team(workspace: &Workspace) -> Option<Team> {
+    let from_manifest = crate::manifest::loader::load(&workspace.manifest)
+        .ok()
+        .and_then(|(manifest, _)| manifest.metadata.map(|url| url.value));
+    match Team::configured(from_manifest.as_deref()) {
+        Ok(team) => team,
+        Err(bad) => {
+            eprintln!("note: {bad}");
+            None
+        }
+    }
 }
 
 /// The workspace's lineage as it is, or `None` when nothing was ever built here (opening

@@ -5,7 +5,7 @@ use clap::Args;
 use super::format::{Format, print_json};
 use super::lineage_db;
 use crate::error::Error;
-use crate::lineage::{MetadataStore, RunSummary};
+use crate::lineage::RunSummary;
 use crate::ui::time::{duration, utc};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;
@@ -16,21 +16,37 @@ pub struct LogArgs {
     #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
     pub limit: usize,
 
+    /// Only the runs of this user (as runs record it: the login name)
+    #[arg(long, value_name = "NAME", conflicts_with = "mine")]
+    pub user: Option<String>,
+
+    /// Only your own runs
+    #[arg(long)]
+    pub mine: bool,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 pub fn run(workspace: &Workspace, args: &LogArgs, colors: Colors) -> Result<(), Error> {
     let store = lineage_db::open(workspace)?;
-    let runs = store.runs(args.limit)?;
+    let user = if args.mine {
+        Some(crate::lineage::recorder::user())
+    } else {
+        args.user.clone()
+    };
+    let runs = match &user {
+        Some(user) => store.runs_of(user, args.limit)?,
+        None => store.runs(args.limit)?,
+    };
     if args.format == Format::Json {
         return print_json(&serde_json::json!({ "runs": runs }));
     }
     let mut text = format!(
         "{}\n",
         colors.bold(&format!(
-            "{:>4}  {:<20}  {:<9}  {:<11}  {:>4} {:>6} {:>6}  {:>7}  command",
-            "run", "started", "commit", "status", "ran", "cached", "failed", "time"
+            "{:>4}  {:<20}  {:<20}  {:<9}  {:<11}  {:>4} {:>6} {:>6}  {:>7}  command",
+            "run", "started", "by", "commit", "status", "ran", "cached", "failed", "time"
         ))
     );
     for run in &runs {
@@ -52,9 +68,10 @@ fn line(run: &RunSummary, colors: Colors) -> String {
         ))
     });
     format!(
-        "{:>4}  {:<20}  {:<9}  {status}  {:>4} {:>6} {:>6}  {:>7}  {}",
+        "{:>4}  {:<20}  {:<20}  {:<9}  {status}  {:>4} {:>6} {:>6}  {:>7}  {}",
         run.id,
         utc(run.started_ms),
+        format!("{}@{}", run.user, run.host),
         short_commit(run),
         run.counts.ran,
         run.counts.cached,

@@ -13,7 +13,6 @@ use super::format::{Format, print_json};
 use super::lineage_db;
 use super::value_diff;
 use crate::error::Error;
-use crate::lineage::MetadataStore;
 use crate::lineage::snapshot::{self, Places, Snapshot};
 use crate::store::LocalStore;
 use crate::ui::{Colors, print};
@@ -228,7 +227,7 @@ fn sides(
 }
 
 fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {
-    let store = match lineage_db::open_existing(workspace) {
+    let store = match lineage_db::open_optional(workspace) {
         Ok(store) => store,
         // The workspace's metrics are in its files; the lineage only adds the runs that made
         // them, which a damaged database cannot tell.
@@ -248,14 +247,7 @@ fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapsh
     };
     names
         .iter()
-        .map(|name| {
-            snapshot::resolve(
-                *name,
-                &places,
-                store.as_ref().map(|s| s as &dyn MetadataStore),
-            )
-            .map_err(Error::BadArgument)
-        })
+        .map(|name| snapshot::resolve(*name, &places, store.as_deref()).map_err(Error::BadArgument))
         .collect()
 }
 

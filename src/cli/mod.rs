@@ -20,6 +20,7 @@ mod link_arg;
 mod list;
 mod log;
 mod man;
+mod metadata;
 mod metrics;
 mod path_arg;
 mod plan;
@@ -96,6 +97,9 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Show where an artifact came from (or, with --down, what was made from it)
     Lineage(lineage::LineageArgs),
+    /// The team's metadata store: `metadata migrate`, `metadata push`
+    #[command(subcommand)]
+    Metadata(metadata::MetadataCommand),
     /// List the actions zenbuild.lock no longer describes, and why (--check: exit 1 if any)
     Status(status::StatusArgs),
     /// Show the metrics steps reported, at runs or git revisions; `metrics diff A B`
@@ -189,6 +193,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Log(args) => log::run(&workspace()?, &args, out),
         Command::Show(args) => show::run(&workspace()?, &args, out),
         Command::Lineage(args) => lineage::run(&workspace()?, &args, out),
+        Command::Metadata(command) => metadata::run(&workspace()?, &command),
         Command::Status(args) => status::run(&workspace()?, &args, out),
         Command::Gc(args) => gc::run(&workspace()?, &args, out),
         Command::Verify(args) => verify::run(&workspace()?, &args, err),

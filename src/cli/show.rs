@@ -8,7 +8,7 @@ use super::format::{Format, print_json};
 use super::lineage_db;
 use super::log::short_commit;
 use crate::error::Error;
-use crate::lineage::{Counts, MetadataStore, RunId, git};
+use crate::lineage::{Counts, RunId, git};
 use crate::ui::time::{duration, utc};
 use crate::ui::{Colors, print};
 use crate::workspace::Workspace;

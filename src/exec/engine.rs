@@ -25,7 +25,9 @@ use crate::error::Error;
 use crate::graph::{ActionId, ExecutorId, Graph};
 use crate::hash::{Digest, FileStat};
 use crate::lineage::RunStatus;
+use crate::lineage::delivery;
 use crate::lineage::recorder::Recorder;
+use crate::lineage::team::Team;
 use crate::lockfile;
 use crate::manifest::executor::LOCAL;
 use crate::remote::choice::open_chosen;
@@ -275,6 +277,9 @@ impl<'a> Build<'a> {
             for message in recorder.finish(status) {
                 out.note(message);
             }
+            if let Some(note) = self.deliver_runs() {
+                out.note(note);
+            }
         }
         if !incomplete && !interrupted {
             match lockfile::update(&workspace.root, graph, &outcomes, &session.last_keys) {
@@ -306,6 +311,23 @@ impl<'a> Build<'a> {
             interrupted,
             notes: out.notes,
         })
+    }
+
+    /// Sends the runs recorded here to the team's metadata store, if there is one; what
+    /// the user is told of it.
+    fn deliver_runs(&self) -> Option<String> {
+        let manifest_url = self
+            .manifest
+            .metadata
+            .as_ref()
+            .map(|url| url.value.as_str());
+        match Team::configured(manifest_url) {
+            Ok(Some(team)) => delivery::after_run(&self.workspace.state_dir().lineage_db(), &team),
+            Ok(None) => None,
+            Err(bad) => Some(format!(
+                "runs are not sent to the team metadata store: {bad}"
+            )),
+        }
     }
 
     /// Writes the up-to-date record of a build after which every target is up to date, with

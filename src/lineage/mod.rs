@@ -12,17 +12,21 @@
 pub mod closing;
 pub mod content;
 pub mod damaged;
+pub mod delivery;
 pub mod durations;
 pub mod git;
 pub mod metrics;
+pub mod outbox;
 pub mod recorder;
 pub mod schema;
+pub mod server;
 pub mod snapshot;
 pub mod sqlite;
-mod sqlite_parts;
+pub(crate) mod sqlite_parts;
 mod sqlite_record;
-#[cfg(test)]
-mod test_history;
+pub mod team;
+#[doc(hidden)]
+pub mod test_history;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +35,33 @@ pub use git::GitState;
 pub use sqlite::SqliteStore;
 
 pub type RunId = i64;
+
+/// A run's name across stores (see [`NewRun::uid`]).
+pub type RunUid = [u8; 16];
+
+/// A new run's uid: the time, this process and machine, and a counter, hashed; no two runs
+/// anywhere share one.
+pub fn new_run_uid() -> RunUid {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let seed = format!(
+        "{}:{}:{host}:{}",
+        now.as_nanos(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let digest = crate::hash::Digest::of(seed.as_bytes());
+    let mut uid = [0; 16];
+    uid.copy_from_slice(&digest.as_bytes()[..16]);
+    uid
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LineageError {
@@ -42,6 +73,9 @@ pub enum LineageError {
     Damaged { path: PathBuf, detail: String },
     #[error("lineage database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A team database said no, or could not be reached; `url` is shown without a password.
+    #[error("metadata store {url}: {detail}")]
+    Server { url: String, detail: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -103,6 +137,9 @@ impl RunStatus {
 /// What is known of a run when it starts.
 #[derive(Clone, Debug)]
 pub struct NewRun {
+    /// Random, made by the clone that ran it: the run's name in every store it is sent to,
+    /// so that sending it twice records it once.
+    pub uid: RunUid,
     pub started_ms: i64,
     /// `build`, or `watch` for a cycle of `zenbuild watch`.
     pub kind: String,
@@ -214,6 +251,8 @@ pub trait MetadataStore {
     fn close_abandoned_runs(&mut self) -> Result<usize, LineageError>;
     /// The latest runs, newest first.
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError>;
+    /// The latest runs of `user`, newest first.
+    fn runs_of(&self, user: &str, limit: usize) -> Result<Vec<RunSummary>, LineageError>;
     fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError>;
     fn run_actions(&self, id: RunId) -> Result<Vec<ActionSummary>, LineageError>;
     /// The latest runs built at `commit` (a full hex id), newest first.

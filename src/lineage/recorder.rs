@@ -148,6 +148,7 @@ impl<'g> Recorder<'g> {
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
         let new_run = NewRun {
+            uid: crate::lineage::new_run_uid(),
             started_ms: millis(origin.started),
             kind: origin.kind.to_string(),
             command: origin.command,
@@ -455,6 +456,7 @@ fn begin(
         Some(to_json(&Selection::new(graph, selected.to_vec())).to_string())
     };
     store.begin_run(&NewRun {
+        uid: crate::lineage::new_run_uid(),
         manifest,
         ..run.clone()
     })
@@ -483,8 +485,9 @@ fn millis(time: SystemTime) -> i64 {
         .map_or(0, |since| since.as_millis() as i64)
 }
 
-/// The login name, as the environment gives it, else the password database, else the uid.
-fn user() -> String {
+/// The login name, as the environment gives it, else the password database, else the uid:
+/// what runs record as their user, and `zenbuild log --mine` looks for.
+pub fn user() -> String {
     if let Some(name) = ["USER", "LOGNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
@@ -559,6 +562,9 @@ mod tests {
         }
         fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
             self.inner.runs(limit)
+        }
+        fn runs_of(&self, user: &str, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+            self.inner.runs_of(user, limit)
         }
         fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError> {
             self.inner.run(id)

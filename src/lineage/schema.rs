@@ -205,6 +205,21 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX run_actions_run;
     CREATE INDEX run_actions_run ON run_actions(run_id, action_id);
     ",
+    // 6: each run has a random name of 16 bytes, made where it ran, by which a team
+    // database knows it (`lineage/server/`), and each run sent there is written down, so
+    // that a run is sent once, and sent later when the server was away.
+    r"
+    ALTER TABLE runs ADD COLUMN uid BLOB;
+    UPDATE runs SET uid = randomblob(16);
+    CREATE UNIQUE INDEX runs_uid ON runs(uid);
+    CREATE TABLE deliveries (
+        run_id       INTEGER NOT NULL REFERENCES runs(id),
+        -- the team database, as its URL is shown (without a password)
+        store        TEXT NOT NULL,
+        delivered_ms INTEGER NOT NULL,
+        PRIMARY KEY (store, run_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The migration that copies every recorded action into new tables and drops the old ones.

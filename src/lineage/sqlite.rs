@@ -59,8 +59,13 @@ impl SqliteStore {
         )
     }
 
+    /// The connection, for the queries of sibling modules (`outbox.rs`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.queries.conn
+    }
+
     /// `result`, with an error that says the database is damaged saying where it is.
-    fn located<T>(&self, result: Result<T, LineageError>) -> Result<T, LineageError> {
+    pub(super) fn located<T>(&self, result: Result<T, LineageError>) -> Result<T, LineageError> {
         result.map_err(|e| located(e, &self.path))
     }
 }
@@ -97,6 +102,9 @@ impl MetadataStore for SqliteStore {
     }
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
         self.located(self.queries.runs(limit))
+    }
+    fn runs_of(&self, user: &str, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+        self.located(self.queries.runs_of(user, limit))
     }
     fn run(&self, id: RunId) -> Result<Option<RunSummary>, LineageError> {
         self.located(self.queries.run(id))
@@ -250,8 +258,9 @@ impl MetadataStore for Queries {
             .optional()?;
         let command = serde_json::to_string(&run.command).unwrap_or_default();
         tx.execute(
-            "INSERT INTO runs (started_ms, status, kind, command, user, host, version, manifest_id)
-             VALUES (?1, 'running', ?7, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO runs (started_ms, status, kind, command, user, host, version, manifest_id,
+                               uid)
+             VALUES (?1, 'running', ?7, ?2, ?3, ?4, ?5, ?6, ?8)",
             params![
                 run.started_ms,
                 command,
@@ -259,7 +268,8 @@ impl MetadataStore for Queries {
                 run.host,
                 run.version,
                 manifest_id,
-                run.kind
+                run.kind,
+                run.uid.as_slice(),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -310,6 +320,16 @@ impl MetadataStore for Queries {
             .conn
             .prepare_cached(&format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT ?1"))?
             .query_map([limit as i64], run_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn runs_of(&self, user: &str, limit: usize) -> Result<Vec<RunSummary>, LineageError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "{RUN_COLUMNS} WHERE user = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?
+            .query_map(params![user, limit as i64], run_row)?
             .collect::<Result<_, _>>()?)
     }
 

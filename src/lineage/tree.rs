@@ -43,6 +43,9 @@ pub struct Step {
     pub cmd: String,
     pub status: String,
     pub run: RunId,
+    /// Who ran it, where: what tells a teammate's run from one's own in a team store.
+    pub user: Option<String>,
+    pub host: Option<String>,
     pub commit: Option<String>,
     pub dirty: Option<bool>,
     pub params: BTreeMap<String, serde_json::Value>,
@@ -254,6 +257,10 @@ impl Walker<'_> {
             self.runs.insert(run_id, run.clone());
             run
         };
+        let (user, host) = run
+            .as_ref()
+            .map(|run| (run.user.clone(), run.host.clone()))
+            .unzip();
         let git = run.and_then(|run| run.git);
         let next = match self.direction {
             Direction::Up => action.inputs,
@@ -269,6 +276,8 @@ impl Walker<'_> {
             cmd: action.cmd,
             status: action.status,
             run: run_id,
+            user,
+            host,
             commit: git.as_ref().map(|git| git.commit.clone()),
             dirty: git.map(|git| git.dirty),
             params: action.params.into_iter().collect(),

@@ -20,6 +20,7 @@ use crate::workspace::{PathProblem, RelPath};
 /// Nodes allowed at the top level of a manifest file.
 pub const TOP_NODES: &[&str] = &[
     "project", "params", "include", "template", "pipeline", "step", "link", "remote", "executor",
+    "metadata",
 ];
 /// Nodes allowed inside a `pipeline` block.
 pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
@@ -55,6 +56,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
     let manifest = Manifest {
         project: manifest.project,
         link: manifest.link,
+        metadata: manifest.metadata,
         params_files: manifest.params_files,
         params: manifest.params,
         templates: manifest.templates,
@@ -73,6 +75,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Diag>), ManifestError> {
 struct Parts {
     project: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
+    metadata: Option<Spanned<String>>,
     remotes: Vec<Remote>,
     executors: Vec<ExecutorDecl>,
     params_files: Vec<Spanned<String>>,
@@ -183,6 +186,10 @@ impl Loader {
                     .single_string(&node, "a link mode")
                     .and_then(|mode| check_link_mode(&mut cx, mode));
                 set_once(&mut cx, &node, &mut self.manifest.link, mode);
+            }
+            "metadata" => {
+                let url = read_metadata_url(&mut cx, &node);
+                set_once(&mut cx, &node, &mut self.manifest.metadata, url);
             }
             "remote" => self.remote(file, source, &node),
             "executor" => {
@@ -741,4 +748,29 @@ fn duplicate(kind: &'static str, name: &Spanned<String>, first: Span) -> Diag {
     Diag::new(code, format!("{kind} `{}` is declared twice", name.value))
         .label(name.span, "declared again here")
         .label(first, "first declared here")
+}
+
+/// `metadata url="postgres://…"`: the team's metadata store, checked as a URL here so that a
+/// typo is an error at its place rather than a warning at every build.
+fn read_metadata_url(cx: &mut Cx, node: &Node) -> Option<Spanned<String>> {
+    cx.check_props(node, &["url"]);
+    cx.no_children(node);
+    let Some(entry) = node.prop("url") else {
+        cx.error(
+            Diag::new("missing-url", "`metadata` needs `url=`")
+                .label(cx.name_span(node), "this setting")
+                .help("for example `metadata url=\"postgres://ml@db.internal:5432/zenbuild\"`"),
+        );
+        return None;
+    };
+    let url = cx.string(entry, "a database URL")?;
+    if let Err(bad) = crate::lineage::server::ServerUrl::parse(&url.value) {
+        cx.error(
+            Diag::new("bad-metadata-url", bad.to_string())
+                .label(url.span, "the team's metadata store")
+                .help("postgres://USER@HOST:PORT/DATABASE or mysql://USER@HOST:PORT/DATABASE; the password comes from ZENBUILD_METADATA_PASSWORD"),
+        );
+        return None;
+    }
+    Some(url)
 }

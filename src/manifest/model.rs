@@ -22,6 +22,9 @@ pub struct Manifest {
     /// Each step's place in `steps`, by name: the loader finds duplicates with it, compiling
     /// finds the steps that `needs` and pipelines name.
     pub step_index: HashMap<String, usize>,
+    /// `metadata url="postgres://…"`: the team's metadata store, where every clone sends its
+    /// runs; `None`: the lineage stays in this clone's SQLite file.
+    pub metadata: Option<Spanned<String>>,
     /// `remote "team" url="…"`: the caches teammates share, in lookup order.
     pub remotes: Vec<Remote>,
     /// `executor "cluster" type="slurm" …`: where steps that select one run, besides here.

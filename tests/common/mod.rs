@@ -180,6 +180,7 @@ impl Test {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             dir: self.dir,
+            env: self.env,
         }
     }
 
@@ -483,6 +484,8 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub dir: tempfile::TempDir,
+    /// The environment changes the run had, for [`Output::again_as_before`].
+    env: Vec<(String, Option<String>)>,
 }
 
 impl Output {
@@ -689,6 +692,14 @@ impl Output {
             env: Vec::new(),
             terminal: false,
         }
+    }
+
+    /// [`Output::again`], with the environment changes this run had (a user, a password).
+    pub fn again_as_before(self) -> Test {
+        let env = self.env.clone();
+        let mut test = self.again();
+        test.env = env;
+        test
     }
 
     pub fn dump(&self) -> String {

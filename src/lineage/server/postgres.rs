@@ -1,0 +1,229 @@
+//! The team store's PostgreSQL driver: the synchronous `postgres` client, with TLS by rustls
+//! when the URL asks for it. Values cross as the schema's types (`BIGINT`, `DOUBLE PRECISION`,
+//! `TEXT`, `BYTEA`), whatever Rust type a query had in hand.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Config, NoTls};
+
+use super::super::LineageError;
+use super::sql::{Client, Dialect, Row, Value};
+use super::url::{ServerUrl, Tls};
+
+pub struct PgClient {
+    client: postgres::Client,
+    /// For messages: the URL without its password.
+    shown: String,
+}
+
+impl PgClient {
+    pub fn connect(
+        url: &ServerUrl,
+        password: Option<&str>,
+        timeout: Duration,
+    ) -> Result<PgClient, LineageError> {
+        let shown = url.shown();
+        let mut config = Config::new();
+        config
+            .user(&url.user)
+            .host(&url.host)
+            .port(url.port)
+            .dbname(&url.database)
+            .application_name("zenbuild")
+            .connect_timeout(timeout);
+        if let Some(password) = password {
+            config.password(password);
+        }
+        let connected = match url.tls {
+            Tls::Off => config.connect(NoTls),
+            Tls::Required => {
+                config.ssl_mode(postgres::config::SslMode::Require);
+                config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                    &shown,
+                )?))
+            }
+        };
+        let client = connected.map_err(|e| failed(&shown, &e))?;
+        Ok(PgClient { client, shown })
+    }
+}
+
+/// rustls with the web's root certificates, as zenbuild's HTTP remotes use.
+fn tls_config(shown: &str) -> Result<rustls::ClientConfig, LineageError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LineageError::Server {
+            url: shown.to_string(),
+            detail: format!("TLS: {e}"),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A driver error as the store reports it: the server's own message when it sent one.
+fn failed(shown: &str, error: &postgres::Error) -> LineageError {
+    let said = error
+        .as_db_error()
+        .map(|db| db.message().to_string())
+        .or_else(|| error.source().map(ToString::to_string))
+        .unwrap_or_else(|| error.to_string());
+    LineageError::Server {
+        url: shown.to_string(),
+        detail: said,
+    }
+}
+
+impl Client for PgClient {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), LineageError> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| failed(&self.shown, &e))
+    }
+
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64, LineageError> {
+        let params: Vec<PgValue> = args.iter().map(PgValue).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        self.client
+            .execute(&numbered(sql), &refs)
+            .map_err(|e| failed(&self.shown, &e))
+    }
+
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, LineageError> {
+        let params: Vec<PgValue> = args.iter().map(PgValue).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self
+            .client
+            .query(&numbered(sql), &refs)
+            .map_err(|e| failed(&self.shown, &e))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        row.try_get::<_, PgOut>(i)
+                            .map(|out| out.0)
+                            .map_err(|e| failed(&self.shown, &e))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn insert(&mut self, sql: &str, args: &[Value]) -> Result<i64, LineageError> {
+        let rows = self.query(&format!("{sql} RETURNING id"), args)?;
+        rows.first()
+            .and_then(|row| row.first())
+            .and_then(Value::int)
+            .ok_or_else(|| LineageError::Server {
+                url: self.shown.clone(),
+                detail: "an INSERT returned no id".to_string(),
+            })
+    }
+}
+
+/// `sql` with its `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`, …); a `?`
+/// inside a quoted literal is left alone.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut quoted = false;
+    let mut n = 0;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A value bound as the parameter's own type: the server says which when it prepares the
+/// statement, and an integer goes as `BIGINT` or `INTEGER` alike.
+#[derive(Debug)]
+struct PgValue<'v>(&'v Value);
+
+impl ToSql for PgValue<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(n) => match *ty {
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::FLOAT8 => (*n as f64).to_sql(ty, out),
+                Type::BOOL => (*n != 0).to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Value::Float(x) => x.to_sql(ty, out),
+            Value::Text(text) => text.as_str().to_sql(ty, out),
+            Value::Bytes(bytes) => bytes.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A column read as the store's value, whatever its type.
+struct PgOut(Value);
+
+impl<'a> FromSql<'a> for PgOut {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<PgOut, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgOut(match *ty {
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::BOOL => Value::Int(bool::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Value::Float(f64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Value::Float(f32::from_sql(ty, raw)?.into()),
+            Type::BYTEA => Value::Bytes(<Vec<u8>>::from_sql(ty, raw)?),
+            _ => Value::Text(String::from_sql(ty, raw)?),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<PgOut, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgOut(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_outside_literals() {
+        assert_eq!(
+            numbered("SELECT a FROM t WHERE b = ? AND c = '?' AND d IN (?, ?)"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?' AND d IN ($2, $3)"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! A team's metadata store through the real binary, on real PostgreSQL and MariaDB servers
+//! (tests/common/postgres.rs, mariadb.rs): two clones (users alice and bob) share a remote
+//! cache and a database; what one built, the other's `lineage` shows; runs made while the
+//! server is away are sent later; a wrong password or a newer schema costs a note, never a
+//! build.
+#![cfg(all(feature = "metadata-postgres", feature = "metadata-mysql"))]
+
+mod common;
+use common::mariadb::MariaDb;
+use common::postgres::Postgres;
+use common::{Output, Test};
+
+/// prepare → train (a param, a metric), cached in a shared directory.
+fn manifest(metadata: &str, cache: &str) -> String {
+    format!(
+        r#"metadata url="{metadata}"
+remote "team" url="file://{cache}"
+params "params.yaml"
+step "prepare" {{
+    cmd "tr a-z A-Z < data.csv > out/clean.csv"
+    inputs "data.csv"
+    outputs "out/clean.csv"
+}}
+step "train" {{
+    cmd "printf 'lr={{{{params.lr}}}} ' > out/model.txt; wc -c < out/clean.csv >> out/model.txt; printf '{{\"acc\": {{{{params.lr}}}}}}' > out/metrics.json"
+    inputs "out/clean.csv"
+    params "lr"
+    outputs "out/model.txt"
+    metrics "out/metrics.json"
+}}
+"#
+    )
+}
+
+/// A clone of the project for `user`, with the database's password in its environment.
+fn clone(user: &str, manifest: &str, password: &str, lr: &str) -> Test {
+    Test::new()
+        .manifest(manifest)
+        .file("data.csv", "a,b\n1,2\n")
+        .file("params.yaml", &format!("lr: {lr}\n"))
+        .env("USER", user)
+        .env("ZENBUILD_METADATA_PASSWORD", password)
+        .env_remove("ZENBUILD_METADATA_URL")
+}
+
+/// Each server's fresh database, as (server, URL, password).
+fn databases(name: &str) -> Vec<(&'static str, String, String)> {
+    let mut all = Vec::new();
+    if let Some(pg) = Postgres::shared() {
+        all.push((
+            "postgres",
+            pg.fresh_database(name),
+            pg.password().to_string(),
+        ));
+    }
+    if let Some(maria) = MariaDb::shared() {
+        all.push((
+            "mariadb",
+            maria.fresh_database(name),
+            maria.password().to_string(),
+        ));
+    }
+    all
+}
+
+#[test]
+fn a_teammates_clone_shows_who_built_the_model_it_restored() {
+    for (server, url, password) in databases("teammates") {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        let manifest = manifest(&url, &cache.path().display().to_string());
+        let alice = clone("alice", &manifest, &password, "0.5")
+            .build(&[])
+            .run()
+            .success();
+        assert_eq!(alice.report().ran().len(), 2, "{server}");
+
+        // Bob's fresh clone runs nothing: both results come from the cache.
+        let bob = clone("bob", &manifest, &password, "0.5")
+            .build(&[])
+            .run()
+            .success();
+        assert!(bob.report().ran().is_empty(), "{server}: {}", bob.stderr);
+        let lineage = bob
+            .again_as_before()
+            .args(&["lineage", "out/model.txt", "--format", "json"])
+            .run()
+            .success();
+        let tree = lineage.json();
+        let train = &tree["actions"][0];
+        assert_eq!(train["name"], "train", "{server}: {tree}");
+        assert_eq!(train["status"], "ran", "{server}: {tree}");
+        assert_eq!(train["user"], "alice", "{server}: {tree}");
+        assert_eq!(train["params"]["lr"], 0.5, "{server}: {tree}");
+
+        // `log` lists both clones' runs, and filters by user.
+        let log = lineage
+            .again_as_before()
+            .args(&["log", "--format", "json"])
+            .run()
+            .success();
+        let users: Vec<String> = log.json()["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|run| run["user"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(users, ["bob", "alice"], "{server}");
+        let mine = log
+            .again_as_before()
+            .args(&["log", "--mine", "--format", "json"])
+            .run()
+            .success();
+        assert_eq!(
+            mine.json()["runs"].as_array().map(Vec::len),
+            Some(1),
+            "{server}"
+        );
+        let text = mine.again_as_before().args(&["log"]).run().success();
+        assert!(text.stdout.contains("alice@"), "{server}: {}", text.stdout);
+    }
+}
+
+#[test]
+fn metrics_of_two_teammates_runs_are_compared() {
+    for (server, url, password) in databases("metrics") {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        let manifest = manifest(&url, &cache.path().display().to_string());
+        clone("alice", &manifest, &password, "0.25")
+            .build(&[])
+            .run()
+            .success();
+        let bob = clone("bob", &manifest, &password, "0.75")
+            .build(&[])
+            .run()
+            .success();
+        // Runs are numbered by the team store: alice's is 1, bob's 2.
+        let diff = bob
+            .again_as_before()
+            .args(&["metrics", "diff", "1", "2", "--format", "json"])
+            .run()
+            .success();
+        let text = diff.stdout.clone();
+        assert!(
+            text.contains("0.25") && text.contains("0.75"),
+            "{server}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let url = pg.fresh_database("away");
+    let password = pg.password().to_string();
+    let cache = tempfile::tempdir().expect("a shared cache");
+    let manifest = manifest(&url, &cache.path().display().to_string());
+    let first = clone("alice", &manifest, &password, "0.5")
+        .build(&[])
+        .run()
+        .success();
+    pg.stop();
+    let away = first
+        .again_as_before()
+        .file("params.yaml", "lr: 0.6\n")
+        .build(&[])
+        .run()
+        .success()
+        .stderr_contains_once("is out of reach");
+    assert_eq!(away.report().ran(), ["train"]);
+    pg.restart();
+    let back = away
+        .again_as_before()
+        .args(&["log", "--format", "json"])
+        .run()
+        .success();
+    assert!(
+        back.stderr.contains("sent 1 runs") || back.stderr.contains("sent 1 run"),
+        "{}",
+        back.stderr
+    );
+    assert_eq!(back.json()["runs"].as_array().map(Vec::len), Some(2));
+    // Sent once: the next command sends nothing more.
+    let again = back
+        .again_as_before()
+        .args(&["log", "--format", "json"])
+        .run()
+        .success();
+    assert!(!again.stderr.contains("sent"), "{}", again.stderr);
+    assert_eq!(again.json()["runs"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn two_clones_building_at_once_keep_consistent_lineage() {
+    for (server, url, password) in databases("together") {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        let manifest = manifest(&url, &cache.path().display().to_string());
+        let a = clone("alice", &manifest, &password, "0.5");
+        let b = clone("bob", &manifest, &password, "0.5");
+        let (ca, cb) = (a.spawn(&["build"]), b.spawn(&["build"]));
+        let (code_a, _, err_a) = common::wait(ca);
+        let (code_b, _, err_b) = common::wait(cb);
+        assert_eq!(
+            (code_a, code_b),
+            (Some(0), Some(0)),
+            "{server}: {err_a}\n{err_b}"
+        );
+        let mut out: Output = a.args(&["log", "--format", "json"]).run().success();
+        let runs = out.json()["runs"].as_array().cloned().unwrap_or_default();
+        assert_eq!(runs.len(), 2, "{server}: {}", out.stdout);
+        for run in &runs {
+            let id = run["id"].to_string();
+            out = out
+                .again_as_before()
+                .args(&["show", &id, "--format", "json"])
+                .run()
+                .success();
+            assert_eq!(
+                out.json()["actions"].as_array().map(Vec::len),
+                Some(2),
+                "{server}: run {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_password_is_one_note_and_the_build_goes_on() {
+    for (server, url, _) in databases("password") {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        let manifest = manifest(&url, &cache.path().display().to_string());
+        let built = clone("alice", &manifest, "not-the-password", "0.5")
+            .build(&[])
+            .run()
+            .success()
+            .stderr_contains_once("is out of reach")
+            .stderr_lacks("not-the-password");
+        assert_eq!(built.report().ran().len(), 2, "{server}");
+    }
+}
