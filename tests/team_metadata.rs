@@ -22,9 +22,9 @@ step "prepare" {{
     outputs "out/clean.csv"
 }}
 step "train" {{
-    cmd "printf 'lr={{{{params.lr}}}} ' > out/model.txt; wc -c < out/clean.csv >> out/model.txt; printf '{{\"acc\": {{{{params.lr}}}}}}' > out/metrics.json"
+    cmd "sleep {{{{params.pause}}}}; printf 'lr={{{{params.lr}}}} ' > out/model.txt; wc -c < out/clean.csv >> out/model.txt; printf '{{\"acc\": {{{{params.lr}}}}}}' > out/metrics.json"
     inputs "out/clean.csv"
-    params "lr"
+    params "lr" "pause"
     outputs "out/model.txt"
     metrics "out/metrics.json"
 }}
@@ -37,7 +37,7 @@ fn clone(user: &str, manifest: &str, password: &str, lr: &str) -> Test {
     Test::new()
         .manifest(manifest)
         .file("data.csv", "a,b\n1,2\n")
-        .file("params.yaml", &format!("lr: {lr}\n"))
+        .file("params.yaml", &format!("lr: {lr}\npause: 0\n"))
         .env("USER", user)
         .env("ZENBUILD_METADATA_PASSWORD", password)
         .env_remove("ZENBUILD_METADATA_URL")
@@ -160,21 +160,18 @@ fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
         .build(&[])
         .run()
         .success();
+    // Stopped while the next build's step runs: the build goes on and ends well.
+    let test = first
+        .again_as_before()
+        .file("params.yaml", "lr: 0.6\npause: 2\n");
+    let child = test.spawn(&["build"]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
     pg.stop();
-    let away = first
-        .again_as_before()
-        .file("params.yaml", "lr: 0.6\n")
-        .build(&[])
-        .run()
-        .success()
-        .stderr_contains_once("is out of reach");
-    assert_eq!(away.report().ran(), ["train"]);
+    let (code, _, stderr) = common::wait(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("is out of reach").count(), 1, "{stderr}");
     pg.restart();
-    let back = away
-        .again_as_before()
-        .args(&["log", "--format", "json"])
-        .run()
-        .success();
+    let back = test.args(&["log", "--format", "json"]).run().success();
     assert!(
         back.stderr.contains("sent 1 runs") || back.stderr.contains("sent 1 run"),
         "{}",
@@ -238,4 +235,84 @@ fn a_wrong_password_is_one_note_and_the_build_goes_on() {
             .stderr_lacks("not-the-password");
         assert_eq!(built.report().ran().len(), 2, "{server}");
     }
+}
+
+/// A clone that built without the team store sends its whole history with `metadata push`,
+/// each run once however often it is pushed; `metadata migrate` says the schema's version.
+#[test]
+fn metadata_push_sends_a_clones_history_once() {
+    for (server, url, password) in databases("push") {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        let manifest = manifest(&url, &cache.path().display().to_string());
+        // Built twice with the store switched off on this machine.
+        let built = clone("alice", &manifest, &password, "0.5")
+            .env("ZENBUILD_METADATA_URL", "")
+            .build(&[])
+            .run()
+            .success();
+        let built = built
+            .again_as_before()
+            .file("params.yaml", "lr: 0.7\npause: 0\n")
+            .build(&[])
+            .run()
+            .success();
+        let migrated = built
+            .again()
+            .env("ZENBUILD_METADATA_PASSWORD", &password)
+            .args(&["metadata", "migrate"])
+            .run()
+            .success()
+            .stdout_contains("schema version 6");
+        let pushed = migrated
+            .again()
+            .env("ZENBUILD_METADATA_PASSWORD", &password)
+            .args(&["metadata", "push"])
+            .run()
+            .success()
+            .stdout_contains("sent 2 runs");
+        let again = pushed
+            .again()
+            .env("ZENBUILD_METADATA_PASSWORD", &password)
+            .args(&["metadata", "push"])
+            .run()
+            .success()
+            .stdout_contains("sent 0 runs");
+        let log = again
+            .again()
+            .env("ZENBUILD_METADATA_PASSWORD", &password)
+            .args(&["log", "--format", "json"])
+            .run()
+            .success();
+        assert_eq!(
+            log.json()["runs"].as_array().map(Vec::len),
+            Some(2),
+            "{server}"
+        );
+    }
+}
+
+/// A team database written by a newer zenbuild is refused with a message that says so, and
+/// the build goes on.
+#[test]
+fn a_database_of_a_newer_schema_is_one_clear_note() {
+    let Some(pg) = Postgres::shared() else {
+        return;
+    };
+    let url = pg.fresh_database("newer");
+    let password = pg.password().to_string();
+    let cache = tempfile::tempdir().expect("a shared cache");
+    let manifest = manifest(&url, &cache.path().display().to_string());
+    let first = clone("alice", &manifest, &password, "0.5")
+        .build(&[])
+        .run()
+        .success();
+    pg.query(&url, "UPDATE zenbuild_schema SET version = 99")
+        .expect("an administrator's update");
+    first
+        .again_as_before()
+        .file("params.yaml", "lr: 0.6\npause: 0\n")
+        .build(&[])
+        .run()
+        .success()
+        .stderr_contains_once("written by a newer zenbuild");
 }
