@@ -764,7 +764,23 @@ fn read_metadata_url(cx: &mut Cx, node: &Node) -> Option<Spanned<String>> {
         return None;
     };
     let url = cx.string(entry, "a database URL")?;
-    if let Err(bad) = crate::lineage::server::ServerUrl::parse(&url.value) {
+    let parsed = crate::lineage::server::ServerUrl::parse(&url.value);
+    if parsed
+        .as_ref()
+        .is_ok_and(|parsed| parsed.password.is_some())
+    {
+        // A manifest is committed and shared: the password stays on each machine.
+        cx.error(
+            Diag::new(
+                "bad-metadata-url",
+                "a password does not go in the manifest's `metadata url=`",
+            )
+            .label(url.span, "written with USER:PASSWORD@")
+            .help("write USER@HOST…, and set ZENBUILD_METADATA_PASSWORD (or PGPASSWORD, ~/.pgpass, MYSQL_PWD) where zenbuild runs"),
+        );
+        return None;
+    }
+    if let Err(bad) = parsed {
         cx.error(
             Diag::new("bad-metadata-url", bad.to_string())
                 .label(url.span, "the team's metadata store")
