@@ -4,31 +4,9 @@
 #![cfg(all(feature = "metadata-postgres", feature = "metadata-mysql"))]
 
 mod common;
-use common::mariadb::MariaDb;
-use common::postgres::Postgres;
 use zenbuild::lineage::server::{ServerStore, ServerUrl};
 use zenbuild::lineage::test_history::{answers, history, replay};
 use zenbuild::lineage::{LineageError, MetadataStore, SqliteStore};
-
-/// A fresh database on each server, as (name, URL, password).
-fn databases(name: &str) -> Vec<(&'static str, String, String)> {
-    let mut all = Vec::new();
-    if let Some(pg) = Postgres::shared() {
-        all.push((
-            "postgres",
-            pg.fresh_database(name),
-            pg.password().to_string(),
-        ));
-    }
-    if let Some(maria) = MariaDb::shared() {
-        all.push((
-            "mariadb",
-            maria.fresh_database(name),
-            maria.password().to_string(),
-        ));
-    }
-    all
-}
 
 fn open(url: &str, password: &str) -> ServerStore {
     let url = ServerUrl::parse(url).expect("a URL");
@@ -42,7 +20,7 @@ fn every_query_answers_as_sqlite_does() {
     let runs = history();
     let ids = replay(&mut sqlite, &runs);
     let expected = answers(&sqlite, &ids);
-    for (server, url, password) in databases("answers") {
+    for (server, url, password) in common::fresh_databases("answers") {
         let mut store = open(&url, &password);
         let ids = replay(&mut store, &runs);
         let got = answers(&store, &ids);
@@ -56,7 +34,7 @@ fn every_query_answers_as_sqlite_does() {
 
 #[test]
 fn a_run_is_known_by_its_uid() {
-    for (server, url, password) in databases("uid") {
+    for (server, url, password) in common::fresh_databases("uid") {
         let mut store = open(&url, &password);
         let runs = history();
         let ids = replay(&mut store, &runs[..1]);
@@ -75,7 +53,7 @@ fn a_run_is_known_by_its_uid() {
 
 #[test]
 fn clients_that_find_an_empty_database_at_once_create_its_schema_once() {
-    for (server, url, password) in databases("together") {
+    for (server, url, password) in common::fresh_databases("together") {
         let opened: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..4)
                 .map(|_| {
@@ -104,7 +82,7 @@ fn clients_that_find_an_empty_database_at_once_create_its_schema_once() {
 
 #[test]
 fn two_clients_recording_the_same_actions_at_once_keep_one_content() {
-    for (server, url, password) in databases("concurrent") {
+    for (server, url, password) in common::fresh_databases("concurrent") {
         open(&url, &password);
         std::thread::scope(|scope| {
             for _ in 0..2 {
@@ -133,7 +111,7 @@ fn two_clients_recording_the_same_actions_at_once_keep_one_content() {
 
 #[test]
 fn a_database_of_a_newer_schema_is_refused() {
-    for (server, url, password) in databases("newer") {
+    for (server, url, password) in common::fresh_databases("newer") {
         let store = open(&url, &password);
         drop(store);
         execute(&url, &password, "UPDATE zenbuild_schema SET version = 99");
@@ -148,7 +126,7 @@ fn a_database_of_a_newer_schema_is_refused() {
 
 #[test]
 fn a_wrong_password_is_refused_without_showing_it() {
-    for (server, url, _) in databases("password") {
+    for (server, url, _) in common::fresh_databases("password") {
         let parsed = ServerUrl::parse(&url).expect("a URL");
         let Err(refused) = ServerStore::open(&parsed, Some("not-the-password")) else {
             panic!("{server}: a wrong password was taken");

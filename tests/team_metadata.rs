@@ -6,7 +6,6 @@
 #![cfg(all(feature = "metadata-postgres", feature = "metadata-mysql"))]
 
 mod common;
-use common::mariadb::MariaDb;
 use common::postgres::Postgres;
 use common::{Output, Test};
 
@@ -43,29 +42,9 @@ fn clone(user: &str, manifest: &str, password: &str, lr: &str) -> Test {
         .env_remove("ZENBUILD_METADATA_URL")
 }
 
-/// Each server's fresh database, as (server, URL, password).
-fn databases(name: &str) -> Vec<(&'static str, String, String)> {
-    let mut all = Vec::new();
-    if let Some(pg) = Postgres::shared() {
-        all.push((
-            "postgres",
-            pg.fresh_database(name),
-            pg.password().to_string(),
-        ));
-    }
-    if let Some(maria) = MariaDb::shared() {
-        all.push((
-            "mariadb",
-            maria.fresh_database(name),
-            maria.password().to_string(),
-        ));
-    }
-    all
-}
-
 #[test]
 fn a_teammates_clone_shows_who_built_the_model_it_restored() {
-    for (server, url, password) in databases("teammates") {
+    for (server, url, password) in common::fresh_databases("teammates") {
         let cache = tempfile::tempdir().expect("a shared cache");
         let manifest = manifest(&url, &cache.path().display().to_string());
         let alice = clone("alice", &manifest, &password, "0.5")
@@ -122,7 +101,7 @@ fn a_teammates_clone_shows_who_built_the_model_it_restored() {
 
 #[test]
 fn metrics_of_two_teammates_runs_are_compared() {
-    for (server, url, password) in databases("metrics") {
+    for (server, url, password) in common::fresh_databases("metrics") {
         let cache = tempfile::tempdir().expect("a shared cache");
         let manifest = manifest(&url, &cache.path().display().to_string());
         clone("alice", &manifest, &password, "0.25")
@@ -190,7 +169,7 @@ fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
 
 #[test]
 fn two_clones_building_at_once_keep_consistent_lineage() {
-    for (server, url, password) in databases("together") {
+    for (server, url, password) in common::fresh_databases("together") {
         let cache = tempfile::tempdir().expect("a shared cache");
         let manifest = manifest(&url, &cache.path().display().to_string());
         let a = clone("alice", &manifest, &password, "0.5");
@@ -224,7 +203,7 @@ fn two_clones_building_at_once_keep_consistent_lineage() {
 
 #[test]
 fn a_wrong_password_is_one_note_and_the_build_goes_on() {
-    for (server, url, _) in databases("password") {
+    for (server, url, _) in common::fresh_databases("password") {
         let cache = tempfile::tempdir().expect("a shared cache");
         let manifest = manifest(&url, &cache.path().display().to_string());
         let built = clone("alice", &manifest, "not-the-password", "0.5")
@@ -241,7 +220,7 @@ fn a_wrong_password_is_one_note_and_the_build_goes_on() {
 /// each run once however often it is pushed; `metadata migrate` says the schema's version.
 #[test]
 fn metadata_push_sends_a_clones_history_once() {
-    for (server, url, password) in databases("push") {
+    for (server, url, password) in common::fresh_databases("push") {
         let cache = tempfile::tempdir().expect("a shared cache");
         let manifest = manifest(&url, &cache.path().display().to_string());
         // Built twice with the store switched off on this machine.

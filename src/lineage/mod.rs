@@ -17,6 +17,7 @@ pub mod durations;
 pub mod git;
 pub mod metrics;
 pub mod outbox;
+mod parts;
 pub mod recorder;
 pub mod schema;
 pub mod server;

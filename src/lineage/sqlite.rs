@@ -3,17 +3,17 @@
 //! leaves a database that is whole (a run it was recording stays `running`, and the next
 //! build marks it interrupted).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::sqlite_parts::{Of, Parts};
+use super::sqlite_parts::Of;
 
 use super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, MetadataStore,
-    NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, schema, sqlite_parts, sqlite_record,
+    NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, parts, schema, sqlite_parts,
+    sqlite_record,
 };
 
 /// How long a writer waits for another (two builds never write at once, but `log` may close
@@ -156,7 +156,7 @@ impl Queries {
             return Ok(None);
         };
         let parts = sqlite_parts::read(&self.conn, Of::Action(action))?.remove(&action);
-        fill(&mut summary, parts.unwrap_or_default());
+        parts::fill(&mut summary, parts.unwrap_or_default());
         Ok(Some(summary))
     }
 
@@ -350,16 +350,7 @@ impl MetadataStore for Queries {
             .query_map([id], action_row)?
             .collect::<Result<_, _>>()?;
         let parts = sqlite_parts::read(&self.conn, Of::Run(id))?;
-        Ok(found
-            .into_iter()
-            .map(|(mut summary, action)| {
-                fill(
-                    &mut summary,
-                    parts.get(&action).cloned().unwrap_or_default(),
-                );
-                summary
-            })
-            .collect())
+        Ok(parts::attach(found, &parts))
     }
 
     fn runs_at_commit(&self, commit: &str) -> Result<Vec<RunId>, LineageError> {
@@ -386,14 +377,7 @@ impl MetadataStore for Queries {
             let runs = self.latest_runs_of(action, READERS)?;
             recent.extend(runs.into_iter().map(|run| (run, name.clone())));
         }
-        recent.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
-        recent.truncate(READERS);
-        let mut latest: BTreeMap<String, i64> = BTreeMap::new();
-        for ((_, id), name) in recent {
-            let known = latest.entry(name).or_insert(id);
-            *known = (*known).max(id);
-        }
-        self.actions(latest.into_values().collect())
+        self.actions(parts::latest_per_name(recent, READERS))
     }
 
     fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
@@ -500,14 +484,6 @@ fn action_row(row: &Row) -> rusqlite::Result<(ActionSummary, i64)> {
         },
     };
     Ok((summary, row.get(11)?))
-}
-
-fn fill(summary: &mut ActionSummary, parts: Parts) {
-    let action = &mut summary.action;
-    action.inputs = parts.inputs;
-    action.outputs = parts.outputs;
-    action.params = parts.params;
-    action.metrics = parts.metrics;
 }
 
 fn artifact_row(row: &Row) -> rusqlite::Result<ArtifactRecord> {

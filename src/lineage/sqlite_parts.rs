@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 
+pub use super::parts::Parts;
 use super::{ArtifactRecord, LineageError, Metric, RunId};
 
 /// Whose parts to read: one action's (by its id in `actions`), or those of a run's actions.
@@ -30,15 +31,6 @@ impl Of {
             Of::Action(id) | Of::Run(id) => id,
         }
     }
-}
-
-/// One action's parts, each in the order queries have always given them.
-#[derive(Clone, Debug, Default)]
-pub struct Parts {
-    pub inputs: Vec<ArtifactRecord>,
-    pub outputs: Vec<ArtifactRecord>,
-    pub params: Vec<(String, serde_json::Value)>,
-    pub metrics: Vec<Metric>,
 }
 
 /// The parts of the actions `of` names, by action id; an action with none is missing.

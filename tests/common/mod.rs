@@ -723,3 +723,25 @@ impl Output {
         self
     }
 }
+
+/// A fresh database on each team-store server this machine has (PostgreSQL and MariaDB, the
+/// binary's shared ones), as (server, URL, password): the tests that run the same assertions
+/// on both.
+pub fn fresh_databases(name: &str) -> Vec<(&'static str, String, String)> {
+    let mut all = Vec::new();
+    if let Some(pg) = postgres::Postgres::shared() {
+        all.push((
+            "postgres",
+            pg.fresh_database(name),
+            pg.password().to_string(),
+        ));
+    }
+    if let Some(maria) = mariadb::MariaDb::shared() {
+        all.push((
+            "mariadb",
+            maria.fresh_database(name),
+            maria.password().to_string(),
+        ));
+    }
+    all
+}

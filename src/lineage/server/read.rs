@@ -1,9 +1,9 @@
 //! Reading a team database: the queries behind `log`, `show`, `lineage`, `metrics` and `gc`,
 //! answering as the SQLite store does (`sqlite.rs`), with digests turned back into hex.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use super::super::sqlite_parts::Parts;
+use super::super::parts::{Parts, attach, fill, latest_per_name};
 use super::super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, Metric, RunId,
     RunSummary,
@@ -63,16 +63,7 @@ pub fn run_actions(client: &mut dyn Client, id: RunId) -> Result<Vec<ActionSumma
         "IN (SELECT action_id FROM run_actions WHERE run_id = ?)",
         id,
     )?;
-    Ok(found
-        .into_iter()
-        .map(|(mut summary, action)| {
-            fill(
-                &mut summary,
-                parts.get(&action).cloned().unwrap_or_default(),
-            );
-            summary
-        })
-        .collect())
+    Ok(attach(found, &parts))
 }
 
 pub fn runs_at_commit(client: &mut dyn Client, commit: &str) -> Result<Vec<RunId>, LineageError> {
@@ -108,15 +99,8 @@ pub fn consumers(
         let runs = latest_runs_of(client, action, READERS)?;
         recent.extend(runs.into_iter().map(|run| (run, name.clone())));
     }
-    recent.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
-    recent.truncate(READERS);
-    let mut latest: BTreeMap<String, i64> = BTreeMap::new();
-    for ((_, id), name) in recent {
-        let known = latest.entry(name).or_insert(id);
-        *known = (*known).max(id);
-    }
     let mut actions = Vec::new();
-    for id in latest.into_values() {
+    for id in latest_per_name(recent, READERS) {
         actions.extend(run_action(client, id)?);
     }
     Ok(actions)
@@ -405,12 +389,4 @@ fn artifact_row(row: Row) -> ArtifactRecord {
             .unwrap_or_default(),
         size: int(row.next()).and_then(|size| u64::try_from(size).ok()),
     }
-}
-
-fn fill(summary: &mut ActionSummary, parts: Parts) {
-    let action = &mut summary.action;
-    action.inputs = parts.inputs;
-    action.outputs = parts.outputs;
-    action.params = parts.params;
-    action.metrics = parts.metrics;
 }
