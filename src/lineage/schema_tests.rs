@@ -172,4 +172,16 @@ fn a_database_of_schema_version_2_migrates_and_answers_as_before() {
         })
         .unwrap();
     assert_eq!(problems, 0, "every reference of the migrated tables holds");
+    // Each run recorded before schema 6 has a uid of its own, which a team store knows it by.
+    let uids: Vec<Option<Vec<u8>>> = conn
+        .prepare("SELECT uid FROM runs")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(uids.len(), ids.len());
+    let distinct: std::collections::BTreeSet<&Option<Vec<u8>>> = uids.iter().collect();
+    assert_eq!(distinct.len(), uids.len(), "{uids:?}");
+    assert!(uids.iter().all(|uid| uid.as_ref().is_some_and(|uid| uid.len() == 16)));
 }
