@@ -183,5 +183,8 @@ fn a_database_of_schema_version_2_migrates_and_answers_as_before() {
     assert_eq!(uids.len(), ids.len());
     let distinct: std::collections::BTreeSet<&Option<Vec<u8>>> = uids.iter().collect();
     assert_eq!(distinct.len(), uids.len(), "{uids:?}");
-    assert!(uids.iter().all(|uid| uid.as_ref().is_some_and(|uid| uid.len() == 16)));
+    assert!(
+        uids.iter()
+            .all(|uid| uid.as_ref().is_some_and(|uid| uid.len() == 16))
+    );
 }
