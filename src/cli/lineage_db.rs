@@ -69,8 +69,14 @@ fn close_abandoned(
 /// The team store the workspace's manifest (or this machine) names, if any. A manifest that
 /// cannot be read names none here: the command that builds says what is wrong with it.
 pub fn team(workspace: &Workspace) -> Option<Team> {
-    let from_manifest = crate::manifest::loader::load(&workspace.manifest)
-        .ok()
+    // Reading the whole manifest costs a large one a good part of a second, which `log` never
+    // paid before: a manifest whose text names neither `metadata` nor an `include` has none.
+    let may_name_one = std::env::var_os(crate::lineage::team::URL_VAR).is_none()
+        && std::fs::read_to_string(&workspace.manifest)
+            .is_ok_and(|text| text.contains("metadata") || text.contains("include"));
+    let from_manifest = may_name_one
+        .then(|| crate::manifest::loader::load(&workspace.manifest).ok())
+        .flatten()
         .and_then(|(manifest, _)| manifest.metadata.map(|url| url.value));
     match Team::configured(from_manifest.as_deref()) {
         Ok(team) => team,
