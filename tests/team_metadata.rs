@@ -70,6 +70,12 @@ fn a_teammates_clone_shows_who_built_the_model_it_restored() {
         assert_eq!(train["status"], "ran", "{server}: {tree}");
         assert_eq!(train["user"], "alice", "{server}: {tree}");
         assert_eq!(train["params"]["lr"], 0.5, "{server}: {tree}");
+        let lineage = lineage
+            .again_as_before()
+            .args(&["lineage", "out/model.txt"])
+            .run()
+            .success()
+            .stdout_contains("by alice@");
 
         // `log` lists both clones' runs, and filters by user.
         let log = lineage

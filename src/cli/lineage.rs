@@ -131,6 +131,17 @@ fn render_node(
     }
 }
 
+/// The user and host this command's runs are recorded as.
+fn me() -> &'static (String, String) {
+    static ME: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        (
+            crate::lineage::recorder::user(),
+            crate::lineage::recorder::host(),
+        )
+    })
+}
+
 fn render_step(
     step: &Step,
     direction: Direction,
@@ -157,8 +168,12 @@ fn render_step(
     } else {
         format!(" reads {}", step.reads.join(", "))
     };
+    // Someone else's run (a teammate's, in a team store) says whose it is; one's own need not.
+    let me = me();
     let by = match (&step.user, &step.host) {
-        (Some(user), Some(host)) => format!(" by {user}@{host}"),
+        (Some(user), Some(host)) if (user, host) != (&me.0, &me.1) => {
+            format!(" by {user}@{host}")
+        }
         _ => String::new(),
     };
     let _ = writeln!(

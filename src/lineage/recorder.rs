@@ -511,8 +511,9 @@ pub fn user() -> String {
     }
 }
 
-/// What `gethostname` returns: on Linux it is the node name `uname` reports.
-fn host() -> String {
+/// What `gethostname` returns: on Linux it is the node name `uname` reports; what runs
+/// record as their host.
+pub fn host() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()
