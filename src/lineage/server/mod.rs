@@ -47,11 +47,6 @@ impl ServerStore {
         })
     }
 
-    /// The URL the store was opened with, without its password.
-    pub fn shown(&self) -> String {
-        self.url.shown()
-    }
-
     /// The id of the run recorded with `uid`, if it was.
     pub fn run_with_uid(&self, uid: &[u8]) -> Result<Option<RunId>, LineageError> {
         self.with(|client| {
