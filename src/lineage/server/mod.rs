@@ -3,6 +3,8 @@
 //! (`zenbuild log`, `show`, `lineage`, `metrics` answer the same on each). A run is written
 //! under the random `uid` its clone gave it, so that sending it again is a no-op.
 
+mod artifacts;
+mod contents;
 mod digest;
 #[cfg(feature = "metadata-mysql")]
 mod mysql;

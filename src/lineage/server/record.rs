@@ -1,12 +1,11 @@
 //! Writing runs into a team database: each action's content once (found by its digest, as in
-//! the SQLite store, see [`crate::lineage::content`]) and a row per run saying how it went.
-//! Two clients that record the same content at once both end up with the one row: the insert
-//! that loses the race is ignored, and the loser reads the winner's id (its edges, params and
-//! metrics are the winner's to write, in the winner's transaction).
+//! the SQLite store, see [`crate::lineage::content`]; many at a time, see [`contents`]) and a
+//! row per run saying how it went.
 
-use super::super::content::{Artifact, Content};
-use super::super::{ActionRecord, LineageError, Metric, NewRun, RunEnd, RunId};
-use super::digest::{bytes, path_hash};
+use super::super::content::Content;
+use super::super::{ActionRecord, LineageError, NewRun, RunEnd, RunId};
+use super::contents;
+use super::digest::bytes;
 use super::sql::{Client, Value, placeholders, transaction};
 
 /// Run-action rows per `INSERT`: a 1,000-action run is a dozen statements, not a thousand.
@@ -116,11 +115,12 @@ fn insert_actions(
     run: RunId,
     actions: &[ActionRecord],
 ) -> Result<(), LineageError> {
-    let mut ids = Vec::with_capacity(actions.len());
-    for action in actions {
-        let content = Content::of(action);
-        ids.push(content_id(client, &content)?);
-    }
+    let contents: Vec<Content> = actions.iter().map(Content::of).collect();
+    let digests = contents
+        .iter()
+        .map(|content| bytes(&content.digest()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids = contents::ids(client, &contents, &digests)?;
     for (actions, ids) in actions.chunks(ROWS).zip(ids.chunks(ROWS)) {
         let row = format!("({})", placeholders(11));
         let sql = format!(
@@ -148,133 +148,4 @@ fn insert_actions(
         client.execute(&sql, &args)?;
     }
     Ok(())
-}
-
-/// The id of `content`, written with its parts if no client wrote it before.
-fn content_id(client: &mut dyn Client, content: &Content) -> Result<i64, LineageError> {
-    let digest = bytes(&content.digest())?;
-    if let Some(id) = id_of(
-        client,
-        "SELECT id FROM actions WHERE digest = ?",
-        digest.clone(),
-    )? {
-        return Ok(id);
-    }
-    let key = content.key.map(bytes).transpose()?;
-    let sql = client.dialect().insert_ignore(
-        "actions (digest, name, step, action_key, cmd)",
-        "(?, ?, ?, ?, ?)",
-    );
-    let inserted = client.execute(
-        &sql,
-        &[
-            digest.clone().into(),
-            content.name.into(),
-            content.step.into(),
-            key.into(),
-            content.cmd.into(),
-        ],
-    )?;
-    let id =
-        id_of(client, "SELECT id FROM actions WHERE digest = ?", digest)?.ok_or_else(|| {
-            LineageError::Server {
-                url: String::new(),
-                detail: "an action written a moment ago is not there".to_string(),
-            }
-        })?;
-    if inserted == 0 {
-        // Another client's, with its parts.
-        return Ok(id);
-    }
-    for (role, artifacts) in [("in", &content.inputs), ("out", &content.outputs)] {
-        for artifact in artifacts {
-            let artifact_id = artifact_id(client, artifact)?;
-            client.execute(
-                "INSERT INTO edges (action_id, role, artifact_id) VALUES (?, ?, ?)",
-                &[id.into(), role.into(), artifact_id.into()],
-            )?;
-        }
-    }
-    for (name, value) in &content.params {
-        client.execute(
-            "INSERT INTO params (action_id, name, value) VALUES (?, ?, ?)",
-            &[id.into(), (*name).into(), value.as_str().into()],
-        )?;
-    }
-    for metric in &content.metrics {
-        let (num, text) = metric_columns(metric);
-        client.execute(
-            "INSERT INTO metrics (action_id, path, name, num, text) VALUES (?, ?, ?, ?, ?)",
-            &[
-                id.into(),
-                metric.path.as_str().into(),
-                metric.name.as_str().into(),
-                num,
-                text,
-            ],
-        )?;
-    }
-    Ok(id)
-}
-
-/// The id of an artifact (a path with a digest), written if new; a size learned late is
-/// filled in.
-fn artifact_id(client: &mut dyn Client, artifact: &Artifact) -> Result<i64, LineageError> {
-    let hash = path_hash(artifact.path);
-    let digest = bytes(artifact.digest)?;
-    let size = artifact
-        .size
-        .map(|size| i64::try_from(size).unwrap_or(i64::MAX));
-    let find = "SELECT id, size FROM artifacts WHERE path_hash = ? AND digest = ?";
-    let args = [Value::Bytes(hash.clone()), Value::Bytes(digest.clone())];
-    let found = client.query(find, &args)?;
-    if let Some(row) = found.first() {
-        let id = row.first().and_then(Value::int).unwrap_or_default();
-        if row.get(1) == Some(&Value::Null) && size.is_some() {
-            client.execute(
-                "UPDATE artifacts SET size = ? WHERE id = ?",
-                &[size.into(), id.into()],
-            )?;
-        }
-        return Ok(id);
-    }
-    let sql = client
-        .dialect()
-        .insert_ignore("artifacts (path, path_hash, digest, size)", "(?, ?, ?, ?)");
-    client.execute(
-        &sql,
-        &[
-            artifact.path.into(),
-            hash.into(),
-            digest.into(),
-            size.into(),
-        ],
-    )?;
-    let found = client.query(find, &args)?;
-    found
-        .first()
-        .and_then(|row| row.first())
-        .and_then(Value::int)
-        .ok_or_else(|| LineageError::Server {
-            url: String::new(),
-            detail: format!(
-                "artifact {} written a moment ago is not there",
-                artifact.path
-            ),
-        })
-}
-
-fn id_of(client: &mut dyn Client, sql: &str, digest: Vec<u8>) -> Result<Option<i64>, LineageError> {
-    let rows = client.query(sql, &[digest.into()])?;
-    Ok(rows
-        .first()
-        .and_then(|row| row.first())
-        .and_then(Value::int))
-}
-
-/// A metric as two columns: its exact JSON text, which is what is read back, and beside it
-/// the number it is, if it is one, for queries that compare or sort.
-fn metric_columns(metric: &Metric) -> (Value, Value) {
-    let num = metric.value.as_f64().map_or(Value::Null, Value::Float);
-    (num, Value::Text(metric.value.to_string()))
 }
