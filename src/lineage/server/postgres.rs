@@ -1,19 +1,31 @@
 //! The team store's PostgreSQL driver: the synchronous `postgres` client, with TLS by rustls
 //! when the URL asks for it. Values cross as the schema's types (`BIGINT`, `DOUBLE PRECISION`,
 //! `TEXT`, `BYTEA`), whatever Rust type a query had in hand.
+//!
+//! Statements are kept prepared on the connection, by their text: the client asks the server
+//! to prepare a statement (a round trip) before it runs one (another), and a `lineage` walk
+//! runs the same few queries tens of times. Each is still planned for its values
+//! (`plan_cache_mode`), as an unnamed statement is, never by a generic plan.
 
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::Duration;
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Config, NoTls};
+use postgres::{Config, NoTls, Statement};
 
 use super::super::LineageError;
 use super::sql::{Client, Dialect, Row, Value};
 use super::url::{ServerUrl, Tls};
 
+/// How many prepared statements a connection keeps; past that they are all let go. A
+/// lookup of many keys has a text per number of keys, so the texts are not a closed set.
+const STATEMENTS: usize = 64;
+
 pub struct PgClient {
     client: postgres::Client,
+    /// Prepared statements by their numbered text.
+    statements: HashMap<String, Statement>,
     /// For messages: the URL without its password.
     shown: String,
 }
@@ -45,8 +57,31 @@ impl PgClient {
                 )?))
             }
         };
-        let client = connected.map_err(|e| failed(&shown, &e))?;
-        Ok(PgClient { client, shown })
+        let mut client = connected.map_err(|e| failed(&shown, &e))?;
+        // PostgreSQL 12 and later; an older server, which plans every execution, says no.
+        let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
+        Ok(PgClient {
+            client,
+            statements: HashMap::new(),
+            shown,
+        })
+    }
+
+    /// `sql` prepared, once per connection.
+    fn statement(&mut self, sql: &str) -> Result<Statement, LineageError> {
+        let sql = numbered(sql);
+        if let Some(statement) = self.statements.get(&sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self
+            .client
+            .prepare(&sql)
+            .map_err(|e| failed(&self.shown, &e))?;
+        if self.statements.len() >= STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
     }
 }
 
@@ -91,19 +126,21 @@ impl Client for PgClient {
     }
 
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64, LineageError> {
+        let statement = self.statement(sql)?;
         let params: Vec<PgValue> = args.iter().map(PgValue).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         self.client
-            .execute(&numbered(sql), &refs)
+            .execute(&statement, &refs)
             .map_err(|e| failed(&self.shown, &e))
     }
 
     fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, LineageError> {
+        let statement = self.statement(sql)?;
         let params: Vec<PgValue> = args.iter().map(PgValue).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let rows = self
             .client
-            .query(&numbered(sql), &refs)
+            .query(&statement, &refs)
             .map_err(|e| failed(&self.shown, &e))?;
         rows.iter()
             .map(|row| {
