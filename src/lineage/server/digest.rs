@@ -22,13 +22,17 @@ fn decode(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The hex a digest is written in everywhere else.
+/// The hex a digest is written in everywhere else. By table, not by `format!`: `show` turns
+/// three thousand digests into hex for a 1,000-action run, and formatting each byte was a
+/// fifth of its time.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// What an artifact's path is indexed by.

@@ -111,7 +111,15 @@ impl Client for MyClient {
             .conn
             .exec(sql, params(args))
             .map_err(|e| failed(&self.shown, &e))?;
-        Ok(rows.into_iter().map(row).collect())
+        // Which columns hold bytes: the same for every row of a result.
+        let binary: Vec<bool> = rows.first().map_or_else(Vec::new, |first| {
+            first
+                .columns_ref()
+                .iter()
+                .map(|column| column.character_set() == BINARY)
+                .collect()
+        });
+        Ok(rows.into_iter().map(|r| row(r, &binary)).collect())
     }
 
     fn insert(&mut self, sql: &str, args: &[Value]) -> Result<i64, LineageError> {
@@ -123,16 +131,11 @@ impl Client for MyClient {
     }
 }
 
-/// A row as the store's values: text unless the column holds bytes.
-fn row(row: mysql::Row) -> Row {
-    let binary: Vec<bool> = row
-        .columns_ref()
-        .iter()
-        .map(|column| column.character_set() == BINARY)
-        .collect();
+/// A row as the store's values: text unless its column holds bytes (`binary`, by column).
+fn row(row: mysql::Row, binary: &[bool]) -> Row {
     row.unwrap()
         .into_iter()
-        .zip(binary)
+        .zip(binary.iter().copied())
         .map(|(value, binary)| match value {
             mysql::Value::NULL => Value::Null,
             mysql::Value::Int(n) => Value::Int(n),
