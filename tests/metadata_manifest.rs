@@ -89,3 +89,35 @@ fn a_store_that_is_never_reached_costs_one_note_and_the_run_waits_here() {
         .success()
         .stderr_lacks("out of reach");
 }
+
+#[test]
+fn a_pipelines_metadata_is_checked_where_it_is_written() {
+    Test::new()
+        .manifest(&format!(
+            "{STEP}pipeline \"exp\" {{\n    use \"a\"\n    metadata url=\"sqlite:///x.db\"\n}}\npipeline \"b\" {{\n    metadata url=\"postgres://ml@a/zb\"\n    metadata url=\"postgres://ml@b/zb\"\n}}\n"
+        ))
+        .args(&["check"])
+        .run()
+        .bad_manifest()
+        .located_at("zenbuild.kdl:4:18")
+        .stderr_contains("postgres:// or mysql://")
+        .located_at("zenbuild.kdl:8:5")
+        .stderr_contains("`metadata` is set twice")
+        .error_count(2);
+}
+
+/// `--pipeline` names a pipeline of the manifest, or says which it could have meant.
+#[test]
+fn reading_an_unknown_pipelines_store_is_an_error_with_a_suggestion() {
+    Test::new()
+        .manifest(&format!("{STEP}pipeline \"experiments\" {{ use \"a\" }}\n"))
+        .build(&[])
+        .run()
+        .success()
+        .again_as_before()
+        .args(&["log", "--pipeline", "experiment"])
+        .run()
+        .code(2)
+        .stderr_contains("`experiment` is not a pipeline in this manifest")
+        .stderr_contains("did you mean `experiments`?");
+}

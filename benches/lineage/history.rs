@@ -85,6 +85,7 @@ impl History {
                 version: "0.1.0".into(),
                 manifest_digest: self.manifest_digest.clone(),
                 manifest: Some(self.manifest.clone()),
+                store: None,
             },
             actions,
             end: RunEnd {

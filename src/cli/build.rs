@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::build_view::BuildView;
 use super::forced::ForceArgs;
-use super::targets::{require_pipeline, select_or_default};
+use super::targets::{own_store, require_pipeline, select_or_default};
 use crate::error::Error;
 use crate::exec::lock::WorkspaceLock;
 use crate::exec::placement::default_executor;
@@ -121,6 +121,7 @@ pub fn run(workspace: &Workspace, build: &BuildArgs, colors: Colors) -> Result<(
     let targets = select_or_default(&graph, &build.targets)?;
     let mut request = args.request(&graph, targets, selection, started_ns)?;
     request.unchanged = unchanged;
+    request.metadata = own_store(&graph, &build.targets)?;
     let mut view = BuildView::new(workspace, &graph, &request, colors);
     if args.report.is_some() {
         view = view.with_report();

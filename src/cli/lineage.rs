@@ -24,12 +24,15 @@ pub struct LineageArgs {
     #[arg(long)]
     pub down: bool,
 
+    #[command(flatten)]
+    pub store: lineage_db::StoreArg,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 pub fn run(workspace: &Workspace, args: &LineageArgs, colors: Colors) -> Result<(), Error> {
-    let store = lineage_db::open(workspace)?;
+    let store = lineage_db::open(workspace, &args.store)?;
     let root = resolve(workspace, store.as_ref(), &args.artifact, colors)?;
     let direction = if args.down {
         Direction::Down

@@ -24,12 +24,15 @@ pub struct LogArgs {
     #[arg(long)]
     pub mine: bool,
 
+    #[command(flatten)]
+    pub store: lineage_db::StoreArg,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 pub fn run(workspace: &Workspace, args: &LogArgs, colors: Colors) -> Result<(), Error> {
-    let store = lineage_db::open(workspace)?;
+    let store = lineage_db::open(workspace, &args.store)?;
     let user = if args.mine {
         Some(crate::lineage::recorder::user())
     } else {

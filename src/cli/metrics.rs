@@ -27,6 +27,9 @@ pub struct MetricsArgs {
     /// Run numbers (from `zenbuild log`) or git revisions (default: the workspace)
     pub sources: Vec<String>,
 
+    #[command(flatten)]
+    pub store: lineage_db::StoreArg,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -48,6 +51,9 @@ pub struct DiffArgs {
     #[arg(long)]
     pub all: bool,
 
+    #[command(flatten)]
+    pub store: lineage_db::StoreArg,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -68,7 +74,7 @@ pub fn run_metrics(workspace: &Workspace, args: &MetricsArgs, colors: Colors) ->
     } else {
         args.sources.iter().map(|s| Some(s.as_str())).collect()
     };
-    let snapshots = snapshots(workspace, &sources)?;
+    let snapshots = snapshots(workspace, &args.store, &sources)?;
     if args.format == Format::Json {
         return print_json(&json!({ "sources": snapshots }));
     }
@@ -111,7 +117,7 @@ pub fn run_diff(
     colors: Colors,
 ) -> Result<(), Error> {
     let names = [Some(args.a.as_deref().unwrap_or("HEAD")), args.b.as_deref()];
-    let sides = sides(workspace, &names, values)?;
+    let sides = sides(workspace, &args.store, &names, values)?;
     let [(a, before), (b, after)] = &sides;
     // An action that one side never built has no params there to compare; its metrics are
     // new or gone.
@@ -185,6 +191,7 @@ pub fn run_diff(
 /// params files hold now, resolved by the manifest, built or not.
 fn sides(
     workspace: &Workspace,
+    store: &lineage_db::StoreArg,
     names: &[Option<&str>; 2],
     values: Values,
 ) -> Result<[(String, value_diff::Side); 2], Error> {
@@ -205,7 +212,7 @@ fn sides(
         .filter(|name| current.is_none() || !is_workspace(**name))
         .copied()
         .collect();
-    let mut recorded = snapshots(workspace, &recorded)?.into_iter();
+    let mut recorded = snapshots(workspace, store, &recorded)?.into_iter();
     let mut side = |name: Option<&str>| -> Result<(String, value_diff::Side), Error> {
         if let (Some(current), true) = (&current, is_workspace(name)) {
             return Ok(("workspace".to_string(), current.clone()));
@@ -226,8 +233,13 @@ fn sides(
     Ok([side(names[0])?, side(names[1])?])
 }
 
-fn snapshots(workspace: &Workspace, names: &[Option<&str>]) -> Result<Vec<Snapshot>, Error> {
-    let store = match lineage_db::open_optional(workspace) {
+fn snapshots(
+    workspace: &Workspace,
+    store: &lineage_db::StoreArg,
+    names: &[Option<&str>],
+) -> Result<Vec<Snapshot>, Error> {
+    let team = lineage_db::chosen(workspace, store)?;
+    let store = match lineage_db::open_optional(workspace, team) {
         Ok(store) => store,
         // The workspace's metrics are in its files; the lineage only adds the runs that made
         // them, which a damaged database cannot tell.

@@ -19,12 +19,15 @@ pub struct ShowArgs {
     /// built at that commit (default: the latest run)
     pub run: Option<String>,
 
+    #[command(flatten)]
+    pub store: lineage_db::StoreArg,
+
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 pub fn run(workspace: &Workspace, args: &ShowArgs, colors: Colors) -> Result<(), Error> {
-    let store = lineage_db::open(workspace)?;
+    let store = lineage_db::open(workspace, &args.store)?;
     let id = match args.run.as_deref() {
         None => match store.runs(1)?.first() {
             Some(run) => run.id,

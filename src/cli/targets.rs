@@ -113,6 +113,24 @@ pub fn select_or_default(graph: &Graph, targets: &[String]) -> Result<Vec<Action
     })
 }
 
+/// The `metadata url=` of the pipeline a build of `targets` goes to, when the pipelines they
+/// belong to name one store of their own (see [`Graph::own_store`]); no targets is the
+/// default pipeline.
+pub fn own_store(graph: &Graph, targets: &[String]) -> Result<Option<String>, Error> {
+    if targets.is_empty() {
+        return Ok(graph
+            .default_pipeline()
+            .and_then(|pipeline| pipeline.metadata.clone()));
+    }
+    let (pipelines, others): (Vec<&String>, Vec<&String>) = targets
+        .iter()
+        .partition(|target| graph.pipeline(target).is_some());
+    let pipelines: Vec<&str> = pipelines.into_iter().map(String::as_str).collect();
+    let others: Vec<String> = others.into_iter().cloned().collect();
+    let actions = named(graph, &others)?;
+    Ok(graph.own_store(&pipelines, &actions).map(str::to_string))
+}
+
 /// `zenbuild run NAME` takes a pipeline, not a step or an action.
 pub fn require_pipeline(graph: &Graph, name: &str) -> Result<(), Error> {
     if graph.pipeline(name).is_some() {

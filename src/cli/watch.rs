@@ -92,6 +92,7 @@ impl Host for Terminal<'_> {
         )?;
         Ok(BuildRequest {
             kind: RunKind::Watch,
+            metadata: super::targets::own_store(&compiled.graph, &self.args.targets)?,
             ..request
         })
     }

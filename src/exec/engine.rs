@@ -185,7 +185,7 @@ impl<'a> Build<'a> {
             &workspace.root,
             (self.manifest, graph),
             &request.targets,
-            request.kind.as_str(),
+            (request.kind.as_str(), self.run_store(request)),
             Box::new(blob_path),
         ) {
             Ok(recorder) => {
@@ -277,7 +277,7 @@ impl<'a> Build<'a> {
             for message in recorder.finish(status) {
                 out.note(message);
             }
-            if let Some(note) = self.deliver_runs() {
+            for note in self.deliver_runs() {
                 out.note(note);
             }
         }
@@ -313,21 +313,44 @@ impl<'a> Build<'a> {
         })
     }
 
-    /// Sends the runs recorded here to the team's metadata store, if there is one; what
-    /// the user is told of it.
-    fn deliver_runs(&self) -> Option<String> {
+    /// Sends the runs recorded here to the team metadata stores they go to, if there are
+    /// any; what the user is told of it. Only a store with runs waiting is reached.
+    fn deliver_runs(&self) -> Vec<String> {
         let manifest_url = self
             .manifest
             .metadata
             .as_ref()
             .map(|url| url.value.as_str());
-        match Team::configured(manifest_url) {
-            Ok(Some(team)) => delivery::after_run(&self.workspace.state_dir().lineage_db(), &team),
-            Ok(None) => None,
-            Err(bad) => Some(format!(
+        let pipeline_urls = self
+            .manifest
+            .pipelines
+            .iter()
+            .filter_map(|pipeline| pipeline.metadata.as_ref())
+            .map(|url| url.value.as_str());
+        match Team::every(manifest_url, pipeline_urls) {
+            Ok(teams) => teams
+                .iter()
+                .filter_map(|team| {
+                    delivery::after_run(&self.workspace.state_dir().lineage_db(), team)
+                })
+                .collect(),
+            Err(bad) => vec![format!(
                 "runs are not sent to the team metadata store: {bad}"
-            )),
+            )],
         }
+    }
+
+    /// The store of a pipeline's own that this run goes to, as the lineage records it.
+    fn run_store(&self, request: &BuildRequest) -> Option<String> {
+        let manifest_url = self
+            .manifest
+            .metadata
+            .as_ref()
+            .map(|url| url.value.as_str());
+        Team::of_pipeline(manifest_url, request.metadata.as_deref())
+            .ok()
+            .flatten()
+            .and_then(|team| team.recorded_as())
     }
 
     /// Writes the up-to-date record of a build after which every target is up to date, with

@@ -42,6 +42,9 @@ pub struct BuildRequest {
     pub unchanged: Unchanged,
     /// Where steps that name no executor run (`--executor NAME`); `local` when `None`.
     pub executor: Option<String>,
+    /// The `metadata url=` of the pipeline the targets belong to, when it names its own
+    /// store (see [`crate::graph::Graph::own_store`]): the run goes there.
+    pub metadata: Option<String>,
 }
 
 impl BuildRequest {
@@ -62,6 +65,7 @@ impl BuildRequest {
             started_ns,
             unchanged: Unchanged::default(),
             executor: None,
+            metadata: None,
         }
     }
 }

@@ -585,6 +585,7 @@ fn check_pipelines(manifest: &Manifest, diags: &mut Vec<Diag>) -> Vec<PipelineIn
                 name: pipeline.name.value.clone(),
                 description: pipeline.description.as_ref().map(|d| d.value.clone()),
                 steps,
+                metadata: pipeline.metadata.as_ref().map(|url| url.value.clone()),
             }
         })
         .collect()

@@ -9,6 +9,7 @@ mod compile;
 mod cycle;
 pub mod globs;
 mod link;
+mod own_store;
 mod path_index;
 pub mod render;
 
@@ -37,6 +38,8 @@ pub struct PipelineInfo {
     pub description: Option<String>,
     /// Step names, as declared and `use`d.
     pub steps: Vec<String>,
+    /// The metadata store URL its runs go to, when it names its own (`metadata` inside it).
+    pub metadata: Option<String>,
 }
 
 #[derive(Clone, Debug)]

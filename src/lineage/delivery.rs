@@ -41,7 +41,7 @@ pub fn deliver_from(local: &SqliteStore, team: &Team) -> Delivered {
 
 fn send(local: &SqliteStore, team: &Team) -> Result<usize, LineageError> {
     let shown = team.shown();
-    let waiting = local.undelivered(&shown)?;
+    let waiting = local.undelivered(&shown, team.own)?;
     if waiting.is_empty() {
         return Ok(0);
     }

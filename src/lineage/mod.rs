@@ -153,6 +153,9 @@ pub struct NewRun {
     /// The resolved graph, as `zenbuild graph --format json` prints it; `None` when the
     /// store already has it ([`MetadataStore::has_manifest`]).
     pub manifest: Option<String>,
+    /// The team store of a pipeline's own that this run goes to (its URL as shown); `None`
+    /// for the manifest's, if it names one. Kept by the clone's SQLite file only.
+    pub store: Option<String>,
 }
 
 /// What is known of a run when it ends.

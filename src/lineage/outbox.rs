@@ -19,17 +19,24 @@ pub struct Parcel {
 }
 
 impl SqliteStore {
-    /// The runs that are over and that `store` (a team database, as its URL is shown) has
-    /// not received, oldest first.
-    pub fn undelivered(&self, store: &str) -> Result<Vec<RunId>, LineageError> {
+    /// The runs that are over, that go to `store` (a team database, as its URL is shown)
+    /// and that it has not received, oldest first. A pipeline's own store (`own`) gets the
+    /// runs recorded for it; the manifest's gets every other run, those recorded before it
+    /// was named included.
+    pub fn undelivered(&self, store: &str, own: bool) -> Result<Vec<RunId>, LineageError> {
         let ids = || -> Result<Vec<RunId>, LineageError> {
+            let sql = if own {
+                "SELECT id FROM runs r WHERE status != 'running' AND r.store = ?1 AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.store = ?1 AND d.run_id = r.id)
+                 ORDER BY id"
+            } else {
+                "SELECT id FROM runs r WHERE status != 'running' AND r.store IS NULL AND NOT EXISTS
+                 (SELECT 1 FROM deliveries d WHERE d.store = ?1 AND d.run_id = r.id)
+                 ORDER BY id"
+            };
             Ok(self
                 .conn()
-                .prepare_cached(
-                    "SELECT id FROM runs r WHERE status != 'running' AND NOT EXISTS
-                     (SELECT 1 FROM deliveries d WHERE d.store = ?1 AND d.run_id = r.id)
-                     ORDER BY id",
-                )?
+                .prepare_cached(sql)?
                 .query_map([store], |row| row.get(0))?
                 .collect::<Result<_, _>>()?)
         };
@@ -44,7 +51,7 @@ impl SqliteStore {
         let found = self.located(
             self.conn()
                 .query_row(
-                    "SELECT r.uid, m.digest, m.text FROM runs r
+                    "SELECT r.uid, m.digest, m.text, r.store FROM runs r
                      LEFT JOIN manifests m ON m.id = r.manifest_id WHERE r.id = ?1",
                     [id],
                     |row| {
@@ -52,13 +59,14 @@ impl SqliteStore {
                             row.get::<_, Option<Vec<u8>>>(0)?,
                             row.get::<_, Option<String>>(1)?,
                             row.get::<_, Option<String>>(2)?,
+                            row.get::<_, Option<String>>(3)?,
                         ))
                     },
                 )
                 .optional()
                 .map_err(LineageError::from),
         )?;
-        let Some((uid, manifest_digest, manifest)) = found else {
+        let Some((uid, manifest_digest, manifest, store)) = found else {
             return Ok(None);
         };
         let uid: RunUid = uid
@@ -86,6 +94,7 @@ impl SqliteStore {
                 version: summary.version,
                 manifest_digest: manifest_digest.unwrap_or_default(),
                 manifest,
+                store,
             },
             actions,
             end: RunEnd {
@@ -145,19 +154,45 @@ mod tests {
         let mut store = SqliteStore::open(&dir.path().join("lineage.db")).expect("a store");
         let ids = replay(&mut store, &history());
         let team = "postgres://ml@db:5432/zb";
-        assert_eq!(store.undelivered(team).expect("a query"), ids);
+        assert_eq!(store.undelivered(team, false).expect("a query"), ids);
         store.mark_delivered(ids[0], team, 1).expect("marked");
         store.mark_delivered(ids[0], team, 2).expect("marked twice");
-        assert_eq!(store.undelivered(team).expect("a query"), ids[1..]);
+        assert_eq!(store.undelivered(team, false).expect("a query"), ids[1..]);
         // Another team store has received nothing.
         assert_eq!(
-            store.undelivered("mysql://ml@db:3306/zb").expect("a query"),
+            store
+                .undelivered("mysql://ml@db:3306/zb", false)
+                .expect("a query"),
             ids
         );
         // A run still being recorded is not offered.
         let running = store
             .begin_run(&history()[0].new)
             .expect("a run that is not over");
-        assert!(!store.undelivered(team).expect("a query").contains(&running));
+        assert!(
+            !store
+                .undelivered(team, false)
+                .expect("a query")
+                .contains(&running)
+        );
+    }
+
+    /// A run recorded for a pipeline's own store is offered to that store alone; the
+    /// manifest's store gets the others.
+    #[test]
+    fn each_run_is_offered_to_its_own_store() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let mut store = SqliteStore::open(&dir.path().join("lineage.db")).expect("a store");
+        let mut runs = history();
+        let own = "postgres://ml@db:5432/experiments";
+        runs[1].new.store = Some(own.to_string());
+        let ids = replay(&mut store, &runs);
+        let team = "postgres://ml@db:5432/zb";
+        let others: Vec<_> = ids.iter().copied().filter(|&id| id != ids[1]).collect();
+        assert_eq!(store.undelivered(team, false).expect("a query"), others);
+        assert_eq!(store.undelivered(own, true).expect("a query"), [ids[1]]);
+        assert!(store.undelivered(team, true).expect("a query").is_empty());
+        let parcel = store.parcel(ids[1]).expect("a query").expect("the run");
+        assert_eq!(parcel.new.store.as_deref(), Some(own));
     }
 }

@@ -81,6 +81,8 @@ pub struct Origin {
     pub started: SystemTime,
     /// `build`, or `watch` for a cycle of `zenbuild watch`.
     pub kind: &'static str,
+    /// The team store of a pipeline's own that the run goes to, as [`NewRun::store`].
+    pub store: Option<String>,
 }
 
 impl<'g> Recorder<'g> {
@@ -91,7 +93,7 @@ impl<'g> Recorder<'g> {
         root: &Path,
         (manifest, graph): (&Manifest, &'g Graph),
         selected: &[ActionId],
-        kind: &'static str,
+        (kind, store): (&'static str, Option<String>),
         blob_path: Box<dyn Fn(&Digest) -> PathBuf + 'g>,
     ) -> Result<Recorder<'g>, LineageError> {
         let path = StateDir::of(root).lineage_db();
@@ -122,6 +124,7 @@ impl<'g> Recorder<'g> {
             command,
             started: SystemTime::now(),
             kind,
+            store,
         };
         Recorder::start(
             opened,
@@ -157,6 +160,7 @@ impl<'g> Recorder<'g> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             manifest_digest: resolved_digest(manifest, graph, selected),
             manifest: None,
+            store: origin.store,
         };
         let mut notes = Vec::new();
         let begun = opened.and_then(|mut store| {
@@ -623,6 +627,7 @@ mod tests {
             command: vec!["zenbuild".into()],
             started: SystemTime::now(),
             kind: "build",
+            store: None,
         };
         let mut recorder = Recorder::start(
             Ok(Box::new(damaged)),

@@ -220,6 +220,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (store, run_id)
     ) WITHOUT ROWID;
     ",
+    // 7: a pipeline may name a team store of its own (`metadata` inside `pipeline`): each run
+    // says which store it goes to (its URL as shown), NULL for the manifest's. Only this
+    // clone needs it, to send each run to its store alone; a team database has no such column.
+    r"
+    ALTER TABLE runs ADD COLUMN store TEXT;
+    ",
 ];
 
 /// The migration that copies every recorded action into new tables and drops the old ones.

@@ -259,8 +259,8 @@ impl MetadataStore for Queries {
         let command = serde_json::to_string(&run.command).unwrap_or_default();
         tx.execute(
             "INSERT INTO runs (started_ms, status, kind, command, user, host, version, manifest_id,
-                               uid)
-             VALUES (?1, 'running', ?7, ?2, ?3, ?4, ?5, ?6, ?8)",
+                               uid, store)
+             VALUES (?1, 'running', ?7, ?2, ?3, ?4, ?5, ?6, ?8, ?9)",
             params![
                 run.started_ms,
                 command,
@@ -270,6 +270,7 @@ impl MetadataStore for Queries {
                 manifest_id,
                 run.kind,
                 run.uid.as_slice(),
+                run.store,
             ],
         )?;
         let id = tx.last_insert_rowid();

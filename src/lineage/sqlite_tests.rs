@@ -23,6 +23,7 @@ fn new_run() -> NewRun {
         version: "0".into(),
         manifest_digest: "d".into(),
         manifest: Some("{}".into()),
+        store: None,
     }
 }
 

@@ -3,6 +3,11 @@
 //! (an empty value: none, the SQLite file only). The password is never in the manifest: it
 //! comes from `ZENBUILD_METADATA_PASSWORD`, else the server's usual places (`PGPASSWORD` or
 //! `~/.pgpass` for PostgreSQL, `MYSQL_PWD` for MySQL), else the URL itself.
+//!
+//! A pipeline may name a store of its own (`metadata` inside `pipeline`): the runs that build
+//! it go there instead. Each run belongs to one store, which numbers it and links its
+//! artifacts to the runs that made them; `ZENBUILD_METADATA_URL` overrides every store of
+//! the manifest, the pipelines' included.
 
 use std::path::PathBuf;
 
@@ -21,6 +26,9 @@ pub const PASSWORD_VAR: &str = "ZENBUILD_METADATA_PASSWORD";
 pub struct Team {
     pub url: ServerUrl,
     password: Option<String>,
+    /// A pipeline's own store, rather than the manifest's: it gets only the runs recorded
+    /// for it ([`crate::lineage::NewRun::store`]).
+    pub own: bool,
 }
 
 impl Team {
@@ -36,9 +44,54 @@ impl Team {
                 None => return Ok(None),
             },
         };
+        Team::parse(url, false).map(Some)
+    }
+
+    /// The store the runs of a pipeline whose own `metadata url=` is `pipeline_url` go to:
+    /// that one, unless this machine names one for all, or it is the manifest's anyway.
+    pub fn of_pipeline(
+        manifest_url: Option<&str>,
+        pipeline_url: Option<&str>,
+    ) -> Result<Option<Team>, BadUrl> {
+        let manifest = Team::configured(manifest_url)?;
+        let Some(url) = pipeline_url else {
+            return Ok(manifest);
+        };
+        if std::env::var_os(URL_VAR).is_some() {
+            return Ok(manifest);
+        }
+        let own = Team::parse(url, true)?;
+        Ok(Some(match manifest {
+            Some(manifest) if manifest.url == own.url => manifest,
+            _ => own,
+        }))
+    }
+
+    /// Every store runs of this manifest go to, the manifest's first, each once.
+    pub fn every<'u>(
+        manifest_url: Option<&str>,
+        pipeline_urls: impl IntoIterator<Item = &'u str>,
+    ) -> Result<Vec<Team>, BadUrl> {
+        let mut teams: Vec<Team> = Team::configured(manifest_url)?.into_iter().collect();
+        for url in pipeline_urls {
+            if let Some(team) = Team::of_pipeline(manifest_url, Some(url))?
+                && !teams.iter().any(|known| known.url == team.url)
+            {
+                teams.push(team);
+            }
+        }
+        Ok(teams)
+    }
+
+    fn parse(url: &str, own: bool) -> Result<Team, BadUrl> {
         let url = ServerUrl::parse(url.trim())?;
         let password = password(&url);
-        Ok(Some(Team { url, password }))
+        Ok(Team { url, password, own })
+    }
+
+    /// What the clone records as a run's store when it goes here ([`crate::lineage::NewRun::store`]).
+    pub fn recorded_as(&self) -> Option<String> {
+        self.own.then(|| self.shown())
     }
 
     /// Connects, bringing the schema up to date.

@@ -155,6 +155,7 @@ fn run(started_ms: i64, status: RunStatus, actions: Vec<ActionRecord>) -> Run {
             version: "0.1.0".into(),
             manifest_digest: "5e".into(),
             manifest: Some("{}".into()),
+            store: None,
         },
         end: RunEnd {
             finished_ms: started_ms + 900,

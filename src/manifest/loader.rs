@@ -23,7 +23,7 @@ pub const TOP_NODES: &[&str] = &[
     "metadata",
 ];
 /// Nodes allowed inside a `pipeline` block.
-pub const PIPELINE_NODES: &[&str] = &["step", "use", "description"];
+pub const PIPELINE_NODES: &[&str] = &["step", "use", "description", "metadata"];
 
 /// Loads the manifest at `path` (the workspace root is its directory).
 ///
@@ -337,6 +337,7 @@ impl Loader {
             default,
             description: None,
             members: Vec::new(),
+            metadata: None,
         };
         for child in node.children.into_iter().flat_map(|block| block.nodes) {
             match &*child.name.value {
@@ -365,6 +366,15 @@ impl Loader {
                     cx.no_children(&child);
                     let text = cx.single_string(&child, "a description string");
                     set_once(&mut cx, &child, &mut pipeline.description, text);
+                }
+                "metadata" => {
+                    let mut cx = Cx {
+                        file,
+                        source,
+                        diags: &mut self.diags,
+                    };
+                    let url = read_metadata_url(&mut cx, &child);
+                    set_once(&mut cx, &child, &mut pipeline.metadata, url);
                 }
                 unknown => {
                     let diag = Diag::new(

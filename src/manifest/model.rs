@@ -115,6 +115,9 @@ pub struct Pipeline {
     pub description: Option<Spanned<String>>,
     /// Steps declared inside the pipeline and steps pulled in with `use`, in order.
     pub members: Vec<Spanned<String>>,
+    /// `metadata url=…` inside the pipeline: the store its runs go to instead of the
+    /// manifest's.
+    pub metadata: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]

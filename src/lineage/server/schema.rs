@@ -1,7 +1,9 @@
-//! The team database's schema, in each server's dialect, and its migrations. The version is
-//! the SQLite store's ([`crate::lineage::schema`]): a team database starts at the schema that
-//! SQLite reached by its sixth migration, and every later migration is written for all three
-//! under one number. Migrating holds a lock of the server's own (`pg_advisory_lock`,
+//! The team database's schema, in each server's dialect, and its migrations. A team database
+//! starts at version 6, the schema the SQLite store ([`crate::lineage::schema`]) reached by
+//! its sixth migration; from there each counts its own: SQLite's seventh (which store a run
+//! goes to) is the clone's bookkeeping, which a team database does not hold, and bumping the
+//! team's version for it would have locked out teammates still on a zenbuild that knows 6 for
+//! no change at all. A later change to what both hold is written for each. Migrating holds a lock of the server's own (`pg_advisory_lock`,
 //! `GET_LOCK`), so two clients that find a new database at once create it once; a database of
 //! a newer version is refused, never misread.
 //!
@@ -245,7 +247,7 @@ fn migrate_locked(client: &mut dyn Client) -> Result<(), LineageError> {
             &[VERSION.into()],
         )?;
     }
-    // Migrations after the sixth go here, each for both dialects, each recorded as it is
+    // Migrations after version 6 go here, each for both dialects, each recorded as it is
     // applied.
     Ok(())
 }
