@@ -8,6 +8,8 @@
 //! The cluster has 2 CPUs, as the machine; Ray jobs reserve one each, so two run at once,
 //! as the local build runs two at once on this machine.
 
+#[path = "support/cat_workspace.rs"]
+mod cat_workspace;
 #[path = "../tests/common/processes.rs"]
 #[allow(dead_code)]
 mod processes;
@@ -18,48 +20,19 @@ mod ray;
 #[allow(dead_code)]
 mod seaweed;
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cat_workspace::{ACTIONS, workspace};
 use ray::{Ray, RayConfig};
 use seaweed::{ACCESS_KEY, SECRET_KEY, Seaweed};
 
-const ACTIONS: usize = 50;
-
 fn manifest(remote: &str, ray: &str, executor: &str) -> String {
-    let mut text = format!(
-        "remote \"team\" url=\"{remote}\"\nexecutor \"ray\" type=\"ray\" url=\"{ray}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\"\n"
+    let header = format!(
+        "remote \"team\" url=\"{remote}\"\nexecutor \"ray\" type=\"ray\" url=\"{ray}\" remote=\"team\" poll-min=\"200ms\" poll-max=\"1s\""
     );
-    for i in 0..ACTIONS {
-        let _ = writeln!(
-            text,
-            "step \"s{i}\" {{ executor \"{executor}\"; inputs \"src/{i}.txt\"; outputs \"out/{i}.txt\"; cmd \"cat src/{i}.txt > out/{i}.txt\"; }}"
-        );
-    }
-    text
-}
-
-fn workspace(dir: &Path, manifest: &str) {
-    std::fs::create_dir_all(dir.join("src")).expect("a workspace");
-    for i in 0..ACTIONS {
-        let line = format!("source {i} ");
-        std::fs::write(
-            dir.join(format!("src/{i}.txt")),
-            line.repeat(1024 / line.len()),
-        )
-        .expect("a source");
-    }
-    std::fs::write(dir.join("zenbuild.kdl"), manifest).expect("the manifest");
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git");
-    };
-    git(&["init", "-q"]);
+    cat_workspace::manifest(&header, executor)
 }
 
 /// One build in `dir`; its wall time and what it said.

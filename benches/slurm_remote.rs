@@ -11,6 +11,8 @@
 #[allow(dead_code)]
 mod seaweed;
 // slurm.rs takes its accounting database from mariadb.rs, which needs the two after it.
+#[path = "support/cat_workspace.rs"]
+mod cat_workspace;
 #[path = "../tests/common/guard.rs"]
 #[allow(dead_code)]
 mod guard;
@@ -24,51 +26,24 @@ mod mariadb;
 #[allow(dead_code)]
 mod slurm;
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cat_workspace::{ACTIONS, workspace};
 use seaweed::{ACCESS_KEY, SECRET_KEY, Seaweed};
 use slurm::Slurm;
 
-const ACTIONS: usize = 50;
-
 fn manifest(remote: &str, partition: &str, executor: &str, through_remote: bool) -> String {
-    let mut text = format!(
-        "remote \"team\" url=\"{remote}\"\nexecutor \"hpc\" type=\"slurm\" partition=\"{partition}\" poll-min=\"200ms\" poll-max=\"1s\" latency-wait=\"2s\"{}\n",
+    let header = format!(
+        "remote \"team\" url=\"{remote}\"\nexecutor \"hpc\" type=\"slurm\" partition=\"{partition}\" poll-min=\"200ms\" poll-max=\"1s\" latency-wait=\"2s\"{}",
         if through_remote {
             " remote=\"team\""
         } else {
             ""
         }
     );
-    for i in 0..ACTIONS {
-        let _ = writeln!(
-            text,
-            "step \"s{i}\" {{ executor \"{executor}\"; inputs \"src/{i}.txt\"; outputs \"out/{i}.txt\"; cmd \"cat src/{i}.txt > out/{i}.txt\"; }}"
-        );
-    }
-    text
-}
-
-fn workspace(dir: &Path, manifest: &str) {
-    std::fs::create_dir_all(dir.join("src")).expect("a workspace");
-    for i in 0..ACTIONS {
-        let line = format!("source {i} ");
-        std::fs::write(
-            dir.join(format!("src/{i}.txt")),
-            line.repeat(1024 / line.len()),
-        )
-        .expect("a source");
-    }
-    std::fs::write(dir.join("zenbuild.kdl"), manifest).expect("the manifest");
-    let out = Command::new("git")
-        .args(["init", "-q"])
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(out.status.success());
+    cat_workspace::manifest(&header, executor)
 }
 
 /// One build in `dir`; its wall time and what it said. The jobs find `zenbuild` on the PATH

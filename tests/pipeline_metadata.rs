@@ -60,6 +60,15 @@ fn commands(log: &Output) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A clone of the project whose stores take `password`.
+fn clone(team: &str, exp: &str, password: &str) -> Test {
+    Test::new()
+        .manifest(&manifest(team, exp))
+        .file("data.csv", "a,b\n1,2\n")
+        .env("ZENBUILD_METADATA_PASSWORD", password)
+        .env_remove("ZENBUILD_METADATA_URL")
+}
+
 fn log(after: Output, store: &[&str]) -> Output {
     let mut args = vec!["log", "--format", "json"];
     args.extend(store);
@@ -72,14 +81,7 @@ fn a_pipeline_with_its_own_store_sends_its_runs_there_alone() {
         .into_iter()
         .zip(common::fresh_databases("own_exp"));
     for ((server, team, password), (_, exp, _)) in servers {
-        let built = Test::new()
-            .manifest(&manifest(&team, &exp))
-            .file("data.csv", "a,b\n1,2\n")
-            .env("ZENBUILD_METADATA_PASSWORD", &password)
-            .env_remove("ZENBUILD_METADATA_URL")
-            .build(&[])
-            .run()
-            .success();
+        let built = clone(&team, &exp, &password).build(&[]).run().success();
         // The pipeline by name, then a step that only it holds.
         let built = built.again_as_before().build(&["exp"]).run().success();
         let built = built
@@ -128,8 +130,7 @@ fn a_pipeline_with_its_own_store_sends_its_runs_there_alone() {
     }
 }
 
-/// Runs recorded while the stores were switched off on this machine wait, each for its own
-/// store; `metadata push` sends them, each to its store once.
+/// Runs recorded while the stores refused the password wait here, each for its own store; `metadata push` sends them, each to its store once.
 #[test]
 fn metadata_push_sends_each_run_to_its_own_store() {
     let servers = common::fresh_databases("push_team")
@@ -137,11 +138,7 @@ fn metadata_push_sends_each_run_to_its_own_store() {
         .zip(common::fresh_databases("push_exp"));
     for ((server, team, password), (_, exp, _)) in servers {
         // Built with a wrong password: every run waits here.
-        let built = Test::new()
-            .manifest(&manifest(&team, &exp))
-            .file("data.csv", "a,b\n1,2\n")
-            .env("ZENBUILD_METADATA_PASSWORD", "not the password")
-            .env_remove("ZENBUILD_METADATA_URL")
+        let built = clone(&team, &exp, "not the password")
             .build(&["exp"])
             .run()
             .success()

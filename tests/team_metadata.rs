@@ -31,30 +31,47 @@ step "train" {{
     )
 }
 
-/// A clone of the project for `user`, with the database's password in its environment.
-fn clone(user: &str, manifest: &str, password: &str, lr: &str) -> Test {
-    Test::new()
-        .manifest(manifest)
-        .file("data.csv", "a,b\n1,2\n")
-        .file("params.yaml", &format!("lr: {lr}\npause: 0\n"))
-        .env("USER", user)
-        .env("ZENBUILD_METADATA_PASSWORD", password)
-        .env_remove("ZENBUILD_METADATA_URL")
+/// The project: its manifest, with the team's database and a cache directory it shares.
+struct Project {
+    manifest: String,
+    _cache: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(url: &str) -> Project {
+        let cache = tempfile::tempdir().expect("a shared cache");
+        Project {
+            manifest: manifest(url, &cache.path().display().to_string()),
+            _cache: cache,
+        }
+    }
+
+    /// A clone of the project for `user`, with the database's password in its environment.
+    fn clone(&self, user: &str, password: &str, lr: &str) -> Test {
+        Test::new()
+            .manifest(&self.manifest)
+            .file("data.csv", "a,b\n1,2\n")
+            .file("params.yaml", &format!("lr: {lr}\npause: 0\n"))
+            .env("USER", user)
+            .env("ZENBUILD_METADATA_PASSWORD", password)
+            .env_remove("ZENBUILD_METADATA_URL")
+    }
 }
 
 #[test]
 fn a_teammates_clone_shows_who_built_the_model_it_restored() {
     for (server, url, password) in common::fresh_databases("teammates") {
-        let cache = tempfile::tempdir().expect("a shared cache");
-        let manifest = manifest(&url, &cache.path().display().to_string());
-        let alice = clone("alice", &manifest, &password, "0.5")
+        let project = Project::new(&url);
+        let alice = project
+            .clone("alice", &password, "0.5")
             .build(&[])
             .run()
             .success();
         assert_eq!(alice.report().ran().len(), 2, "{server}");
 
         // Bob's fresh clone runs nothing: both results come from the cache.
-        let bob = clone("bob", &manifest, &password, "0.5")
+        let bob = project
+            .clone("bob", &password, "0.5")
             .build(&[])
             .run()
             .success();
@@ -108,13 +125,14 @@ fn a_teammates_clone_shows_who_built_the_model_it_restored() {
 #[test]
 fn metrics_of_two_teammates_runs_are_compared() {
     for (server, url, password) in common::fresh_databases("metrics") {
-        let cache = tempfile::tempdir().expect("a shared cache");
-        let manifest = manifest(&url, &cache.path().display().to_string());
-        clone("alice", &manifest, &password, "0.25")
+        let project = Project::new(&url);
+        project
+            .clone("alice", &password, "0.25")
             .build(&[])
             .run()
             .success();
-        let bob = clone("bob", &manifest, &password, "0.75")
+        let bob = project
+            .clone("bob", &password, "0.75")
             .build(&[])
             .run()
             .success();
@@ -139,9 +157,9 @@ fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
     };
     let url = pg.fresh_database("away");
     let password = pg.password().to_string();
-    let cache = tempfile::tempdir().expect("a shared cache");
-    let manifest = manifest(&url, &cache.path().display().to_string());
-    let first = clone("alice", &manifest, &password, "0.5")
+    let project = Project::new(&url);
+    let first = project
+        .clone("alice", &password, "0.5")
         .build(&[])
         .run()
         .success();
@@ -176,10 +194,9 @@ fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
 #[test]
 fn two_clones_building_at_once_keep_consistent_lineage() {
     for (server, url, password) in common::fresh_databases("together") {
-        let cache = tempfile::tempdir().expect("a shared cache");
-        let manifest = manifest(&url, &cache.path().display().to_string());
-        let a = clone("alice", &manifest, &password, "0.5");
-        let b = clone("bob", &manifest, &password, "0.5");
+        let project = Project::new(&url);
+        let a = project.clone("alice", &password, "0.5");
+        let b = project.clone("bob", &password, "0.5");
         let (ca, cb) = (a.spawn(&["build"]), b.spawn(&["build"]));
         let (code_a, _, err_a) = common::wait(ca);
         let (code_b, _, err_b) = common::wait(cb);
@@ -210,9 +227,9 @@ fn two_clones_building_at_once_keep_consistent_lineage() {
 #[test]
 fn a_wrong_password_is_one_note_and_the_build_goes_on() {
     for (server, url, _) in common::fresh_databases("password") {
-        let cache = tempfile::tempdir().expect("a shared cache");
-        let manifest = manifest(&url, &cache.path().display().to_string());
-        let built = clone("alice", &manifest, "not-the-password", "0.5")
+        let project = Project::new(&url);
+        let built = project
+            .clone("alice", "not-the-password", "0.5")
             .build(&[])
             .run()
             .success()
@@ -227,10 +244,10 @@ fn a_wrong_password_is_one_note_and_the_build_goes_on() {
 #[test]
 fn metadata_push_sends_a_clones_history_once() {
     for (server, url, password) in common::fresh_databases("push") {
-        let cache = tempfile::tempdir().expect("a shared cache");
-        let manifest = manifest(&url, &cache.path().display().to_string());
+        let project = Project::new(&url);
         // Built twice with the store switched off on this machine.
-        let built = clone("alice", &manifest, &password, "0.5")
+        let built = project
+            .clone("alice", &password, "0.5")
             .env("ZENBUILD_METADATA_URL", "")
             .build(&[])
             .run()
@@ -285,9 +302,9 @@ fn a_database_of_a_newer_schema_is_one_clear_note() {
     };
     let url = pg.fresh_database("newer");
     let password = pg.password().to_string();
-    let cache = tempfile::tempdir().expect("a shared cache");
-    let manifest = manifest(&url, &cache.path().display().to_string());
-    let first = clone("alice", &manifest, &password, "0.5")
+    let project = Project::new(&url);
+    let first = project
+        .clone("alice", &password, "0.5")
         .build(&[])
         .run()
         .success();

@@ -17,22 +17,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Reads `PID SIGNAL`, `forget PID` and `keep` lines until stdin closes; then sends each
-/// watched PID its signal (the server's own clean, fast shutdown: a killed `PostgreSQL` leaks
-/// shared memory), SIGKILL after 20 s, and removes `$1`.
-const GUARD: &str = r#"
-trap '' INT HUP
-watched= keep=
-while read -r word arg; do
-    case $word in
-        keep) keep=1 ;;
-        forget)
-            left=
-            for entry in $watched; do [ "${entry%:*}" = "$arg" ] || left="$left $entry"; done
-            watched=$left ;;
-        *) watched="$watched $word:$arg" ;;
-    esac
-done
+/// Shell functions for a guard's end: `alive PID`, and `wait_gone TENTHS`, which waits up to
+/// TENTHS tenths of a second for every process in `$watched` to be gone (entries `PID` or
+/// `PID:SIGNAL`). The Slurm harness's guard uses them too.
+pub const WAITING: &str = r#"
 alive() {
     [ -r "/proc/$1/stat" ] || return 1
     read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null || return 1
@@ -49,6 +37,27 @@ wait_gone() {
     done
     return 1
 }
+"#;
+
+/// Reads `PID SIGNAL`, `forget PID` and `keep` lines until stdin closes; then sends each
+/// watched PID its signal (the server's own clean, fast shutdown: a killed `PostgreSQL` leaks
+/// shared memory), SIGKILL after 20 s, and removes `$1`.
+const WATCH: &str = r#"
+trap '' INT HUP
+watched= keep=
+while read -r word arg; do
+    case $word in
+        keep) keep=1 ;;
+        forget)
+            left=
+            for entry in $watched; do [ "${entry%:*}" = "$arg" ] || left="$left $entry"; done
+            watched=$left ;;
+        *) watched="$watched $word:$arg" ;;
+    esac
+done
+"#;
+
+const STOP: &str = r#"
 for entry in $watched; do kill -"${entry#*:}" "${entry%:*}" 2>/dev/null; done
 wait_gone 200 || for entry in $watched; do kill -KILL "${entry%:*}" 2>/dev/null; done
 wait_gone 50
@@ -65,7 +74,7 @@ impl Guard {
     pub fn spawn(dir: &Path, what: &str) -> Guard {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(GUARD)
+            .arg([WATCH, WAITING, STOP].concat())
             .arg(format!("zenbuild-{what}-guard"))
             .arg(dir)
             .stdin(Stdio::piped())

@@ -79,32 +79,19 @@ const ACCOUNTING_PROGRAMS: [&str; 5] = [
 
 /// Reads a PID per line until its stdin closes, then takes the cluster down (newest first) and
 /// removes its directory unless a line said `keep`. `$1` is the directory.
-const GUARD: &str = r#"
+const WATCH: &str = r#"
 trap '' INT HUP
-pids= keep=
+watched= keep=
 while read -r line; do
     case $line in
         keep) keep=1 ;;
-        *) pids="$line $pids" ;;
+        *) watched="$line $watched" ;;
     esac
 done
-alive() {
-    [ -r "/proc/$1/stat" ] || return 1
-    read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null || return 1
-    [ "$state" != Z ]
-}
-wait_gone() {
-    i=0
-    while [ $i -lt "$1" ]; do
-        any=
-        for pid in $pids; do alive "$pid" && any=1; done
-        [ -z "$any" ] && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-if [ -n "$pids" ]; then
+"#;
+
+const STOP: &str = r#"
+if [ -n "$watched" ]; then
     scancel --user="$(id -un)" >/dev/null 2>&1
     i=0
     while [ $i -lt 50 ] && [ -n "$(squeue -h -o %i 2>/dev/null)" ]; do
@@ -112,8 +99,8 @@ if [ -n "$pids" ]; then
         i=$((i + 1))
     done
     # slurmctld takes ~3 s to exit on SIGTERM, slurmd ~2 s, saving state that is thrown away.
-    for pid in $pids; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
-    wait_gone 10 || for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $watched; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
+    wait_gone 10 || for pid in $watched; do kill -KILL "$pid" 2>/dev/null; done
     wait_gone 50
     # A job whose node went down under it (a test takes the node down) keeps its slurmstepd
     # after slurmd is gone, and no scancel reaches it: this cluster's are found by their job
@@ -477,7 +464,7 @@ impl Slurm {
         let conf = dir.join("etc/slurm.conf");
         let mut guard = Command::new("sh")
             .arg("-c")
-            .arg(GUARD)
+            .arg([WATCH, super::guard::WAITING, STOP].concat())
             .arg("zenbuild-slurm-guard")
             .arg(&dir)
             .env("SLURM_CONF", &conf)
