@@ -383,3 +383,16 @@ fn find(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
+
+impl MariaDb {
+    /// As [`MariaDb::start`], a server that takes connections over TCP only with TLS
+    /// (`require_secure_transport`: a plain one is refused), and shows `cert` (PEM, the chain
+    /// after it if any) with its `key`. The harness's own socket counts as secure.
+    pub fn start_with_tls(cert: &Path, key: &Path) -> Option<MariaDb> {
+        MariaDb::start_with(&[
+            &format!("--ssl-cert={}", cert.display()),
+            &format!("--ssl-key={}", key.display()),
+            "--require-secure-transport=ON",
+        ])
+    }
+}

@@ -14,6 +14,8 @@ mod read;
 mod record;
 pub mod schema;
 pub mod sql;
+#[cfg(any(feature = "metadata-postgres", feature = "metadata-mysql"))]
+mod tls;
 pub mod url;
 
 use std::sync::{Mutex, MutexGuard};

@@ -1,5 +1,5 @@
 //! The team store's MySQL and MariaDB driver: the synchronous `mysql` client (pure Rust, TLS
-//! by rustls when the URL asks for it). Statements go through the binary protocol, so numbers
+//! by rustls when the URL asks for it, the certificate checked as its `ssl-mode` says). Statements go through the binary protocol, so numbers
 //! come back as numbers; a string column comes back as text unless its character set is
 //! `binary` (the schema's `VARBINARY` digests).
 
@@ -10,10 +10,19 @@ use mysql::{Conn, OptsBuilder, SslOpts};
 
 use super::super::LineageError;
 use super::sql::{Client, Dialect, Row, Value};
+use super::tls;
 use super::url::{ServerUrl, Tls};
 
 /// MySQL's number for the `binary` character set, which byte strings have.
 const BINARY: u16 = 63;
+
+/// `ER_SECURE_TRANSPORT_REQUIRED`: MySQL's answer to a plain connection when it has
+/// `require_secure_transport=ON`.
+const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
+
+/// `ER_ACCESS_DENIED_ERROR`: a wrong user or password, and also MariaDB's answer (10.11) to a
+/// plain connection under `require_secure_transport`, which it tells apart from nothing else.
+const ACCESS_DENIED: u16 = 1045;
 
 pub struct MyClient {
     conn: Conn,
@@ -37,10 +46,13 @@ impl MyClient {
             .tcp_connect_timeout(Some(timeout))
             // Never a local socket instead of the address the URL names.
             .prefer_socket(false);
-        if url.tls == Tls::Required {
-            opts = opts.ssl_opts(SslOpts::default());
+        if let Some(ssl) = ssl_opts(url).map_err(|detail| LineageError::Server {
+            url: shown.clone(),
+            detail,
+        })? {
+            opts = opts.ssl_opts(ssl);
         }
-        let mut conn = Conn::new(opts).map_err(|e| failed(&shown, &e))?;
+        let mut conn = Conn::new(opts).map_err(|e| not_connected(url, &e))?;
         // Exact, case-sensitive text, and the server's strictest checks: a value that does not
         // fit a column is an error, never silently cut.
         conn.query_drop("SET NAMES utf8mb4 COLLATE utf8mb4_bin, SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
@@ -52,6 +64,66 @@ impl MyClient {
             .map_err(|e| failed(&shown, &e))?;
         Ok(MyClient { conn, shown })
     }
+}
+
+/// The driver's TLS for `url`, `None` for plain TCP. The driver builds its rustls client
+/// itself, from the process's crypto provider and webpki's roots beside the CA file (so it
+/// cannot check a chain alone: `url.rs` refuses `VERIFY_CA`).
+fn ssl_opts(url: &ServerUrl) -> Result<Option<SslOpts>, String> {
+    // The driver asks rustls for the process's provider; ring, as the PostgreSQL driver's,
+    // rather than a panic should another crate ever bring a second provider in. Refused when
+    // one is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match url.tls {
+        Tls::Off => Ok(None),
+        Tls::Verified => {
+            let ssl = SslOpts::default();
+            Ok(Some(match &url.ca {
+                Some(path) => {
+                    // Read here first, for an error that names the file and the setting.
+                    tls::read_ca(url, path)?;
+                    ssl.with_root_cert_path(Some(path.clone()))
+                }
+                None => ssl,
+            }))
+        }
+        Tls::Unverified => Ok(Some(
+            SslOpts::default().with_danger_accept_invalid_certs(true),
+        )),
+        Tls::Preferred | Tls::CaOnly => Err(format!(
+            "the MySQL driver cannot connect with {:?} TLS",
+            url.tls
+        )),
+    }
+}
+
+/// A failed connection as the store reports it: a refused certificate or a server that
+/// takes only TLS in words that say which setting of the URL fixes it.
+fn not_connected(url: &ServerUrl, error: &mysql::Error) -> LineageError {
+    // The driver's errors name their causes through the old `cause`, not `source`.
+    let cause: Option<&(dyn std::error::Error + 'static)> = match error {
+        mysql::Error::IoError(e) => Some(e),
+        // The handshake runs inside the packet codec's first read or write.
+        mysql::Error::CodecError(e) => Some(e),
+        mysql::Error::TlsError(e) => Some(e),
+        _ => None,
+    };
+    if let Some(tls) = cause.and_then(tls::rustls_error) {
+        return LineageError::Server {
+            url: url.shown(),
+            detail: tls::explain(tls, url),
+        };
+    }
+    let mut refused = failed(&url.shown(), error);
+    if let (mysql::Error::MySqlError(e), LineageError::Server { detail, .. }) =
+        (error, &mut refused)
+        && matches!(e.code, SECURE_TRANSPORT_REQUIRED | ACCESS_DENIED)
+        && url.tls == Tls::Off
+    {
+        detail.push_str("; ");
+        detail.push_str(&tls::only_tls(url, e.code == SECURE_TRANSPORT_REQUIRED));
+    }
+    refused
 }
 
 /// A driver error as the store reports it: the server's own message when it sent one.

@@ -1,5 +1,5 @@
 //! The team store's PostgreSQL driver: the synchronous `postgres` client, with TLS by rustls
-//! when the URL asks for it. Values cross as the schema's types (`BIGINT`, `DOUBLE PRECISION`,
+//! when the URL asks for it (`tls.rs` checks the certificate as the URL's `sslmode` says). Values cross as the schema's types (`BIGINT`, `DOUBLE PRECISION`,
 //! `TEXT`, `BYTEA`), whatever Rust type a query had in hand.
 //!
 //! Statements are kept prepared on the connection, by their text: the client asks the server
@@ -11,11 +11,14 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::Duration;
 
+use postgres::config::SslMode;
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Config, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::super::LineageError;
 use super::sql::{Client, Dialect, Row, Value};
+use super::tls;
 use super::url::{ServerUrl, Tls};
 
 /// How many prepared statements a connection keeps; past that they are all let go. A
@@ -49,15 +52,24 @@ impl PgClient {
             config.password(password);
         }
         let connected = match url.tls {
-            Tls::Off => config.connect(NoTls),
-            Tls::Required => {
-                config.ssl_mode(postgres::config::SslMode::Require);
-                config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
-                    &shown,
-                )?))
+            Tls::Off => {
+                config.ssl_mode(SslMode::Disable);
+                config.connect(NoTls)
+            }
+            Tls::Preferred | Tls::Verified | Tls::CaOnly | Tls::Unverified => {
+                config.ssl_mode(if url.tls == Tls::Preferred {
+                    SslMode::Prefer
+                } else {
+                    SslMode::Require
+                });
+                let tls = tls::client_config(url).map_err(|detail| LineageError::Server {
+                    url: shown.clone(),
+                    detail,
+                })?;
+                config.connect(MakeRustlsConnect::new(tls))
             }
         };
-        let mut client = connected.map_err(|e| failed(&shown, &e))?;
+        let mut client = connected.map_err(|e| not_connected(url, &e))?;
         // PostgreSQL 12 and later; an older server, which plans every execution, says no.
         let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
         Ok(PgClient {
@@ -85,20 +97,30 @@ impl PgClient {
     }
 }
 
-/// rustls with the web's root certificates, as zenbuild's HTTP remotes use.
-fn tls_config(shown: &str) -> Result<rustls::ClientConfig, LineageError> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| LineageError::Server {
-            url: shown.to_string(),
-            detail: format!("TLS: {e}"),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+/// A failed connection as the store reports it: a refused certificate or a server that
+/// takes only TLS in words that say which setting of the URL fixes it.
+fn not_connected(url: &ServerUrl, error: &postgres::Error) -> LineageError {
+    let shown = url.shown();
+    if let Some(tls) = tls::rustls_error(error) {
+        return LineageError::Server {
+            url: shown,
+            detail: tls::explain(tls, url),
+        };
+    }
+    let mut refused = failed(&shown, error);
+    // pg_hba.conf with `hostssl` lines only: "no pg_hba.conf entry for host …, no encryption".
+    let only_tls = error.as_db_error().is_some_and(|db| {
+        *db.code() == postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().ends_with("no encryption")
+    });
+    if let LineageError::Server { detail, .. } = &mut refused
+        && only_tls
+        && url.tls == Tls::Off
+    {
+        detail.push_str("; ");
+        detail.push_str(&tls::only_tls(url, true));
+    }
+    refused
 }
 
 /// A driver error as the store reports it: the server's own message when it sent one.

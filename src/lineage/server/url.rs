@@ -1,19 +1,63 @@
 //! The address of a team database: `postgres://USER@HOST:PORT/DATABASE` or
-//! `mysql://USER@HOST:PORT/DATABASE` (MariaDB speaks MySQL's protocol), with `?sslmode=require`
-//! (`ssl-mode=REQUIRED` for MySQL) to insist on TLS. A password in the URL is taken but never
-//! shown: [`ServerUrl::shown`] is the URL every message and record uses.
+//! `mysql://USER@HOST:PORT/DATABASE` (MariaDB speaks MySQL's protocol), with TLS asked for in
+//! the query as each server's own clients write it: `sslmode` and `sslrootcert` (libpq's
+//! names) for PostgreSQL, `ssl-mode` and `ssl-ca` (the MySQL clients' URI names, as MySQL
+//! Shell and sqlx read them) for MySQL. A password in the URL is taken but never shown:
+//! [`ServerUrl::shown`] is the URL every message and record uses.
+//!
+//! What each mode means here, and where it parts from the server's own client:
+//!
+//! | PostgreSQL `sslmode` | MySQL `ssl-mode` | zenbuild |
+//! |---|---|---|
+//! | `disable` (the default) | `DISABLED` (the default) | plain TCP |
+//! | `allow`, `prefer` | — | TLS when the server offers it, checked as `require`; plain when it does not |
+//! | `require`, `verify-full` | `REQUIRED`, `VERIFY_IDENTITY` | TLS; the certificate chains to the CA file, else to a public CA, and names the host |
+//! | `verify-ca` | — | TLS; the certificate chains to the CA file (required), any host name |
+//! | `no-verify` | `NO_VERIFY` | TLS; the certificate is not checked at all |
+//!
+//! `require` (`REQUIRED`) checks the certificate, where libpq's and MySQL's own `require`
+//! only encrypt (libpq checks the chain only when a root certificate happens to be on the
+//! machine). Deliberately: this connection carries the database password and the team's whole
+//! lineage, and an encrypted connection to whoever answers stops an eavesdropper but not a
+//! machine in the middle, which a copied `sslmode=require` was almost always meant to stop.
+//! MariaDB's own client checks by default since 11.4 for the same reason. Not checking is
+//! still possible, for a server whose self-signed certificate cannot be checked, but only by
+//! writing so (`no-verify`, node-postgres's name for it), never by default.
+//!
+//! MySQL has no `verify-ca` here: its driver always trusts the public CAs beside `ssl-ca`, so
+//! a chain checked without the host name would accept anyone's public certificate. `PREFERRED`
+//! is refused as the driver cannot fall back to plain TCP.
+//!
+//! The CA file (`sslrootcert`, `ssl-ca`: PEM, one or more certificates) is an absolute path or
+//! `~/…`: the URL is read from the committed manifest and from `ZENBUILD_METADATA_URL` alike,
+//! by commands run from any directory of the workspace, so no one directory could be the base
+//! of a relative path. Naming a CA without a mode asks for `verify-full`, as libpq's
+//! `sslrootcert=system` does (`system` is taken here too: the public CAs).
+//!
+//! A setting this file does not know is refused, never ignored: a misspelt TLS setting must
+//! not leave a connection in plain TCP.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use super::sql::Dialect;
 
-/// Whether the connection must be encrypted.
+/// Whether the connection is encrypted, and how the server's certificate is checked (see the
+/// table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tls {
     /// Plain TCP, as on a database reached over loopback or a private network.
     Off,
-    /// TLS with the server's certificate checked against the system's web roots.
-    Required,
+    /// TLS checked as [`Tls::Verified`] when the server offers it, plain TCP when it does not
+    /// (PostgreSQL's `prefer`).
+    Preferred,
+    /// TLS; the certificate chains to [`ServerUrl::ca`] (else to a public CA) and names the
+    /// host.
+    Verified,
+    /// TLS; the certificate chains to [`ServerUrl::ca`], whatever host it names.
+    CaOnly,
+    /// TLS that stops eavesdroppers only: the certificate is not checked. Never a default.
+    Unverified,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -24,6 +68,8 @@ pub struct ServerUrl {
     pub port: u16,
     pub database: String,
     pub tls: Tls,
+    /// The CA file that certificates must chain to; `None`: the public CAs (webpki's roots).
+    pub ca: Option<PathBuf>,
     /// A password written in the URL itself; never printed (see [`ServerUrl::shown`]).
     pub password: Option<String>,
 }
@@ -82,22 +128,7 @@ impl ServerUrl {
             return Err(bad("it names no user (USER@ before the host)"));
         }
         let (host, port) = split_host_port(hostport).map_err(|why| bad(&why))?;
-        let mut tls = Tls::Off;
-        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match (name, value.to_ascii_lowercase().as_str()) {
-                ("sslmode", "disable" | "allow" | "prefer") | ("ssl-mode", "disabled") => {
-                    tls = Tls::Off;
-                }
-                ("sslmode", "require" | "verify-ca" | "verify-full")
-                | ("ssl-mode", "required" | "verify_ca" | "verify_identity") => tls = Tls::Required,
-                _ => {
-                    return Err(bad(&format!(
-                        "`{name}={value}` is not a setting zenbuild knows"
-                    )));
-                }
-            }
-        }
+        let (tls, ca) = tls_settings(dialect, query).map_err(|why| bad(&why))?;
         Ok(ServerUrl {
             dialect,
             user,
@@ -105,11 +136,14 @@ impl ServerUrl {
             port: port.unwrap_or(default_port),
             database,
             tls,
+            ca,
             password,
         })
     }
 
-    /// The URL as every message and record shows it: without a password.
+    /// The URL as every message and record shows it: without a password, and without the
+    /// query. The shown URL names the store in the clone's outbox and in a run's `store`, so
+    /// adding TLS to the URL of a store must not make it another store.
     pub fn shown(&self) -> String {
         let scheme = match self.dialect {
             Dialect::Postgres => "postgres",
@@ -124,6 +158,129 @@ impl ServerUrl {
             "{scheme}://{}@{host}:{}/{}",
             self.user, self.port, self.database
         )
+    }
+}
+
+/// The names a server's clients give the TLS settings: (mode, CA file).
+pub fn setting_names(dialect: Dialect) -> (&'static str, &'static str) {
+    match dialect {
+        Dialect::Postgres => ("sslmode", "sslrootcert"),
+        Dialect::Mysql => ("ssl-mode", "ssl-ca"),
+    }
+}
+
+/// The TLS of a URL's query (`name=value&…`, each setting once).
+fn tls_settings(dialect: Dialect, query: &str) -> Result<(Tls, Option<PathBuf>), String> {
+    let (mode_name, ca_name) = setting_names(dialect);
+    let (mut mode, mut ca) = (None, None);
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(value)?;
+        let slot = if name == mode_name {
+            &mut mode
+        } else if name == ca_name {
+            &mut ca
+        } else {
+            return Err(unknown_setting(dialect, name, &value));
+        };
+        if slot.replace(value).is_some() {
+            return Err(format!("`{name}` is given twice"));
+        }
+    }
+    let named_ca = ca.is_some();
+    let ca = match ca.as_deref() {
+        None | Some("system") if dialect == Dialect::Postgres => None,
+        None => None,
+        Some(path) => Some(ca_path(ca_name, path)?),
+    };
+    let tls = match mode.as_deref() {
+        None if named_ca => Tls::Verified,
+        None => Tls::Off,
+        Some(value) => tls_mode(dialect, value)?,
+    };
+    let mode = mode.unwrap_or_default();
+    match tls {
+        Tls::Off | Tls::Unverified if named_ca => Err(format!(
+            "`{ca_name}` names a CA but `{mode_name}={mode}` checks no certificate against it"
+        )),
+        Tls::CaOnly if ca.is_none() => Err(format!(
+            "`{mode_name}={mode}` needs `{ca_name}=PATH`, the CA file to check against: a chain \
+             to any public CA, whatever host it names, proves nothing"
+        )),
+        _ => Ok((tls, ca)),
+    }
+}
+
+/// A mode's value, in either case as the servers' clients take it.
+fn tls_mode(dialect: Dialect, value: &str) -> Result<Tls, String> {
+    let (mode_name, _) = setting_names(dialect);
+    let tls = match (dialect, value.to_ascii_lowercase().as_str()) {
+        (Dialect::Postgres, "disable") | (Dialect::Mysql, "disabled") => Tls::Off,
+        (Dialect::Postgres, "allow" | "prefer") => Tls::Preferred,
+        (Dialect::Postgres, "require" | "verify-full")
+        | (Dialect::Mysql, "required" | "verify_identity") => Tls::Verified,
+        (Dialect::Postgres, "verify-ca") => Tls::CaOnly,
+        (Dialect::Postgres, "no-verify") | (Dialect::Mysql, "no_verify") => Tls::Unverified,
+        (Dialect::Mysql, "verify_ca") => {
+            return Err(format!(
+                "`{mode_name}={value}` cannot be kept: the MySQL driver trusts the public CAs \
+                 beside `ssl-ca`, so a certificate checked without its host name could be \
+                 anyone's; write VERIFY_IDENTITY with a certificate that names the host"
+            ));
+        }
+        (Dialect::Mysql, "preferred") => {
+            return Err(format!(
+                "`{mode_name}={value}`: the MySQL driver cannot fall back to plain TCP; write \
+                 REQUIRED or DISABLED"
+            ));
+        }
+        _ => {
+            let values = match dialect {
+                Dialect::Postgres => "disable, prefer, require, verify-ca, verify-full, no-verify",
+                Dialect::Mysql => "DISABLED, REQUIRED, VERIFY_IDENTITY, NO_VERIFY",
+            };
+            return Err(format!(
+                "`{mode_name}={value}` is not a setting zenbuild knows ({mode_name} is one of \
+                 {values})"
+            ));
+        }
+    };
+    Ok(tls)
+}
+
+fn unknown_setting(dialect: Dialect, name: &str, value: &str) -> String {
+    let (mode_name, ca_name) = setting_names(dialect);
+    let (other_mode, other_ca) = setting_names(match dialect {
+        Dialect::Postgres => Dialect::Mysql,
+        Dialect::Mysql => Dialect::Postgres,
+    });
+    let theirs = if name == other_mode || name == other_ca {
+        " (that is the other server's name for it)"
+    } else {
+        ""
+    };
+    format!(
+        "`{name}={value}` is not a setting zenbuild knows{theirs}: this URL takes `{mode_name}` \
+         and `{ca_name}`"
+    )
+}
+
+/// A CA file's path: absolute, or under the home directory (`~/…`).
+fn ca_path(name: &str, path: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = path.strip_prefix("~/") {
+        let home = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .ok_or_else(|| format!("`{name}={path}`: HOME is not set, so `~` is nowhere"))?;
+        return Ok(PathBuf::from(home).join(rest));
+    }
+    if Path::new(path).is_absolute() {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(format!(
+            "`{name}={path}` is not an absolute path (nor ~/…): the URL is read from the \
+             manifest and from ZENBUILD_METADATA_URL, from any directory, so no one directory is \
+             its base"
+        ))
     }
 }
 
@@ -207,7 +364,7 @@ mod tests {
         let url = ServerUrl::parse("mysql://zb@127.0.0.1/meta?ssl-mode=REQUIRED").expect("a URL");
         assert_eq!(
             (url.dialect, url.port, url.tls),
-            (Dialect::Mysql, 3306, Tls::Required)
+            (Dialect::Mysql, 3306, Tls::Verified)
         );
         let url =
             ServerUrl::parse("postgresql://a%40b@[::1]/d%2Fb?sslmode=require").expect("a URL");
@@ -235,10 +392,118 @@ mod tests {
             ("postgres://u@db", "names no database"),
             ("postgres://u@db:99999/zb", "not a port"),
             ("postgres://u@db/zb?sslmode=bogus", "not a setting"),
+            ("postgres://u@db/zb?sslmod=require", "not a setting"),
+            (
+                "postgres://u@db/zb?ssl-mode=REQUIRED",
+                "the other server's name",
+            ),
+            ("mysql://u@db/zb?sslmode=require", "the other server's name"),
+            (
+                "postgres://u@db/zb?sslmode=require&sslmode=disable",
+                "given twice",
+            ),
+            (
+                "postgres://u@db/zb?sslmode=verify-ca",
+                "needs `sslrootcert=PATH`",
+            ),
+            (
+                "postgres://u@db/zb?sslmode=verify-ca&sslrootcert=system",
+                "needs",
+            ),
+            (
+                "postgres://u@db/zb?sslrootcert=certs/ca.pem",
+                "not an absolute path",
+            ),
+            ("mysql://u@db/zb?ssl-ca=ca.pem", "not an absolute path"),
+            (
+                "postgres://u@db/zb?sslmode=disable&sslrootcert=/ca.pem",
+                "checks no certificate",
+            ),
+            (
+                "postgres://u@db/zb?sslmode=no-verify&sslrootcert=/ca.pem",
+                "checks no",
+            ),
+            (
+                "mysql://u@db/zb?ssl-mode=VERIFY_CA&ssl-ca=/ca.pem",
+                "VERIFY_IDENTITY",
+            ),
+            ("mysql://u@db/zb?ssl-mode=PREFERRED", "cannot fall back"),
+            ("mysql://u@db/zb?ssl-mode=require", "not a setting"),
             ("mysql://u@:3306/zb", "names no host"),
         ] {
             let bad = ServerUrl::parse(url).expect_err(url);
             assert!(bad.0.contains(said), "{url}: {bad}");
         }
+    }
+
+    /// Each mode of the table in the module's documentation, in each server's spelling.
+    #[test]
+    fn tls_modes_read_as_documented() {
+        let tls = |url: &str| {
+            let url = ServerUrl::parse(url).unwrap_or_else(|bad| panic!("{bad}"));
+            (url.tls, url.ca.map(|ca| ca.display().to_string()))
+        };
+        let pg = "postgres://u@db/zb";
+        let my = "mysql://u@db/zb";
+        for (url, expected) in [
+            (pg.to_string(), (Tls::Off, None)),
+            (format!("{pg}?sslmode=disable"), (Tls::Off, None)),
+            (format!("{pg}?sslmode=prefer"), (Tls::Preferred, None)),
+            (format!("{pg}?sslmode=allow"), (Tls::Preferred, None)),
+            (format!("{pg}?sslmode=require"), (Tls::Verified, None)),
+            (format!("{pg}?sslmode=verify-full"), (Tls::Verified, None)),
+            (format!("{pg}?sslmode=VERIFY-FULL"), (Tls::Verified, None)),
+            (format!("{pg}?sslmode=no-verify"), (Tls::Unverified, None)),
+            (format!("{pg}?sslrootcert=system"), (Tls::Verified, None)),
+            (
+                format!("{pg}?sslmode=verify-ca&sslrootcert=/etc/ssl/team%20ca.pem"),
+                (Tls::CaOnly, Some("/etc/ssl/team ca.pem".to_string())),
+            ),
+            (
+                format!("{pg}?sslrootcert=/ca.pem"),
+                (Tls::Verified, Some("/ca.pem".to_string())),
+            ),
+            (
+                format!("{pg}?sslrootcert=/ca.pem&sslmode=prefer"),
+                (Tls::Preferred, Some("/ca.pem".to_string())),
+            ),
+            (my.to_string(), (Tls::Off, None)),
+            (format!("{my}?ssl-mode=DISABLED"), (Tls::Off, None)),
+            (format!("{my}?ssl-mode=REQUIRED"), (Tls::Verified, None)),
+            (
+                format!("{my}?ssl-mode=verify_identity"),
+                (Tls::Verified, None),
+            ),
+            (format!("{my}?ssl-mode=NO_VERIFY"), (Tls::Unverified, None)),
+            (
+                format!("{my}?ssl-ca=/ca.pem"),
+                (Tls::Verified, Some("/ca.pem".to_string())),
+            ),
+        ] {
+            assert_eq!(tls(&url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_ca_under_home_is_found_there() {
+        let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) else {
+            return;
+        };
+        let url = ServerUrl::parse("postgres://u@db/zb?sslrootcert=~/.postgresql/root.crt")
+            .expect("a URL");
+        assert_eq!(
+            url.ca,
+            Some(std::path::PathBuf::from(home).join(".postgresql/root.crt"))
+        );
+    }
+
+    /// The store's identity stays the same when its URL gains TLS: the query is not shown.
+    #[test]
+    fn the_shown_url_leaves_out_the_tls_settings() {
+        let plain = ServerUrl::parse("postgres://u@db/zb").expect("a URL");
+        let tls = ServerUrl::parse("postgres://u@db/zb?sslmode=verify-full&sslrootcert=/ca.pem")
+            .expect("a URL");
+        assert_eq!(plain.shown(), tls.shown());
+        assert_eq!(tls.shown(), "postgres://u@db:5432/zb");
     }
 }
