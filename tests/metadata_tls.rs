@@ -272,7 +272,7 @@ fn an_untrusted_certificate_is_one_note_and_the_runs_wait(
         .run()
         .success()
         .stderr_contains_once("note:")
-        .stderr_contains_once("TLS certificate is not trusted (no public CA signed it")
+        .stderr_contains_once("TLS certificate is not trusted: no public CA signed it")
         .stderr_contains_once(&fix);
     assert_eq!(built.report().ran().len(), 1, "{name}");
 
@@ -287,7 +287,7 @@ fn an_untrusted_certificate_is_one_note_and_the_runs_wait(
         .success()
         .stderr_contains_once("note:")
         .stderr_contains_once(&format!(
-            "TLS certificate is not trusted (the CA in {} did not sign it",
+            "TLS certificate is not trusted: the CA in {} did not sign it",
             other.display()
         ))
         .stderr_contains_once(&fix);
@@ -335,7 +335,10 @@ fn a_plain_url_to_a_server_that_takes_only_tls_is_one_note(server: &Server<'_>) 
     let url = (server.fresh_database)("plain");
     let why = match server.name {
         "postgres" => "the server takes only TLS connections: ",
-        _ => "if the server takes only TLS connections, as it would say this then, ",
+        _ => {
+            "a server that takes only TLS connections says this too (MariaDB's \
+             require_secure_transport): if so, "
+        }
     };
     server
         .clone(&url)

@@ -82,7 +82,7 @@ pub fn explain(error: &rustls::Error, url: &ServerUrl) -> String {
                 None => "no public CA signed it".to_string(),
             };
             format!(
-                "the server's TLS certificate is not trusted ({signer}: {why}): name the CA that \
+                "the server's TLS certificate is not trusted: {signer} ({why}); name the CA that \
                  did with `{ca_name}=/path/to/ca.pem` in the URL"
             )
         }
@@ -101,7 +101,10 @@ pub fn only_tls(url: &ServerUrl, surely: bool) -> String {
     if surely {
         format!("the server takes only TLS connections: {fix}")
     } else {
-        format!("if the server takes only TLS connections, as it would say this then, {fix}")
+        format!(
+            "a server that takes only TLS connections says this too (MariaDB's \
+             require_secure_transport): if so, {fix}"
+        )
     }
 }
 
@@ -268,5 +271,48 @@ mod checked {
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named_with_its_setting() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = ServerUrl::parse("postgres://u@db/zb?sslrootcert=/ca.pem").expect("a URL");
+        let missing = dir.path().join("missing.pem");
+        let said = read_ca(&url, &missing).expect_err("no file");
+        assert!(
+            said.starts_with(&format!(
+                "cannot read the CA file {} (`sslrootcert`)",
+                missing.display()
+            )),
+            "{said}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let said = read_ca(&url, &empty).expect_err("no certificate");
+        assert!(said.contains("holds no certificate"), "{said}");
+    }
+
+    #[test]
+    fn a_refused_certificate_says_which_setting_fixes_it() {
+        let url = ServerUrl::parse("mysql://u@db/zb?ssl-mode=REQUIRED").expect("a URL");
+        let untrusted = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let said = explain(&untrusted, &url);
+        assert!(
+            said.contains("is not trusted: no public CA signed it"),
+            "{said}"
+        );
+        assert!(said.contains("`ssl-ca=/path/to/ca.pem`"), "{said}");
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, untrusted);
+        assert!(matches!(
+            rustls_error(&io),
+            Some(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        ));
     }
 }
