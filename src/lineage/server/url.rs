@@ -92,7 +92,8 @@ impl fmt::Debug for ServerUrl {
 
 impl ServerUrl {
     pub fn parse(url: &str) -> Result<ServerUrl, BadUrl> {
-        let shown = redact(url);
+        // Without the query either: a setting zenbuild does not know may be a password.
+        let shown = redact(url.split_once('?').map_or(url, |(base, _)| base));
         let bad = |why: &str| BadUrl(format!("metadata URL `{shown}`: {why}"));
         let (scheme, rest) = url
             .split_once("://")
@@ -181,7 +182,7 @@ fn tls_settings(dialect: Dialect, query: &str) -> Result<(Tls, Option<PathBuf>),
         } else if name == ca_name {
             &mut ca
         } else {
-            return Err(unknown_setting(dialect, name, &value));
+            return Err(unknown_setting(dialect, name));
         };
         if slot.replace(value).is_some() {
             return Err(format!("`{name}` is given twice"));
@@ -189,9 +190,10 @@ fn tls_settings(dialect: Dialect, query: &str) -> Result<(Tls, Option<PathBuf>),
     }
     let named_ca = ca.is_some();
     let ca = match ca.as_deref() {
-        None | Some("system") if dialect == Dialect::Postgres => None,
-        None => None,
+        // libpq's word for the machine's trusted CAs; here, the public CAs webpki knows.
+        Some("system") if dialect == Dialect::Postgres => None,
         Some(path) => Some(ca_path(ca_name, path)?),
+        None => None,
     };
     let tls = match mode.as_deref() {
         None if named_ca => Tls::Verified,
@@ -248,7 +250,8 @@ fn tls_mode(dialect: Dialect, value: &str) -> Result<Tls, String> {
     Ok(tls)
 }
 
-fn unknown_setting(dialect: Dialect, name: &str, value: &str) -> String {
+/// Why `name` is refused; its value is not shown, as it may be a password.
+fn unknown_setting(dialect: Dialect, name: &str) -> String {
     let (mode_name, ca_name) = setting_names(dialect);
     let (other_mode, other_ca) = setting_names(match dialect {
         Dialect::Postgres => Dialect::Mysql,
@@ -260,8 +263,8 @@ fn unknown_setting(dialect: Dialect, name: &str, value: &str) -> String {
         ""
     };
     format!(
-        "`{name}={value}` is not a setting zenbuild knows{theirs}: this URL takes `{mode_name}` \
-         and `{ca_name}`"
+        "`{name}` is not a setting zenbuild knows{theirs}: this URL takes `{mode_name}` and \
+         `{ca_name}`"
     )
 }
 
@@ -430,9 +433,14 @@ mod tests {
             ("mysql://u@db/zb?ssl-mode=PREFERRED", "cannot fall back"),
             ("mysql://u@db/zb?ssl-mode=require", "not a setting"),
             ("mysql://u@:3306/zb", "names no host"),
+            (
+                "postgres://u@db/zb?password=hunter2",
+                "`password` is not a setting",
+            ),
         ] {
             let bad = ServerUrl::parse(url).expect_err(url);
             assert!(bad.0.contains(said), "{url}: {bad}");
+            assert!(!bad.0.contains("hunter2"), "{url}: {bad}");
         }
     }
 
