@@ -58,7 +58,7 @@ fn metadata_is_set_once() {
 }
 
 /// Port 9 on this machine answers nothing: the build runs, records its run here, and says
-/// once that the store is out of reach; `log` then shows this clone's runs with the same note.
+/// once that the store could not be used; `log` then shows this clone's runs with the same note.
 #[test]
 fn a_store_that_is_never_reached_costs_one_note_and_the_run_waits_here() {
     let built = Test::new()
@@ -70,7 +70,7 @@ fn a_store_that_is_never_reached_costs_one_note_and_the_run_waits_here() {
         .build(&[])
         .run()
         .success()
-        .stderr_contains_once("is out of reach")
+        .stderr_contains_once("could not be used")
         .stderr_contains("postgres://ml@127.0.0.1:9/zb")
         .stderr_lacks("s3cret");
     assert_eq!(built.report().ran(), ["a"]);
@@ -87,7 +87,7 @@ fn a_store_that_is_never_reached_costs_one_note_and_the_run_waits_here() {
         .args(&["log"])
         .run()
         .success()
-        .stderr_lacks("out of reach");
+        .stderr_lacks("could not be used");
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn metadata_push_sends_each_run_to_its_own_store() {
             .build(&["exp"])
             .run()
             .success()
-            .stderr_contains("out of reach");
+            .stderr_contains("could not be used");
         let built = built.again_as_before().build(&[]).run().success();
         let pushed = built
             .again()

@@ -172,7 +172,7 @@ fn a_run_made_while_the_server_is_away_is_sent_when_it_is_back() {
     pg.stop();
     let (code, _, stderr) = common::wait(child);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stderr.matches("is out of reach").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("could not be used").count(), 1, "{stderr}");
     pg.restart();
     let back = test.args(&["log", "--format", "json"]).run().success();
     assert!(
@@ -233,7 +233,7 @@ fn a_wrong_password_is_one_note_and_the_build_goes_on() {
             .build(&[])
             .run()
             .success()
-            .stderr_contains_once("is out of reach")
+            .stderr_contains_once("could not be used")
             .stderr_lacks("not-the-password");
         assert_eq!(built.report().ran().len(), 2, "{server}");
     }

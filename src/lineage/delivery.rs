@@ -79,7 +79,7 @@ pub fn away_note(team: &Team, why: &str) -> String {
         .strip_prefix(&format!("metadata store {}: ", team.shown()))
         .unwrap_or(why);
     format!(
-        "the team metadata store {} is out of reach ({why}): this clone keeps its runs and sends them at the next command that reaches it",
+        "the team metadata store {} could not be used ({why}): this clone keeps its runs and sends them at the next command that reaches it",
         team.shown()
     )
 }
