@@ -151,3 +151,81 @@ impl Guard {
         }
     }
 }
+
+/// The one server a harness runs under its guard (PostgreSQL's postmaster, `mariadbd`):
+/// started until it answers, stopped and started again by a test, and stopped for good with
+/// the guard.
+pub struct Supervised {
+    guard: Guard,
+    /// The server's own clean, fast shutdown.
+    signal: libc::c_int,
+    /// The running server; `None` while stopped.
+    child: Mutex<Option<Child>>,
+}
+
+impl Supervised {
+    /// Nothing running yet; the guard removes `dir` at the end (see [`Guard::spawn`]).
+    pub fn new(dir: &Path, what: &str, signal: libc::c_int) -> Supervised {
+        Supervised {
+            guard: Guard::spawn(dir, what),
+            signal,
+            child: Mutex::new(None),
+        }
+    }
+
+    /// Starts `command` (told to the guard) and waits up to a minute until `ready`; a server
+    /// that does not answer is stopped again.
+    pub fn start(
+        &self,
+        what: &str,
+        command: &mut Command,
+        ready: impl FnMut() -> bool,
+    ) -> Result<(), String> {
+        let mut child = self.guard.daemon(command, self.signal)?;
+        if let Err(why) =
+            super::local_server::wait_ready(what, &mut child, Duration::from_mins(1), ready)
+        {
+            self.guard
+                .stop(&mut child, self.signal, Duration::from_secs(5));
+            return Err(why);
+        }
+        *self.child() = Some(child);
+        Ok(())
+    }
+
+    /// Stops the server (its data stays); connections are then refused. Idempotent.
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child().take() {
+            self.guard
+                .stop(&mut child, self.signal, Duration::from_secs(30));
+        }
+    }
+
+    /// The server's PID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child().as_ref().map(Child::id)
+    }
+
+    /// Leaves the directory in place, for a failing test's logs.
+    pub fn keep(&self) {
+        self.guard.keep();
+    }
+
+    /// Stops the server and removes its directory, waiting for both.
+    pub fn shutdown(&self) {
+        self.guard.close();
+        if let Some(mut child) = self.child().take() {
+            // The guard has stopped it; should the guard have died, it is killed here.
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+
+    fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -24,13 +24,13 @@
 //! that fails to start, or is dropped by a failing test, keeps it always.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::guard::Guard;
-use super::local_server::{free_port, log_file, random_password, run, skip, tail, wait_ready};
+use super::guard::Supervised;
+use super::local_server::{free_port, log_file, random_password, run, skip, tail};
 
 /// The store's user and database.
 pub const USER: &str = "zb";
@@ -44,9 +44,8 @@ pub struct MariaDb {
     /// Server options beyond the harness's own (the Slurm harness's for slurmdbd).
     options: Vec<String>,
     password: String,
-    guard: Guard,
-    /// The running server; `None` while stopped.
-    server: Mutex<Option<Child>>,
+    /// The running server, under the guard that stops it.
+    server: Supervised,
     databases: AtomicUsize,
     started_in: Duration,
 }
@@ -106,28 +105,20 @@ impl MariaDb {
     /// Stops the server (a normal shutdown: sessions are ended, the data stays); connections
     /// are then refused. Idempotent.
     pub fn stop(&self) {
-        if let Some(mut child) = self.server().take() {
-            self.guard
-                .stop(&mut child, libc::SIGTERM, Duration::from_secs(30));
-        }
+        self.server.stop();
     }
 
     /// Stops the server if it runs and starts it again on the same data and port.
     pub fn restart(&self) {
-        let mut server = self.server();
-        if let Some(mut child) = server.take() {
-            self.guard
-                .stop(&mut child, libc::SIGTERM, Duration::from_secs(30));
-        }
-        match self.run_server() {
-            Ok(child) => *server = Some(child),
-            Err(why) => panic!("MariaDB did not restart: {why}{}", self.logs()),
+        self.server.stop();
+        if let Err(why) = self.run_server() {
+            panic!("MariaDB did not restart: {why}{}", self.logs());
         }
     }
 
     /// The server's PID, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.server().as_ref().map(Child::id)
+        self.server.pid()
     }
 
     /// The server's directory: `data/`, the socket, `mariadbd.log`.
@@ -147,7 +138,7 @@ impl MariaDb {
 
     /// Keeps the directory after the server stops (for the Slurm harness's failures).
     pub fn keep(&self) {
-        self.guard.keep();
+        self.server.keep();
     }
 
     /// Runs `sql` with the `mariadb` client over TCP at `url` (one of this server's) with
@@ -184,12 +175,6 @@ impl MariaDb {
         format!("mysql://{USER}@127.0.0.1:{}/{database}", self.port)
     }
 
-    fn server(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
-        self.server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     fn launch(options: Vec<String>) -> Option<MariaDb> {
         let missing: Vec<&str> = PROGRAMS.into_iter().filter(|p| find(p).is_none()).collect();
         if !missing.is_empty() {
@@ -206,11 +191,10 @@ impl MariaDb {
             .keep();
         let mut mariadb = MariaDb {
             port: free_port(),
-            guard: Guard::spawn(&dir, "mariadb"),
+            server: Supervised::new(&dir, "mariadb", libc::SIGTERM),
             dir,
             options,
             password: random_password(),
-            server: Mutex::new(None),
             databases: AtomicUsize::new(0),
             started_in: Duration::ZERO,
         };
@@ -220,7 +204,7 @@ impl MariaDb {
                 mariadb.dir.display(),
                 mariadb.logs()
             );
-            mariadb.guard.keep();
+            mariadb.server.keep();
             mariadb.shutdown();
             panic!("{message}");
         }
@@ -256,8 +240,7 @@ impl MariaDb {
         if !status.success() {
             return Err(format!("mariadb-install-db failed ({status})"));
         }
-        let child = self.run_server()?;
-        *self.server() = Some(child);
+        self.run_server()?;
         self.admin(&format!(
             "CREATE USER '{USER}'@'%' IDENTIFIED BY '{password}'; \
              CREATE DATABASE {DATABASE}; GRANT ALL ON {DATABASE}.* TO '{USER}'@'%';",
@@ -266,7 +249,7 @@ impl MariaDb {
     }
 
     /// Starts `mariadbd` (told to the guard) and waits until it answers on its socket.
-    fn run_server(&self) -> Result<Child, String> {
+    fn run_server(&self) -> Result<(), String> {
         let log = self.dir.join("mariadbd.log");
         let mut command = Command::new(find("mariadbd").unwrap_or_default());
         command
@@ -287,16 +270,8 @@ impl MariaDb {
             .current_dir(&self.dir)
             .stdout(log_file(&log)?)
             .stderr(log_file(&log)?);
-        let mut child = self.guard.daemon(&mut command, libc::SIGTERM)?;
-        let ready = wait_ready("mariadbd", &mut child, Duration::from_mins(1), || {
-            self.admin("SELECT 1").is_ok()
-        });
-        if let Err(why) = ready {
-            self.guard
-                .stop(&mut child, libc::SIGTERM, Duration::from_secs(5));
-            return Err(why);
-        }
-        Ok(child)
+        self.server
+            .start("mariadbd", &mut command, || self.admin("SELECT 1").is_ok())
     }
 
     /// Runs `sql` as root, through the socket.
@@ -321,14 +296,7 @@ impl MariaDb {
 
     /// Stops the server and removes its directory, waiting for both.
     fn shutdown(&self) {
-        self.guard.close();
-        if let Some(mut child) = self.server().take() {
-            // The guard has stopped it; should the guard have died, it is killed here.
-            if let Ok(None) = child.try_wait() {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
+        self.server.shutdown();
     }
 }
 
@@ -336,7 +304,7 @@ impl Drop for MariaDb {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("mariadb: kept {} for the failing test", self.dir.display());
-            self.guard.keep();
+            self.server.keep();
         }
         self.shutdown();
     }

@@ -25,13 +25,13 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::guard::Guard;
-use super::local_server::{free_port, log_file, random_password, run, skip, tail, wait_ready};
+use super::guard::Supervised;
+use super::local_server::{free_port, log_file, random_password, run, skip, tail};
 
 /// The store's user and database.
 pub const USER: &str = "zb";
@@ -49,9 +49,8 @@ pub struct Postgres {
     /// The uid and gid the server runs as, when the tests run as root.
     owner: Option<(u32, u32)>,
     password: String,
-    guard: Guard,
-    /// The running postmaster; `None` while stopped.
-    server: Mutex<Option<Child>>,
+    /// The running postmaster, under the guard that stops it.
+    server: Supervised,
     databases: AtomicUsize,
     started_in: Duration,
 }
@@ -103,28 +102,20 @@ impl Postgres {
     /// Stops the server (a fast shutdown: sessions are ended, the data stays); connections
     /// are then refused. Idempotent.
     pub fn stop(&self) {
-        if let Some(mut child) = self.server().take() {
-            self.guard
-                .stop(&mut child, libc::SIGINT, Duration::from_secs(30));
-        }
+        self.server.stop();
     }
 
     /// Stops the server if it runs and starts it again on the same data and port.
     pub fn restart(&self) {
-        let mut server = self.server();
-        if let Some(mut child) = server.take() {
-            self.guard
-                .stop(&mut child, libc::SIGINT, Duration::from_secs(30));
-        }
-        match self.run_server() {
-            Ok(child) => *server = Some(child),
-            Err(why) => panic!("PostgreSQL did not restart: {why}{}", self.logs()),
+        self.server.stop();
+        if let Err(why) = self.run_server() {
+            panic!("PostgreSQL did not restart: {why}{}", self.logs());
         }
     }
 
     /// The postmaster's PID (also its process group's), while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.server().as_ref().map(Child::id)
+        self.server.pid()
     }
 
     /// The server's directory: `data/`, `run/` (the socket), `postgres.log`.
@@ -164,12 +155,6 @@ impl Postgres {
         format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
     }
 
-    fn server(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
-        self.server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     fn launch() -> Option<Postgres> {
         let Some(bin) = find_bin() else {
             return skip("PostgreSQL is not installed: apt-get install postgresql");
@@ -193,12 +178,11 @@ impl Postgres {
             .keep();
         let mut postgres = Postgres {
             port: free_port(),
-            guard: Guard::spawn(&dir, "postgres"),
+            server: Supervised::new(&dir, "postgres", libc::SIGINT),
             dir,
             bin,
             owner,
             password: random_password(),
-            server: Mutex::new(None),
             databases: AtomicUsize::new(0),
             started_in: Duration::ZERO,
         };
@@ -208,7 +192,7 @@ impl Postgres {
                 postgres.dir.display(),
                 postgres.logs()
             );
-            postgres.guard.keep();
+            postgres.server.keep();
             postgres.shutdown();
             panic!("{message}");
         }
@@ -246,8 +230,7 @@ impl Postgres {
         let hba = self.dir.join("data/pg_hba.conf");
         std::fs::write(&hba, PG_HBA).map_err(|e| format!("write pg_hba.conf: {e}"))?;
         self.hand_over(&hba)?;
-        let child = self.run_server()?;
-        *self.server() = Some(child);
+        self.run_server()?;
         self.admin(&[
             &format!("CREATE ROLE {USER} LOGIN PASSWORD '{}'", self.password),
             &format!("CREATE DATABASE {DATABASE} OWNER {USER}"),
@@ -255,7 +238,7 @@ impl Postgres {
     }
 
     /// Starts the postmaster (told to the guard) and waits until it answers on its socket.
-    fn run_server(&self) -> Result<Child, String> {
+    fn run_server(&self) -> Result<(), String> {
         let log = log_file(&self.dir.join("postgres.log"))?;
         let mut command = Command::new(self.bin.join("postgres"));
         command
@@ -269,16 +252,9 @@ impl Postgres {
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
         self.as_owner(&mut command);
-        let mut child = self.guard.daemon(&mut command, libc::SIGINT)?;
-        let ready = wait_ready("postgres", &mut child, Duration::from_mins(1), || {
+        self.server.start("postgres", &mut command, || {
             self.admin(&["SELECT 1"]).is_ok()
-        });
-        if let Err(why) = ready {
-            self.guard
-                .stop(&mut child, libc::SIGINT, Duration::from_secs(5));
-            return Err(why);
-        }
-        Ok(child)
+        })
     }
 
     /// Runs statements one by one as the superuser, through the socket.
@@ -325,14 +301,7 @@ impl Postgres {
 
     /// Stops the server and removes its directory, waiting for both.
     fn shutdown(&self) {
-        self.guard.close();
-        if let Some(mut child) = self.server().take() {
-            // The guard has stopped it; should the guard have died, it is killed here.
-            if let Ok(None) = child.try_wait() {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
+        self.server.shutdown();
     }
 }
 
@@ -340,7 +309,7 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("postgres: kept {} for the failing test", self.dir.display());
-            self.guard.keep();
+            self.server.keep();
         }
         self.shutdown();
     }
