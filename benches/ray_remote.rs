@@ -10,6 +10,12 @@
 
 #[path = "support/cat_workspace.rs"]
 mod cat_workspace;
+#[path = "../tests/common/guard.rs"]
+#[allow(dead_code)]
+mod guard;
+#[path = "../tests/common/local_server.rs"]
+#[allow(dead_code)]
+mod local_server;
 #[path = "../tests/common/processes.rs"]
 #[allow(dead_code)]
 mod processes;

@@ -13,6 +13,12 @@
 //! cargo bench --bench remote -- [--size-mib 1024] [--files 1000]
 //! ```
 
+#[path = "../tests/common/guard.rs"]
+#[allow(dead_code)]
+mod guard;
+#[path = "../tests/common/local_server.rs"]
+#[allow(dead_code)]
+mod local_server;
 #[path = "../tests/common/nginx.rs"]
 #[allow(dead_code)]
 mod nginx;

