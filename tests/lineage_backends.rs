@@ -5,7 +5,9 @@
 
 mod common;
 use zenbuild::lineage::server::{ServerStore, ServerUrl};
-use zenbuild::lineage::test_history::{answers, history, replay};
+use zenbuild::lineage::test_history::{
+    answers, directory_history, directory_history_answers, history, replay,
+};
 use zenbuild::lineage::{LineageError, MetadataStore, SqliteStore};
 
 fn open(url: &str, password: &str) -> ServerStore {
@@ -24,6 +26,27 @@ fn every_query_answers_as_sqlite_does() {
         let mut store = open(&url, &password);
         let ids = replay(&mut store, &runs);
         let got = answers(&store, &ids);
+        assert_eq!(
+            serde_json::to_string_pretty(&got).expect("json"),
+            serde_json::to_string_pretty(&expected).expect("json"),
+            "{server} answers otherwise"
+        );
+    }
+}
+
+/// Output directories inside one another and written twice in a run: which holds a path,
+/// what was read inside each, and the `lineage` walks through them, alike on every store.
+#[test]
+fn directory_queries_answer_as_sqlite_does() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut sqlite = SqliteStore::open(&dir.path().join("lineage.db")).expect("SQLite");
+    let runs = directory_history();
+    let ids = replay(&mut sqlite, &runs);
+    let expected = directory_history_answers(&sqlite, &ids);
+    for (server, url, password) in common::fresh_databases("directories") {
+        let mut store = open(&url, &password);
+        let ids = replay(&mut store, &runs);
+        let got = directory_history_answers(&store, &ids);
         assert_eq!(
             serde_json::to_string_pretty(&got).expect("json"),
             serde_json::to_string_pretty(&expected).expect("json"),

@@ -15,6 +15,7 @@ pub mod damaged;
 pub mod delivery;
 pub mod durations;
 pub mod git;
+mod latest_readers;
 pub mod metrics;
 pub mod outbox;
 mod parts;
@@ -23,6 +24,7 @@ pub mod schema;
 pub mod server;
 pub mod snapshot;
 pub mod sqlite;
+mod sqlite_directories;
 pub(crate) mod sqlite_parts;
 mod sqlite_record;
 pub mod team;
@@ -271,4 +273,22 @@ pub trait MetadataStore {
     /// Artifacts ever recorded at `path` (or, with `path` a digest prefix, with such a
     /// digest), the latest first.
     fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError>;
+    /// Of the directories that actions of run `run` wrote, the one that holds `path` (a
+    /// prefix of it ending in `/`, not the whole of it): the deepest, when several do; as the
+    /// latest of the run's actions that wrote it recorded it, when several did. What
+    /// `lineage` shows a file inside an output directory to have been made by.
+    fn directory_holding(
+        &self,
+        run: RunId,
+        path: &str,
+    ) -> Result<Option<ArtifactRecord>, LineageError>;
+    /// What actions read inside the directory `directory` (paths it holds) in those of `runs`
+    /// in which an action wrote it with `digest`: each artifact once, in no order. What
+    /// `lineage --down` follows below a directory.
+    fn read_inside(
+        &self,
+        runs: &[RunId],
+        directory: &str,
+        digest: &str,
+    ) -> Result<Vec<ArtifactRecord>, LineageError>;
 }

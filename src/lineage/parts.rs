@@ -1,8 +1,7 @@
 //! What both stores do alike with what their queries return: an action's parts (inputs,
-//! outputs, params, metrics) put into its summary, and the latest reader of each name picked
-//! from an artifact's recent readers.
+//! outputs, params, metrics) put into its summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::{ActionSummary, ArtifactRecord, Metric};
 
@@ -37,17 +36,4 @@ pub fn fill(summary: &mut ActionSummary, parts: Parts) {
     action.outputs = parts.outputs;
     action.params = parts.params;
     action.metrics = parts.metrics;
-}
-
-/// Of the `(ran, row id)` runs of readers (with each reader's name), the latest `keep` looked
-/// at, those that ran first: the row id of the latest of each name.
-pub fn latest_per_name(mut recent: Vec<((bool, i64), String)>, keep: usize) -> Vec<i64> {
-    recent.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
-    recent.truncate(keep);
-    let mut latest: BTreeMap<String, i64> = BTreeMap::new();
-    for ((_, id), name) in recent {
-        let known = latest.entry(name).or_insert(id);
-        *known = (*known).max(id);
-    }
-    latest.into_values().collect()
 }

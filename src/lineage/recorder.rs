@@ -599,6 +599,21 @@ mod tests {
         ) -> Result<Vec<ArtifactRecord>, LineageError> {
             self.inner.find_artifacts(path_or_digest)
         }
+        fn directory_holding(
+            &self,
+            run: RunId,
+            path: &str,
+        ) -> Result<Option<ArtifactRecord>, LineageError> {
+            self.inner.directory_holding(run, path)
+        }
+        fn read_inside(
+            &self,
+            runs: &[RunId],
+            directory: &str,
+            digest: &str,
+        ) -> Result<Vec<ArtifactRecord>, LineageError> {
+            self.inner.read_inside(runs, directory, digest)
+        }
     }
 
     #[test]

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::latest_readers::{self, ContentRows};
 use super::sqlite_parts::Of;
 
 use super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, MetadataStore,
-    NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, parts, schema, sqlite_parts,
-    sqlite_record,
+    NewRun, RunEnd, RunId, RunStatus, RunSummary, damaged, parts, schema, sqlite_directories,
+    sqlite_parts, sqlite_record,
 };
 
 /// How long a writer waits for another (two builds never write at once, but `log` may close
@@ -127,6 +128,21 @@ impl MetadataStore for SqliteStore {
     fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError> {
         self.located(self.queries.find_artifacts(path_or_digest))
     }
+    fn directory_holding(
+        &self,
+        run: RunId,
+        path: &str,
+    ) -> Result<Option<ArtifactRecord>, LineageError> {
+        self.located(self.queries.directory_holding(run, path))
+    }
+    fn read_inside(
+        &self,
+        runs: &[RunId],
+        directory: &str,
+        digest: &str,
+    ) -> Result<Vec<ArtifactRecord>, LineageError> {
+        self.located(self.queries.read_inside(runs, directory, digest))
+    }
 }
 
 impl Queries {
@@ -180,40 +196,6 @@ impl Queries {
                 Ok((row.get(0)?, row.get(1)?))
             })?
             .collect::<Result<_, _>>()?)
-    }
-
-    /// The latest `limit` runs of `action`, as (ran, run action id), those where it ran
-    /// first: a seek in `run_actions_ran`, then, for as many more as are wanted, the runs
-    /// from the latest back, each a seek in `run_actions_run` (a run's rows are written
-    /// after those of every earlier run, so the latest runs hold the latest rows).
-    fn latest_runs_of(&self, action: i64, limit: usize) -> Result<Vec<(bool, i64)>, LineageError> {
-        let mut latest: Vec<(bool, i64)> = self
-            .conn
-            .prepare_cached(
-                "SELECT ran, id FROM run_actions WHERE action_id = ?1 AND ran = 1
-                 ORDER BY id DESC LIMIT ?2",
-            )?
-            .query_map(params![action, limit as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let more = limit.saturating_sub(latest.len());
-        if more > 0 {
-            // CROSS JOIN keeps `runs` the outer loop: the order asked for, with no sort.
-            let rows = self
-                .conn
-                .prepare_cached(
-                    "SELECT a.ran, a.id FROM runs r CROSS JOIN run_actions a
-                     ON a.run_id = r.id AND a.action_id = ?1
-                     WHERE a.ran = 0 ORDER BY r.id DESC, a.id DESC LIMIT ?2",
-                )?
-                .query_map(params![action, more as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            latest.extend(rows);
-        }
-        Ok(latest)
     }
 
     fn actions(&self, ids: Vec<i64>) -> Result<Vec<ActionSummary>, LineageError> {
@@ -364,7 +346,11 @@ impl MetadataStore for Queries {
     fn producer(&self, path: &str, digest: &str) -> Result<Option<ActionSummary>, LineageError> {
         let mut latest = Vec::new();
         for (action, _) in self.recorded_with(path, digest, "out")? {
-            latest.extend(self.latest_runs_of(action, 1)?);
+            latest.extend(latest_readers::latest_rows(
+                &mut RowsOf(&self.conn),
+                action,
+                1,
+            )?);
         }
         let id = latest.into_iter().max().map(|(_, id)| id);
         Ok(self.actions(id.into_iter().collect())?.pop())
@@ -373,12 +359,9 @@ impl MetadataStore for Queries {
     fn consumers(&self, path: &str, digest: &str) -> Result<Vec<ActionSummary>, LineageError> {
         // The readers that ran, then the latest that reused their results, the latest
         // `READERS` of them: a file read by every run of a long history is not scanned whole.
-        let mut recent = Vec::new();
-        for (action, name) in self.recorded_with(path, digest, "in")? {
-            let runs = self.latest_runs_of(action, READERS)?;
-            recent.extend(runs.into_iter().map(|run| (run, name.clone())));
-        }
-        self.actions(parts::latest_per_name(recent, READERS))
+        let readers = self.recorded_with(path, digest, "in")?;
+        let rows = latest_readers::latest_per_name(&mut RowsOf(&self.conn), &readers, READERS)?;
+        self.actions(rows)
     }
 
     fn keys_since(&self, since_ms: i64) -> Result<Vec<String>, LineageError> {
@@ -415,6 +398,61 @@ impl MetadataStore for Queries {
                  ORDER BY id DESC",
             )?
             .query_map([prefix], artifact_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn directory_holding(
+        &self,
+        run: RunId,
+        path: &str,
+    ) -> Result<Option<ArtifactRecord>, LineageError> {
+        sqlite_directories::holding(&self.conn, run, path)
+    }
+
+    fn read_inside(
+        &self,
+        runs: &[RunId],
+        directory: &str,
+        digest: &str,
+    ) -> Result<Vec<ArtifactRecord>, LineageError> {
+        sqlite_directories::read_inside(&self.conn, runs, directory, digest)
+    }
+}
+
+/// A content's rows in `run_actions`: those where it ran by `run_actions_ran`, a seek; those
+/// where it was restored through the runs from the latest back, each a seek in
+/// `run_actions_run` (CROSS JOIN keeps `runs` the outer loop: the order asked for, with no
+/// sort), so a page of them costs a seek per run it passes.
+struct RowsOf<'c>(&'c Connection);
+
+impl ContentRows for RowsOf<'_> {
+    fn ran(&mut self, content: i64, limit: usize) -> Result<Vec<i64>, LineageError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id FROM run_actions WHERE action_id = ?1 AND ran = 1
+                 ORDER BY id DESC LIMIT ?2",
+            )?
+            .query_map(params![content, limit as i64], |row| row.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn restored(
+        &mut self,
+        content: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<i64>, LineageError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT a.id FROM runs r CROSS JOIN run_actions a
+                 ON a.run_id = r.id AND a.action_id = ?1
+                 WHERE a.ran = 0 ORDER BY r.id DESC, a.id DESC LIMIT ?2 OFFSET ?3",
+            )?
+            .query_map(params![content, limit as i64, offset as i64], |row| {
+                row.get(0)
+            })?
             .collect::<Result<_, _>>()?)
     }
 }

@@ -300,3 +300,106 @@ fn a_batch_of_many_actions_is_recorded_whole_and_in_order() {
         .unwrap();
     assert_eq!(contents, 250);
 }
+
+/// The queries of `lineage` about directories: the deepest output directory of a run that
+/// holds a path (of the run's latest action that wrote it), and what a run read inside a
+/// directory it wrote with a digest.
+#[test]
+fn directories_are_found_by_what_a_run_wrote_and_read() {
+    use crate::lineage::test_history::{artifact, directory_history};
+    use crate::lineage::tree;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("lineage.db")).unwrap();
+    let ids = replay(&mut store, &directory_history());
+    let holding = |run: RunId, path: &str| {
+        store
+            .directory_holding(run, path)
+            .unwrap()
+            .map(|found| (found.path, found.digest))
+    };
+    let at = |path: &str, digest: &str| Some((path.to_string(), digest.to_string()));
+    // The deepest: `data/train/`, not the `data/` that holds it.
+    assert_eq!(holding(ids[0], "data/train/x.bin"), at("data/train/", "e3"));
+    // `stamp` wrote `data/` after `unpack` did: its version.
+    assert_eq!(holding(ids[0], "data/y.bin"), at("data/", "e7"));
+    assert_eq!(holding(ids[0], "data/train/"), at("data/", "e7"));
+    // The third run has no `stamp`: `unpack`'s own.
+    assert_eq!(holding(ids[2], "data/y.bin"), at("data/", "e9"));
+    // Not a directory's own path, nor a path outside every output directory.
+    assert_eq!(holding(ids[0], "data/"), None);
+    assert_eq!(holding(ids[0], "elsewhere/z"), None);
+    assert_eq!(holding(ids[0], "model.bin"), None);
+
+    let read = |runs: &[RunId], directory: &str, digest: &str| {
+        let mut read: Vec<(String, String)> = store
+            .read_inside(runs, directory, digest)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.path, a.digest))
+            .collect();
+        read.sort();
+        read
+    };
+    let everything = [
+        ("data/list.txt", "e8"),
+        ("data/train/x.bin", "e4"),
+        ("data/y.bin", "e5"),
+    ]
+    .map(|(path, digest)| (path.to_string(), digest.to_string()));
+    assert_eq!(read(&ids, "data/", "e1"), everything);
+    assert_eq!(read(&ids[2..], "data/", "e9"), everything);
+    // The third run wrote `data/` with another digest; no run wrote this one.
+    assert!(read(&ids[2..], "data/", "e1").is_empty());
+    assert!(read(&ids, "data/", "00").is_empty());
+    assert!(read(&[], "data/", "e1").is_empty());
+    assert_eq!(
+        read(&ids, "data/train/", "e3"),
+        [("data/train/x.bin".to_string(), "e4".to_string())]
+    );
+
+    // The walks: up through the directories that hold the model's inputs, down from the
+    // archive through the readers of files inside what it unpacked to.
+    let up = tree::build(&store, &artifact("model.bin", "e6"), tree::Direction::Up).unwrap();
+    let train = &up.actions[0];
+    assert_eq!((train.name.as_str(), train.run), ("train", ids[0]));
+    let within: Vec<(&str, Option<&str>, &str)> = train
+        .artifacts
+        .iter()
+        .map(|n| {
+            (
+                n.path.as_str(),
+                n.within.as_deref(),
+                n.actions[0].name.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        within,
+        [
+            ("data/train/x.bin", Some("data/train/"), "split"),
+            ("data/y.bin", Some("data/"), "stamp")
+        ]
+    );
+    let down = tree::build(&store, &artifact("raw.tar", "a0"), tree::Direction::Down).unwrap();
+    let unpack = &down.actions[0];
+    assert_eq!((unpack.name.as_str(), unpack.run), ("unpack", ids[2]));
+    let data = &unpack.artifacts[0];
+    let reads: Vec<(&str, RunId, Vec<&str>)> = data
+        .actions
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.run,
+                s.reads.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            ("split", ids[2], vec!["data/list.txt"]),
+            ("train", ids[2], vec!["data/train/x.bin", "data/y.bin"])
+        ]
+    );
+}

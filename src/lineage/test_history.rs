@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::tree::{self, Direction};
 use super::{
     ActionRecord, ArtifactRecord, Counts, GitState, MetadataStore, Metric, NewRun, RunEnd, RunId,
     RunStatus,
@@ -213,6 +214,115 @@ pub fn history() -> Vec<Run> {
     ]
 }
 
+fn action(
+    name: &str,
+    status: &str,
+    inputs: &[(&str, &str)],
+    outputs: &[(&str, &str)],
+) -> ActionRecord {
+    let artifacts = |list: &[(&str, &str)]| {
+        list.iter()
+            .map(|(path, digest)| artifact(path, digest))
+            .collect()
+    };
+    ActionRecord {
+        name: name.into(),
+        step: name.into(),
+        key: None,
+        status: status.into(),
+        cmd: name.into(),
+        inputs: artifacts(inputs),
+        outputs: artifacts(outputs),
+        ..ActionRecord::default()
+    }
+}
+
+/// Output directories inside one another, and one written by two actions of a run: `unpack`
+/// makes `data/`, `split` makes `data/train/` inside it, `stamp` writes `data/` again after
+/// `unpack` (with another digest), and `train` reads a file inside each. The second run
+/// restores everything; the third unpacks anew and leaves `stamp` out.
+pub fn directory_history() -> Vec<Run> {
+    let unpack =
+        |status, digest| action("unpack", status, &[("raw.tar", "a0")], &[("data/", digest)]);
+    let split = |status| {
+        action(
+            "split",
+            status,
+            &[("data/list.txt", "e8")],
+            &[("data/train/", "e3")],
+        )
+    };
+    let stamp = |status| action("stamp", status, &[], &[("data/", "e7")]);
+    let train = |status| {
+        action(
+            "train",
+            status,
+            &[("data/train/x.bin", "e4"), ("data/y.bin", "e5")],
+            &[("model.bin", "e6")],
+        )
+    };
+    vec![
+        run(
+            1000,
+            RunStatus::Succeeded,
+            vec![
+                unpack("ran", "e1"),
+                split("ran"),
+                stamp("ran"),
+                train("ran"),
+            ],
+        ),
+        run(
+            2000,
+            RunStatus::Succeeded,
+            vec![
+                unpack("cached", "e1"),
+                split("cached"),
+                stamp("cached"),
+                train("cached"),
+            ],
+        ),
+        run(
+            3000,
+            RunStatus::Succeeded,
+            vec![unpack("ran", "e9"), split("cached"), train("cached")],
+        ),
+    ]
+}
+
+/// Every answer about directories the store gives for [`directory_history`]'s `runs`.
+pub fn directory_history_answers(store: &dyn MetadataStore, runs: &[RunId]) -> serde_json::Value {
+    let mut answers = directory_answers(
+        store,
+        runs,
+        &[
+            "data/train/x.bin",
+            "data/y.bin",
+            "data/train/",
+            "data/",
+            "model.bin",
+            "elsewhere/z",
+        ],
+        &[
+            ("data/", "e1"),
+            ("data/", "e7"),
+            ("data/", "e9"),
+            ("data/train/", "e3"),
+        ],
+    );
+    answers.extend(tree_answers(
+        store,
+        &[
+            ("model.bin", "e6", Direction::Up),
+            ("data/y.bin", "e5", Direction::Up),
+            ("raw.tar", "a0", Direction::Down),
+            ("data/", "e7", Direction::Down),
+            ("data/train/", "e3", Direction::Down),
+        ],
+    ));
+    serde_json::Value::Object(answers)
+}
+
 /// Records `runs` in `store`; returns their ids.
 pub fn replay(store: &mut dyn MetadataStore, runs: &[Run]) -> Vec<RunId> {
     runs.iter()
@@ -277,7 +387,76 @@ pub fn answers(store: &dyn MetadataStore, runs: &[RunId]) -> serde_json::Value {
             json!(store.find_artifacts(query).unwrap()),
         );
     }
+    answers.extend(directory_answers(
+        store,
+        runs,
+        &[
+            "parts/a.csv",
+            "parts/",
+            "parts/b/c.csv",
+            "raw.csv",
+            "elsewhere/x",
+        ],
+        &[("parts/", "d1"), ("parts/", "00"), ("raw.csv", "aa")],
+    ));
+    let trees = [
+        ("model.json", "dd", Direction::Up),
+        ("model.json", "cc", Direction::Up),
+        ("parts/a.csv", "d2", Direction::Up),
+        ("raw.csv", "aa", Direction::Down),
+        ("parts/", "d1", Direction::Down),
+    ];
+    answers.extend(tree_answers(store, &trees));
     serde_json::Value::Object(answers)
+}
+
+/// The answers of `directory_holding` for each of `runs` and `paths`, and of `read_inside`
+/// of each of `directories` (path, digest) in all of `runs`, in the latest alone, and in none.
+pub fn directory_answers(
+    store: &dyn MetadataStore,
+    runs: &[RunId],
+    paths: &[&str],
+    directories: &[(&str, &str)],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut answers = serde_json::Map::new();
+    for &run in runs {
+        for path in paths {
+            answers.insert(
+                format!("directory holding {path} in {run}"),
+                json!(store.directory_holding(run, path).unwrap()),
+            );
+        }
+    }
+    let latest = &runs[runs.len().saturating_sub(1)..];
+    for (directory, digest) in directories {
+        for (name, runs) in [("all", runs), ("latest", latest), ("none", &[][..])] {
+            let mut read = store.read_inside(runs, directory, digest).unwrap();
+            read.sort_by(|a, b| (&a.path, &a.digest).cmp(&(&b.path, &b.digest)));
+            answers.insert(
+                format!("read inside {directory} {digest} in {name}"),
+                json!(read),
+            );
+        }
+    }
+    answers
+}
+
+/// The provenance trees of `roots` (path, digest, direction), as `lineage --format json`
+/// prints them.
+pub fn tree_answers(
+    store: &dyn MetadataStore,
+    roots: &[(&str, &str, Direction)],
+) -> serde_json::Map<String, serde_json::Value> {
+    roots
+        .iter()
+        .map(|&(path, digest, direction)| {
+            let node = tree::build(store, &artifact(path, digest), direction).unwrap();
+            (
+                format!("lineage {direction:?} {path} {digest}"),
+                json!(node),
+            )
+        })
+        .collect()
 }
 
 fn sorted(mut keys: Vec<String>) -> Vec<String> {

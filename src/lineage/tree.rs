@@ -144,14 +144,6 @@ impl Walker<'_> {
         Ok(node)
     }
 
-    fn actions_of(&mut self, run: RunId) -> Result<&[ActionSummary], LineageError> {
-        if !self.run_actions.contains_key(&run) {
-            let actions = self.store.run_actions(run)?;
-            self.run_actions.insert(run, actions);
-        }
-        Ok(self.run_actions.get(&run).map_or(&[], Vec::as_slice))
-    }
-
     /// For a path no action wrote by name: the output directory that held it in the run that
     /// read it, and the action that made that directory.
     fn directory_producer(
@@ -169,29 +161,39 @@ impl Walker<'_> {
                 .collect(),
         };
         for run in runs {
-            let holder = self
-                .actions_of(run)?
-                .iter()
-                .flat_map(|summary| {
-                    summary
-                        .action
-                        .outputs
-                        .iter()
-                        .map(move |output| (summary, output))
-                })
-                .filter(|(_, output)| holds(&output.path, &node.path))
-                .max_by_key(|(_, output)| output.path.len())
-                .map(|(summary, output)| (summary.clone(), output.clone()));
-            let Some((in_run, directory)) = holder else {
+            let Some(directory) = self.store.directory_holding(run, &node.path)? else {
                 continue;
             };
-            let producer = self
-                .store
-                .producer(&directory.path, &directory.digest)?
-                .unwrap_or(in_run);
+            let producer = match self.store.producer(&directory.path, &directory.digest)? {
+                Some(producer) => producer,
+                // The run's own action wrote it, so a producer is always found, unless the
+                // store changed in between: then that action, as before there was a query.
+                None => match self.writer_in_run(run, &directory)? {
+                    Some(writer) => writer,
+                    None => continue,
+                },
+            };
             return Ok(Some((directory.path, producer)));
         }
         Ok(None)
+    }
+
+    /// The latest action of `run` that wrote `directory`.
+    fn writer_in_run(
+        &mut self,
+        run: RunId,
+        directory: &ArtifactRecord,
+    ) -> Result<Option<ActionSummary>, LineageError> {
+        if !self.run_actions.contains_key(&run) {
+            let actions = self.store.run_actions(run)?;
+            self.run_actions.insert(run, actions);
+        }
+        let actions = self.run_actions.get(&run).map_or(&[][..], Vec::as_slice);
+        Ok(actions
+            .iter()
+            .rev()
+            .find(|summary| summary.action.outputs.contains(directory))
+            .cloned())
     }
 
     /// The actions that read paths inside the directory `node`, in runs where it had this
@@ -206,31 +208,15 @@ impl Walker<'_> {
             runs.push(producer.run_id);
         }
         runs.extend(self.store.runs(RECENT_RUNS)?.into_iter().map(|run| run.id));
-        let mut read: BTreeSet<(String, String)> = BTreeSet::new();
         let mut scanned = HashSet::new();
-        for run in runs {
-            if !scanned.insert(run) {
-                continue;
-            }
-            let actions = self.actions_of(run)?;
-            let made_here = actions.iter().any(|summary| {
-                summary
-                    .action
-                    .outputs
-                    .iter()
-                    .any(|output| output.path == node.path && output.digest == node.digest)
-            });
-            if !made_here {
-                continue;
-            }
-            for summary in actions {
-                for input in &summary.action.inputs {
-                    if holds(&node.path, &input.path) {
-                        read.insert((input.path.clone(), input.digest.clone()));
-                    }
-                }
-            }
-        }
+        runs.retain(|run| scanned.insert(*run));
+        let read: BTreeSet<(String, String)> = self
+            .store
+            .read_inside(&runs, &node.path, &node.digest)?
+            .into_iter()
+            .filter(|input| holds(&node.path, &input.path))
+            .map(|input| (input.path, input.digest))
+            .collect();
         let mut readers: Vec<(ActionSummary, Vec<String>)> = Vec::new();
         for (path, digest) in read {
             for reader in self.store.consumers(&path, &digest)? {
@@ -288,6 +274,34 @@ impl Walker<'_> {
 }
 
 /// Whether the directory `directory` (ending in `/`) holds `path`, which is not itself.
-fn holds(directory: &str, path: &str) -> bool {
+pub(crate) fn holds(directory: &str, path: &str) -> bool {
     directory.ends_with('/') && path.len() > directory.len() && path.starts_with(directory)
+}
+
+/// The directories that would hold `path` (see [`holds`]): each of its prefixes that ends in
+/// `/`, but for the whole of it, the shallowest first.
+pub(crate) fn ancestors(path: &str) -> Vec<&str> {
+    path.char_indices()
+        .filter(|&(at, c)| c == '/' && at + 1 < path.len())
+        .map(|(at, _)| &path[..=at])
+        .collect()
+}
+
+/// Of the directories that `run` recorded as outputs (`(path, digest, size)` with the row of
+/// the run's action that wrote it), the one that holds `path` as [`directory_holding`] picks
+/// it: the deepest, then the latest action's, as a walk of the run's actions in order found
+/// it. A store asks for the directories by [`ancestors`]; this checks each really holds it.
+///
+/// [`directory_holding`]: super::MetadataStore::directory_holding
+pub(crate) fn deepest_holder(
+    path: &str,
+    written: impl IntoIterator<Item = (ArtifactRecord, i64)>,
+) -> Option<ArtifactRecord> {
+    written
+        .into_iter()
+        .filter(|(directory, _)| holds(&directory.path, path))
+        .max_by(|(a, a_row), (b, b_row)| {
+            (a.path.len(), a_row, &a.digest).cmp(&(b.path.len(), b_row, &b.digest))
+        })
+        .map(|(directory, _)| directory)
 }

@@ -6,6 +6,7 @@
 mod artifacts;
 mod contents;
 mod digest;
+mod directories;
 #[cfg(feature = "metadata-mysql")]
 mod mysql;
 #[cfg(feature = "metadata-postgres")]
@@ -169,5 +170,20 @@ impl MetadataStore for ServerStore {
     }
     fn find_artifacts(&self, path_or_digest: &str) -> Result<Vec<ArtifactRecord>, LineageError> {
         self.with(|client| read::find_artifacts(client, path_or_digest))
+    }
+    fn directory_holding(
+        &self,
+        run: RunId,
+        path: &str,
+    ) -> Result<Option<ArtifactRecord>, LineageError> {
+        self.with(|client| directories::holding(client, run, path))
+    }
+    fn read_inside(
+        &self,
+        runs: &[RunId],
+        directory: &str,
+        digest: &str,
+    ) -> Result<Vec<ArtifactRecord>, LineageError> {
+        self.with(|client| directories::read_inside(client, runs, directory, digest))
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::super::parts::{Parts, attach, fill, latest_per_name};
+use super::super::latest_readers::{ContentRows, latest_per_name, latest_rows};
+use super::super::parts::{Parts, attach, fill};
 use super::super::{
     ActionRecord, ActionSummary, ArtifactRecord, Counts, GitState, LineageError, Metric, RunId,
     RunSummary,
@@ -81,7 +82,7 @@ pub fn producer(
 ) -> Result<Option<ActionSummary>, LineageError> {
     let mut latest = Vec::new();
     for (action, _) in recorded_with(client, path, digest, "out")? {
-        latest.extend(latest_runs_of(client, action, 1)?);
+        latest.extend(latest_rows(&mut RowsOf(client), action, 1)?);
     }
     let Some((_, id)) = latest.into_iter().max() else {
         return Ok(None);
@@ -94,13 +95,9 @@ pub fn consumers(
     path: &str,
     digest: &str,
 ) -> Result<Vec<ActionSummary>, LineageError> {
-    let mut recent = Vec::new();
-    for (action, name) in recorded_with(client, path, digest, "in")? {
-        let runs = latest_runs_of(client, action, READERS)?;
-        recent.extend(runs.into_iter().map(|run| (run, name.clone())));
-    }
+    let readers = recorded_with(client, path, digest, "in")?;
     let mut actions = Vec::new();
-    for id in latest_per_name(recent, READERS) {
+    for id in latest_per_name(&mut RowsOf(client), &readers, READERS)? {
         actions.extend(run_action(client, id)?);
     }
     Ok(actions)
@@ -187,32 +184,36 @@ fn recorded_with(
         .collect())
 }
 
-/// The latest `limit` rows of `action` in `run_actions`, as (ran, row id), those where it
-/// ran first, as SQLite's `latest_runs_of`.
-fn latest_runs_of(
-    client: &mut dyn Client,
-    action: i64,
-    limit: usize,
-) -> Result<Vec<(bool, i64)>, LineageError> {
-    let wanted = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
-    let ran = client.query(
-        "SELECT id FROM run_actions WHERE action_id = ? AND ran = 1 ORDER BY id DESC LIMIT ?",
-        &[action.into(), wanted],
-    )?;
-    let mut latest: Vec<(bool, i64)> = ids(ran).into_iter().map(|id| (true, id)).collect();
-    let more = limit.saturating_sub(latest.len());
-    if more > 0 {
-        let rest = client.query(
-            "SELECT id FROM run_actions WHERE action_id = ? AND ran = 0 \
-             ORDER BY run_id DESC, id DESC LIMIT ?",
-            &[
-                action.into(),
-                Value::Int(i64::try_from(more).unwrap_or(i64::MAX)),
-            ],
+/// A content's rows in `run_actions`, in the order of its indexes (`run_actions_ran`,
+/// `run_actions_reused` on PostgreSQL, `run_actions_action` on MySQL): no sort.
+struct RowsOf<'c>(&'c mut dyn Client);
+
+impl ContentRows for RowsOf<'_> {
+    fn ran(&mut self, content: i64, limit: usize) -> Result<Vec<i64>, LineageError> {
+        let rows = self.0.query(
+            "SELECT id FROM run_actions WHERE action_id = ? AND ran = 1 ORDER BY id DESC LIMIT ?",
+            &[content.into(), count(limit)],
         )?;
-        latest.extend(ids(rest).into_iter().map(|id| (false, id)));
+        Ok(ids(rows))
     }
-    Ok(latest)
+
+    fn restored(
+        &mut self,
+        content: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<i64>, LineageError> {
+        let rows = self.0.query(
+            "SELECT id FROM run_actions WHERE action_id = ? AND ran = 0 \
+             ORDER BY run_id DESC, id DESC LIMIT ? OFFSET ?",
+            &[content.into(), count(limit), count(offset)],
+        )?;
+        Ok(ids(rows))
+    }
+}
+
+fn count(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// The inputs, outputs, params and metrics of the contents `filter` selects (`= ?` for one,
@@ -379,7 +380,7 @@ fn action_row(row: Row) -> (ActionSummary, i64) {
     (summary, action)
 }
 
-fn artifact_row(row: Row) -> ArtifactRecord {
+pub(super) fn artifact_row(row: Row) -> ArtifactRecord {
     let mut row = row.into_iter();
     ArtifactRecord {
         path: text(row.next()),
