@@ -18,7 +18,8 @@
 //!   latest run (the run and its 1,000 actions), `producer` of a file that one run made and
 //!   every later run restored, `consumers` of a file that every run read, `find_artifacts` of
 //!   a path with a version per run and of a digest prefix, and `lineage` up and `--down` (10
-//!   levels) as the command walks them;
+//!   levels, through a file inside a directory) as the command walks them, then each walk
+//!   once more counting the store's calls of each kind and their time;
 //! - recording a rebuild (980 cached actions, 20 new) into the filled store, both ways.
 //!
 //! ```text
@@ -45,6 +46,8 @@ mod postgres;
 
 #[path = "lineage/backends.rs"]
 mod backends;
+#[path = "lineage/calls.rs"]
+mod calls;
 #[path = "lineage/history.rs"]
 mod history;
 #[path = "lineage/report.rs"]
@@ -53,10 +56,11 @@ mod report;
 use std::time::Instant;
 
 use backends::{Backend, Kind, Store};
+use calls::Counted;
 use history::{ACTIONS, CHAIN, COLD, HOT, History};
 use report::Report;
-use zenbuild::lineage::RunId;
 use zenbuild::lineage::tree::{self, Direction};
+use zenbuild::lineage::{MetadataStore, RunId};
 
 /// Actions per `record_actions` when recording as the build does.
 const BATCH: usize = 100;
@@ -241,14 +245,41 @@ fn queries(store: &Store, history: &History, first: RunId, options: &Options, re
         let found = store.find_artifacts(&versioned.digest[..8]).expect("find");
         assert!(found.iter().any(|a| a.digest == versioned.digest));
     });
-    report.query("lineage: up, 10 levels", options.runs, || {
+    let up = |store: &dyn MetadataStore| {
         let node = tree::build(store, &made_once, Direction::Up).expect("lineage");
         assert_eq!(depth(&node), CHAIN + 1);
-    });
-    report.query("lineage --down: 10 levels", options.runs, || {
+        // The second step's file inside the first step's directory was found through it.
+        assert!(any_node(&node, &|node| node.within.is_some()));
+    };
+    report.query("lineage: up, 10 levels", options.runs, || up(store));
+    let down = |store: &dyn MetadataStore| {
         let node = tree::build(store, &read_always, Direction::Down).expect("lineage");
         assert_eq!(depth(&node), CHAIN + 1);
-    });
+        // The second step was found reading a file inside the first step's directory.
+        assert!(any_node(&node, &|node| node
+            .actions
+            .iter()
+            .any(|step| !step.reads.is_empty())));
+    };
+    report.query("lineage --down: 10 levels", options.runs, || down(store));
+    for (name, walk) in [
+        ("up", &up as &dyn Fn(&dyn MetadataStore)),
+        ("--down", &down),
+    ] {
+        let counted = Counted::new(store);
+        walk(&counted);
+        println!("lineage {name}, the store's calls: {}", counted.summary());
+    }
+}
+
+/// Whether `node` or any node below it is one `wanted` picks.
+fn any_node(node: &tree::Node, wanted: &dyn Fn(&tree::Node) -> bool) -> bool {
+    wanted(node)
+        || node
+            .actions
+            .iter()
+            .flat_map(|step| &step.artifacts)
+            .any(|below| any_node(below, wanted))
 }
 
 /// The history's next runs recorded into the filled store, both ways.

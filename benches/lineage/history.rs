@@ -1,6 +1,9 @@
 //! The history the benchmark records: a team's runs of one 1,000-action pipeline, 100
 //! independent chains of 10 steps, each step reading the output of the one before it (the
-//! first reads the chain's raw file) with a param, the last also writing a metric.
+//! first reads the chain's raw file) with a param, the last also writing a metric. The first
+//! step also unpacks the raw file into a directory, of which the second reads one file: what
+//! `lineage` up finds through the directory that holds it, and `--down` through the readers
+//! of files inside the directory.
 //!
 //! As in a real history, most of each run is restored from the cache and a few actions run:
 //! the first run runs everything; after it, chain 0 (the model being worked on) changes in
@@ -22,6 +25,10 @@ const WARM: usize = 50;
 pub const COLD: usize = 75;
 /// The chain that changes in every run.
 pub const HOT: usize = 0;
+
+/// The `step` of the digests of a chain's directory and the file in it read: past its steps
+/// (and the 100 + step of its keys).
+const DIRECTORY: usize = 50;
 
 const USERS: [&str; 5] = ["ana", "bo", "chen", "dara", "eli"];
 const START_MS: i64 = 1_700_000_000_000;
@@ -126,8 +133,14 @@ impl History {
             } else {
                 Vec::new()
             },
-            inputs: vec![self.artifact(chain, step - 1)],
-            outputs: vec![self.artifact(chain, step)],
+            inputs: match step {
+                2 => vec![self.artifact(chain, 1), self.inside(chain)],
+                _ => vec![self.artifact(chain, step - 1)],
+            },
+            outputs: match step {
+                1 => vec![self.artifact(chain, 1), self.directory(chain)],
+                _ => vec![self.artifact(chain, step)],
+            },
             params: vec![(
                 "lr".into(),
                 serde_json::json!(0.01 * (chain % 7 + 1) as f64),
@@ -143,6 +156,24 @@ impl History {
             path: path(chain, step),
             digest: self.digest(chain, step, self.versions[chain]),
             size: Some(10_000 + (chain * CHAIN + step) as u64),
+        }
+    }
+
+    /// The directory the first step of `chain` unpacks its raw file into, as it is now.
+    pub fn directory(&self, chain: usize) -> ArtifactRecord {
+        ArtifactRecord {
+            path: format!("out/{chain}/raw/"),
+            digest: self.digest(chain, DIRECTORY, self.versions[chain]),
+            size: None,
+        }
+    }
+
+    /// The file inside [`History::directory`] that the second step reads, as it is now.
+    pub fn inside(&self, chain: usize) -> ArtifactRecord {
+        ArtifactRecord {
+            path: format!("out/{chain}/raw/part-0.bin"),
+            digest: self.digest(chain, DIRECTORY + 1, self.versions[chain]),
+            size: Some(5_000),
         }
     }
 
