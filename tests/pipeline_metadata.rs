@@ -169,3 +169,34 @@ fn metadata_push_sends_each_run_to_its_own_store() {
         assert_eq!(commands(&manifests), ["zenbuild build"], "{server}");
     }
 }
+
+/// A run that waited for its pipeline's store is sent by the next build that reaches it, of
+/// whichever pipeline, with a note that says so; the next build's own run goes quietly.
+#[test]
+fn a_run_that_waited_for_its_pipelines_store_is_sent_by_the_next_build() {
+    let servers = common::fresh_databases("next_team")
+        .into_iter()
+        .zip(common::fresh_databases("next_exp"));
+    for ((server, team, password), (_, exp, _)) in servers {
+        let waited = clone(&team, &exp, "not the password")
+            .build(&["exp"])
+            .run()
+            .success()
+            .stderr_contains("could not be used");
+        let sent = waited
+            .again()
+            .env("ZENBUILD_METADATA_PASSWORD", &password)
+            .env_remove("ZENBUILD_METADATA_URL")
+            .build(&[])
+            .run()
+            .success()
+            .stderr_contains_once("sent 1 run to the team metadata store")
+            .stderr_contains(&format!(
+                "sent 1 run to the team metadata store {exp} (it was kept here while the store could not be used)"
+            ));
+        let exps = log(sent, &["--pipeline", "exp"]);
+        assert_eq!(commands(&exps), ["zenbuild build exp"], "{server}");
+        let manifests = log(exps, &[]);
+        assert_eq!(commands(&manifests), ["zenbuild build"], "{server}");
+    }
+}

@@ -277,7 +277,7 @@ impl<'a> Build<'a> {
             for message in recorder.finish(status) {
                 out.note(message);
             }
-            for note in self.deliver_runs() {
+            for note in self.deliver_runs(request) {
                 out.note(note);
             }
         }
@@ -315,7 +315,8 @@ impl<'a> Build<'a> {
 
     /// Sends the runs recorded here to the team metadata stores they go to, if there are
     /// any; what the user is told of it. Only a store with runs waiting is reached.
-    fn deliver_runs(&self) -> Vec<String> {
+    fn deliver_runs(&self, request: &BuildRequest) -> Vec<String> {
+        let this_run = self.run_store(request);
         let manifest_url = self
             .manifest
             .metadata
@@ -331,7 +332,8 @@ impl<'a> Build<'a> {
             Ok(teams) => teams
                 .iter()
                 .filter_map(|team| {
-                    delivery::after_run(&self.workspace.state_dir().lineage_db(), team)
+                    let its_store = team.recorded_as() == this_run;
+                    delivery::after_run(&self.workspace.state_dir().lineage_db(), team, its_store)
                 })
                 .collect(),
             Err(bad) => vec![format!(

@@ -59,16 +59,25 @@ fn send(local: &SqliteStore, team: &Team) -> Result<usize, LineageError> {
 }
 
 /// What the user is told after a build's run was recorded: nothing when it simply went to
-/// the team store, a note when runs that had waited went too, and one note when the store is
-/// away.
-pub fn after_run(lineage_db: &Path, team: &Team) -> Option<String> {
+/// the team store (`its_store`: the one the run goes to), a note when runs that had waited
+/// went too, and one note when the store is away.
+pub fn after_run(lineage_db: &Path, team: &Team, its_store: bool) -> Option<String> {
+    let this_run = usize::from(its_store);
     match deliver(lineage_db, team) {
-        Delivered::Sent(0 | 1) => None,
-        Delivered::Sent(n) => Some(format!(
-            "sent {n} runs to the team metadata store {} ({} of them kept here while it was out of reach)",
-            team.shown(),
-            n - 1
-        )),
+        Delivered::Sent(n) if n <= this_run => None,
+        Delivered::Sent(n) => {
+            let waited = match (n - this_run, n) {
+                (1, 1) => "it was".to_string(),
+                (waited, n) if waited == n => "all were".to_string(),
+                (1, _) => "1 of them was".to_string(),
+                (waited, _) => format!("{waited} of them were"),
+            };
+            Some(format!(
+                "sent {n} run{} to the team metadata store {} ({waited} kept here while the store could not be used)",
+                if n == 1 { "" } else { "s" },
+                team.shown(),
+            ))
+        }
         Delivered::Away(why) => Some(away_note(team, &why)),
     }
 }
