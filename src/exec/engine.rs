@@ -317,11 +317,7 @@ impl<'a> Build<'a> {
     /// any; what the user is told of it. Only a store with runs waiting is reached.
     fn deliver_runs(&self, request: &BuildRequest) -> Vec<String> {
         let this_run = self.run_store(request);
-        let manifest_url = self
-            .manifest
-            .metadata
-            .as_ref()
-            .map(|url| url.value.as_str());
+        let manifest_url = self.manifest_store();
         let pipeline_urls = self
             .manifest
             .pipelines
@@ -342,14 +338,17 @@ impl<'a> Build<'a> {
         }
     }
 
-    /// The store of a pipeline's own that this run goes to, as the lineage records it.
-    fn run_store(&self, request: &BuildRequest) -> Option<String> {
-        let manifest_url = self
-            .manifest
+    /// The manifest's `metadata url=`, if any.
+    fn manifest_store(&self) -> Option<&str> {
+        self.manifest
             .metadata
             .as_ref()
-            .map(|url| url.value.as_str());
-        Team::of_pipeline(manifest_url, request.metadata.as_deref())
+            .map(|url| url.value.as_str())
+    }
+
+    /// The store of a pipeline's own that this run goes to, as the lineage records it.
+    fn run_store(&self, request: &BuildRequest) -> Option<String> {
+        Team::of_pipeline(self.manifest_store(), request.metadata.as_deref())
             .ok()
             .flatten()
             .and_then(|team| team.recorded_as())

@@ -193,6 +193,17 @@ impl Supervised {
         Ok(())
     }
 
+    /// A new server's first start failed (`why`): its directory `dir` is kept for `logs`,
+    /// whatever runs is stopped, and the test fails saying so.
+    pub fn fail_boot(&self, label: &str, dir: &Path, why: &str, logs: &str) -> ! {
+        self.keep();
+        self.shutdown();
+        panic!(
+            "{label} did not start: {why}\n(kept {}){logs}",
+            dir.display()
+        );
+    }
+
     /// Stops the server (its data stays); connections are then refused. Idempotent.
     pub fn stop(&self) {
         if let Some(mut child) = self.child().take() {

@@ -199,14 +199,9 @@ impl MariaDb {
             started_in: Duration::ZERO,
         };
         if let Err(why) = mariadb.boot() {
-            let message = format!(
-                "MariaDB did not start: {why}\n(kept {}){}",
-                mariadb.dir.display(),
-                mariadb.logs()
-            );
-            mariadb.server.keep();
-            mariadb.shutdown();
-            panic!("{message}");
+            mariadb
+                .server
+                .fail_boot("MariaDB", &mariadb.dir, &why, &mariadb.logs());
         }
         mariadb.started_in = started.elapsed();
         eprintln!(

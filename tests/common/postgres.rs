@@ -187,14 +187,9 @@ impl Postgres {
             started_in: Duration::ZERO,
         };
         if let Err(why) = postgres.boot() {
-            let message = format!(
-                "PostgreSQL did not start: {why}\n(kept {}){}",
-                postgres.dir.display(),
-                postgres.logs()
-            );
-            postgres.server.keep();
-            postgres.shutdown();
-            panic!("{message}");
+            postgres
+                .server
+                .fail_boot("PostgreSQL", &postgres.dir, &why, &postgres.logs());
         }
         postgres.started_in = started.elapsed();
         eprintln!(
