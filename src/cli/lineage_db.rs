@@ -11,7 +11,6 @@ use crate::exec::lock::WorkspaceLock;
 use crate::lineage::delivery::{self, Delivered};
 use crate::lineage::team::Team;
 use crate::lineage::{LineageError, MetadataStore, SqliteStore};
-use crate::manifest::diagnostic::did_you_mean;
 use crate::manifest::{Manifest, Spanned};
 use crate::workspace::Workspace;
 
@@ -95,12 +94,11 @@ pub fn chosen(workspace: &Workspace, store: &StoreArg) -> Result<Option<Team>, E
         .find(|pipeline| pipeline.name.value == name)
     else {
         let names = manifest.pipelines.iter().map(|p| p.name.value.as_str());
-        return Err(Error::UnknownTarget {
-            message: format!("`{name}` is not a pipeline in this manifest"),
-            help: did_you_mean(name, names)
-                .map(|close| format!("did you mean `{close}`?"))
-                .or_else(|| Some("`zenbuild list` shows the pipelines".into())),
-        });
+        return Err(super::targets::unknown_pipeline(
+            name,
+            names,
+            "`zenbuild list` shows the pipelines",
+        ));
     };
     let url = |setting: &Option<Spanned<String>>| setting.as_ref().map(|url| url.value.clone());
     Ok(noted(Team::of_pipeline(

@@ -137,15 +137,23 @@ pub fn require_pipeline(graph: &Graph, name: &str) -> Result<(), Error> {
         return Ok(());
     }
     let names = graph.pipelines.iter().map(|p| p.name.as_str());
-    Err(Error::UnknownTarget {
+    Err(unknown_pipeline(
+        name,
+        names,
+        "`zenbuild list` shows the pipelines; `zenbuild build TARGET` builds a step",
+    ))
+}
+
+/// `name` is none of the manifest's pipelines `names`: the closest one, else `otherwise`.
+pub fn unknown_pipeline<'n>(
+    name: &str,
+    names: impl IntoIterator<Item = &'n str>,
+    otherwise: &str,
+) -> Error {
+    Error::UnknownTarget {
         message: format!("`{name}` is not a pipeline in this manifest"),
         help: did_you_mean(name, names)
             .map(|close| format!("did you mean `{close}`?"))
-            .or_else(|| {
-                Some(
-                    "`zenbuild list` shows the pipelines; `zenbuild build TARGET` builds a step"
-                        .into(),
-                )
-            }),
-    })
+            .or_else(|| Some(otherwise.to_string())),
+    }
 }
